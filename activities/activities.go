@@ -1,0 +1,173 @@
+// Package activities holds every side effect of a verification session: the
+// provider API calls and the update of the user record. The workflow calls
+// them through Temporal, which retries them; each is safe to run twice.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/passbase"
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/activities/veriff"
+)
+
+// ErrTypeProviderAPI is the application error type of a provider API call
+// that retrying cannot fix (bad credentials, unknown session).
+const ErrTypeProviderAPI = "ProviderAPIError"
+
+// Provider names as the workflow passes them.
+const (
+	ProviderVeriff   = "veriff"
+	ProviderPassbase = "passbase"
+)
+
+// Activities is registered with the worker; the workflow refers to its
+// methods. Each field is one external system.
+type Activities struct {
+	Passbase *passbase.Client
+	Veriff   *veriff.Client
+	Users    *userstore.Store
+}
+
+// SessionRef names one provider session.
+type SessionRef struct {
+	Provider  string `json:"provider"`
+	SessionID string `json:"session_id"`
+}
+
+// Details is what the provider's API adds to the webhooks: the app's user id
+// and the provider's current status, nothing personal.
+type Details struct {
+	UserID         string    `json:"user_id,omitempty"`
+	UserIDSource   string    `json:"user_id_source,omitempty"`
+	ProviderStatus string    `json:"provider_status,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// FetchDetails reads the Passbase identity behind a session. Veriff's
+// decision webhook already carries its details, so Veriff sessions do not
+// call it.
+func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details, error) {
+	if ref.Provider != ProviderPassbase {
+		return Details{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("fetch details: provider %q has no details call", ref.Provider), "UnsupportedProvider", nil)
+	}
+	if a.Passbase == nil {
+		return Details{}, notConfigured("passbase", "PASSBASE_API_KEY")
+	}
+	ident, err := a.Passbase.GetIdentity(ctx, ref.SessionID)
+	if err != nil {
+		return Details{}, classify(fmt.Errorf("fetch identity %s: %w", ref.SessionID, err))
+	}
+	id, src := ident.UserID()
+	return Details{UserID: id, UserIDSource: src, ProviderStatus: ident.Status, UpdatedAt: ident.UpdatedAt()}, nil
+}
+
+// PollResult is a decision found by asking the provider's API.
+type PollResult struct {
+	// Found is false while the provider has not decided.
+	Found          bool      `json:"found"`
+	ProviderStatus string    `json:"provider_status,omitempty"`
+	ReasonCode     string    `json:"reason_code,omitempty"`
+	DecidedAt      time.Time `json:"decided_at"`
+	AttemptID      string    `json:"attempt_id,omitempty"`
+	UserID         string    `json:"user_id,omitempty"`
+	UserIDSource   string    `json:"user_id_source,omitempty"`
+}
+
+// PollDecision asks the provider whether the session has a decision, for
+// sessions whose decision webhook is late or lost.
+func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResult, error) {
+	switch ref.Provider {
+	case ProviderVeriff:
+		if a.Veriff == nil {
+			return PollResult{}, notConfigured("veriff", "VERIFF_API_KEY and VERIFF_SHARED_SECRETS")
+		}
+		d, err := a.Veriff.GetDecision(ctx, ref.SessionID)
+		if err != nil {
+			return PollResult{}, classify(fmt.Errorf("poll veriff decision %s: %w", ref.SessionID, err))
+		}
+		if d == nil || d.Status == "" {
+			return PollResult{}, nil
+		}
+		r := PollResult{Found: true, ProviderStatus: d.Status, ReasonCode: d.Reason(), AttemptID: d.AttemptID}
+		if d.DecisionTime != nil {
+			r.DecidedAt = d.DecisionTime.UTC()
+		}
+		r.UserID, r.UserIDSource = d.UserID()
+		return r, nil
+	case ProviderPassbase:
+		if a.Passbase == nil {
+			return PollResult{}, notConfigured("passbase", "PASSBASE_API_KEY")
+		}
+		ident, err := a.Passbase.GetIdentity(ctx, ref.SessionID)
+		if err != nil {
+			return PollResult{}, classify(fmt.Errorf("poll passbase identity %s: %w", ref.SessionID, err))
+		}
+		if !ident.Decided() {
+			return PollResult{}, nil
+		}
+		r := PollResult{Found: true, ProviderStatus: ident.Status, DecidedAt: ident.UpdatedAt()}
+		r.UserID, r.UserIDSource = ident.UserID()
+		return r, nil
+	}
+	return PollResult{}, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("poll decision: unknown provider %q", ref.Provider), "UnsupportedProvider", nil)
+}
+
+// UserUpdate is one change to a user's record.
+type UserUpdate struct {
+	UserID       string    `json:"user_id"`
+	UserIDSource string    `json:"user_id_source"`
+	Provider     string    `json:"provider"`
+	SessionID    string    `json:"session_id"`
+	Kind         string    `json:"kind"` // userstore.KindDecision or KindScreening
+	Status       string    `json:"status"`
+	DecidedAt    time.Time `json:"decided_at"`
+	ReasonCode   string    `json:"reason_code,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// UpdateUser applies u to the user's record, once, never replacing a newer
+// decision; it reports "applied", "duplicate" or "stale".
+func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (userstore.Outcome, error) {
+	out, err := a.Users.Apply(ctx, userstore.Change{
+		Key:          userstore.ChangeKey(u.Kind, u.Provider, u.SessionID, u.Status, u.DecidedAt),
+		UserID:       u.UserID,
+		UserIDSource: u.UserIDSource,
+		Kind:         u.Kind,
+		Status:       u.Status,
+		Provider:     u.Provider,
+		SessionID:    u.SessionID,
+		DecidedAt:    u.DecidedAt,
+		ReasonCode:   u.ReasonCode,
+		Reason:       u.Reason,
+	})
+	if err != nil {
+		// Database errors are transient from here: Temporal retries.
+		return "", fmt.Errorf("update user: %w", err)
+	}
+	return out, nil
+}
+
+// classify turns a permanent provider error into a non-retryable
+// application error, so Temporal stops retrying and the workflow can record
+// the reason; anything else stays retryable.
+func classify(err error) error {
+	var apiErr *httpapi.APIError
+	if errors.As(err, &apiErr) && !apiErr.Retryable {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeProviderAPI, err)
+	}
+	return err
+}
+
+func notConfigured(provider, vars string) error {
+	return temporal.NewNonRetryableApplicationError(
+		provider+" API is not configured on this worker: set "+vars, ErrTypeProviderAPI, nil)
+}

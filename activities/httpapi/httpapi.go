@@ -1,0 +1,153 @@
+// Package httpapi is the HTTP behaviour the provider API clients share:
+// go-retryablehttp with bounded retries for transient failures (honouring
+// Retry-After), and one error type that says whether retrying can help.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// maxResponseBytes bounds what is read of a provider's answer.
+const maxResponseBytes = 4 << 20
+
+// Options tune a client. Zero values take the defaults noted.
+type Options struct {
+	// Timeout bounds one HTTP attempt (default 10s).
+	Timeout time.Duration
+	// RetryMax is how often one call retries a transient failure before it
+	// gives up and lets Temporal's activity retry take over (default 2).
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the wait between retries
+	// (defaults 200ms and 5s); a Retry-After header is honoured up to
+	// RetryWaitMax.
+	RetryWaitMin, RetryWaitMax time.Duration
+	Logger                     *slog.Logger
+}
+
+// NewClient returns a retrying HTTP client.
+func NewClient(o Options) *retryablehttp.Client {
+	c := retryablehttp.NewClient()
+	c.HTTPClient.Timeout = durationOr(o.Timeout, 10*time.Second)
+	c.RetryMax = o.RetryMax
+	if c.RetryMax == 0 {
+		c.RetryMax = 2
+	}
+	c.RetryWaitMin = durationOr(o.RetryWaitMin, 200*time.Millisecond)
+	c.RetryWaitMax = durationOr(o.RetryWaitMax, 5*time.Second)
+	c.CheckRetry = checkRetry
+	// Hand back the last response after the retries, so the caller can turn
+	// its status into an APIError instead of a bare "giving up".
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	if o.Logger != nil {
+		c.Logger = leveledLogger{o.Logger}
+	} else {
+		c.Logger = nil
+	}
+	return c
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// checkRetry adds 408 to retryablehttp's default policy (connection errors,
+// 429 and 5xx except 501).
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err == nil && resp != nil && resp.StatusCode == http.StatusRequestTimeout {
+		return true, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// APIError is a failed provider API call.
+type APIError struct {
+	// Op names the call, e.g. "passbase GET /identities/{id}".
+	Op string
+	// StatusCode is the HTTP status, or 0 when no response came.
+	StatusCode int
+	// Retryable says whether the same call may succeed later.
+	Retryable bool
+	// Hint says what to fix when retrying cannot help.
+	Hint string
+	Err  error
+}
+
+func (e *APIError) Error() string {
+	msg := e.Op
+	if e.StatusCode != 0 {
+		msg += fmt.Sprintf(": HTTP %d", e.StatusCode)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Hints per permanent status; the provider clients add their own wording.
+type Hints map[int]string
+
+// Get performs a GET with the given headers and returns the body of a 2xx
+// answer. Any other outcome is an *APIError: 408, 429, 5xx and transport
+// failures are retryable; other statuses are not.
+func Get(ctx context.Context, c *retryablehttp.Client, op, url string, header http.Header, hints Hints) ([]byte, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, &APIError{Op: op, Err: err, Hint: "check the base URL"}
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		// Transport failure or timeout after the client's own retries.
+		return nil, &APIError{Op: op, Retryable: true, Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Retryable: true, Err: fmt.Errorf("read body: %w", err)}
+	}
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return body, nil
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		return nil, &APIError{Op: op, StatusCode: code, Retryable: true}
+	default:
+		return nil, &APIError{Op: op, StatusCode: code, Hint: hints[code]}
+	}
+}
+
+// IsRetryable reports whether err may go away on a later attempt.
+func IsRetryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Retryable
+	}
+	return true
+}
+
+// leveledLogger lets retryablehttp log its retries through slog at debug
+// level; it logs URLs, which carry session ids but no personal data.
+type leveledLogger struct{ l *slog.Logger }
+
+func (l leveledLogger) Error(msg string, kv ...any) { l.l.Warn(msg, kv...) }
+func (l leveledLogger) Info(msg string, kv ...any)  { l.l.Debug(msg, kv...) }
+func (l leveledLogger) Debug(msg string, kv ...any) { l.l.Debug(msg, kv...) }
+func (l leveledLogger) Warn(msg string, kv ...any)  { l.l.Debug(msg, kv...) }

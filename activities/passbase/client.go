@@ -1,0 +1,101 @@
+// Package passbase calls Passbase's Verification API v2 to read an identity:
+// its status, when it last changed, and the app's own user id.
+package passbase
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/idvflow/idvflow/activities/httpapi"
+)
+
+// DefaultBaseURL is Passbase's production API.
+const DefaultBaseURL = "https://api.passbase.com/verification/v2"
+
+// Client reads identities. Its zero value is not usable; see New.
+type Client struct {
+	baseURL string
+	apiKey  string
+	http    *retryablehttp.Client
+}
+
+// New returns a client for the API at baseURL authenticated with apiKey.
+func New(baseURL, apiKey string, hc *retryablehttp.Client) *Client {
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, http: hc}
+}
+
+// Identity is the part of Passbase's identity object idvflow uses. Owner and
+// resources (names, documents) are deliberately not decoded: they are
+// personal data the workflow has no use for.
+type Identity struct {
+	ID       string         `json:"id"`
+	Status   string         `json:"status"`
+	Score    float64        `json:"score"`
+	Created  int64          `json:"created"`
+	Updated  int64          `json:"updated"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// UpdatedAt is when Passbase last changed the identity.
+func (i Identity) UpdatedAt() time.Time { return time.Unix(i.Updated, 0).UTC() }
+
+// UserID is the app's user id from the metadata the app passed to Passbase's
+// SDK ("customer_user_id", else "user_id"), and the field it came from.
+func (i Identity) UserID() (id, source string) {
+	for _, k := range []string{"customer_user_id", "user_id"} {
+		if s := stringValue(i.Metadata[k]); s != "" {
+			return s, "metadata." + k
+		}
+	}
+	return "", ""
+}
+
+func stringValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return ""
+}
+
+// Decided reports whether the identity's status is a decision the workflow
+// acts on ("pending" counts: it is the non-final "awaiting review" state).
+func (i Identity) Decided() bool {
+	switch i.Status {
+	case "pending", "approved", "declined":
+		return true
+	}
+	return false
+}
+
+var hints = httpapi.Hints{
+	http.StatusBadRequest:   "Passbase rejected the request: check the identity key",
+	http.StatusUnauthorized: "Passbase refused the API key: check PASSBASE_API_KEY (the secret key, not the publishable one)",
+	http.StatusForbidden:    "Passbase refused access: check PASSBASE_API_KEY belongs to this project",
+	http.StatusNotFound:     "Passbase has no such identity: check PASSBASE_BASE_URL and that the webhook came from the project of PASSBASE_API_KEY",
+}
+
+// GetIdentity reads GET /identities/{id}.
+func (c *Client) GetIdentity(ctx context.Context, id string) (Identity, error) {
+	const op = "passbase GET /identities/{id}"
+	header := http.Header{"X-Api-Key": {c.apiKey}}
+	body, err := httpapi.Get(ctx, c.http, op, c.baseURL+"/identities/"+url.PathEscape(id), header, hints)
+	if err != nil {
+		return Identity{}, err
+	}
+	var ident Identity
+	if err := json.Unmarshal(body, &ident); err != nil {
+		return Identity{}, &httpapi.APIError{Op: op, StatusCode: http.StatusOK, Retryable: true,
+			Err: fmt.Errorf("decode identity: %w", err)}
+	}
+	return ident, nil
+}

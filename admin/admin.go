@@ -1,0 +1,167 @@
+// Package admin serves the operators' API: a user's record, a session's
+// live state, and health checks. It listens on loopback by default and
+// requires a bearer token anywhere else.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Users reads user records.
+type Users interface {
+	Get(ctx context.Context, userID string) (userstore.User, error)
+	Ping(ctx context.Context) error
+}
+
+// Temporal is the part of client.Client the admin API uses.
+type Temporal interface {
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Server is the admin API.
+type Server struct {
+	users    Users
+	temporal Temporal
+	token    string
+	log      *slog.Logger
+}
+
+// New returns the admin API; token may be empty only on loopback (the
+// caller checks the address).
+func New(users Users, temporal Temporal, token string, log *slog.Logger) *Server {
+	return &Server{users: users, temporal: temporal, token: token, log: log}
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	g := gin.New()
+	g.Use(gin.Recovery())
+	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	g.GET("/readyz", s.ready)
+	v1 := g.Group("/v1", s.authorize)
+	v1.GET("/users/:userID", s.user)
+	v1.GET("/sessions/:provider/:sessionID", s.session)
+	return g
+}
+
+func (s *Server) authorize(c *gin.Context) {
+	if s.token == "" {
+		return
+	}
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		c.Header("WWW-Authenticate", `Bearer realm="idvflow-admin"`)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "unauthenticated"})
+	}
+}
+
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{"database": "ok", "temporal": "ok"}
+	status := http.StatusOK
+	if err := s.users.Ping(ctx); err != nil {
+		checks["database"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	c.JSON(status, checks)
+}
+
+// UserView is the JSON of GET /v1/users/{id}.
+type UserView struct {
+	UserID          string        `json:"user_id"`
+	Status          string        `json:"status"`
+	Provider        string        `json:"provider"`
+	SessionID       string        `json:"session_id"`
+	UserIDSource    string        `json:"user_id_source"`
+	DecidedAt       time.Time     `json:"decided_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	ReasonCode      string        `json:"reason_code,omitempty"`
+	Reason          string        `json:"reason,omitempty"`
+	ScreeningStatus string        `json:"screening_status,omitempty"`
+	History         []HistoryView `json:"history"`
+}
+
+// HistoryView is one applied change.
+type HistoryView struct {
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"`
+	Provider   string    `json:"provider"`
+	SessionID  string    `json:"session_id"`
+	DecidedAt  time.Time `json:"decided_at"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	AppliedAt  time.Time `json:"applied_at"`
+}
+
+func (s *Server) user(c *gin.Context) {
+	u, err := s.users.Get(c.Request.Context(), c.Param("userID"))
+	if errors.Is(err, userstore.ErrNotFound) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such user"})
+		return
+	}
+	if err != nil {
+		s.log.Error("read user", "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "database unavailable"})
+		return
+	}
+	v := UserView{
+		UserID: u.UserID, Status: u.Status, Provider: u.Provider, SessionID: u.SessionID,
+		UserIDSource: u.UserIDSource, DecidedAt: u.DecidedAt, UpdatedAt: u.UpdatedAt,
+		ReasonCode: u.ReasonCode, Reason: u.Reason, ScreeningStatus: u.ScreeningStatus,
+		History: make([]HistoryView, 0, len(u.History)),
+	}
+	for _, h := range u.History {
+		v.History = append(v.History, HistoryView(h))
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) session(c *gin.Context) {
+	provider, sessionID := c.Param("provider"), c.Param("sessionID")
+	if provider != workflows.ProviderVeriff && provider != workflows.ProviderPassbase {
+		c.JSON(http.StatusNotFound, gin.H{"error": "unknown provider"})
+		return
+	}
+	if webhook.CheckSessionID(sessionID) != nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such session"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	val, err := s.temporal.QueryWorkflow(ctx, workflows.WorkflowID(provider, sessionID), "", workflows.QueryState)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such session"})
+		return
+	}
+	if err != nil {
+		s.log.Warn("query session state", "workflow_id", workflows.WorkflowID(provider, sessionID), "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})
+		return
+	}
+	var st workflows.SessionState
+	if err := val.Get(&st); err != nil {
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot decode session state"})
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}

@@ -1,0 +1,247 @@
+// Package passbase decrypts and parses Passbase's webhooks, in both event
+// vocabularies (AUTHENTICATION_* and VERIFICATION_*) and the later events.
+package passbase
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// KeySize is the length of a webhook secret: it is the AES-256 key itself.
+const KeySize = 32
+
+// Provider decrypts Passbase's webhook bodies.
+type Provider struct {
+	blocks           []cipher.Block
+	allowUnencrypted bool
+}
+
+// New returns a Provider that decrypts with any one of secrets (32 bytes
+// each; more than one while a secret is rotated). With allowUnencrypted,
+// plain application/json bodies are accepted too: Passbase sends those only
+// when no secret is configured, so it is off unless asked for.
+func New(secrets []string, allowUnencrypted bool) (*Provider, error) {
+	p := &Provider{allowUnencrypted: allowUnencrypted}
+	for i, s := range secrets {
+		if len(s) != KeySize {
+			return nil, &keyError{index: i, length: len(s)}
+		}
+		b, err := aes.NewCipher([]byte(s))
+		if err != nil {
+			return nil, &keyError{index: i, length: len(s)}
+		}
+		p.blocks = append(p.blocks, b)
+	}
+	return p, nil
+}
+
+type keyError struct{ index, length int }
+
+func (e *keyError) Error() string {
+	return "PASSBASE_WEBHOOK_SECRETS: secret #" + strconv.Itoa(e.index+1) +
+		" is " + strconv.Itoa(e.length) + " bytes; each must be exactly 32 (it is the AES-256 key)"
+}
+
+// Name implements webhook.Provider.
+func (*Provider) Name() string { return workflows.ProviderPassbase }
+
+// Authenticate decrypts the body. Every failure (base64, length, key,
+// padding, not JSON) is the same ErrUnauthenticated.
+func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
+	if p.allowUnencrypted && isJSON(h.Get("Content-Type")) {
+		if !json.Valid(body) {
+			return nil, webhook.ErrUnauthenticated
+		}
+		return body, nil
+	}
+	if plain, ok := p.Decrypt(body); ok {
+		return plain, nil
+	}
+	return nil, webhook.ErrUnauthenticated
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// Decrypt opens base64(IV || AES-256-CBC(PKCS#7)) under any configured key
+// and returns the plaintext only if it is JSON. CBC has no MAC, so "is valid
+// JSON" is what tells the right key from a wrong one.
+func (p *Provider) Decrypt(body []byte) ([]byte, bool) {
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	n, err := base64.StdEncoding.Decode(raw, bytes.TrimSpace(body))
+	if err != nil {
+		return nil, false
+	}
+	raw = raw[:n]
+	if len(raw) < 2*aes.BlockSize || len(raw)%aes.BlockSize != 0 {
+		return nil, false
+	}
+	iv, ct := raw[:aes.BlockSize], raw[aes.BlockSize:]
+	plain := make([]byte, len(ct))
+	for _, b := range p.blocks {
+		cipher.NewCBCDecrypter(b, iv).CryptBlocks(plain, ct)
+		if out, ok := unpad(plain); ok && json.Valid(out) {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// unpad strips PKCS#7 padding. Whether padding or the JSON check fails,
+// the caller answers the same, so the receiver is no padding oracle.
+func unpad(b []byte) ([]byte, bool) {
+	n := int(b[len(b)-1])
+	if n == 0 || n > aes.BlockSize {
+		return nil, false
+	}
+	if subtle.ConstantTimeCompare(b[len(b)-n:], bytes.Repeat([]byte{byte(n)}, n)) != 1 {
+		return nil, false
+	}
+	return b[:len(b)-n], true
+}
+
+// payload holds the fields of both vocabularies that idvflow reads. The
+// owner's identifier (an email) and other personal data are not decoded.
+type payload struct {
+	Event string `json:"event"`
+	// Older vocabulary.
+	AuthenticationKey    string          `json:"authentication_key"`
+	ReviewStatus         json.RawMessage `json:"review_status"`
+	CreatedAt            int64           `json:"created_at"`
+	UpdatedAt            int64           `json:"updated_at"`
+	AdditionalAttributes *struct {
+		CustomerUserID json.RawMessage `json:"customer_user_id"`
+	} `json:"additional_attributes"`
+	// Newer vocabulary.
+	Key       string `json:"key"`
+	Status    string `json:"status"`
+	Created   int64  `json:"created"`
+	Updated   int64  `json:"updated"`
+	Processed int64  `json:"processed"`
+}
+
+// Parse maps an authentic Passbase event to the workflow's event.
+func (p *Provider) Parse(body []byte) (workflows.Event, error) {
+	var pl payload
+	if err := json.Unmarshal(body, &pl); err != nil {
+		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Passbase event")
+	}
+	key := pl.Key
+	if key == "" {
+		key = pl.AuthenticationKey
+	}
+	ev := workflows.Event{
+		Provider:       workflows.ProviderPassbase,
+		SessionID:      key,
+		Type:           pl.Event,
+		ProviderStatus: strings.ToLower(pl.Status),
+		OccurredAt:     unixTime(first(pl.Updated, pl.UpdatedAt, pl.Processed, pl.Created, pl.CreatedAt)),
+	}
+	switch pl.Event {
+	case "AUTHENTICATION_PROCESSED":
+		ev.Kind = workflows.KindProcessed
+	case "VERIFICATION_COMPLETED":
+		// With auto-decisions on, "completed" already carries the decision;
+		// otherwise its status is "pending": awaiting review, non-final.
+		ev.Kind = workflows.KindProcessed
+		ev.Decision = decision(ev.ProviderStatus)
+	case "AUTHENTICATION_REVIEW_STATUS_CHANGED":
+		ev.ProviderStatus = reviewStatus(pl.ReviewStatus)
+		ev.Kind = workflows.KindDecision
+		ev.Decision = decision(ev.ProviderStatus)
+	case "VERIFICATION_REVIEWED":
+		ev.Kind = workflows.KindDecision
+		ev.Decision = decision(ev.ProviderStatus)
+	case "WATCHLIST_MONITORING":
+		// A monitoring hit puts the identity back to review ("pending").
+		ev.Kind = workflows.KindScreening
+		ev.Decision = decision(ev.ProviderStatus)
+	case "IDENTITY_AUTHENTICATED":
+		ev.Kind = workflows.KindProgress
+	case "":
+		return workflows.Event{}, webhook.Malformed("no event name")
+	default: // DATAPOINT_UPDATED and events Passbase adds later
+		ev.Kind = workflows.KindOther
+		if key == "" {
+			return workflows.Event{}, webhook.ErrIgnored
+		}
+	}
+	if ev.Kind == workflows.KindDecision && ev.Decision == "" {
+		return workflows.Event{}, webhook.Malformed("%s without a decision status", pl.Event)
+	}
+	if err := webhook.CheckSessionID(key); err != nil {
+		return workflows.Event{}, err
+	}
+	ev.ID = strings.Join([]string{pl.Event, key, strconv.FormatInt(ev.OccurredAt.Unix(), 10), ev.ProviderStatus}, "/")
+	if pl.AdditionalAttributes != nil {
+		if id := scalar(pl.AdditionalAttributes.CustomerUserID); id != "" {
+			ev.UserID, ev.UserIDSource = id, "additional_attributes.customer_user_id"
+		}
+	}
+	return ev, nil
+}
+
+// decision maps a Passbase status to a decision; "created" and
+// "processing" are not decisions.
+func decision(status string) workflows.Status {
+	switch status {
+	case "approved", "declined", "pending":
+		return workflows.NormalizeStatus(status)
+	}
+	return ""
+}
+
+// reviewStatus reads the older vocabulary's review_status: true is approved,
+// false declined, null none. A string status is accepted as well.
+func reviewStatus(raw json.RawMessage) string {
+	switch s := strings.ToLower(scalar(raw)); s {
+	case "true":
+		return "approved"
+	case "false":
+		return "declined"
+	default:
+		return s
+	}
+}
+
+// scalar renders a JSON string, number or boolean as text; null is "".
+func scalar(raw json.RawMessage) string {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" || strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") {
+		return ""
+	}
+	if u, err := strconv.Unquote(s); err == nil {
+		return u
+	}
+	return s
+}
+
+func first(vs ...int64) int64 {
+	for _, v := range vs {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+func unixTime(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}

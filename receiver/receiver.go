@@ -1,0 +1,184 @@
+// Package receiver is idvflow's HTTP edge: a gin server that authenticates
+// each provider webhook on its raw bytes, maps it to the workflow's event and
+// hands it to Temporal with SignalWithStart.
+//
+// The ack contract: 200 only after Temporal has accepted the signal, so a
+// provider never sees success for an event that could still be lost; every
+// failure before that makes the provider retry.
+package receiver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Config is the receiver's HTTP behaviour.
+type Config struct {
+	// MaxBodyBytes is the largest body read; larger ones get 413.
+	MaxBodyBytes int64 `env:"IDV_MAX_BODY_BYTES, default=1048576"`
+	// SignalTimeout bounds the Temporal call so the answer comes well inside
+	// Veriff's 5,000 ms; past it the answer is 503.
+	SignalTimeout time.Duration `env:"IDV_SIGNAL_TIMEOUT, default=3s"`
+	// RetryAfter is the Retry-After sent with a 503.
+	RetryAfter time.Duration `env:"IDV_RETRY_AFTER, default=30s"`
+	// TaskQueue is where new session workflows are started.
+	TaskQueue string `env:"IDV_TASK_QUEUE, default=idv-verification"`
+}
+
+// Signaler is the one Temporal call the receiver makes (client.Client has it).
+type Signaler interface {
+	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+}
+
+// Outcome is what became of one webhook; it is logged with each request.
+type Outcome string
+
+const (
+	OutcomeAccepted        Outcome = "accepted"
+	OutcomeIgnored         Outcome = "ignored"
+	OutcomeUnauthenticated Outcome = "unauthenticated"
+	OutcomeMalformed       Outcome = "malformed"
+	OutcomeTooLarge        Outcome = "too_large"
+	OutcomeUnavailable     Outcome = "unavailable"
+)
+
+// Receiver serves POST /webhooks/{provider}.
+type Receiver struct {
+	cfg       Config
+	temporal  Signaler
+	providers []webhook.Provider
+	log       *slog.Logger
+}
+
+// New returns a receiver for the given providers.
+func New(cfg Config, temporal Signaler, log *slog.Logger, providers ...webhook.Provider) *Receiver {
+	return &Receiver{cfg: cfg, temporal: temporal, providers: providers, log: log}
+}
+
+// Handler returns the gin engine with one route per provider.
+func (r *Receiver) Handler() http.Handler {
+	g := gin.New()
+	g.HandleMethodNotAllowed = true
+	g.Use(r.recover)
+	g.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "not found"}) })
+	g.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed: use POST"}) })
+	for _, p := range r.providers {
+		g.POST("/webhooks/"+p.Name(), r.handle(p))
+	}
+	return g
+}
+
+// recover turns a panic into a 500 without echoing anything of the request;
+// the 500 makes the provider retry.
+func (r *Receiver) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("panic while handling a webhook", "path", c.FullPath())
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
+		}
+	}()
+	c.Next()
+}
+
+// unauthenticated is the one answer to every authentication failure.
+var unauthenticated = gin.H{"error": "unauthenticated"}
+
+func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		outcome, ev := r.serve(c, p)
+		attrs := []any{"provider", p.Name(), "outcome", outcome, "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds()}
+		if ev.SessionID != "" {
+			attrs = append(attrs, "workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID),
+				"type", ev.Type, "kind", ev.Kind)
+		}
+		r.log.Info("webhook", attrs...)
+	}
+}
+
+func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows.Event) {
+	body, err := r.readBody(c)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body exceeds " + strconv.FormatInt(r.cfg.MaxBodyBytes, 10) + " bytes"})
+			return OutcomeTooLarge, workflows.Event{}
+		}
+		// The sender went away or was too slow; it will retry.
+		c.JSON(http.StatusBadRequest, gin.H{"error": "could not read body"})
+		return OutcomeMalformed, workflows.Event{}
+	}
+
+	plain, err := p.Authenticate(c.Request.Header, body)
+	if err != nil {
+		c.JSON(http.StatusUnauthorized, unauthenticated)
+		return OutcomeUnauthenticated, workflows.Event{}
+	}
+
+	ev, err := p.Parse(plain)
+	var malformed *webhook.MalformedError
+	switch {
+	case errors.Is(err, webhook.ErrIgnored):
+		c.JSON(http.StatusOK, gin.H{"status": "ignored", "reason": "webhook type not modelled"})
+		return OutcomeIgnored, ev
+	case errors.As(err, &malformed):
+		c.JSON(http.StatusBadRequest, gin.H{"error": malformed.Error()})
+		return OutcomeMalformed, ev
+	case err != nil:
+		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload"})
+		return OutcomeMalformed, ev
+	}
+
+	if err := r.signal(c.Request.Context(), ev); err != nil {
+		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),
+			"workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID), "error", err)
+		c.Header("Retry-After", strconv.Itoa(int(r.cfg.RetryAfter.Seconds())))
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporarily unavailable, retry later"})
+		return OutcomeUnavailable, ev
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
+	return OutcomeAccepted, ev
+}
+
+// readBody reads the whole body once, refusing more than MaxBodyBytes. An
+// announced Content-Length over the limit is refused before reading.
+func (r *Receiver) readBody(c *gin.Context) ([]byte, error) {
+	if c.Request.ContentLength > r.cfg.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: r.cfg.MaxBodyBytes}
+	}
+	return io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, r.cfg.MaxBodyBytes))
+}
+
+// signal delivers ev to its session's workflow, starting the workflow if no
+// run is open. It returns only once Temporal has durably accepted the signal.
+func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
+	defer cancel()
+	opts := client.StartWorkflowOptions{
+		ID:        workflows.WorkflowID(ev.Provider, ev.SessionID),
+		TaskQueue: r.cfg.TaskQueue,
+		// An event after the run closed starts a new run; the user store
+		// makes that run a no-op for a user already up to date.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}
+	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID}
+	_, err := r.temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
+	return err
+}

@@ -1,0 +1,106 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/receiver/passbase"
+	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/receiver/webhook"
+)
+
+// ServerConfig is everything cmd/receiver reads from the environment.
+type ServerConfig struct {
+	HTTPAddr string `env:"IDV_HTTP_ADDR, default=:8080"`
+	// ReadTimeout ends a request whose body drips in too slowly.
+	ReadTimeout time.Duration `env:"IDV_HTTP_READ_TIMEOUT, default=10s"`
+	Receiver    Config
+	Temporal    temporalconn.Config
+
+	VeriffAPIKey        string   `env:"VERIFF_API_KEY"`
+	VeriffSharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
+
+	PassbaseWebhookSecrets   []string `env:"PASSBASE_WEBHOOK_SECRETS"`
+	PassbaseAllowUnencrypted bool     `env:"PASSBASE_ALLOW_UNENCRYPTED, default=false"`
+
+	Log logging.Config
+}
+
+// Validate implements envconf.Validator.
+func (c *ServerConfig) Validate() []error {
+	errs := c.Log.Validate()
+	errs = append(errs, envconf.Required("IDV_HTTP_ADDR", c.HTTPAddr, "TEMPORAL_ADDRESS", c.Temporal.Address,
+		"TEMPORAL_NAMESPACE", c.Temporal.Namespace, "IDV_TASK_QUEUE", c.Receiver.TaskQueue)...)
+	if c.Receiver.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("IDV_MAX_BODY_BYTES must be positive"))
+	}
+	if c.Receiver.SignalTimeout <= 0 || c.Receiver.SignalTimeout > 4500*time.Millisecond {
+		errs = append(errs, errors.New("IDV_SIGNAL_TIMEOUT must be positive and at most 4.5s (Veriff waits 5s for an answer)"))
+	}
+	if c.Receiver.RetryAfter < time.Second {
+		errs = append(errs, errors.New("IDV_RETRY_AFTER must be at least 1s"))
+	}
+	if (c.VeriffAPIKey == "") != (len(c.VeriffSharedSecrets) == 0) {
+		errs = append(errs, errors.New("VERIFF_API_KEY and VERIFF_SHARED_SECRETS go together: set both or neither"))
+	}
+	if c.VeriffAPIKey == "" && len(c.PassbaseWebhookSecrets) == 0 && !c.PassbaseAllowUnencrypted {
+		errs = append(errs, errors.New("no provider configured: set VERIFF_API_KEY with VERIFF_SHARED_SECRETS, or PASSBASE_WEBHOOK_SECRETS"))
+	}
+	if _, err := c.Providers(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// Providers returns the webhook providers cfg configures. A provider without
+// secrets is not mounted: its path answers 404.
+func (c *ServerConfig) Providers() ([]webhook.Provider, error) {
+	var ps []webhook.Provider
+	if c.VeriffAPIKey != "" && len(c.VeriffSharedSecrets) > 0 {
+		ps = append(ps, veriff.New(c.VeriffAPIKey, c.VeriffSharedSecrets))
+	}
+	if len(c.PassbaseWebhookSecrets) > 0 || c.PassbaseAllowUnencrypted {
+		p, err := passbase.New(c.PassbaseWebhookSecrets, c.PassbaseAllowUnencrypted)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// Run is cmd/receiver: it serves webhooks until ctx is cancelled.
+func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger) error {
+	providers, err := cfg.Providers()
+	if err != nil {
+		return err
+	}
+	tc, err := temporalconn.Lazy(cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, providers...).Handler())
+	return httpserve.Run(ctx, srv, log)
+}
+
+// NewHTTPServer returns the webhook server with timeouts that bound a slow
+// or stalled sender.
+func NewHTTPServer(addr string, readTimeout time.Duration, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      readTimeout + 10*time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

@@ -1,0 +1,285 @@
+// Package veriff authenticates and parses Veriff's webhooks: decision,
+// event, watchlist screening, full auto, and any other type Veriff sends.
+package veriff
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Provider checks Veriff's X-AUTH-CLIENT and X-HMAC-SIGNATURE headers.
+type Provider struct {
+	apiKey  []byte
+	secrets [][]byte
+}
+
+// New returns a Provider that accepts apiKey and a signature under any one of
+// secrets (more than one while a secret is rotated).
+func New(apiKey string, secrets []string) *Provider {
+	p := &Provider{apiKey: []byte(apiKey)}
+	for _, s := range secrets {
+		p.secrets = append(p.secrets, []byte(s))
+	}
+	return p
+}
+
+// Name implements webhook.Provider.
+func (*Provider) Name() string { return workflows.ProviderVeriff }
+
+// Authenticate verifies the signature over the body exactly as received.
+func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
+	if err := p.verify(h, body); err != nil {
+		return nil, webhook.ErrUnauthenticated
+	}
+	return body, nil
+}
+
+func (p *Provider) verify(h http.Header, body []byte) error {
+	client := firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client")
+	if len(p.apiKey) == 0 || !hmac.Equal([]byte(client), p.apiKey) {
+		return fmt.Errorf("client key mismatch")
+	}
+	sig, err := hex.DecodeString(firstHeader(h, "X-Hmac-Signature", "Vrf-Hmac-Signature"))
+	if err != nil || len(sig) != sha256.Size {
+		return fmt.Errorf("signature is not 64 hex digits")
+	}
+	for _, secret := range p.secrets {
+		m := hmac.New(sha256.New, secret)
+		m.Write(body)
+		if hmac.Equal(m.Sum(nil), sig) {
+			return nil
+		}
+	}
+	return fmt.Errorf("signature mismatch")
+}
+
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// payload holds the fields of every Veriff webhook type that idvflow reads.
+// Person, document, address and IP fields are deliberately absent: they
+// are personal data and are never decoded.
+type payload struct {
+	// Decision webhook.
+	Verification *struct {
+		ID             string          `json:"id"`
+		AttemptID      string          `json:"attemptId"`
+		Status         string          `json:"status"`
+		Code           json.Number     `json:"code"`
+		ReasonCode     json.RawMessage `json:"reasonCode"`
+		VendorData     *string         `json:"vendorData"`
+		EndUserID      *string         `json:"endUserId"`
+		DecisionTime   string          `json:"decisionTime"`
+		AcceptanceTime string          `json:"acceptanceTime"`
+	} `json:"verification"`
+
+	// Event webhook (id, code, action, feature), and ids shared by others.
+	ID         string      `json:"id"`
+	AttemptID  string      `json:"attemptId"`
+	Code       json.Number `json:"code"`
+	Action     string      `json:"action"`
+	Feature    string      `json:"feature"`
+	VendorData *string     `json:"vendorData"`
+	EndUserID  *string     `json:"endUserId"`
+
+	// Watchlist screening webhook.
+	CheckType   string `json:"checkType"`
+	SessionID   string `json:"sessionId"`
+	MatchStatus string `json:"matchStatus"`
+	CreatedAt   string `json:"createdAt"`
+
+	// Full auto webhook.
+	EventType string `json:"eventType"`
+	Data      *struct {
+		Verification *struct {
+			Decision string `json:"decision"`
+		} `json:"verification"`
+	} `json:"data"`
+}
+
+// Parse maps an authentic Veriff webhook to the workflow's event.
+func (p *Provider) Parse(body []byte) (workflows.Event, error) {
+	var pl payload
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&pl); err != nil {
+		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Veriff webhook")
+	}
+	var (
+		ev  workflows.Event
+		err error
+	)
+	switch {
+	case pl.Verification != nil:
+		ev, err = decisionEvent(pl)
+	case pl.EventType == "fullauto":
+		ev, err = fullAutoEvent(pl)
+	case pl.CheckType != "":
+		ev, err = screeningEvent(pl, body)
+	case pl.Action != "" && pl.Code != "":
+		ev, err = flowEvent(pl)
+	default:
+		ev, err = otherEvent(pl, body)
+	}
+	if err != nil {
+		return workflows.Event{}, err
+	}
+	ev.Provider = workflows.ProviderVeriff
+	if err := webhook.CheckSessionID(ev.SessionID); err != nil {
+		return workflows.Event{}, err
+	}
+	return ev, nil
+}
+
+func decisionEvent(pl payload) (workflows.Event, error) {
+	v := pl.Verification
+	if v.Status == "" {
+		return workflows.Event{}, webhook.Malformed("decision without verification.status")
+	}
+	at := parseTime(v.DecisionTime)
+	if at.IsZero() {
+		at = parseTime(v.AcceptanceTime)
+	}
+	ev := workflows.Event{
+		ID:             "decision/" + v.AttemptID + "/" + v.Status + "/" + at.Format(time.RFC3339Nano),
+		SessionID:      v.ID,
+		Type:           "decision",
+		Kind:           workflows.KindDecision,
+		Decision:       workflows.NormalizeStatus(v.Status),
+		ProviderStatus: v.Status,
+		ReasonCode:     rawText(v.ReasonCode),
+		OccurredAt:     at,
+		AttemptID:      v.AttemptID,
+	}
+	ev.UserID, ev.UserIDSource = userID(v.VendorData, v.EndUserID)
+	return ev, nil
+}
+
+func fullAutoEvent(pl payload) (workflows.Event, error) {
+	if pl.Data == nil || pl.Data.Verification == nil || pl.Data.Verification.Decision == "" {
+		return workflows.Event{}, webhook.Malformed("full auto webhook without data.verification.decision")
+	}
+	d := pl.Data.Verification.Decision
+	ev := workflows.Event{
+		ID:             "fullauto/" + pl.AttemptID + "/" + d,
+		SessionID:      pl.SessionID,
+		Type:           "fullauto",
+		Kind:           workflows.KindDecision,
+		Decision:       workflows.NormalizeStatus(d),
+		ProviderStatus: d,
+		AttemptID:      pl.AttemptID,
+	}
+	ev.UserID, ev.UserIDSource = userID(pl.VendorData, pl.EndUserID)
+	return ev, nil
+}
+
+// Veriff event codes that mean something to the session.
+const (
+	codeStarted   = "7001"
+	codeSubmitted = "7002"
+)
+
+func flowEvent(pl payload) (workflows.Event, error) {
+	kind := workflows.KindProgress
+	if pl.Code.String() == codeSubmitted {
+		kind = workflows.KindProcessed
+	}
+	ev := workflows.Event{
+		ID:             "event/" + pl.AttemptID + "/" + pl.Code.String(),
+		SessionID:      pl.ID,
+		Type:           "event:" + pl.Action,
+		Kind:           kind,
+		ProviderStatus: pl.Action,
+		AttemptID:      pl.AttemptID,
+	}
+	ev.UserID, ev.UserIDSource = userID(pl.VendorData, pl.EndUserID)
+	return ev, nil
+}
+
+func screeningEvent(pl payload, body []byte) (workflows.Event, error) {
+	ev := workflows.Event{
+		// Ongoing monitoring re-sends updated results for the same attempt,
+		// so the body itself is the identity of a screening result.
+		ID:             "screening/" + bodyDigest(body),
+		SessionID:      pl.SessionID,
+		Type:           "watchlist:" + pl.CheckType,
+		Kind:           workflows.KindScreening,
+		ProviderStatus: pl.MatchStatus,
+		OccurredAt:     parseTime(pl.CreatedAt),
+		AttemptID:      pl.AttemptID,
+	}
+	ev.UserID, ev.UserIDSource = userID(pl.VendorData, pl.EndUserID)
+	return ev, nil
+}
+
+// otherEvent records a type idvflow does not model (INE, CURP, user-defined
+// statuses, types Veriff adds later) on its session, if it names one.
+func otherEvent(pl payload, body []byte) (workflows.Event, error) {
+	session := pl.SessionID
+	if session == "" {
+		session = pl.ID
+	}
+	if session == "" {
+		return workflows.Event{}, webhook.ErrIgnored
+	}
+	ev := workflows.Event{
+		ID:        "other/" + bodyDigest(body),
+		SessionID: session,
+		Type:      "other",
+		Kind:      workflows.KindOther,
+		AttemptID: pl.AttemptID,
+	}
+	ev.UserID, ev.UserIDSource = userID(pl.VendorData, pl.EndUserID)
+	return ev, nil
+}
+
+// userID is Veriff's vendorData, else endUserId, with the field it came from.
+func userID(vendorData, endUserID *string) (string, string) {
+	if vendorData != nil && *vendorData != "" {
+		return *vendorData, "vendorData"
+	}
+	if endUserID != nil && *endUserID != "" {
+		return *endUserID, "endUserId"
+	}
+	return "", ""
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// rawText renders a JSON scalar (number or string) as text; null is "".
+func rawText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	if s, err := strconv.Unquote(string(raw)); err == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func bodyDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:16])
+}

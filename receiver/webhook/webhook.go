@@ -1,0 +1,63 @@
+// Package webhook is the contract between the receiver's HTTP edge and each
+// provider package: authenticate the raw bytes, then parse them into the
+// workflow's event. Adding a provider means one package that implements
+// Provider and one line that mounts it.
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/idvflow/idvflow/workflows"
+)
+
+var (
+	// ErrUnauthenticated: the request is not provably from the provider.
+	// Every cause gets the same answer, so the receiver leaks nothing about
+	// which check failed (and is no padding oracle for Passbase's CBC).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrIgnored: authentic, but of a type idvflow does not model and
+	// cannot route to a session. It is acknowledged, never refused.
+	ErrIgnored = errors.New("webhook type not modelled")
+)
+
+// MalformedError is an authentic payload that cannot be used. Its reason is
+// safe to show to the sender: it never quotes the payload.
+type MalformedError struct{ Reason string }
+
+func (e *MalformedError) Error() string { return "malformed payload: " + e.Reason }
+
+// Malformed returns a *MalformedError.
+func Malformed(format string, args ...any) error {
+	return &MalformedError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Provider authenticates and parses one provider's webhooks.
+type Provider interface {
+	// Name is the provider's name in routes, workflow IDs and metrics.
+	Name() string
+	// Authenticate checks the request and returns the JSON body: the body
+	// itself (Veriff, signed) or its decryption (Passbase). Any failure is
+	// ErrUnauthenticated.
+	Authenticate(header http.Header, body []byte) ([]byte, error)
+	// Parse maps the authentic JSON to the workflow's event. It returns
+	// ErrIgnored or a *MalformedError when there is nothing to signal.
+	Parse(body []byte) (workflows.Event, error)
+}
+
+var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// CheckSessionID rejects session ids that cannot be a provider's id (they
+// are UUIDs): empty, over 128 characters, or with characters outside
+// [A-Za-z0-9._-]. It keeps workflow IDs, logs and URLs clean.
+func CheckSessionID(id string) error {
+	if id == "" {
+		return Malformed("no session id")
+	}
+	if !sessionIDPattern.MatchString(id) {
+		return Malformed("session id is not a provider id (1-128 characters of A-Z a-z 0-9 . _ -)")
+	}
+	return nil
+}

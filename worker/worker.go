@@ -1,0 +1,186 @@
+// Package worker wires idvflow together: it builds the provider clients and
+// the user store, registers the workflow and activities with a Temporal
+// worker, registers the search attributes, and serves the admin API.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/passbase"
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/activities/veriff"
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Config is everything cmd/worker reads from the environment.
+type Config struct {
+	Temporal    temporalconn.Config
+	TaskQueue   string `env:"IDV_TASK_QUEUE, default=idv-verification"`
+	DatabaseURL string `env:"IDV_DATABASE_URL, default=sqlite:idvflow.db"`
+	AdminAddr   string `env:"IDV_ADMIN_ADDR, default=127.0.0.1:8081"`
+	AdminToken  string `env:"IDV_ADMIN_TOKEN"`
+
+	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
+	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
+
+	VeriffBaseURL       string   `env:"VERIFF_BASE_URL, default=https://stationapi.veriff.com"`
+	VeriffAPIKey        string   `env:"VERIFF_API_KEY"`
+	VeriffSharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
+
+	Workflow workflows.Config
+	Log      logging.Config
+}
+
+// Validate implements envconf.Validator.
+func (c *Config) Validate() []error {
+	errs := c.Workflow.Validate()
+	errs = append(errs, c.Log.Validate()...)
+	errs = append(errs, envconf.Required("TEMPORAL_ADDRESS", c.Temporal.Address,
+		"TEMPORAL_NAMESPACE", c.Temporal.Namespace, "IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
+	if c.PassbaseAPIKey == "" && c.VeriffAPIKey == "" {
+		errs = append(errs, errors.New("no provider configured: set PASSBASE_API_KEY, or VERIFF_API_KEY with VERIFF_SHARED_SECRETS"))
+	}
+	if (c.VeriffAPIKey == "") != (len(c.VeriffSharedSecrets) == 0) {
+		errs = append(errs, errors.New("VERIFF_API_KEY and VERIFF_SHARED_SECRETS go together: set both or neither"))
+	}
+	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// CheckAdminAddr refuses an admin API reachable from other hosts without a
+// token.
+func CheckAdminAddr(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("IDV_ADMIN_ADDR %q is not host:port: %w", addr, err)
+	}
+	if token != "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("IDV_ADMIN_ADDR %q is not a loopback address: set IDV_ADMIN_TOKEN", addr)
+}
+
+// NewActivities builds the activities' clients from cfg. A provider without
+// credentials gets no client: its sessions end with a clear reason.
+func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
+	hc := httpapi.NewClient(httpapi.Options{Logger: log.With("component", "provider-api")})
+	a := &activities.Activities{Users: users}
+	if cfg.PassbaseAPIKey != "" {
+		a.Passbase = passbase.New(cfg.PassbaseBaseURL, cfg.PassbaseAPIKey, hc)
+	}
+	if cfg.VeriffAPIKey != "" {
+		a.Veriff = veriff.New(cfg.VeriffBaseURL, cfg.VeriffAPIKey, []byte(cfg.VeriffSharedSecrets[0]), hc)
+	}
+	return a
+}
+
+// Register registers the workflow and activities on w.
+func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Config) {
+	v := &workflows.Verification{Config: wf}
+	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivity(acts)
+}
+
+// RegisterSearchAttributes adds idvflow's search attributes to the
+// namespace if they are missing; running it again changes nothing.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	list, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, key := range workflows.SearchAttributes {
+		if _, ok := list.GetCustomAttributes()[key.GetName()]; !ok {
+			missing[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+// Run is cmd/worker: it runs until ctx is cancelled.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	users, err := userstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+
+	tc, err := temporalconn.Lazy(cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := retry(ctx, log, "register search attributes", func() error {
+		return RegisterSearchAttributes(ctx, tc, cfg.Temporal.Namespace)
+	}); err != nil {
+		return err
+	}
+
+	w := sdkworker.New(tc, cfg.TaskQueue, sdkworker.Options{})
+	Register(w, NewActivities(cfg, users, log), cfg.Workflow)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
+	}
+	defer w.Stop()
+
+	srv := &http.Server{
+		Addr:              cfg.AdminAddr,
+		Handler:           admin.New(users, tc, cfg.AdminToken, log).Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	return httpserve.Run(ctx, srv, log)
+}
+
+// retry calls f with a capped backoff until it succeeds or ctx ends, so a
+// worker started before Temporal waits for it instead of exiting.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	wait := 500 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		log.Warn(what+" failed; retrying", "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}

@@ -1,0 +1,74 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config holds the session timings. The worker reads it from the
+// environment; each run records the values it started with in its history
+// (see VerificationWorkflow), so changing them affects new runs only and
+// never breaks the replay of old ones.
+type Config struct {
+	// ProcessedGrace is how long a decision waits for the processed event
+	// before the session goes on without it.
+	ProcessedGrace time.Duration `env:"IDV_PROCESSED_GRACE, default=5m" json:"processed_grace"`
+	// DecisionPollAfter is how long the session waits for a decision webhook
+	// before it asks the provider's API.
+	DecisionPollAfter time.Duration `env:"IDV_DECISION_POLL_AFTER, default=1h" json:"decision_poll_after"`
+	// PollInterval is the first wait between polls; it doubles up to
+	// PollMaxInterval.
+	PollInterval    time.Duration `env:"IDV_POLL_INTERVAL, default=5m" json:"poll_interval"`
+	PollMaxInterval time.Duration `env:"IDV_POLL_MAX_INTERVAL, default=2h" json:"poll_max_interval"`
+	// SessionExpiry is how long after its start a session without a final
+	// decision is marked expired.
+	SessionExpiry time.Duration `env:"IDV_SESSION_EXPIRY, default=168h" json:"session_expiry"`
+	// LateEventWindow is how long a decided session stays open after its
+	// last change to absorb repeats and apply later changes.
+	LateEventWindow time.Duration `env:"IDV_LATE_EVENT_WINDOW, default=24h" json:"late_event_window"`
+	// VeriffAwaitSubmitted makes a Veriff decision wait (up to
+	// ProcessedGrace) for the 7002 "submitted" event. Off by default:
+	// Veriff's event webhook is optional and many integrations never get it.
+	VeriffAwaitSubmitted bool `env:"IDV_VERIFF_AWAIT_SUBMITTED, default=false" json:"veriff_await_submitted"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		ProcessedGrace:    5 * time.Minute,
+		DecisionPollAfter: time.Hour,
+		PollInterval:      5 * time.Minute,
+		PollMaxInterval:   2 * time.Hour,
+		SessionExpiry:     7 * 24 * time.Hour,
+		LateEventWindow:   24 * time.Hour,
+	}
+}
+
+// Validate reports every timing that cannot work.
+func (c Config) Validate() []error {
+	var errs []error
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"IDV_DECISION_POLL_AFTER", c.DecisionPollAfter},
+		{"IDV_POLL_INTERVAL", c.PollInterval},
+		{"IDV_POLL_MAX_INTERVAL", c.PollMaxInterval},
+		{"IDV_SESSION_EXPIRY", c.SessionExpiry},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", p.name, p.d))
+		}
+	}
+	if c.ProcessedGrace < 0 {
+		errs = append(errs, fmt.Errorf("IDV_PROCESSED_GRACE must not be negative, got %s", c.ProcessedGrace))
+	}
+	if c.LateEventWindow < 0 {
+		errs = append(errs, fmt.Errorf("IDV_LATE_EVENT_WINDOW must not be negative, got %s", c.LateEventWindow))
+	}
+	if c.PollMaxInterval < c.PollInterval {
+		errs = append(errs, fmt.Errorf("IDV_POLL_MAX_INTERVAL (%s) must be at least IDV_POLL_INTERVAL (%s)", c.PollMaxInterval, c.PollInterval))
+	}
+	return errs
+}

@@ -1,0 +1,139 @@
+// Package workflows holds the per-session verification workflow and the
+// contract the receiver uses to reach it: the signal name, the normalised
+// event type and the workflow ID scheme.
+//
+// Workflow code here is deterministic: it does no I/O and reads no clock but
+// workflow.Now. Every side effect is an activity in package activities.
+package workflows
+
+import (
+	"fmt"
+	"time"
+)
+
+// SignalEvent is the name of the signal that carries one normalised webhook
+// into a session's workflow.
+const SignalEvent = "idv-event"
+
+// QueryState is the name of the query handler that returns a SessionState.
+const QueryState = "state"
+
+// WorkflowName is the registered name of VerificationWorkflow.
+const WorkflowName = "VerificationWorkflow"
+
+// Provider names, used in workflow IDs, search attributes and the user record.
+const (
+	ProviderVeriff   = "veriff"
+	ProviderPassbase = "passbase"
+)
+
+// WorkflowID is the ID of the one workflow that collects every webhook of a
+// provider's verification session, e.g. "veriff:12df6045-…".
+func WorkflowID(provider, sessionID string) string {
+	return provider + ":" + sessionID
+}
+
+// Kind says what an event means for the session, independent of provider.
+type Kind string
+
+const (
+	// KindProcessed: the provider finished processing the end user's data
+	// (Veriff event 7002 "submitted", Passbase AUTHENTICATION_PROCESSED /
+	// VERIFICATION_COMPLETED).
+	KindProcessed Kind = "processed"
+	// KindDecision: the provider decided (Veriff decision webhook, Passbase
+	// AUTHENTICATION_REVIEW_STATUS_CHANGED / VERIFICATION_REVIEWED).
+	KindDecision Kind = "decision"
+	// KindProgress: the end user moved on in the flow (Veriff 7001 "started").
+	KindProgress Kind = "progress"
+	// KindScreening: a watchlist (AML/PEP) screening result.
+	KindScreening Kind = "screening"
+	// KindOther: authentic, recorded, but without effect on the user.
+	KindOther Kind = "other"
+)
+
+// Status is a provider decision normalised to one vocabulary.
+type Status string
+
+const (
+	StatusApproved              Status = "approved"
+	StatusDeclined              Status = "declined"
+	StatusResubmissionRequested Status = "resubmission_requested"
+	StatusReview                Status = "review"
+	StatusExpired               Status = "expired"
+	StatusAbandoned             Status = "abandoned"
+	StatusPending               Status = "pending"
+)
+
+// Final reports whether the decision ends the session. Anything not known to
+// be final (including values a provider adds later) keeps the session open.
+func (s Status) Final() bool {
+	switch s {
+	case StatusApproved, StatusDeclined, StatusExpired, StatusAbandoned:
+		return true
+	}
+	return false
+}
+
+// Known reports whether s is one of the statuses above.
+func (s Status) Known() bool {
+	switch s {
+	case StatusApproved, StatusDeclined, StatusResubmissionRequested, StatusReview,
+		StatusExpired, StatusAbandoned, StatusPending:
+		return true
+	}
+	return false
+}
+
+// Event is one webhook (or one poll result), normalised. It carries only what
+// the workflow needs to decide; never names, documents or addresses.
+type Event struct {
+	// ID is the provider's own identity of the event; the workflow ignores an
+	// ID it has seen before, so at-least-once delivery applies once.
+	ID string `json:"id"`
+	// Provider and SessionID locate the workflow (see WorkflowID).
+	Provider  string `json:"provider"`
+	SessionID string `json:"session_id"`
+	// Type is the provider's name for the webhook, e.g. "decision",
+	// "event:submitted", "VERIFICATION_REVIEWED".
+	Type string `json:"type"`
+	Kind Kind   `json:"kind"`
+	// Decision is set when the event carries a decision. A Passbase
+	// VERIFICATION_COMPLETED with auto-decisions on is KindProcessed and
+	// carries a Decision too.
+	Decision Status `json:"decision,omitempty"`
+	// ProviderStatus is the provider's raw status word, for the record.
+	ProviderStatus string `json:"provider_status,omitempty"`
+	// ReasonCode is the provider's decision reason code (e.g. Veriff 102).
+	ReasonCode string `json:"reason_code,omitempty"`
+	// OccurredAt is the provider's timestamp for the event; decisions are
+	// ordered by it, never by arrival.
+	OccurredAt time.Time `json:"occurred_at"`
+	// UserID is the app's own user id when the webhook carries one, and
+	// UserIDSource names the field it came from (e.g. "vendorData").
+	UserID       string `json:"user_id,omitempty"`
+	UserIDSource string `json:"user_id_source,omitempty"`
+	// AttemptID is the provider's attempt within the session, if any.
+	AttemptID string `json:"attempt_id,omitempty"`
+}
+
+// Validate checks the fields every event must have before it is signalled.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("event has no id")
+	case e.Provider == "":
+		return fmt.Errorf("event has no provider")
+	case e.SessionID == "":
+		return fmt.Errorf("event has no session id")
+	case e.Kind == "":
+		return fmt.Errorf("event has no kind")
+	}
+	return nil
+}
+
+// Input starts a VerificationWorkflow run.
+type Input struct {
+	Provider  string `json:"provider"`
+	SessionID string `json:"session_id"`
+}
