@@ -74,7 +74,9 @@ func (r *Receiver) Handler() http.Handler {
 	g.HandleMethodNotAllowed = true
 	g.Use(r.recover)
 	g.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "not found"}) })
-	g.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed: use POST"}) })
+	g.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed: use POST"})
+	})
 	for _, p := range r.providers {
 		g.POST("/webhooks/"+p.Name(), r.handle(p))
 	}

@@ -1,0 +1,336 @@
+package receiver_test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/receiver/passbase"
+	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+const (
+	veriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
+	veriffClient   = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
+	seedSig        = "01fa3ded011bfce75672c99877a6cc1cf7aeaeda0ccb6b43fc21b60f595063c2"
+	passbaseSecret = "passbase-demo-webhook-secret-32b"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// fakeTemporal records signals; err, when set, is what Temporal answers.
+type fakeTemporal struct {
+	mu      sync.Mutex
+	err     error
+	delay   time.Duration
+	signals []signal
+}
+
+type signal struct {
+	workflowID, name string
+	event            workflows.Event
+	opts             client.StartWorkflowOptions
+	input            workflows.Input
+}
+
+func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, arg any,
+	opts client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.signals = append(f.signals, signal{workflowID, signalName, arg.(workflows.Event), opts, args[0].(workflows.Input)})
+	return nil, nil
+}
+
+func (f *fakeTemporal) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.signals)
+}
+
+func newServer(t *testing.T, tc *fakeTemporal, logs io.Writer) *httptest.Server {
+	t.Helper()
+	pb, err := passbase.New([]string{passbaseSecret}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 200 * time.Millisecond, RetryAfter: 30 * time.Second, TaskQueue: "q"}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	srv := httptest.NewServer(receiver.New(cfg, tc, log, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func testdata(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSpace(b)
+}
+
+type response struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func post(t *testing.T, url, contentType string, header http.Header, body []byte) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(b), resp.Header}
+}
+
+func veriffHeaders(sig string) http.Header {
+	return http.Header{"X-Auth-Client": {veriffClient}, "X-Hmac-Signature": {sig}}
+}
+
+func TestSeedCurlExample(t *testing.T) {
+	tc := &fakeTemporal{}
+	srv := newServer(t, tc, io.Discard)
+	r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(seedSig), testdata(t, "veriff/decision-approved.seed.json"))
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	if tc.count() != 1 {
+		t.Fatalf("%d signals, want 1", tc.count())
+	}
+	s := tc.signals[0]
+	if s.workflowID != "veriff:12df6045-3846-3e45-946a-14fa6136d78b" || s.name != workflows.SignalEvent {
+		t.Fatalf("signalled %q with %q", s.workflowID, s.name)
+	}
+	if s.event.Decision != workflows.StatusApproved || s.event.UserID != "12345678" {
+		t.Fatalf("event %+v", s.event)
+	}
+	if s.opts.TaskQueue != "q" || s.input.SessionID != "12df6045-3846-3e45-946a-14fa6136d78b" {
+		t.Fatalf("start options %+v input %+v", s.opts, s.input)
+	}
+}
+
+func TestPassbaseVectors(t *testing.T) {
+	tc := &fakeTemporal{}
+	srv := newServer(t, tc, io.Discard)
+	for _, name := range []string{"authentication-processed", "authentication-review-status-changed", "verification-completed", "verification-reviewed"} {
+		r := post(t, srv.URL+"/webhooks/passbase", "text/plain", nil, testdata(t, "passbase/"+name+".enc.txt"))
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: status %d body %s", name, r.status, r.body)
+		}
+	}
+	for _, s := range tc.signals {
+		if s.workflowID != "passbase:b76e244e-26a3-49ef-9c72-3e599bf0b5f2" {
+			t.Fatalf("workflow id %q", s.workflowID)
+		}
+	}
+	if tc.count() != 4 {
+		t.Fatalf("%d signals, want 4", tc.count())
+	}
+}
+
+// TestAuthenticationFailuresLookTheSame: one identical 401 for every cause,
+// and no signal.
+func TestAuthenticationFailuresLookTheSame(t *testing.T) {
+	tc := &fakeTemporal{}
+	srv := newServer(t, tc, io.Discard)
+	seed := testdata(t, "veriff/decision-approved.seed.json")
+	flipped := append([]byte{}, seed...)
+	flipped[20] ^= 1
+	enc := testdata(t, "passbase/verification-reviewed.enc.txt")
+
+	cases := []struct {
+		name, path, ct string
+		header         http.Header
+		body           []byte
+	}{
+		{"veriff flipped byte", "veriff", "application/json", veriffHeaders(seedSig), flipped},
+		{"veriff wrong client key", "veriff", "application/json", http.Header{"X-Auth-Client": {"nope"}, "X-Hmac-Signature": {seedSig}}, seed},
+		{"veriff empty signature", "veriff", "application/json", veriffHeaders(""), seed},
+		{"veriff truncated signature", "veriff", "application/json", veriffHeaders(seedSig[:40]), seed},
+		{"veriff no headers", "veriff", "application/json", nil, seed},
+		{"passbase bad base64", "passbase", "text/plain", nil, []byte("%%%")},
+		{"passbase truncated", "passbase", "text/plain", nil, enc[:len(enc)-10]},
+		{"passbase plain JSON", "passbase", "application/json", nil, testdata(t, "passbase/verification-reviewed.json")},
+		{"veriff body on passbase path", "passbase", "application/json", veriffHeaders(seedSig), seed},
+	}
+	var first string
+	for _, c := range cases {
+		r := post(t, srv.URL+"/webhooks/"+c.path, c.ct, c.header, c.body)
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("%s: status %d, want 401", c.name, r.status)
+		}
+		if first == "" {
+			first = r.body
+		}
+		if r.body != first {
+			t.Fatalf("%s: body %q differs from %q", c.name, r.body, first)
+		}
+	}
+	if tc.count() != 0 {
+		t.Fatalf("%d signals sent for unauthenticated requests", tc.count())
+	}
+}
+
+func TestAckContract(t *testing.T) {
+	sign := func(body string) http.Header {
+		return veriffHeaders(hmacHex(veriffSecret, body))
+	}
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		header      http.Header
+		body        string
+		temporalErr error
+		delay       time.Duration
+		status      int
+		signalled   bool
+	}{
+		{name: "unmodelled type", path: "veriff", body: `{"foo":"bar"}`, status: 200},
+		{name: "no session id", path: "veriff", body: `{"verification":{"status":"approved"}}`, status: 400},
+		{name: "bad session id", path: "veriff", body: `{"verification":{"id":"..","status":"approved"}}`, status: 400},
+		{name: "temporal unavailable", path: "veriff", body: `{"verification":{"id":"s1","status":"approved"}}`,
+			temporalErr: serviceerror.NewUnavailable("down"), status: 503},
+		{name: "temporal overloaded", path: "veriff", body: `{"verification":{"id":"s1","status":"approved"}}`,
+			temporalErr: serviceerror.NewResourceExhausted(0, "busy"), status: 503},
+		{name: "temporal too slow", path: "veriff", body: `{"verification":{"id":"s1","status":"approved"}}`,
+			delay: time.Second, status: 503},
+		{name: "accepted", path: "veriff", body: `{"verification":{"id":"s1","status":"approved"}}`, status: 200, signalled: true},
+		{name: "wrong method", method: http.MethodGet, path: "veriff", status: 405},
+		{name: "unknown provider", path: "onfido", body: `{}`, status: 404},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tc := &fakeTemporal{err: c.temporalErr, delay: c.delay}
+			srv := newServer(t, tc, io.Discard)
+			h := c.header
+			if h == nil {
+				h = sign(c.body)
+			}
+			method := c.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, srv.URL+"/webhooks/"+c.path, strings.NewReader(c.body))
+			req.Header = h
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			if c.status == 503 {
+				if resp.Header.Get("Retry-After") != "30" {
+					t.Fatalf("503 without Retry-After: %v", resp.Header)
+				}
+				if d := time.Since(start); d > 900*time.Millisecond {
+					t.Fatalf("503 came after %s; the signal deadline is 200ms", d)
+				}
+			}
+			if got := tc.count() == 1; got != c.signalled {
+				t.Fatalf("signalled=%v, want %v", got, c.signalled)
+			}
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	tc := &fakeTemporal{}
+	pb, _ := passbase.New([]string{passbaseSecret}, false)
+	cfg := receiver.Config{MaxBodyBytes: 100, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"}
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), pb).Handler())
+	defer srv.Close()
+
+	big := bytes.Repeat([]byte("A"), 101)
+	if r := post(t, srv.URL+"/webhooks/passbase", "text/plain", nil, big); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("announced oversized body: status %d", r.status)
+	}
+	// Chunked, so no Content-Length announces the size.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/passbase", io.MultiReader(bytes.NewReader(big)))
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("unannounced oversized body: status %d", resp.StatusCode)
+	}
+	if tc.count() != 0 {
+		t.Fatal("signalled an oversized body")
+	}
+}
+
+func TestLogsCarryNoBody(t *testing.T) {
+	var logs bytes.Buffer
+	srv := newServer(t, &fakeTemporal{}, &logs)
+	post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(seedSig), testdata(t, "veriff/decision-approved.seed.json"))
+	post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders("00"), testdata(t, "veriff/decision-approved.seed.json"))
+	if !strings.Contains(logs.String(), "workflow_id=veriff:12df6045") {
+		t.Fatalf("log lacks the workflow id: %s", logs.String())
+	}
+	for _, secretOrPII := range []string{"MORGAN", "1967-03-30", "MORGA753116SM9IJ", "186.153.67.122", veriffSecret, seedSig} {
+		if strings.Contains(logs.String(), secretOrPII) {
+			t.Fatalf("log contains %q", secretOrPII)
+		}
+	}
+}
+
+func TestSignalErrorIsNotSwallowed(t *testing.T) {
+	tc := &fakeTemporal{err: errors.New("boom")}
+	srv := newServer(t, tc, io.Discard)
+	body := `{"verification":{"id":"s1","status":"approved"}}`
+	r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d: any failure before Temporal has the signal must make the provider retry", r.status)
+	}
+}
+
+func hmacHex(secret, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	return hex.EncodeToString(m.Sum(nil))
+}
