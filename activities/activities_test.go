@@ -1,0 +1,188 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/passbase"
+	"github.com/idvflow/idvflow/activities/veriff"
+	"github.com/idvflow/idvflow/emulator"
+)
+
+const (
+	passbaseKey  = "pb-secret-api-key"
+	veriffKey    = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
+	veriffSecret = "abcdef12-abcd-abcd-abcd-abcdef012345"
+	identityID   = "b76e244e-26a3-49ef-9c72-3e599bf0b5f2"
+	sessionID    = "12df6045-3846-3e45-946a-14fa6136d78b"
+)
+
+func setup(t *testing.T) (*emulator.Emulator, *activities.Activities, string) {
+	t.Helper()
+	emu := emulator.New(emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret})
+	srv := httptest.NewServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	hc := httpapi.NewClient(httpapi.Options{Timeout: 2 * time.Second, RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
+	a := &activities.Activities{
+		Passbase: passbase.New(srv.URL+"/verification/v2", passbaseKey, hc),
+		Veriff:   veriff.New(srv.URL, veriffKey, []byte(veriffSecret), hc),
+	}
+	return emu, a, srv.URL
+}
+
+func identityVector(t *testing.T) json.RawMessage {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "passbase", "identity-approved.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFetchDetailsPassbase(t *testing.T) {
+	emu, a, _ := setup(t)
+	emu.PutIdentity(identityID, identityVector(t))
+	d, err := a.FetchDetails(context.Background(), activities.SessionRef{Provider: "passbase", SessionID: identityID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := activities.Details{UserID: "1234567", UserIDSource: "metadata.customer_user_id", ProviderStatus: "approved", UpdatedAt: time.Unix(1582629100, 0).UTC()}
+	if d != want {
+		t.Fatalf("got %+v, want %+v", d, want)
+	}
+	b, _ := json.Marshal(d)
+	for _, pii := range []string{"John", "Doe", "john.doe@example.com", "010101010101", "1970-01-01"} {
+		if strings.Contains(string(b), pii) {
+			t.Fatalf("details carry personal data %q", pii)
+		}
+	}
+}
+
+func TestProviderErrors(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name      string
+		prepare   func(*emulator.Emulator)
+		ref       activities.SessionRef
+		apiKey    string
+		retryable bool
+		hint      string
+	}{
+		{name: "unknown identity is 404, permanent", ref: activities.SessionRef{Provider: "passbase", SessionID: "00000000-0000-0000-0000-000000000000"},
+			hint: "no such identity"},
+		{name: "bad API key is 401, permanent", apiKey: "wrong", ref: activities.SessionRef{Provider: "passbase", SessionID: identityID},
+			prepare: func(e *emulator.Emulator) { e.PutIdentity(identityID, json.RawMessage(`{}`)) }, hint: "PASSBASE_API_KEY"},
+		{name: "non-uuid id is 400, permanent", ref: activities.SessionRef{Provider: "passbase", SessionID: "not-a-uuid"}, hint: "identity key"},
+		{name: "persistent 500 is retryable", ref: activities.SessionRef{Provider: "passbase", SessionID: identityID}, retryable: true,
+			prepare: func(e *emulator.Emulator) {
+				e.PutIdentity(identityID, json.RawMessage(`{}`))
+				e.FailNext(identityID, emulator.Fault{Status: 500}, emulator.Fault{Status: 500}, emulator.Fault{Status: 500})
+			}},
+		{name: "unknown veriff session is 404, permanent", ref: activities.SessionRef{Provider: "veriff", SessionID: "nope"}, hint: "no such session"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, a, url := setup(t)
+			if tc.prepare != nil {
+				tc.prepare(emu)
+			}
+			if tc.apiKey != "" {
+				a.Passbase = passbase.New(url+"/verification/v2", tc.apiKey, httpapi.NewClient(httpapi.Options{}))
+			}
+			var err error
+			if tc.ref.Provider == "passbase" {
+				_, err = a.FetchDetails(ctx, tc.ref)
+			} else {
+				_, err = a.PollDecision(ctx, tc.ref)
+			}
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			var appErr *temporal.ApplicationError
+			nonRetryable := errors.As(err, &appErr) && appErr.NonRetryable()
+			if nonRetryable == tc.retryable {
+				t.Fatalf("non-retryable=%v for %v", nonRetryable, err)
+			}
+			if tc.hint != "" && !strings.Contains(err.Error(), tc.hint) {
+				t.Fatalf("error %q does not say what to fix (%q)", err, tc.hint)
+			}
+		})
+	}
+}
+
+func TestTransientFaultsAreRetriedByTheClient(t *testing.T) {
+	emu, a, _ := setup(t)
+	emu.PutIdentity(identityID, identityVector(t))
+	emu.FailNext(identityID, emulator.Fault{Status: 429}, emulator.Fault{Status: 503})
+	d, err := a.FetchDetails(context.Background(), activities.SessionRef{Provider: "passbase", SessionID: identityID})
+	if err != nil {
+		t.Fatalf("429 then 503 then 200 must succeed: %v", err)
+	}
+	if d.UserID != "1234567" || emu.Calls(identityID) != 3 {
+		t.Fatalf("user %q after %d calls", d.UserID, emu.Calls(identityID))
+	}
+}
+
+func TestPollVeriff(t *testing.T) {
+	emu, a, _ := setup(t)
+	ref := activities.SessionRef{Provider: "veriff", SessionID: sessionID}
+	emu.PutDecision(sessionID, nil)
+	r, err := a.PollDecision(context.Background(), ref)
+	if err != nil || r.Found {
+		t.Fatalf("no decision yet: got %+v, %v", r, err)
+	}
+	emu.PutDecision(sessionID, json.RawMessage(`{"id":"`+sessionID+`","attemptId":"a1","status":"declined","code":9102,"reasonCode":102,"vendorData":"u-9","decisionTime":"2024-05-01T10:00:00.5Z","person":{"firstName":"X"}}`))
+	r, err = a.PollDecision(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := activities.PollResult{Found: true, ProviderStatus: "declined", ReasonCode: "102", AttemptID: "a1",
+		DecidedAt: time.Date(2024, 5, 1, 10, 0, 0, 500000000, time.UTC), UserID: "u-9", UserIDSource: "vendorData"}
+	if r != want {
+		t.Fatalf("got %+v\nwant %+v", r, want)
+	}
+}
+
+func TestPollVeriffWrongSecretIsPermanent(t *testing.T) {
+	emu, a, url := setup(t)
+	emu.PutDecision(sessionID, nil)
+	a.Veriff = veriff.New(url, veriffKey, []byte("wrong-secret"), httpapi.NewClient(httpapi.Options{}))
+	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("got %v, want a non-retryable 401", err)
+	}
+}
+
+func TestPollPassbase(t *testing.T) {
+	emu, a, _ := setup(t)
+	ref := activities.SessionRef{Provider: "passbase", SessionID: identityID}
+	emu.PutIdentity(identityID, json.RawMessage(`{"id":"`+identityID+`","status":"processing","updated":100}`))
+	if r, err := a.PollDecision(context.Background(), ref); err != nil || r.Found {
+		t.Fatalf("processing is no decision: %+v %v", r, err)
+	}
+	emu.PutIdentity(identityID, identityVector(t))
+	r, err := a.PollDecision(context.Background(), ref)
+	if err != nil || !r.Found || r.ProviderStatus != "approved" || r.UserID != "1234567" {
+		t.Fatalf("got %+v %v", r, err)
+	}
+}
+
+func TestUnconfiguredProviderIsPermanent(t *testing.T) {
+	a := &activities.Activities{}
+	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), "VERIFF_API_KEY") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,222 @@
+// Package emulator is a local stand-in for the providers' APIs, which cannot
+// be reached from development machines or tests: Passbase
+// GET /verification/v2/identities/{id} and Veriff
+// GET /v1/sessions/{id}/decision, with their authentication and their error
+// answers (400, 401, 404, 429 with Retry-After, 5xx).
+//
+// Tests and the simulator load it with identities and decisions, directly or
+// through its control routes under /_emulator/, and can make the next calls
+// for a session fail.
+package emulator
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Config holds the credentials the emulated APIs accept.
+type Config struct {
+	PassbaseAPIKey string
+	VeriffAPIKey   string
+	VeriffSecret   string
+}
+
+// Emulator serves the emulated APIs. It is safe for concurrent use.
+type Emulator struct {
+	cfg Config
+
+	mu         sync.Mutex
+	identities map[string]json.RawMessage
+	decisions  map[string]json.RawMessage // session id -> verification object
+	faults     map[string][]Fault
+	calls      map[string]int
+}
+
+// Fault is one planned failure: an HTTP status (with Retry-After for 429 and
+// 503), or a delay before answering.
+type Fault struct {
+	Status int           `json:"status"`
+	Delay  time.Duration `json:"delay"`
+}
+
+// New returns an empty emulator.
+func New(cfg Config) *Emulator {
+	return &Emulator{
+		cfg:        cfg,
+		identities: map[string]json.RawMessage{},
+		decisions:  map[string]json.RawMessage{},
+		faults:     map[string][]Fault{},
+		calls:      map[string]int{},
+	}
+}
+
+// PutIdentity stores the Passbase identity returned for its "id".
+func (e *Emulator) PutIdentity(id string, identity json.RawMessage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.identities[id] = identity
+}
+
+// PutDecision stores the Veriff verification object returned for a session;
+// nil means "no decision yet".
+func (e *Emulator) PutDecision(sessionID string, verification json.RawMessage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.decisions[sessionID] = verification
+}
+
+// FailNext makes the next calls for id answer with faults, in order.
+func (e *Emulator) FailNext(id string, faults ...Fault) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults[id] = append(e.faults[id], faults...)
+}
+
+// Calls returns how many API calls were made for id.
+func (e *Emulator) Calls(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[id]
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// Handler returns the emulated APIs and the control routes.
+func (e *Emulator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /verification/v2/identities/{id}", e.passbaseIdentity)
+	mux.HandleFunc("GET /v1/sessions/{id}/decision", e.veriffDecision)
+	mux.HandleFunc("PUT /_emulator/passbase/identities/{id}", e.controlPut(e.PutIdentity))
+	mux.HandleFunc("PUT /_emulator/veriff/sessions/{id}/decision", e.controlPut(e.PutDecision))
+	mux.HandleFunc("POST /_emulator/faults/{id}", e.controlFaults)
+	return mux
+}
+
+func (e *Emulator) passbaseIdentity(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !e.countAndFault(w, id) {
+		return
+	}
+	if e.cfg.PassbaseAPIKey == "" || !equal(r.Header.Get("X-API-KEY"), e.cfg.PassbaseAPIKey) {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "your api_key is invalid"})
+		return
+	}
+	if !uuidPattern.MatchString(id) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "bad input parameter: id must be a UUID"})
+		return
+	}
+	e.mu.Lock()
+	ident, ok := e.identities[id]
+	e.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "identity not found with the given ID"})
+		return
+	}
+	writeRaw(w, http.StatusOK, ident)
+}
+
+func (e *Emulator) veriffDecision(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !e.countAndFault(w, id) {
+		return
+	}
+	if e.cfg.VeriffAPIKey == "" || !equal(r.Header.Get("X-AUTH-CLIENT"), e.cfg.VeriffAPIKey) {
+		writeJSON(w, http.StatusUnauthorized, veriffFail("Mandatory X-AUTH-CLIENT header containing the API key is missing or invalid"))
+		return
+	}
+	m := hmac.New(sha256.New, []byte(e.cfg.VeriffSecret))
+	m.Write([]byte(id))
+	sig, err := hex.DecodeString(r.Header.Get("X-HMAC-SIGNATURE"))
+	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
+		writeJSON(w, http.StatusUnauthorized, veriffFail("Signature does not match the session id signed with the shared secret"))
+		return
+	}
+	e.mu.Lock()
+	v, ok := e.decisions[id]
+	e.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, veriffFail("Session not found"))
+		return
+	}
+	if len(v) == 0 {
+		v = json.RawMessage("null")
+	}
+	writeRaw(w, http.StatusOK, []byte(`{"status":"success","verification":`+string(v)+`}`))
+}
+
+func veriffFail(msg string) map[string]string {
+	return map[string]string{"status": "fail", "message": msg}
+}
+
+// countAndFault counts the call and answers the next planned fault, if any;
+// it returns false when it answered.
+func (e *Emulator) countAndFault(w http.ResponseWriter, id string) bool {
+	e.mu.Lock()
+	e.calls[id]++
+	var f *Fault
+	if q := e.faults[id]; len(q) > 0 {
+		f, e.faults[id] = &q[0], q[1:]
+	}
+	e.mu.Unlock()
+	if f == nil {
+		return true
+	}
+	if f.Delay > 0 {
+		time.Sleep(f.Delay)
+	}
+	if f.Status == 0 {
+		return true
+	}
+	if f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, f.Status, map[string]string{"message": http.StatusText(f.Status)})
+	return false
+}
+
+func (e *Emulator) controlPut(put func(string, json.RawMessage)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "body must be JSON"})
+			return
+		}
+		if string(body) == "null" {
+			body = nil
+		}
+		put(r.PathValue("id"), body)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (e *Emulator) controlFaults(w http.ResponseWriter, r *http.Request) {
+	var faults []Fault
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&faults); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": `body must be [{"status":500}, …]`})
+		return
+	}
+	e.FailNext(r.PathValue("id"), faults...)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b) //nolint:errcheck // the client went away
+}
