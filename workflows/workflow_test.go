@@ -1,0 +1,386 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/passbase"
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/activities/veriff"
+	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+const (
+	identity = "b76e244e-26a3-49ef-9c72-3e599bf0b5f2"
+	session  = "12df6045-3846-3e45-946a-14fa6136d78b"
+	apiKey   = "api-key"
+	secret   = "shared-secret"
+)
+
+// t0 is when the provider's events happen in these tests.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// harness runs VerificationWorkflow in the time-skipping test environment
+// with the real activities: the provider emulator over HTTP and a SQLite
+// user store.
+type harness struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	emu   *emulator.Emulator
+	users *userstore.Store
+	cfg   workflows.Config
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	emu := emulator.New(emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret})
+	srv := httptest.NewServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	users, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+	hc := httpapi.NewClient(httpapi.Options{Timeout: time.Second, RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
+	acts := &activities.Activities{
+		Passbase: passbase.New(srv.URL+"/verification/v2", apiKey, hc),
+		Veriff:   veriff.New(srv.URL, apiKey, []byte(secret), hc),
+		Users:    users,
+	}
+	env.RegisterActivity(acts)
+	h := &harness{t: t, env: env, emu: emu, users: users, cfg: workflows.DefaultConfig()}
+	return h
+}
+
+// identityFor registers the Passbase identity behind the tests' session.
+func (h *harness) identity(status string, updated time.Time) {
+	h.emu.PutIdentity(identity, json.RawMessage(fmt.Sprintf(
+		`{"id":%q,"status":%q,"updated":%d,"owner":{"first_name":"John"},"metadata":{"customer_user_id":"user-1"}}`,
+		identity, status, updated.Unix())))
+}
+
+// at delivers ev after d of workflow time.
+func (h *harness) at(d time.Duration, ev workflows.Event) {
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(workflows.SignalEvent, ev) }, d)
+}
+
+func (h *harness) run(provider, sessionID string) (workflows.Result, error) {
+	h.t.Helper()
+	v := &workflows.Verification{Config: h.cfg}
+	h.env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Provider: provider, SessionID: sessionID})
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("workflow did not complete")
+	}
+	var r workflows.Result
+	err := h.env.GetWorkflowError()
+	if err == nil {
+		if err := h.env.GetWorkflowResult(&r); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return r, err
+}
+
+func (h *harness) user(id string) userstore.User {
+	h.t.Helper()
+	u, err := h.users.Get(context.Background(), id)
+	if err != nil {
+		h.t.Fatalf("user %s: %v", id, err)
+	}
+	return u
+}
+
+// statuses lists the statuses of the user's applied decision changes.
+func statuses(u userstore.User) string {
+	var s []string
+	for _, c := range u.History {
+		if c.Kind == userstore.KindDecision {
+			s = append(s, c.Status)
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+func pbProcessed(at time.Time) workflows.Event {
+	return workflows.Event{ID: "AUTHENTICATION_PROCESSED/" + at.String(), Provider: "passbase", SessionID: identity,
+		Type: "AUTHENTICATION_PROCESSED", Kind: workflows.KindProcessed, OccurredAt: at, UserID: "user-1", UserIDSource: "additional_attributes.customer_user_id"}
+}
+
+func pbReviewed(status workflows.Status, at time.Time) workflows.Event {
+	return workflows.Event{ID: "VERIFICATION_REVIEWED/" + string(status) + at.String(), Provider: "passbase", SessionID: identity,
+		Type: "VERIFICATION_REVIEWED", Kind: workflows.KindDecision, Decision: status, ProviderStatus: string(status), OccurredAt: at}
+}
+
+func vfDecision(status workflows.Status, at time.Time) workflows.Event {
+	return workflows.Event{ID: "decision/" + string(status) + at.String(), Provider: "veriff", SessionID: session,
+		Type: "decision", Kind: workflows.KindDecision, Decision: status, ProviderStatus: string(status), OccurredAt: at,
+		UserID: "user-2", UserIDSource: "vendorData"}
+}
+
+func TestOrders(t *testing.T) {
+	orders := map[string][]time.Duration{ // delays of processed, decision
+		"processed then decision": {time.Minute, 2 * time.Minute},
+		"decision then processed": {2 * time.Minute, time.Minute},
+		"both at once":            {time.Minute, time.Minute},
+	}
+	for name, d := range orders {
+		for _, repeats := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s x%d", name, repeats), func(t *testing.T) {
+				h := newHarness(t)
+				h.identity("approved", t0.Add(time.Minute))
+				for range repeats {
+					h.at(d[0], pbProcessed(t0))
+					h.at(d[1], pbReviewed(workflows.StatusApproved, t0.Add(time.Minute)))
+				}
+				r, err := h.run("passbase", identity)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Status != workflows.StatusApproved || r.UserID != "user-1" {
+					t.Fatalf("result %+v", r)
+				}
+				u := h.user("user-1")
+				if u.Status != "approved" || statuses(u) != "approved" {
+					t.Fatalf("user %s with decisions %q, want approved once", u.Status, statuses(u))
+				}
+			})
+		}
+	}
+}
+
+func TestDecisionWithoutProcessedWaitsOnlyTheGrace(t *testing.T) {
+	h := newHarness(t)
+	h.identity("approved", t0)
+	h.at(time.Second, pbReviewed(workflows.StatusApproved, t0))
+	var stepDuringGrace string
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		var st workflows.SessionState
+		v.Get(&st)
+		stepDuringGrace = st.NextStep
+	}, 2*time.Minute)
+	start := h.env.Now()
+	r, err := h.run("passbase", identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != workflows.StatusApproved {
+		t.Fatalf("result %+v", r)
+	}
+	if !strings.Contains(stepDuringGrace, "processed") {
+		t.Fatalf("during the grace the session waited for %q, want the processed event", stepDuringGrace)
+	}
+	// Grace (5m) + late-event window (24h), and no more.
+	if took := h.env.Now().Sub(start); took < 24*time.Hour+5*time.Minute || took > 24*time.Hour+6*time.Minute {
+		t.Fatalf("run took %s of workflow time", took)
+	}
+}
+
+func TestVeriffDoesNotWaitForTheEventWebhookByDefault(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Second, vfDecision(workflows.StatusApproved, t0))
+	var statusAfterOneMinute string
+	h.env.RegisterDelayedCallback(func() {
+		u, err := h.users.Get(context.Background(), "user-2")
+		if err == nil {
+			statusAfterOneMinute = u.Status
+		}
+	}, time.Minute)
+	if _, err := h.run("veriff", session); err != nil {
+		t.Fatal(err)
+	}
+	if statusAfterOneMinute != "approved" {
+		t.Fatalf("user status one minute after the decision: %q, want approved", statusAfterOneMinute)
+	}
+}
+
+func TestNoDecisionPollsThenExpires(t *testing.T) {
+	h := newHarness(t)
+	h.identity("processing", t0)
+	h.at(time.Second, pbProcessed(t0))
+	start := h.env.Now()
+	r, err := h.run("passbase", identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != workflows.StatusExpired {
+		t.Fatalf("result %+v, want expired", r)
+	}
+	if u := h.user("user-1"); u.Status != "expired" {
+		t.Fatalf("user %q, want expired", u.Status)
+	}
+	if calls := h.emu.Calls(identity); calls < 5 {
+		t.Fatalf("the provider was polled %d times; want polling on a backoff", calls)
+	}
+	if took := h.env.Now().Sub(start); took < 7*24*time.Hour || took > 7*24*time.Hour+time.Minute {
+		t.Fatalf("expired after %s, want IDV_SESSION_EXPIRY (168h)", took)
+	}
+}
+
+func TestLostWebhookIsRecoveredByPolling(t *testing.T) {
+	h := newHarness(t)
+	h.emu.PutDecision(session, nil)
+	h.at(time.Second, workflows.Event{ID: "event/a/7001", Provider: "veriff", SessionID: session, Type: "event:started",
+		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"})
+	h.env.RegisterDelayedCallback(func() {
+		h.emu.PutDecision(session, json.RawMessage(`{"id":"`+session+`","status":"approved","code":9001,"vendorData":"user-2","decisionTime":"2026-03-01T12:30:00Z"}`))
+	}, 3*time.Hour)
+	r, err := h.run("veriff", session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.user("user-2")
+	if r.Status != workflows.StatusApproved || u.Status != "approved" || statuses(u) != "approved" {
+		t.Fatalf("result %+v, user %q %q", r, u.Status, statuses(u))
+	}
+}
+
+func TestVeriffResubmissionThenApproved(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, vfDecision(workflows.StatusResubmissionRequested, t0))
+	var midway string
+	h.env.RegisterDelayedCallback(func() { midway = h.user("user-2").Status }, 10*time.Minute)
+	h.at(20*time.Minute, vfDecision(workflows.StatusApproved, t0.Add(15*time.Minute)))
+	r, err := h.run("veriff", session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if midway != "resubmission_requested" {
+		t.Fatalf("status between the decisions: %q", midway)
+	}
+	u := h.user("user-2")
+	if r.Status != workflows.StatusApproved || statuses(u) != "resubmission_requested,approved" {
+		t.Fatalf("result %+v decisions %q", r, statuses(u))
+	}
+}
+
+func TestReReviewInsideTheLateWindow(t *testing.T) {
+	h := newHarness(t)
+	h.identity("declined", t0.Add(2*time.Hour))
+	h.at(time.Minute, pbProcessed(t0))
+	h.at(2*time.Minute, pbReviewed(workflows.StatusApproved, t0.Add(time.Minute)))
+	h.at(10*time.Hour, pbReviewed(workflows.StatusDeclined, t0.Add(10*time.Hour)))
+	r, err := h.run("passbase", identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.user("user-1")
+	if r.Status != workflows.StatusDeclined || u.Status != "declined" || statuses(u) != "approved,declined" {
+		t.Fatalf("result %+v, user %q decisions %q", r, u.Status, statuses(u))
+	}
+}
+
+func TestOlderDecisionAfterNewerIsIgnored(t *testing.T) {
+	h := newHarness(t)
+	h.identity("declined", t0.Add(time.Hour))
+	h.at(time.Minute, pbProcessed(t0))
+	h.at(2*time.Minute, pbReviewed(workflows.StatusDeclined, t0.Add(time.Hour)))
+	h.at(3*time.Hour, pbReviewed(workflows.StatusApproved, t0.Add(30*time.Minute)))
+	r, err := h.run("passbase", identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.user("user-1")
+	if r.Status != workflows.StatusDeclined || statuses(u) != "declined" {
+		t.Fatalf("result %+v decisions %q", r, statuses(u))
+	}
+}
+
+func TestActivityFailuresAreRetried(t *testing.T) {
+	h := newHarness(t)
+	h.identity("approved", t0)
+	// More failures than the HTTP client retries itself: Temporal's activity
+	// retry has to take over.
+	var faults []emulator.Fault
+	for range 6 {
+		faults = append(faults, emulator.Fault{Status: 500}, emulator.Fault{Status: 429})
+	}
+	h.emu.FailNext(identity, faults...)
+	h.at(time.Minute, pbProcessed(t0))
+	h.at(time.Minute, pbReviewed(workflows.StatusApproved, t0))
+	r, err := h.run("passbase", identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != workflows.StatusApproved || h.user("user-1").Status != "approved" {
+		t.Fatalf("result %+v", r)
+	}
+	if calls := h.emu.Calls(identity); calls < 13 {
+		t.Fatalf("%d calls; the faults were not all met", calls)
+	}
+}
+
+func TestNotFoundEndsTheSessionWithAReason(t *testing.T) {
+	h := newHarness(t) // no identity registered: the API answers 404
+	ev := pbReviewed(workflows.StatusApproved, t0)
+	ev.UserID, ev.UserIDSource = "user-1", "additional_attributes.customer_user_id"
+	h.at(time.Minute, pbProcessed(t0))
+	h.at(time.Minute, ev)
+	_, err := h.run("passbase", identity)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !strings.Contains(appErr.Error(), "no such identity") {
+		t.Fatalf("workflow error %v, want a failure that says the identity is unknown", err)
+	}
+	u := h.user("user-1")
+	if u.Status != "error" || !strings.Contains(u.Reason, "404") || !strings.Contains(u.Reason, "PASSBASE_BASE_URL") {
+		t.Fatalf("user %q with reason %q, want error with a reason that says what to fix", u.Status, u.Reason)
+	}
+}
+
+func TestScreeningAfterDecisionIsApplied(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
+	h.at(5*time.Hour, workflows.Event{ID: "screening/1", Provider: "veriff", SessionID: session, Type: "watchlist:updated_result",
+		Kind: workflows.KindScreening, ProviderStatus: "possible_match", OccurredAt: t0.Add(5 * time.Hour)})
+	if _, err := h.run("veriff", session); err != nil {
+		t.Fatal(err)
+	}
+	u := h.user("user-2")
+	if u.Status != "approved" || u.ScreeningStatus != "possible_match" {
+		t.Fatalf("user %+v", u)
+	}
+}
+
+func TestStateQuery(t *testing.T) {
+	h := newHarness(t)
+	h.identity("approved", t0)
+	h.at(time.Minute, pbProcessed(t0))
+	h.at(2*time.Minute, pbReviewed(workflows.StatusApproved, t0))
+	var st workflows.SessionState
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		v.Get(&st)
+	}, time.Hour)
+	if _, err := h.run("passbase", identity); err != nil {
+		t.Fatal(err)
+	}
+	if st.UserID != "user-1" || st.Decision != workflows.StatusApproved || !st.Processed || len(st.Milestones) != 2 ||
+		st.Status != workflows.StatusApproved || st.NextStep != "absorb late events" || st.NextStepAt == nil {
+		t.Fatalf("state %+v", st)
+	}
+}
