@@ -1,0 +1,293 @@
+// Package integration runs idvflow end to end: a real Temporal server in the
+// test process (temporaltest), the real receiver over HTTP, the real worker,
+// the provider emulator on httptest and a SQLite user store.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/receiver/passbase"
+	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/worker"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+const (
+	taskQueue      = "idv-it"
+	veriffKey      = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
+	veriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
+	passbaseKey    = "passbase-secret-api-key"
+	passbaseSecret = "passbase-demo-webhook-secret-32b"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// stack is one running idvflow.
+type stack struct {
+	ts       *temporaltest.TestServer
+	emu      *emulator.Emulator
+	users    *userstore.Store
+	receiver *httptest.Server
+}
+
+func startStack(t *testing.T, wf workflows.Config) *stack {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	if err := worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
+		t.Fatal(err)
+	}
+	// Registering again changes nothing.
+	if err := worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
+		t.Fatalf("second registration: %v", err)
+	}
+
+	emu := emulator.New(emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret})
+	emuSrv := httptest.NewServer(emu.Handler())
+	t.Cleanup(emuSrv.Close)
+
+	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+
+	cfg := &worker.Config{
+		PassbaseBaseURL: emuSrv.URL + "/verification/v2", PassbaseAPIKey: passbaseKey,
+		VeriffBaseURL: emuSrv.URL, VeriffAPIKey: veriffKey, VeriffSharedSecrets: []string{veriffSecret},
+	}
+	acts := worker.NewActivities(cfg, users, log)
+	ts.NewWorkerWithOptions(taskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, wf) }, sdkworker.Options{})
+
+	pb, err := passbase.New([]string{passbaseSecret}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: taskQueue}
+	rcv := httptest.NewServer(receiver.New(rcfg, c, log, veriff.New(veriffKey, []string{veriffSecret}), pb).Handler())
+	t.Cleanup(rcv.Close)
+	return &stack{ts: ts, emu: emu, users: users, receiver: rcv}
+}
+
+// delivery is one webhook as the provider posts it.
+type delivery struct {
+	path, contentType string
+	header            http.Header
+	body              []byte
+}
+
+// session is one simulated verification and what it must end in.
+type session struct {
+	provider, id, userID string
+	want                 string
+	decisions            int // distinct decisions the provider makes
+	deliveries           []delivery
+}
+
+func veriffSession(t *testing.T, emu *emulator.Emulator, i int, r *rand.Rand) session {
+	id, attempt := simulator.NewUUID(), simulator.NewUUID()
+	s := session{provider: "veriff", id: id, userID: fmt.Sprintf("vf-user-%03d", i)}
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	post := func(body []byte) {
+		s.deliveries = append(s.deliveries, delivery{"/webhooks/veriff", "application/json",
+			http.Header{"X-Auth-Client": {veriffKey}, "X-Hmac-Signature": {simulator.VeriffSign(veriffSecret, body)}}, body})
+	}
+	post(simulator.VeriffEvent(id, attempt, s.userID, 7001, "started"))
+	post(simulator.VeriffEvent(id, attempt, s.userID, 7002, "submitted"))
+	final := []string{"approved", "declined"}[r.IntN(2)]
+	if r.IntN(4) == 0 {
+		post(simulator.VeriffDecision(id, attempt, s.userID, "resubmission_requested", t0))
+		s.decisions++
+	}
+	post(simulator.VeriffDecision(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
+	s.decisions++
+	s.want = final
+	v, _ := json.Marshal(simulator.VeriffVerification(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
+	emu.PutDecision(id, v)
+	return s
+}
+
+func passbaseSession(t *testing.T, emu *emulator.Emulator, i int, r *rand.Rand) session {
+	key := simulator.NewUUID()
+	s := session{provider: "passbase", id: key, userID: fmt.Sprintf("pb-user-%03d", i)}
+	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	processed, decided := created.Add(time.Minute), created.Add(5*time.Minute)
+	vocab := []string{simulator.VocabularyLegacy, simulator.VocabularyNew}[r.IntN(2)]
+	final := []string{"approved", "declined"}[r.IntN(2)]
+	post := func(plain []byte) {
+		body, err := simulator.PassbaseEncrypt(passbaseSecret, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.deliveries = append(s.deliveries, delivery{"/webhooks/passbase", "text/plain", nil, body})
+	}
+	post(simulator.PassbaseProcessed(vocab, key, s.userID, "pending", created, processed))
+	post(simulator.PassbaseReviewed(vocab, key, s.userID, final, created, decided))
+	s.want, s.decisions = final, 1
+	if vocab == simulator.VocabularyNew {
+		// VERIFICATION_COMPLETED "pending" is a (non-final) decision too.
+		s.decisions++
+	}
+	emu.PutIdentity(key, simulator.PassbaseIdentity(key, s.userID, final, created, decided))
+	return s
+}
+
+func send(t *testing.T, url string, d delivery) int {
+	req, _ := http.NewRequest(http.MethodPost, url+d.path, bytes.NewReader(d.body))
+	req.Header = d.header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", d.contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("post %s: %v", d.path, err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestSessionsEndToEnd: 200 sessions across both providers, their webhooks
+// shuffled and about 30% delivered twice, end with one user row each, the
+// right status, and one applied change per decision.
+func TestSessionsEndToEnd(t *testing.T) {
+	wf := workflows.DefaultConfig()
+	wf.ProcessedGrace = 2 * time.Second
+	wf.LateEventWindow = 3 * time.Second
+	// A repeat that arrives after its run closed starts a new run; with a
+	// short poll delay that run finds the decision at the emulator, changes
+	// nothing, and closes, so the test can wait for every run to end.
+	wf.DecisionPollAfter = 4 * time.Second
+	wf.PollInterval = 2 * time.Second
+	st := startStack(t, wf)
+
+	r := rand.New(rand.NewPCG(1, 2))
+	var sessions []session
+	for i := range 100 {
+		sessions = append(sessions, veriffSession(t, st.emu, i, r), passbaseSession(t, st.emu, i, r))
+	}
+	var all []delivery
+	for _, s := range sessions {
+		for _, d := range s.deliveries {
+			all = append(all, d)
+			if r.Float64() < 0.3 {
+				all = append(all, d)
+			}
+		}
+	}
+	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	t.Logf("%d sessions, %d deliveries", len(sessions), len(all))
+
+	work := make(chan delivery)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				code := send(t, st.receiver.URL, d)
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, d := range all {
+		work <- d
+	}
+	close(work)
+	wg.Wait()
+	if codes[http.StatusOK] != len(all) {
+		t.Fatalf("answers %v, want %d x 200", codes, len(all))
+	}
+
+	waitAllClosed(t, st, sessions, 3*time.Minute)
+
+	ctx := context.Background()
+	for _, s := range sessions {
+		u, err := st.users.Get(ctx, s.userID)
+		if err != nil {
+			t.Fatalf("%s session %s: user %s: %v", s.provider, s.id, s.userID, err)
+		}
+		if u.Status != s.want || u.SessionID != s.id || u.Provider != s.provider {
+			t.Errorf("%s user %s: status %q session %q, want %q %q", s.provider, s.userID, u.Status, u.SessionID, s.want, s.id)
+		}
+		seen := map[string]bool{}
+		for _, h := range u.History {
+			key := h.Status + h.DecidedAt.String()
+			if seen[key] {
+				t.Errorf("%s user %s: decision %s applied twice", s.provider, s.userID, h.Status)
+			}
+			seen[key] = true
+		}
+		// Decisions arrive shuffled: a non-final one that arrives after the
+		// final one is older and never applied. So at most one change per
+		// decision, and the last change is the final decision.
+		if n := len(u.History); n == 0 || n > s.decisions || u.History[n-1].Status != s.want {
+			t.Errorf("%s user %s: history %+v, want at most %d changes ending in %s", s.provider, s.userID, u.History, s.decisions, s.want)
+		}
+	}
+}
+
+// waitAllClosed waits until the newest run of every session's workflow has
+// completed.
+func waitAllClosed(t *testing.T, st *stack, sessions []session, limit time.Duration) {
+	t.Helper()
+	c := st.ts.GetDefaultClient()
+	deadline := time.Now().Add(limit)
+	pending := sessions
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still open after %s, e.g. %s", len(pending), limit, workflows.WorkflowID(pending[0].provider, pending[0].id))
+		}
+		var still []session
+		for _, s := range pending {
+			d, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(s.provider, s.id), "")
+			if err != nil {
+				t.Fatalf("describe %s: %v", s.id, err)
+			}
+			switch d.GetWorkflowExecutionInfo().GetStatus() {
+			case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+				still = append(still, s)
+			default:
+				t.Fatalf("%s: workflow ended %s", s.id, d.GetWorkflowExecutionInfo().GetStatus())
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+}
