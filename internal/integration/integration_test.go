@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
@@ -40,6 +41,7 @@ const (
 	veriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
 	passbaseKey    = "passbase-secret-api-key"
 	passbaseSecret = "passbase-demo-webhook-secret-32b"
+	adminToken     = "admin-token-for-tests"
 )
 
 func TestMain(m *testing.M) {
@@ -53,6 +55,7 @@ type stack struct {
 	emu      *emulator.Emulator
 	users    *userstore.Store
 	receiver *httptest.Server
+	admin    *httptest.Server
 }
 
 func startStack(t *testing.T, wf workflows.Config) *stack {
@@ -93,7 +96,9 @@ func startStack(t *testing.T, wf workflows.Config) *stack {
 	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: taskQueue}
 	rcv := httptest.NewServer(receiver.New(rcfg, c, log, veriff.New(veriffKey, []string{veriffSecret}), pb).Handler())
 	t.Cleanup(rcv.Close)
-	return &stack{ts: ts, emu: emu, users: users, receiver: rcv}
+	adm := httptest.NewServer(admin.New(users, c, adminToken, log).Handler())
+	t.Cleanup(adm.Close)
+	return &stack{ts: ts, emu: emu, users: users, receiver: rcv, admin: adm}
 }
 
 // delivery is one webhook as the provider posts it.

@@ -1,0 +1,80 @@
+package envconf_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/worker"
+)
+
+func TestWorkerDefaults(t *testing.T) {
+	var cfg worker.Config
+	env := envconfig.MapLookuper(map[string]string{"PASSBASE_API_KEY": "k"})
+	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Temporal.Address != "localhost:7233" || cfg.Temporal.Namespace != "default" || cfg.TaskQueue != "idv-verification" ||
+		cfg.AdminAddr != "127.0.0.1:8081" || cfg.Workflow.SessionExpiry.Hours() != 168 || cfg.Workflow.ProcessedGrace.Minutes() != 5 ||
+		cfg.Workflow.DecisionPollAfter.Hours() != 1 || cfg.Workflow.LateEventWindow.Hours() != 24 || cfg.Workflow.VeriffAwaitSubmitted {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestEveryProblemIsNamed(t *testing.T) {
+	var cfg worker.Config
+	env := envconfig.MapLookuper(map[string]string{
+		"IDV_PROCESSED_GRACE":   "5 minutes",
+		"IDV_SESSION_EXPIRY":    "-1h",
+		"IDV_ADMIN_ADDR":        "0.0.0.0:8081",
+		"VERIFF_API_KEY":        "key-without-secrets",
+		"IDV_LATE_EVENT_WINDOW": "soon",
+	})
+	err := envconf.Load(context.Background(), &cfg, env)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, name := range []string{"IDV_PROCESSED_GRACE", "IDV_SESSION_EXPIRY", "IDV_ADMIN_ADDR", "VERIFF_SHARED_SECRETS", "IDV_LATE_EVENT_WINDOW"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%s", name, err)
+		}
+	}
+}
+
+func TestReceiverRefusesBadSecretsWithoutEchoingThem(t *testing.T) {
+	var cfg receiver.ServerConfig
+	env := envconfig.MapLookuper(map[string]string{
+		"PASSBASE_WEBHOOK_SECRETS": "too-short-secret",
+		"IDV_SIGNAL_TIMEOUT":       "6s",
+	})
+	err := envconf.Load(context.Background(), &cfg, env)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"PASSBASE_WEBHOOK_SECRETS", "32", "IDV_SIGNAL_TIMEOUT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "too-short-secret") {
+		t.Fatalf("error echoes the secret:\n%s", err)
+	}
+}
+
+func TestReceiverRotationSecrets(t *testing.T) {
+	var cfg receiver.ServerConfig
+	env := envconfig.MapLookuper(map[string]string{
+		"VERIFF_API_KEY":        "k",
+		"VERIFF_SHARED_SECRETS": "old-secret,new-secret",
+	})
+	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.VeriffSharedSecrets) != 2 || cfg.HTTPAddr != ":8080" || cfg.Receiver.MaxBodyBytes != 1<<20 {
+		t.Fatalf("%+v", cfg)
+	}
+}
