@@ -15,7 +15,9 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"sync"
@@ -27,6 +29,8 @@ type Config struct {
 	PassbaseAPIKey string
 	VeriffAPIKey   string
 	VeriffSecret   string
+	// StateFile, if set, keeps identities and decisions across restarts.
+	StateFile string
 }
 
 // Emulator serves the emulated APIs. It is safe for concurrent use.
@@ -47,14 +51,46 @@ type Fault struct {
 	Delay  time.Duration `json:"delay"`
 }
 
-// New returns an empty emulator.
+// New returns an emulator, loaded from cfg.StateFile when it exists.
 func New(cfg Config) *Emulator {
-	return &Emulator{
+	e := &Emulator{
 		cfg:        cfg,
 		identities: map[string]json.RawMessage{},
 		decisions:  map[string]json.RawMessage{},
 		faults:     map[string][]Fault{},
 		calls:      map[string]int{},
+	}
+	if cfg.StateFile != "" {
+		if b, err := os.ReadFile(cfg.StateFile); err == nil {
+			var st state
+			if json.Unmarshal(b, &st) == nil {
+				maps.Copy(e.identities, st.Identities)
+				maps.Copy(e.decisions, st.Decisions)
+			}
+		}
+	}
+	return e
+}
+
+// state is what StateFile holds.
+type state struct {
+	Identities map[string]json.RawMessage `json:"identities"`
+	Decisions  map[string]json.RawMessage `json:"decisions"`
+}
+
+// save writes the state file; the caller holds e.mu. It writes a temporary
+// file and renames it, so a crash never leaves half a file.
+func (e *Emulator) save() {
+	if e.cfg.StateFile == "" {
+		return
+	}
+	b, err := json.Marshal(state{Identities: e.identities, Decisions: e.decisions})
+	if err != nil {
+		return
+	}
+	tmp := e.cfg.StateFile + ".tmp"
+	if os.WriteFile(tmp, b, 0o600) == nil {
+		_ = os.Rename(tmp, e.cfg.StateFile)
 	}
 }
 
@@ -63,6 +99,7 @@ func (e *Emulator) PutIdentity(id string, identity json.RawMessage) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.identities[id] = identity
+	e.save()
 }
 
 // PutDecision stores the Veriff verification object returned for a session;
@@ -71,6 +108,7 @@ func (e *Emulator) PutDecision(sessionID string, verification json.RawMessage) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.decisions[sessionID] = verification
+	e.save()
 }
 
 // FailNext makes the next calls for id answer with faults, in order.

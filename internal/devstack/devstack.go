@@ -1,0 +1,215 @@
+// Package devstack runs all of idvflow in one process for development: the
+// embedded Temporal dev server with its Web UI, the provider emulator, and
+// the production receiver and worker (with the admin API), configured by
+// dev defaults that every production variable still overrides.
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/internal/devcreds"
+	"github.com/idvflow/idvflow/internal/devserver"
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/worker"
+)
+
+// Options are the ports and data directory; zero ports take the defaults.
+type Options struct {
+	DataDir      string
+	TemporalPort int // 7233
+	UIPort       int // 8233
+	HTTPPort     int // 8080
+	AdminPort    int // 8081
+	EmulatorPort int // 8090
+	// Env is where production variables are read (nil: the process
+	// environment); they override the dev defaults.
+	Env    envconfig.Lookuper
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	set := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	set(&o.TemporalPort, 7233)
+	set(&o.UIPort, 8233)
+	set(&o.HTTPPort, 8080)
+	set(&o.AdminPort, 8081)
+	set(&o.EmulatorPort, 8090)
+	if o.Env == nil {
+		o.Env = envconfig.OsLookuper()
+	}
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	Temporal    *devserver.Server
+	Emulator    *emulator.Emulator
+	Worker      worker.Config
+	Receiver    receiver.ServerConfig
+	ReceiverURL string
+	AdminURL    string
+	EmulatorURL string
+	UIURL       string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+const ip = "127.0.0.1"
+
+func hostPort(port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
+
+// Start brings the stack up and returns once the receiver and the admin API
+// answer.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	o.defaults()
+	log := o.Logger
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", o.DataDir, err)
+	}
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+
+	// Dev defaults, under whatever the environment sets.
+	emulatorURL := "http://" + hostPort(o.EmulatorPort)
+	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(map[string]string{
+		"TEMPORAL_ADDRESS":         hostPort(o.TemporalPort),
+		"TEMPORAL_NAMESPACE":       devcreds.Namespace,
+		"IDV_HTTP_ADDR":            ":" + strconv.Itoa(o.HTTPPort),
+		"IDV_ADMIN_ADDR":           hostPort(o.AdminPort),
+		"IDV_DATABASE_URL":         "sqlite:" + filepath.Join(dataDir, "users.db"),
+		"VERIFF_API_KEY":           devcreds.VeriffAPIKey,
+		"VERIFF_SHARED_SECRETS":    devcreds.VeriffSharedSecret,
+		"VERIFF_BASE_URL":          emulatorURL,
+		"PASSBASE_WEBHOOK_SECRETS": devcreds.PassbaseWebhookSecret,
+		"PASSBASE_API_KEY":         devcreds.PassbaseAPIKey,
+		"PASSBASE_BASE_URL":        emulatorURL + "/verification/v2",
+	}))
+	s := &Stack{errs: make(chan error, 4), EmulatorURL: emulatorURL}
+	if err := envconf.Load(ctx, &s.Worker, env); err != nil {
+		return nil, err
+	}
+	if err := envconf.Load(ctx, &s.Receiver, env); err != nil {
+		return nil, err
+	}
+
+	s.Temporal, err = devserver.Start(devserver.Options{
+		FrontendPort: o.TemporalPort,
+		UIPort:       o.UIPort,
+		DatabaseFile: filepath.Join(dataDir, "temporal.db"),
+		Namespace:    devcreds.Namespace,
+		// A session runs up to IDV_SESSION_EXPIRY plus the late window; keep
+		// closed ones visible for two weeks after that.
+		Retention: 14 * 24 * time.Hour,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.UIURL = s.Temporal.UIURL()
+
+	ctx, s.cancel = context.WithCancel(ctx)
+	// The emulator answers with the credentials the worker actually uses.
+	s.Emulator = emulator.New(emulator.Config{
+		PassbaseAPIKey: s.Worker.PassbaseAPIKey,
+		VeriffAPIKey:   s.Worker.VeriffAPIKey,
+		VeriffSecret:   first(s.Worker.VeriffSharedSecrets),
+		StateFile:      filepath.Join(dataDir, "emulator.json"),
+	})
+	emuSrv := &http.Server{Addr: hostPort(o.EmulatorPort), Handler: s.Emulator.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.run(func() error { return httpserve.Run(ctx, emuSrv, log.With("service", "emulator")) })
+	s.run(func() error { return worker.Run(ctx, &s.Worker, log.With("service", "worker")) })
+	s.run(func() error { return receiver.Run(ctx, &s.Receiver, log.With("service", "receiver")) })
+
+	s.ReceiverURL = "http://" + hostPort(o.HTTPPort)
+	s.AdminURL = "http://" + s.Worker.AdminAddr
+	if err := s.waitReady(ctx, 60*time.Second, s.AdminURL+"/healthz", emulatorURL+"/", s.ReceiverURL+"/"); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
+}
+
+func (s *Stack) run(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil {
+			s.errs <- err
+		}
+	}()
+}
+
+// waitReady polls each URL until it answers at all (any status), or a part
+// of the stack fails.
+func (s *Stack) waitReady(ctx context.Context, limit time.Duration, urls ...string) error {
+	deadline := time.Now().Add(limit)
+	c := &http.Client{Timeout: time.Second}
+	for _, u := range urls {
+		for {
+			resp, err := c.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			select {
+			case err := <-s.errs:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s did not answer within %s", u, limit)
+			}
+		}
+	}
+	return nil
+}
+
+// Err returns a channel that yields the error of a part that stopped.
+func (s *Stack) Err() <-chan error { return s.errs }
+
+// Stop stops the receiver, worker and emulator, then Temporal.
+func (s *Stack) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		fmt.Fprintln(os.Stderr, "devstack: parts did not stop within 30s")
+	}
+	if s.Temporal != nil {
+		s.Temporal.Stop()
+	}
+}
