@@ -78,7 +78,7 @@ const ip = "127.0.0.1"
 func hostPort(port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
 // Start brings the stack up and returns once the receiver and the admin API
-// answer.
+// answer. ctx bounds the start; the stack runs until Stop.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	o.defaults()
 	log := o.Logger
@@ -128,7 +128,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.UIURL = s.Temporal.UIURL()
 
-	ctx, s.cancel = context.WithCancel(ctx)
+	// ctx bounds the start only; the stack runs until Stop.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
 	// The emulator answers with the credentials the worker actually uses.
 	s.Emulator = emulator.New(emulator.Config{
 		PassbaseAPIKey: s.Worker.PassbaseAPIKey,
@@ -137,9 +139,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		StateFile:      filepath.Join(dataDir, "emulator.json"),
 	})
 	emuSrv := &http.Server{Addr: hostPort(o.EmulatorPort), Handler: s.Emulator.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	s.run(func() error { return httpserve.Run(ctx, emuSrv, log.With("service", "emulator")) })
-	s.run(func() error { return worker.Run(ctx, &s.Worker, log.With("service", "worker")) })
-	s.run(func() error { return receiver.Run(ctx, &s.Receiver, log.With("service", "receiver")) })
+	s.run(func() error { return httpserve.Run(runCtx, emuSrv, log.With("service", "emulator")) })
+	s.run(func() error { return worker.Run(runCtx, &s.Worker, log.With("service", "worker")) })
+	s.run(func() error { return receiver.Run(runCtx, &s.Receiver, log.With("service", "receiver")) })
 
 	s.ReceiverURL = "http://" + hostPort(o.HTTPPort)
 	s.AdminURL = "http://" + s.Worker.AdminAddr

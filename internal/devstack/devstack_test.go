@@ -1,0 +1,180 @@
+package devstack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/devcreds"
+	"github.com/idvflow/idvflow/internal/devstack"
+	"github.com/idvflow/idvflow/simulator"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// freePort returns a free port below the kernel's ephemeral range
+// (32768+), so it cannot collide with the ports the embedded Temporal
+// server asks the kernel for.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(10000)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port in 20000-29999")
+	return 0
+}
+
+// startDev starts the dev stack as `go run ./cmd/dev` does, on free ports,
+// with short session timings so closing and polling happen within the test.
+func startDev(t *testing.T) *devstack.Stack {
+	t.Helper()
+	o := devstack.Options{
+		DataDir:      t.TempDir(),
+		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
+		AdminPort: freePort(t), EmulatorPort: freePort(t),
+		Env: envconfig.MapLookuper(map[string]string{
+			"IDV_PROCESSED_GRACE":     "2s",
+			"IDV_DECISION_POLL_AFTER": "3s",
+			"IDV_POLL_INTERVAL":       "1s",
+			"IDV_LATE_EVENT_WINDOW":   "5s",
+		}),
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := devstack.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func target(s *devstack.Stack) *simulator.Target {
+	return &simulator.Target{
+		ReceiverURL: s.ReceiverURL, EmulatorURL: s.EmulatorURL, UIURL: s.UIURL, Namespace: devcreds.Namespace,
+		VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret, PassbaseSecret: devcreds.PassbaseWebhookSecret,
+	}
+}
+
+// TestSimulatorScenarios runs every simulator outcome of both providers
+// against the dev stack and checks each user's row through the admin API.
+func TestSimulatorScenarios(t *testing.T) {
+	s := startDev(t)
+	tg := target(s)
+	ctx := context.Background()
+
+	var sessions []simulator.Session
+	add := func(sess simulator.Session, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("simulate %s: %v", sess.WorkflowID, err)
+		}
+		sessions = append(sessions, sess)
+	}
+	for i, outcome := range simulator.PassbaseOutcomes {
+		order := []string{"processed-first", "decision-first", "together"}[i%3]
+		add(tg.Passbase(ctx, simulator.PassbaseScenario{Outcome: outcome, Order: order, Repeat: 2}))
+		add(tg.Passbase(ctx, simulator.PassbaseScenario{Outcome: outcome, Order: order, Legacy: true}))
+	}
+	for _, outcome := range simulator.VeriffOutcomes {
+		add(tg.Veriff(ctx, simulator.VeriffScenario{Outcome: outcome, Events: true, Watchlist: true, Repeat: 2}))
+	}
+
+	deadline := time.Now().Add(90 * time.Second)
+	for _, sess := range sessions {
+		var u admin.UserView
+		for {
+			code := get(t, s.AdminURL+"/v1/users/"+sess.UserID, &u)
+			if code == http.StatusOK && u.Status == sess.Want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: user %s is %q (HTTP %d), want %q", sess.WorkflowID, sess.UserID, u.Status, code, sess.Want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if u.SessionID != sess.ID || u.Provider != sess.Provider {
+			t.Errorf("%s: user %+v", sess.WorkflowID, u)
+		}
+		if !strings.Contains(sess.UILink, s.UIURL) {
+			t.Errorf("UI link %q", sess.UILink)
+		}
+	}
+}
+
+// TestWebUI checks that the embedded Web UI serves its page and lists a
+// session with idvflow's search attributes.
+func TestWebUI(t *testing.T) {
+	s := startDev(t)
+	resp, err := http.Get(s.UIURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(strings.ToLower(string(page)), "<html") {
+		t.Fatalf("UI answered %d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+
+	sess, err := target(s).Veriff(context.Background(), simulator.VeriffScenario{Outcome: "approved", UserID: "ui-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := `IdvUserId="ui-user" and IdvStatus="approved" and IdvProvider="veriff"`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list struct {
+			Executions []struct {
+				Execution struct {
+					WorkflowID string `json:"workflowId"`
+				} `json:"execution"`
+			} `json:"executions"`
+		}
+		code := get(t, s.UIURL+"/api/v1/namespaces/default/workflows?query="+url.QueryEscape(query), &list)
+		if code == http.StatusOK && len(list.Executions) == 1 && list.Executions[0].Execution.WorkflowID == sess.WorkflowID {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the UI's list for %s: HTTP %d, %+v", query, code, list)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("decode %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
