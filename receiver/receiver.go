@@ -77,6 +77,7 @@ func (r *Receiver) Handler() http.Handler {
 	g.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed: use POST"})
 	})
+	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	for _, p := range r.providers {
 		g.POST("/webhooks/"+p.Name(), r.handle(p))
 	}

@@ -1,6 +1,6 @@
 // Command receiver serves the provider webhooks and signals each session's
 // workflow in Temporal. Configuration comes from the environment; see the
-// README for every variable.
+// README for every variable. "receiver healthcheck" probes a running one.
 package main
 
 import (
@@ -13,11 +13,19 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/healthcheck"
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/receiver"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		addr := os.Getenv("IDV_HTTP_ADDR")
+		if addr == "" {
+			addr = ":8080"
+		}
+		os.Exit(healthcheck.Run(addr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var cfg receiver.ServerConfig
