@@ -259,6 +259,9 @@ func TestSessionsEndToEnd(t *testing.T) {
 		// Decisions arrive shuffled: a non-final one that arrives after the
 		// final one is older and never applied. So at most one change per
 		// decision, and the last change is the final decision.
+		if s.decisions == 1 && len(u.History) != 1 {
+			t.Errorf("%s user %s: %d changes for one decision", s.provider, s.userID, len(u.History))
+		}
 		if n := len(u.History); n == 0 || n > s.decisions || u.History[n-1].Status != s.want {
 			t.Errorf("%s user %s: history %+v, want at most %d changes ending in %s", s.provider, s.userID, u.History, s.decisions, s.want)
 		}
