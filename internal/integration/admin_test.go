@@ -41,7 +41,7 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := send(t, st.receiver.URL, delivery{"/webhooks/veriff", "application/json", http.Header{
+	code := send(t, st.Receiver.URL, delivery{"/webhooks/veriff", "application/json", http.Header{
 		"X-Auth-Client":    {veriffKey},
 		"X-Hmac-Signature": {"01fa3ded011bfce75672c99877a6cc1cf7aeaeda0ccb6b43fc21b60f595063c2"},
 	}, body})
@@ -51,7 +51,7 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 
 	var u admin.UserView
 	deadline := time.Now().Add(30 * time.Second)
-	for getJSON(t, st.admin.URL+"/v1/users/12345678", adminToken, &u) != http.StatusOK {
+	for getJSON(t, st.Admin.URL+"/v1/users/12345678", adminToken, &u) != http.StatusOK {
 		if time.Now().After(deadline) {
 			t.Fatal("user 12345678 never appeared")
 		}
@@ -64,7 +64,7 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 	}
 
 	var state workflows.SessionState
-	if code := getJSON(t, st.admin.URL+"/v1/sessions/veriff/12df6045-3846-3e45-946a-14fa6136d78b", adminToken, &state); code != http.StatusOK {
+	if code := getJSON(t, st.Admin.URL+"/v1/sessions/veriff/12df6045-3846-3e45-946a-14fa6136d78b", adminToken, &state); code != http.StatusOK {
 		t.Fatalf("session state: %d", code)
 	}
 	if state.Decision != workflows.StatusApproved || state.UserID != "12345678" || state.NextStep != "absorb late events" {
@@ -78,14 +78,14 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 		"/healthz":                            http.StatusOK,
 		"/readyz":                             http.StatusOK,
 	} {
-		if code := getJSON(t, st.admin.URL+url, adminToken, nil); code != want {
+		if code := getJSON(t, st.Admin.URL+url, adminToken, nil); code != want {
 			t.Errorf("GET %s: %d, want %d", url, code, want)
 		}
 	}
-	if code := getJSON(t, st.admin.URL+"/v1/users/12345678", "", nil); code != http.StatusUnauthorized {
+	if code := getJSON(t, st.Admin.URL+"/v1/users/12345678", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("without the token: %d, want 401", code)
 	}
-	if code := getJSON(t, st.admin.URL+"/v1/users/12345678", "wrong", nil); code != http.StatusUnauthorized {
+	if code := getJSON(t, st.Admin.URL+"/v1/users/12345678", "wrong", nil); code != http.StatusUnauthorized {
 		t.Errorf("with a wrong token: %d, want 401", code)
 	}
 }

@@ -9,39 +9,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
-	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
-	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/simulator"
-	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
 
 const (
-	taskQueue      = "idv-it"
-	veriffKey      = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
-	veriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
-	passbaseKey    = "passbase-secret-api-key"
-	passbaseSecret = "passbase-demo-webhook-secret-32b"
-	adminToken     = "admin-token-for-tests"
+	veriffKey      = teststack.VeriffKey
+	veriffSecret   = teststack.VeriffSecret
+	passbaseSecret = teststack.PassbaseSecret
+	adminToken     = teststack.AdminToken
 )
 
 func TestMain(m *testing.M) {
@@ -49,56 +37,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// stack is one running idvflow.
-type stack struct {
-	ts       *temporaltest.TestServer
-	emu      *emulator.Emulator
-	users    *userstore.Store
-	receiver *httptest.Server
-	admin    *httptest.Server
-}
-
-func startStack(t *testing.T, wf workflows.Config) *stack {
+func startStack(t *testing.T, wf workflows.Config) *teststack.Stack {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	if err := worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
-		t.Fatal(err)
-	}
-	// Registering again changes nothing.
-	if err := worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
-		t.Fatalf("second registration: %v", err)
-	}
-
-	emu := emulator.New(emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret})
-	emuSrv := httptest.NewServer(emu.Handler())
-	t.Cleanup(emuSrv.Close)
-
-	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	st, err := teststack.Start(context.Background(), teststack.Options{Workflow: wf, T: t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { users.Close() })
-
-	cfg := &worker.Config{
-		PassbaseBaseURL: emuSrv.URL + "/verification/v2", PassbaseAPIKey: passbaseKey,
-		VeriffBaseURL: emuSrv.URL, VeriffAPIKey: veriffKey, VeriffSharedSecrets: []string{veriffSecret},
-	}
-	acts := worker.NewActivities(cfg, users, log)
-	ts.NewWorkerWithOptions(taskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, wf) }, sdkworker.Options{})
-
-	pb, err := passbase.New([]string{passbaseSecret}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: taskQueue}
-	rcv := httptest.NewServer(receiver.New(rcfg, c, log, veriff.New(veriffKey, []string{veriffSecret}), pb).Handler())
-	t.Cleanup(rcv.Close)
-	adm := httptest.NewServer(admin.New(users, c, adminToken, log).Handler())
-	t.Cleanup(adm.Close)
-	return &stack{ts: ts, emu: emu, users: users, receiver: rcv, admin: adm}
+	t.Cleanup(st.Close)
+	return st
 }
 
 // delivery is one webhook as the provider posts it.
@@ -198,7 +144,7 @@ func TestSessionsEndToEnd(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var sessions []session
 	for i := range 100 {
-		sessions = append(sessions, veriffSession(t, st.emu, i, r), passbaseSession(t, st.emu, i, r))
+		sessions = append(sessions, veriffSession(t, st.Emulator, i, r), passbaseSession(t, st.Emulator, i, r))
 	}
 	var all []delivery
 	for _, s := range sessions {
@@ -221,7 +167,7 @@ func TestSessionsEndToEnd(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for d := range work {
-				code := send(t, st.receiver.URL, d)
+				code := send(t, st.Receiver.URL, d)
 				mu.Lock()
 				codes[code]++
 				mu.Unlock()
@@ -241,7 +187,7 @@ func TestSessionsEndToEnd(t *testing.T) {
 
 	ctx := context.Background()
 	for _, s := range sessions {
-		u, err := st.users.Get(ctx, s.userID)
+		u, err := st.Users.Get(ctx, s.userID)
 		if err != nil {
 			t.Fatalf("%s session %s: user %s: %v", s.provider, s.id, s.userID, err)
 		}
@@ -270,9 +216,9 @@ func TestSessionsEndToEnd(t *testing.T) {
 
 // waitAllClosed waits until the newest run of every session's workflow has
 // completed.
-func waitAllClosed(t *testing.T, st *stack, sessions []session, limit time.Duration) {
+func waitAllClosed(t *testing.T, st *teststack.Stack, sessions []session, limit time.Duration) {
 	t.Helper()
-	c := st.ts.GetDefaultClient()
+	c := st.Temporal.GetDefaultClient()
 	deadline := time.Now().Add(limit)
 	pending := sessions
 	for len(pending) > 0 {

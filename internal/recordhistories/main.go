@@ -1,0 +1,225 @@
+// Command recordhistories runs every workflow scenario on a real Temporal
+// server in this process (through the real receiver, worker, emulator and
+// user store) and writes each run's event history as JSON, for the replay
+// tests in package workflows:
+//
+//	go run ./internal/recordhistories -out testdata/histories/v1-notify
+//
+// Record a new set whenever the workflow's commands change, and keep the old
+// sets: every committed history must still replay (docs/extending.md).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+func main() {
+	gin.SetMode(gin.ReleaseMode)
+	out := flag.String("out", "", "directory for the history files (created)")
+	flag.Parse()
+	if *out == "" {
+		fmt.Fprintln(os.Stderr, "recordhistories: -out is required")
+		os.Exit(2)
+	}
+	if err := record(context.Background(), *out); err != nil {
+		fmt.Fprintln(os.Stderr, "recordhistories:", err)
+		os.Exit(1)
+	}
+}
+
+// Timings short enough for every scenario to end within seconds; each run
+// records them in its history, so replay does not depend on them.
+func timings() workflows.Config {
+	return workflows.Config{
+		ProcessedGrace:    time.Second,
+		DecisionPollAfter: 2 * time.Second,
+		PollInterval:      time.Second,
+		PollMaxInterval:   2 * time.Second,
+		SessionExpiry:     6 * time.Second,
+		LateEventWindow:   2 * time.Second,
+	}
+}
+
+func record(ctx context.Context, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	st, err := teststack.Start(ctx, teststack.Options{Workflow: timings()})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(scenarios))
+	for _, sc := range scenarios {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := recordOne(ctx, st, sc, dir); err != nil {
+				errs <- fmt.Errorf("%s: %w", sc.name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	return nil
+}
+
+func recordOne(ctx context.Context, st *teststack.Stack, sc scenario, dir string) error {
+	wid, err := sc.run(ctx, st)
+	if err != nil {
+		return err
+	}
+	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+		return err
+	}
+	c := st.Temporal.GetDefaultClient()
+	it := c.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return err
+		}
+		h.Events = append(h.Events, e)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		return err
+	}
+	// Re-indent through encoding/json so the files are stable to diff.
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	b, _ = json.MarshalIndent(v, "", "  ")
+	path := filepath.Join(dir, sc.name+".json")
+	fmt.Printf("%-40s %3d events -> %s\n", sc.name, len(h.Events), path)
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// scenario drives one session and returns its workflow ID.
+type scenario struct {
+	name string
+	run  func(context.Context, *teststack.Stack) (string, error)
+}
+
+func send(ctx context.Context, st *teststack.Stack, provider string, bodies ...[]byte) error {
+	for _, b := range bodies {
+		code, answer, err := st.Target.Send(ctx, provider, b)
+		if err != nil {
+			return err
+		}
+		if code != 200 {
+			return fmt.Errorf("%s webhook: %d %s", provider, code, answer)
+		}
+	}
+	return nil
+}
+
+func veriffSession(st *teststack.Stack, status string, at time.Time) (id, attempt string) {
+	id, attempt = simulator.NewUUID(), simulator.NewUUID()
+	v, _ := json.Marshal(simulator.VeriffVerification(id, attempt, "u-"+id[:8], status, at))
+	st.Emulator.PutDecision(id, v)
+	return id, attempt
+}
+
+func passbaseSession(st *teststack.Stack, status string, created, updated time.Time) string {
+	key := simulator.NewUUID()
+	st.Emulator.PutIdentity(key, simulator.PassbaseIdentity(key, "u-"+key[:8], status, created, updated))
+	return key
+}
+
+var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+
+var scenarios = []scenario{
+	{"veriff-approved", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		id, att := veriffSession(st, "approved", t0)
+		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, att, "u-"+id[:8], "approved", t0))
+	}},
+	{"veriff-events-decision-screening", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		id, att := veriffSession(st, "declined", t0)
+		u := "u-" + id[:8]
+		return "veriff:" + id, send(ctx, st, "veriff",
+			simulator.VeriffEvent(id, att, u, 7001, "started"), simulator.VeriffEvent(id, att, u, 7002, "submitted"),
+			simulator.VeriffDecision(id, att, u, "declined", t0), simulator.VeriffScreening(id, att, u, "initial_result", "no_match", t0))
+	}},
+	{"veriff-resubmission-then-approved", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		id, att := veriffSession(st, "approved", t0.Add(time.Hour))
+		u := "u-" + id[:8]
+		if err := send(ctx, st, "veriff", simulator.VeriffDecision(id, att, u, "resubmission_requested", t0)); err != nil {
+			return "", err
+		}
+		time.Sleep(500 * time.Millisecond)
+		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, simulator.NewUUID(), u, "approved", t0.Add(time.Hour)))
+	}},
+	{"veriff-decision-found-by-polling", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		id, att := veriffSession(st, "approved", t0)
+		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffEvent(id, att, "u-"+id[:8], 7001, "started"))
+	}},
+	{"veriff-review-then-expired", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		id, att := veriffSession(st, "review", t0)
+		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, att, "u-"+id[:8], "review", t0))
+	}},
+	{"passbase-processed-then-approved-repeated", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
+		p := simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute))
+		r := simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute))
+		return "passbase:" + key, send(ctx, st, "passbase", p, p, r, p, r, r)
+	}},
+	{"passbase-decision-without-processed", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
+		return "passbase:" + key, send(ctx, st, "passbase",
+			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, "u-"+key[:8], "approved", t0, t0.Add(2*time.Minute)))
+	}},
+	{"passbase-approved-then-rereviewed-declined", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
+		u := "u-" + key[:8]
+		if err := send(ctx, st, "passbase",
+			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, u, "", t0, t0.Add(time.Minute)),
+			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, u, "approved", t0, t0.Add(2*time.Minute))); err != nil {
+			return "", err
+		}
+		time.Sleep(700 * time.Millisecond)
+		return "passbase:" + key, send(ctx, st, "passbase",
+			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, u, "declined", t0, t0.Add(time.Hour)))
+	}},
+	{"passbase-older-decision-after-newer", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
+		return "passbase:" + key, send(ctx, st, "passbase",
+			simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
+			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "declined", t0, t0.Add(time.Hour)),
+			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(30*time.Minute)))
+	}},
+	{"passbase-identity-not-found", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := simulator.NewUUID() // never registered at the emulator: 404
+		return "passbase:" + key, send(ctx, st, "passbase",
+			simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
+			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute)))
+	}},
+	{"passbase-no-decision-expired", func(ctx context.Context, st *teststack.Stack) (string, error) {
+		key := passbaseSession(st, "processing", t0, t0)
+		return "passbase:" + key, send(ctx, st, "passbase",
+			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, "u-"+key[:8], "", t0, t0.Add(time.Minute)))
+	}},
+}

@@ -1,0 +1,143 @@
+// Package teststack starts idvflow in one process for tests and tools: a
+// real Temporal server (temporaltest), the worker with the real activities,
+// the receiver and the admin API on httptest, the provider emulator and a
+// SQLite user store.
+package teststack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/receiver/passbase"
+	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/worker"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Credentials the stack accepts.
+const (
+	TaskQueue      = "idv-test"
+	VeriffKey      = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
+	VeriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
+	PassbaseKey    = "passbase-secret-api-key"
+	PassbaseSecret = "passbase-demo-webhook-secret-32b"
+	AdminToken     = "admin-token-for-tests"
+)
+
+// Options tune a stack.
+type Options struct {
+	Workflow workflows.Config
+	// T, when set, ties the Temporal server's logs to a test.
+	T      *testing.T
+	Logger *slog.Logger
+}
+
+// Stack is a running idvflow.
+type Stack struct {
+	Temporal *temporaltest.TestServer
+	Emulator *emulator.Emulator
+	Users    *userstore.Store
+	Receiver *httptest.Server
+	Admin    *httptest.Server
+	// Target posts webhooks to the receiver as the providers would.
+	Target *simulator.Target
+
+	dir     string
+	closers []func()
+}
+
+// Start starts a stack; Close stops it.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := os.MkdirTemp("", "idvflow-teststack-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{dir: dir}
+	var opts []temporaltest.TestServerOption
+	if o.T != nil {
+		opts = append(opts, temporaltest.WithT(o.T))
+	}
+	s.Temporal = temporaltest.NewServer(opts...)
+	if o.T == nil { // with a T, temporaltest stops the server at cleanup
+		s.closers = append(s.closers, s.Temporal.Stop)
+	}
+	c := s.Temporal.GetDefaultClient()
+	if err := worker.RegisterSearchAttributes(ctx, c, s.Temporal.GetDefaultNamespace()); err != nil {
+		s.Close()
+		return nil, err
+	}
+
+	s.Emulator = emulator.New(emulator.Config{PassbaseAPIKey: PassbaseKey, VeriffAPIKey: VeriffKey, VeriffSecret: VeriffSecret})
+	emu := httptest.NewServer(s.Emulator.Handler())
+	s.closers = append(s.closers, emu.Close)
+
+	s.Users, err = userstore.Open(ctx, "sqlite:"+filepath.Join(dir, "users.db"))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.Users.Close() })
+
+	cfg := &worker.Config{
+		PassbaseBaseURL: emu.URL + "/verification/v2", PassbaseAPIKey: PassbaseKey,
+		VeriffBaseURL: emu.URL, VeriffAPIKey: VeriffKey, VeriffSharedSecrets: []string{VeriffSecret},
+	}
+	acts := worker.NewActivities(cfg, s.Users, log)
+	s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, o.Workflow) }, sdkworker.Options{})
+
+	pb, err := passbase.New([]string{PassbaseSecret}, false)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: TaskQueue}
+	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, veriff.New(VeriffKey, []string{VeriffSecret}), pb).Handler())
+	s.closers = append(s.closers, s.Receiver.Close)
+	s.Admin = httptest.NewServer(admin.New(s.Users, c, AdminToken, log).Handler())
+	s.closers = append(s.closers, s.Admin.Close)
+
+	s.Target = &simulator.Target{
+		ReceiverURL: s.Receiver.URL, EmulatorURL: emu.URL, Namespace: s.Temporal.GetDefaultNamespace(),
+		VeriffAPIKey: VeriffKey, VeriffSecret: VeriffSecret, PassbaseSecret: PassbaseSecret,
+	}
+	return s, nil
+}
+
+// Close stops everything, newest first, and removes the stack's files.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+	os.RemoveAll(s.dir)
+}
+
+// WaitClosed waits until the newest run of workflowID has closed.
+func (s *Stack) WaitClosed(ctx context.Context, workflowID string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	err := s.Temporal.GetDefaultClient().GetWorkflow(ctx, workflowID, "").Get(ctx, nil)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s still open after %s", workflowID, limit)
+	}
+	_ = err // a failed run is closed too; callers inspect the result if they care
+	return nil
+}
