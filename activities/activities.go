@@ -5,6 +5,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/activities/veriff"
@@ -20,6 +22,10 @@ import (
 // ErrTypeProviderAPI is the application error type of a provider API call
 // that retrying cannot fix (bad credentials, unknown session).
 const ErrTypeProviderAPI = "ProviderAPIError"
+
+// ErrTypeNotify is the application error type of a notification the app
+// refused for good (4xx other than 408, 409, 429).
+const ErrTypeNotify = "NotifyRefused"
 
 // Provider names as the workflow passes them.
 const (
@@ -33,6 +39,8 @@ type Activities struct {
 	Passbase *passbase.Client
 	Veriff   *veriff.Client
 	Users    *userstore.Store
+	// Notify is nil when IDV_NOTIFY_URL is unset: NotifyApp then skips.
+	Notify *notify.Client
 }
 
 // SessionRef names one provider session.
@@ -154,6 +162,51 @@ func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (userstore.Ou
 		return "", fmt.Errorf("update user: %w", err)
 	}
 	return out, nil
+}
+
+// Notification is a final decision to post to the team's app.
+type Notification struct {
+	// WebhookID is the same on every attempt, so the app can drop repeats.
+	WebhookID  string    `json:"webhook_id"`
+	UserID     string    `json:"user_id"`
+	Provider   string    `json:"provider"`
+	SessionID  string    `json:"session_id"`
+	Status     string    `json:"status"`
+	DecidedAt  time.Time `json:"decided_at"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+}
+
+// NotifyResult says whether the notification went out.
+type NotifyResult struct {
+	// Sent is false when no IDV_NOTIFY_URL is configured.
+	Sent bool `json:"sent"`
+}
+
+// NotificationType is the "type" of idvflow's notifications.
+const NotificationType = "verification.decided"
+
+// NotifyApp posts n to IDV_NOTIFY_URL as a Standard Webhooks message. The
+// body depends only on n, so every retry sends the same bytes.
+func (a *Activities) NotifyApp(ctx context.Context, n Notification) (NotifyResult, error) {
+	if a.Notify == nil {
+		return NotifyResult{}, nil
+	}
+	body, err := json.Marshal(struct {
+		Type      string       `json:"type"`
+		Timestamp time.Time    `json:"timestamp"`
+		Data      Notification `json:"data"`
+	}{NotificationType, n.DecidedAt.UTC(), n})
+	if err != nil {
+		return NotifyResult{}, fmt.Errorf("encode notification: %w", err)
+	}
+	if err := a.Notify.Send(ctx, n.WebhookID, body); err != nil {
+		var apiErr *httpapi.APIError
+		if errors.As(err, &apiErr) && !apiErr.Retryable {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotify, err)
+		}
+		return NotifyResult{}, err
+	}
+	return NotifyResult{Sent: true}, nil
 }
 
 // classify turns a permanent provider error into a non-retryable

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/activities/veriff"
@@ -47,6 +49,11 @@ type Config struct {
 	VeriffAPIKey        string   `env:"VERIFF_API_KEY"`
 	VeriffSharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
 
+	// NotifyURL receives each final decision, signed with NotifySecret
+	// ("whsec_…", Standard Webhooks); unset, the notify step is skipped.
+	NotifyURL    string `env:"IDV_NOTIFY_URL"`
+	NotifySecret string `env:"IDV_NOTIFY_SECRET"`
+
 	Workflow workflows.Config
 	Log      logging.Config
 }
@@ -65,6 +72,14 @@ func (c *Config) Validate() []error {
 	}
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
 		errs = append(errs, err)
+	}
+	if c.NotifyURL != "" {
+		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("IDV_NOTIFY_URL must be an http(s) URL"))
+		}
+		if _, err := notify.ParseSecret(c.NotifySecret); err != nil {
+			errs = append(errs, fmt.Errorf("IDV_NOTIFY_SECRET (required with IDV_NOTIFY_URL) %w", err))
+		}
 	}
 	return errs
 }
@@ -95,6 +110,10 @@ func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activ
 	}
 	if cfg.VeriffAPIKey != "" {
 		a.Veriff = veriff.New(cfg.VeriffBaseURL, cfg.VeriffAPIKey, []byte(cfg.VeriffSharedSecrets[0]), hc)
+	}
+	if cfg.NotifyURL != "" {
+		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
+		a.Notify = notify.New(cfg.NotifyURL, key, httpapi.NewClient(httpapi.Options{Logger: log.With("component", "notify")}))
 	}
 	return a
 }

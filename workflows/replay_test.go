@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/worker"
@@ -32,6 +33,30 @@ func TestReplayCommittedHistories(t *testing.T) {
 		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
 			if err := replay(&Verification{Config: DefaultConfig()}, file); err != nil {
 				t.Fatalf("replay: %v", err)
+			}
+		})
+	}
+}
+
+// TestVersionGuardIsWhatKeepsOldSessionsReplaying replays the histories
+// recorded before the notify step existed with the guard switched off: the
+// new step's activity then meets history that has none, and the replayer
+// must report non-determinism. With the guard (the test above) they replay.
+func TestVersionGuardIsWhatKeepsOldSessionsReplaying(t *testing.T) {
+	for _, file := range histories(t, "v0-before-notify/*.json") {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			err := replay(&Verification{Config: DefaultConfig(), ignoreVersions: true}, file)
+			if name == "passbase-identity-not-found.json" {
+				// The session failed before any final decision: no step ran
+				// then, and none runs now.
+				if err != nil {
+					t.Fatalf("replay: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), "nondetermin") {
+				t.Fatalf("replay without the version guard: %v, want a non-determinism error", err)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/userstore"
 )
 
 // session is the state of one run. Only the listener and the steps of
@@ -29,6 +30,11 @@ type session struct {
 	screenings []Event
 	details    *activities.Details
 	polls      int
+
+	ignoreVersions bool
+	stepFailures   []string
+	lastOutcome    userstore.Outcome // of the last decision applied
+	decidedAt      time.Time         // of the last decision applied
 
 	userID, userIDSource string
 	status               Status
@@ -154,6 +160,7 @@ type SessionState struct {
 	DecidedAt    *time.Time  `json:"decided_at,omitempty"`
 	Milestones   []Milestone `json:"milestones"`
 	Polls        int         `json:"polls"`
+	FailedSteps  []string    `json:"failed_steps,omitempty"`
 	NextStep     string      `json:"next_step"`
 	NextStepAt   *time.Time  `json:"next_step_at,omitempty"`
 	StartedAt    time.Time   `json:"started_at"`
@@ -166,7 +173,8 @@ func (s *session) state() (SessionState, error) {
 		UserID: s.userID, UserIDSource: s.userIDSource,
 		Status: s.status, Reason: s.reason, Processed: s.processed,
 		Milestones: append([]Milestone{}, s.milestones...), Polls: s.polls,
-		NextStep: s.nextStep, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
+		FailedSteps: append([]string(nil), s.stepFailures...),
+		NextStep:    s.nextStep, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
 	}
 	if s.latest != nil {
 		st.Decision = s.latest.Decision

@@ -41,6 +41,11 @@ type Result struct {
 // Verification runs VerificationWorkflow with the worker's timings.
 type Verification struct {
 	Config Config
+
+	// ignoreVersions runs every onboarding step even in sessions that
+	// started before it existed. Only the replay test sets it, to show that
+	// the version guard is what keeps old sessions replaying.
+	ignoreVersions bool
 }
 
 // VerificationWorkflow is one provider session: it collects the session's
@@ -52,6 +57,7 @@ type Verification struct {
 // records every signal, and each step awaits a condition on that record.
 func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Result, error) {
 	s := newSession(ctx, in, v.recordConfig(ctx))
+	s.ignoreVersions = v.ignoreVersions
 	if err := workflow.SetQueryHandler(ctx, QueryState, s.state); err != nil {
 		return Result{}, fmt.Errorf("set query handler: %w", err)
 	}
@@ -69,11 +75,12 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		if err := s.applyDecision(ctx); err != nil {
 			return s.fail(ctx, err)
 		}
-		// ── Add onboarding steps that follow a decision here. ──
 		if !s.applied.Decision.Final() {
 			continue // a person or the end user acts next; wait for the next decision
 		}
-		// 4. Stay open for late changes; an empty window ends the run.
+		// 4. The onboarding steps that follow a final decision (steps.go).
+		s.afterFinalDecision(ctx)
+		// 5. Stay open for late changes; an empty window ends the run.
 		if !s.awaitLateChanges(ctx) {
 			return s.result(), nil
 		}
@@ -189,6 +196,7 @@ func (s *session) expire(ctx workflow.Context) (Result, error) {
 		return s.fail(ctx, err)
 	}
 	s.setStatus(ctx, StatusExpired)
+	s.afterFinalDecision(ctx)
 	s.next(ctx, "done", 0)
 	return s.result(), nil
 }
@@ -297,6 +305,9 @@ func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.
 	var out userstore.Outcome
 	if err := workflow.ExecuteActivity(withRetries(ctx), a.UpdateUser, u).Get(ctx, &out); err != nil {
 		return err
+	}
+	if kind == userstore.KindDecision {
+		s.lastOutcome, s.decidedAt = out, at
 	}
 	s.logger.Info("user record updated", "kind", kind, "status", status, "outcome", out)
 	return nil

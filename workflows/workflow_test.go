@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/activities/veriff"
@@ -39,6 +44,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // user store.
 type harness struct {
 	t     *testing.T
+	acts  *activities.Activities
 	env   *testsuite.TestWorkflowEnvironment
 	emu   *emulator.Emulator
 	users *userstore.Store
@@ -64,7 +70,7 @@ func newHarness(t *testing.T) *harness {
 		Users:    users,
 	}
 	env.RegisterActivity(acts)
-	h := &harness{t: t, env: env, emu: emu, users: users, cfg: workflows.DefaultConfig()}
+	h := &harness{t: t, acts: acts, env: env, emu: emu, users: users, cfg: workflows.DefaultConfig()}
 	return h
 }
 
@@ -382,5 +388,89 @@ func TestStateQuery(t *testing.T) {
 	if st.UserID != "user-1" || st.Decision != workflows.StatusApproved || !st.Processed || len(st.Milestones) != 2 ||
 		st.Status != workflows.StatusApproved || st.NextStep != "absorb late events" || st.NextStepAt == nil {
 		t.Fatalf("state %+v", st)
+	}
+}
+
+// appInbox is the team's app: it verifies each notification as a Standard
+// Webhooks library would and keeps the accepted ones.
+type appInbox struct {
+	mu       sync.Mutex
+	failures int // answer 503 this many times first
+	attempts map[string]int
+	accepted []struct {
+		ID   string
+		Data activities.Notification
+	}
+}
+
+func (h *harness) notifyTo(t *testing.T, failures int) *appInbox {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	key, _ := notify.ParseSecret(secret)
+	in := &appInbox{failures: failures, attempts: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
+		tsn, _ := strconv.ParseInt(ts, 10, 64)
+		if r.Header.Get("webhook-signature") != notify.Sign(key, id, tsn, body) {
+			w.WriteHeader(http.StatusUnauthorized)
+			t.Errorf("bad signature on %s", id)
+			return
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.attempts[id]++
+		if in.failures > 0 {
+			in.failures--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var msg struct {
+			Type string                  `json:"type"`
+			Data activities.Notification `json:"data"`
+		}
+		if err := json.Unmarshal(body, &msg); err != nil || msg.Type != activities.NotificationType {
+			t.Errorf("body %s", body)
+		}
+		in.accepted = append(in.accepted, struct {
+			ID   string
+			Data activities.Notification
+		}{id, msg.Data})
+	}))
+	t.Cleanup(srv.Close)
+	// No retries in the HTTP client: Temporal's activity retry does them.
+	h.acts.Notify = notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1}))
+	return in
+}
+
+func TestNotifyAppOncePerFinalDecision(t *testing.T) {
+	h := newHarness(t)
+	inbox := h.notifyTo(t, 3)
+	h.at(time.Minute, vfDecision(workflows.StatusResubmissionRequested, t0))
+	h.at(10*time.Minute, vfDecision(workflows.StatusApproved, t0.Add(5*time.Minute)))
+	h.at(20*time.Minute, vfDecision(workflows.StatusApproved, t0.Add(5*time.Minute))) // a repeat
+	h.at(5*time.Hour, vfDecision(workflows.StatusDeclined, t0.Add(5*time.Hour)))      // a later re-review
+	if _, err := h.run("veriff", session); err != nil {
+		t.Fatal(err)
+	}
+	if len(inbox.accepted) != 2 {
+		t.Fatalf("%d notifications accepted, want 2 (approved, then declined): %+v", len(inbox.accepted), inbox.accepted)
+	}
+	first, second := inbox.accepted[0], inbox.accepted[1]
+	if first.Data.Status != "approved" || second.Data.Status != "declined" || first.Data.UserID != "user-2" ||
+		!first.Data.DecidedAt.Equal(t0.Add(5*time.Minute)) || first.ID == second.ID {
+		t.Fatalf("notifications %+v", inbox.accepted)
+	}
+	// The three 503s were retried by Temporal with the same webhook-id.
+	if inbox.attempts[first.ID] != 4 {
+		t.Fatalf("%d attempts for %s, want 4", inbox.attempts[first.ID], first.ID)
+	}
+}
+
+func TestNotifySkippedWithoutURL(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
+	r, err := h.run("veriff", session)
+	if err != nil || r.Status != workflows.StatusApproved {
+		t.Fatalf("%+v %v", r, err)
 	}
 }

@@ -102,13 +102,23 @@ func (e *APIError) Unwrap() error { return e.Err }
 // Hints per permanent status; the provider clients add their own wording.
 type Hints map[int]string
 
-// Get performs a GET with the given headers and returns the body of a 2xx
-// answer. Any other outcome is an *APIError: 408, 429, 5xx and transport
-// failures are retryable; other statuses are not.
+// Get performs a GET; see Do.
 func Get(ctx context.Context, c *retryablehttp.Client, op, url string, header http.Header, hints Hints) ([]byte, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	return Do(ctx, c, op, http.MethodGet, url, header, nil, hints)
+}
+
+// Do sends one request (body may be nil) and returns the body of a 2xx
+// answer. Any other outcome is an *APIError: 408, 409, 425, 429, 5xx and
+// transport failures are retryable; other statuses are not, and carry the
+// hint for their status.
+func Do(ctx context.Context, c *retryablehttp.Client, op, method, url string, header http.Header, body []byte, hints Hints) ([]byte, error) {
+	var rb any
+	if body != nil {
+		rb = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, rb)
 	if err != nil {
-		return nil, &APIError{Op: op, Err: err, Hint: "check the base URL"}
+		return nil, &APIError{Op: op, Err: err, Hint: "check the URL"}
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -120,14 +130,15 @@ func Get(ctx context.Context, c *retryablehttp.Client, op, url string, header ht
 		return nil, &APIError{Op: op, Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Retryable: true, Err: fmt.Errorf("read body: %w", err)}
 	}
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		return body, nil
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		return out, nil
+	case code == http.StatusRequestTimeout, code == http.StatusConflict, code == http.StatusTooEarly,
+		code == http.StatusTooManyRequests, code >= 500:
 		return nil, &APIError{Op: op, StatusCode: code, Retryable: true}
 	default:
 		return nil, &APIError{Op: op, StatusCode: code, Hint: hints[code]}

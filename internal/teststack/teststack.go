@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,6 +37,7 @@ const (
 	PassbaseKey    = "passbase-secret-api-key"
 	PassbaseSecret = "passbase-demo-webhook-secret-32b"
 	AdminToken     = "admin-token-for-tests"
+	NotifySecret   = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )
 
 // Options tune a stack.
@@ -55,6 +57,8 @@ type Stack struct {
 	Admin    *httptest.Server
 	// Target posts webhooks to the receiver as the providers would.
 	Target *simulator.Target
+	// App stands for the team's app: it receives the notify step's posts.
+	App *httptest.Server
 
 	dir     string
 	closers []func()
@@ -96,9 +100,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.closers = append(s.closers, func() { s.Users.Close() })
 
+	s.App = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s.closers = append(s.closers, s.App.Close)
+
 	cfg := &worker.Config{
 		PassbaseBaseURL: emu.URL + "/verification/v2", PassbaseAPIKey: PassbaseKey,
 		VeriffBaseURL: emu.URL, VeriffAPIKey: VeriffKey, VeriffSharedSecrets: []string{VeriffSecret},
+		NotifyURL: s.App.URL, NotifySecret: NotifySecret,
 	}
 	acts := worker.NewActivities(cfg, s.Users, log)
 	s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, o.Workflow) }, sdkworker.Options{})

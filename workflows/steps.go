@@ -1,0 +1,69 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/userstore"
+)
+
+// afterFinalDecision runs the onboarding steps that follow a final decision,
+// once the user's record holds it, in order.
+//
+// ── Add a step here ──────────────────────────────────────────────────────
+// One line per step: a change ID that is new and never reused, and the step.
+// Sessions that started before the line existed replay without it; new ones
+// run it. See docs/extending.md.
+func (s *session) afterFinalDecision(ctx workflow.Context) {
+	s.step(ctx, "notify-app", s.notifyApp)
+}
+
+// step runs one onboarding step behind workflow.GetVersion, so adding it does
+// not change what sessions already in flight replay. A step that fails for
+// good is logged and recorded; it does not undo the decision.
+func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.Context) error) {
+	v := workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1)
+	if v == workflow.DefaultVersion && !s.ignoreVersions {
+		return // the session started before this step existed
+	}
+	s.next(ctx, changeID, 0)
+	if err := run(ctx); err != nil {
+		s.logger.Warn("onboarding step failed", "step", changeID, "error", err)
+		s.stepFailures = append(s.stepFailures, changeID)
+	}
+}
+
+// notifyApp posts the final decision to the team's app (IDV_NOTIFY_URL), as
+// a Standard Webhooks message. Its webhook-id is derived from the decision,
+// so a retry, or a later run that meets the same decision, sends the same id
+// and the app can drop the repeat.
+func (s *session) notifyApp(ctx workflow.Context) error {
+	if s.lastOutcome == userstore.Stale {
+		return nil // the user's record holds a newer decision than this one
+	}
+	userID, _ := s.resolvedUserID()
+	n := activities.Notification{
+		WebhookID: "msg_" + s.decisionKey(),
+		UserID:    userID, Provider: s.in.Provider, SessionID: s.in.SessionID,
+		Status: string(s.status), DecidedAt: s.decidedAt,
+	}
+	if s.applied != nil {
+		n.ReasonCode = s.applied.ReasonCode
+	}
+	var a *activities.Activities
+	var r activities.NotifyResult
+	return workflow.ExecuteActivity(withRetries(ctx), a.NotifyApp, n).Get(ctx, &r)
+}
+
+// decisionKey identifies the decision last applied: the same session,
+// status and decision time give the same key, in any run. Steps use it for
+// the idempotency keys of their side effects.
+func (s *session) decisionKey() string {
+	sum := sha256.Sum256([]byte(s.in.Provider + "|" + s.in.SessionID + "|" + string(s.status) + "|" +
+		s.decidedAt.UTC().Format(time.RFC3339Nano)))
+	return hex.EncodeToString(sum[:16])
+}
