@@ -135,6 +135,9 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	ev, err := p.Parse(plain)
 	var malformed *webhook.MalformedError
 	switch {
+	case errors.Is(err, webhook.ErrUnauthenticated):
+		c.JSON(http.StatusUnauthorized, unauthenticated)
+		return OutcomeUnauthenticated, workflows.Event{}
 	case errors.Is(err, webhook.ErrIgnored):
 		c.JSON(http.StatusOK, gin.H{"status": "ignored", "reason": "webhook type not modelled"})
 		return OutcomeIgnored, ev

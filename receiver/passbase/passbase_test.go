@@ -270,3 +270,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A plaintext shaped like an object that is not JSON passes decryption's
+// cheap check and is caught by Parse, with the same unauthenticated answer.
+func TestObjectShapedGarbageIsUnauthenticated(t *testing.T) {
+	p := newProvider(t, secret)
+	iv := bytes.Repeat([]byte{7}, 16)
+	plain, err := p.Authenticate(textPlain, encrypt(t, secret, iv, []byte("{approved: yes}")))
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if _, err := p.Parse(plain); !errors.Is(err, webhook.ErrUnauthenticated) {
+		t.Fatalf("got %v, want ErrUnauthenticated", err)
+	}
+}

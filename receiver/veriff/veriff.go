@@ -3,7 +3,6 @@
 package veriff
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -116,9 +115,7 @@ type payload struct {
 // Parse maps an authentic Veriff webhook to the workflow's event.
 func (p *Provider) Parse(body []byte) (workflows.Event, error) {
 	var pl payload
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&pl); err != nil {
+	if err := json.Unmarshal(body, &pl); err != nil {
 		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Veriff webhook")
 	}
 	var (

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -43,21 +42,31 @@ type Provider interface {
 	// ErrUnauthenticated.
 	Authenticate(header http.Header, body []byte) ([]byte, error)
 	// Parse maps the authentic JSON to the workflow's event. It returns
-	// ErrIgnored or a *MalformedError when there is nothing to signal.
+	// ErrIgnored or a *MalformedError when there is nothing to signal, and
+	// ErrUnauthenticated when the bytes turn out not to be authentic after
+	// all (a Passbase plaintext that is not JSON).
 	Parse(body []byte) (workflows.Event, error)
 }
 
-var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // CheckSessionID rejects session ids that cannot be a provider's id (they
-// are UUIDs): empty, over 128 characters, or with characters outside
-// [A-Za-z0-9._-]. It keeps workflow IDs, logs and URLs clean.
+// are UUIDs): empty, over 128 characters, not starting with a letter or
+// digit, or with characters outside [A-Za-z0-9._-]. It keeps workflow IDs,
+// logs and URLs clean.
 func CheckSessionID(id string) error {
 	if id == "" {
 		return Malformed("no session id")
 	}
-	if !sessionIDPattern.MatchString(id) {
+	ok := len(id) <= 128 && isAlnum(id[0])
+	for i := 1; ok && i < len(id); i++ {
+		c := id[i]
+		ok = isAlnum(c) || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
 		return Malformed("session id is not a provider id (1-128 characters of A-Z a-z 0-9 . _ -)")
 	}
 	return nil
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
