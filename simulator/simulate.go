@@ -100,7 +100,7 @@ func (t *Target) Passbase(ctx context.Context, sc PassbaseScenario) (Session, er
 	if status == "pending" {
 		decided = processed
 	}
-	if err := t.control(ctx, "/_emulator/passbase/identities/"+key, PassbaseIdentity(key, userID, status, created, decided)); err != nil {
+	if err := t.PutIdentity(ctx, key, PassbaseIdentity(key, userID, status, created, decided)); err != nil {
 		return Session{}, err
 	}
 	processedEv := PassbaseProcessed(vocab, key, userID, "pending", created, processed)
@@ -139,7 +139,7 @@ func (t *Target) Veriff(ctx context.Context, sc VeriffScenario) (Session, error)
 	userID := orDefault(sc.UserID, "user-"+id[:8])
 	decided := time.Now().UTC().Add(-time.Minute)
 	v, _ := json.Marshal(VeriffVerification(id, attempt, userID, sc.Outcome, decided))
-	if err := t.control(ctx, "/_emulator/veriff/sessions/"+id+"/decision", v); err != nil {
+	if err := t.PutDecision(ctx, id, v); err != nil {
 		return Session{}, err
 	}
 	var steps [][][]byte
@@ -220,6 +220,16 @@ func (t *Target) Send(ctx context.Context, provider string, body []byte) (int, s
 		fmt.Fprintf(t.Out, "  POST /webhooks/%s -> %d %s\n", provider, resp.StatusCode, bytes.TrimSpace(answer))
 	}
 	return resp.StatusCode, string(answer), nil
+}
+
+// PutIdentity stores a Passbase identity at the emulator.
+func (t *Target) PutIdentity(ctx context.Context, key string, identity []byte) error {
+	return t.control(ctx, "/_emulator/passbase/identities/"+key, identity)
+}
+
+// PutDecision stores a Veriff verification object at the emulator.
+func (t *Target) PutDecision(ctx context.Context, sessionID string, verification []byte) error {
+	return t.control(ctx, "/_emulator/veriff/sessions/"+sessionID+"/decision", verification)
 }
 
 // control stores an object at the emulator.

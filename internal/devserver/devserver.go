@@ -202,7 +202,11 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 		conf.DatabaseName = "idvflow-dev-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	} else {
-		conf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL"}
+		// WAL lets readers run beside the writer; synchronous=normal syncs at
+		// checkpoints, not every commit: a killed process loses nothing, only
+		// an OS crash can lose the last commits, which is right for dev.
+		conf.ConnectAttributes = map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"}
+		conf.MaxConns = 2
 		conf.DatabaseName = opts.DatabaseFile
 	}
 	if opts.DatabaseFile == "" || !exists(opts.DatabaseFile) {

@@ -1,0 +1,537 @@
+// Package loadtest measures idvflow against the engine underneath it, in one
+// run on one server: the bare SignalWithStart ceiling of a Temporal client,
+// the receiver's accepted webhooks per second at the same concurrency, ack
+// latency at constant open-loop rates, end-to-end sessions per second, and
+// memory and goroutines under load. HTTP load is paced by vegeta.
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Options select the load.
+type Options struct {
+	Concurrency int           // C: in-flight calls in the closed-loop phases
+	Duration    time.Duration // each timed phase
+	Sessions    int           // N: end-to-end sessions
+	TaskQueue   string
+	// Temporal is a client of the server the receiver uses; the ceiling is
+	// measured with it.
+	Temporal client.Client
+	// Target is the running receiver, emulator and secrets.
+	Target *simulator.Target
+	// AdminURL is where user rows are read (end to end).
+	AdminURL string
+	// InProcess is true when the stack runs in this process: memory and
+	// the CPU profile then describe it.
+	InProcess  bool
+	CPUProfile string // file for a CPU profile of the receiver phase; "" none
+	Progress   func(string)
+}
+
+// Report is the outcome of one run.
+type Report struct {
+	When        time.Time `json:"when"`
+	GoMaxProcs  int       `json:"gomaxprocs"`
+	Concurrency int       `json:"concurrency"`
+	Duration    string    `json:"phase_duration"`
+
+	CeilingPerSec  float64 `json:"ceiling_signal_with_start_per_sec"`
+	ReceiverPerSec float64 `json:"receiver_accepted_per_sec"`
+	Ratio          float64 `json:"receiver_to_ceiling_ratio"`
+	ReceiverErrors int     `json:"receiver_non_200"`
+
+	Latency []LatencyAt `json:"ack_latency"`
+
+	Sessions          int     `json:"e2e_sessions"`
+	Deliveries        int     `json:"e2e_deliveries"`
+	SessionsPerSec    float64 `json:"e2e_sessions_per_sec"`
+	SessionP50Millis  float64 `json:"e2e_p50_ms"`
+	SessionP99Millis  float64 `json:"e2e_p99_ms"`
+	SessionsIncorrect int     `json:"e2e_wrong_or_missing"`
+
+	MaxRSSMiB     float64 `json:"max_rss_mib,omitempty"`
+	MaxGoroutines int     `json:"max_goroutines,omitempty"`
+}
+
+// LatencyAt is the ack latency at one constant rate, with the latency of a
+// bare SignalWithStart at the same rate: the floor the receiver sits on.
+type LatencyAt struct {
+	Percent   int     `json:"percent_of_ceiling"`
+	Rate      float64 `json:"rate_per_sec"`
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+	MaxMillis float64 `json:"max_ms"`
+	Success   float64 `json:"success_ratio"`
+
+	BareP50Millis float64 `json:"bare_p50_ms"`
+	BareP99Millis float64 `json:"bare_p99_ms"`
+	BareMaxMillis float64 `json:"bare_max_ms"`
+}
+
+// Run runs every phase in order.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	say := o.Progress
+	if say == nil {
+		say = func(string) {}
+	}
+	r := &Report{When: time.Now().UTC(), GoMaxProcs: runtime.GOMAXPROCS(0), Concurrency: o.Concurrency, Duration: o.Duration.String()}
+	sampler := startSampler(o.InProcess)
+
+	// End to end runs first, on a quiet server: the throughput phases leave
+	// thousands of started sessions behind, whose first workflow tasks would
+	// otherwise queue in front of these.
+	say(fmt.Sprintf("1/4 end to end: %d sessions, both providers, shuffled, 30%% repeats", o.Sessions))
+	if err := endToEnd(ctx, o, r); err != nil {
+		return nil, err
+	}
+
+	drain(ctx, o, say)
+	say(fmt.Sprintf("2/4 ceiling: bare SignalWithStart, concurrency %d, %s", o.Concurrency, o.Duration))
+	ceiling, err := ceiling(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	r.CeilingPerSec = ceiling
+
+	drain(ctx, o, say)
+	say(fmt.Sprintf("3/4 receiver: webhooks over HTTP, concurrency %d, %s", o.Concurrency, o.Duration))
+	stopProfile, err := profile(o.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
+	m := attack(o, vegeta.Rate{Freq: 0}, o.Duration, o.Concurrency)
+	stopProfile()
+	r.ReceiverPerSec = m.Throughput
+	r.ReceiverErrors = int(m.Requests) - m.StatusCodes["200"]
+	if ceiling > 0 {
+		r.Ratio = r.ReceiverPerSec / ceiling
+	}
+
+	for _, pct := range []int{50, 90} {
+		rate := ceiling * float64(pct) / 100
+		say(fmt.Sprintf("4/4 ack latency at %d%% of the ceiling (%.0f/s), %s", pct, rate, o.Duration))
+		pacer := vegeta.Rate{Freq: max(1, int(rate)), Per: time.Second}
+		drain(ctx, o, say)
+		m := attack(o, pacer, o.Duration, 0)
+		drain(ctx, o, say)
+		bare := paced(o, pacer, o.Duration)
+		r.Latency = append(r.Latency, LatencyAt{
+			Percent: pct, Rate: rate, Success: m.Success,
+			P50Millis: ms(m.Latencies.P50), P99Millis: ms(m.Latencies.P99), MaxMillis: ms(m.Latencies.Max),
+			BareP50Millis: ms(bare.Latencies.P50), BareP99Millis: ms(bare.Latencies.P99), BareMaxMillis: ms(bare.Latencies.Max),
+		})
+	}
+
+	r.MaxRSSMiB, r.MaxGoroutines = sampler.stop()
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// startedBody is the webhook both throughput phases send: a Veriff 7001
+// "started" event for a new session, so each call starts a workflow that
+// then waits, and the two phases ask the same of Temporal.
+func startedBody(id string) []byte {
+	return simulator.VeriffEvent(id, simulator.NewUUID(), "load-"+id[:8], 7001, "started")
+}
+
+// drain waits (up to a minute) until the worker has taken every workflow
+// task the previous phase queued, so each phase meets the same server.
+func drain(ctx context.Context, o Options, say func(string)) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := o.Temporal.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+			Namespace:     o.Target.Namespace,
+			TaskQueue:     &taskqueuepb.TaskQueue{Name: o.TaskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+			TaskQueueType: enumspb.TASK_QUEUE_TYPE_WORKFLOW,
+			ReportStats:   true,
+		})
+		if err != nil || resp.GetStats().GetApproximateBacklogCount() == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	say("   (the workflow task backlog did not drain within a minute)")
+}
+
+// signalStarted does what the receiver does for one "started" webhook, with
+// a bare client: parse, then SignalWithStart.
+func signalStarted(o Options, p *veriff.Provider) error {
+	ev, err := p.Parse(startedBody(simulator.NewUUID()))
+	if err != nil {
+		return err
+	}
+	opts := client.StartWorkflowOptions{
+		ID: workflows.WorkflowID(ev.Provider, ev.SessionID), TaskQueue: o.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = o.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts,
+		workflows.WorkflowName, workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID})
+	return err
+}
+
+// paced calls the bare client open-loop at the pacer's rate, each call in
+// its own goroutine, and collects the latencies into vegeta's metrics.
+func paced(o Options, pacer vegeta.Pacer, d time.Duration) vegeta.Metrics {
+	p := veriff.New(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	results := make(chan *vegeta.Result, 1024)
+	var wg sync.WaitGroup
+	start := time.Now()
+	go func() {
+		var hits uint64
+		for {
+			wait, stop := pacer.Pace(time.Since(start), hits)
+			if stop || time.Since(start) >= d {
+				break
+			}
+			if wait > 0 {
+				time.Sleep(wait)
+				continue
+			}
+			hits++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				err := signalStarted(o, p)
+				res := &vegeta.Result{Timestamp: t0, Latency: time.Since(t0), Code: http.StatusOK}
+				if err != nil {
+					res.Code, res.Error = 0, err.Error()
+				}
+				results <- res
+			}()
+		}
+		wg.Wait()
+		close(results)
+	}()
+	var m vegeta.Metrics
+	for res := range results {
+		m.Add(res)
+	}
+	m.Close()
+	return m
+}
+
+// ceiling calls SignalWithStart from C goroutines for the phase's duration,
+// with the event the receiver would send for the same webhook.
+func ceiling(ctx context.Context, o Options) (float64, error) {
+	p := veriff.New(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := signalStarted(o, p); err != nil {
+					failed.Add(1)
+				} else if ctx.Err() == nil {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if ok.Load() == 0 {
+		return 0, fmt.Errorf("ceiling: no SignalWithStart succeeded (%d failed)", failed.Load())
+	}
+	return float64(ok.Load()) / elapsed, nil
+}
+
+// attack posts signed "started" webhooks for new sessions at rate (Freq 0:
+// as fast as workers allow) and returns vegeta's metrics.
+func attack(o Options, rate vegeta.Rate, d time.Duration, workers int) vegeta.Metrics {
+	url := strings.TrimRight(o.Target.ReceiverURL, "/") + "/webhooks/veriff"
+	targeter := func(t *vegeta.Target) error {
+		body := startedBody(simulator.NewUUID())
+		t.Method, t.URL, t.Body = http.MethodPost, url, body
+		t.Header = http.Header{
+			"Content-Type":     {"application/json"},
+			"X-Auth-Client":    {o.Target.VeriffAPIKey},
+			"X-Hmac-Signature": {simulator.VeriffSign(o.Target.VeriffSecret, body)},
+		}
+		return nil
+	}
+	opts := []func(*vegeta.Attacker){vegeta.Timeout(10 * time.Second), vegeta.KeepAlive(true)}
+	if workers > 0 {
+		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
+	}
+	a := vegeta.NewAttacker(opts...)
+	var m vegeta.Metrics
+	for res := range a.Attack(targeter, rate, d, "idvflow") {
+		m.Add(res)
+	}
+	m.Close()
+	return m
+}
+
+// endToEnd runs N sessions, half per provider, their webhooks shuffled with
+// about 30% delivered twice, and times each from its first webhook to its
+// user row holding the final status.
+func endToEnd(ctx context.Context, o Options, r *Report) error {
+	type session struct {
+		userID, want string
+		first        time.Time
+		done         time.Duration
+	}
+	type delivery struct {
+		provider string
+		body     []byte
+		s        *session
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	var sessions []*session
+	var all []delivery
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range o.Sessions {
+		s := &session{want: []string{"approved", "declined"}[rng.IntN(2)]}
+		var ds []delivery
+		if i%2 == 0 {
+			id, att := simulator.NewUUID(), simulator.NewUUID()
+			s.userID = "e2e-vf-" + id[:12]
+			v, _ := json.Marshal(simulator.VeriffVerification(id, att, s.userID, s.want, now))
+			if err := o.Target.PutDecision(ctx, id, v); err != nil {
+				return err
+			}
+			ds = append(ds, delivery{"veriff", simulator.VeriffEvent(id, att, s.userID, 7002, "submitted"), s},
+				delivery{"veriff", simulator.VeriffDecision(id, att, s.userID, s.want, now), s})
+		} else {
+			key := simulator.NewUUID()
+			s.userID = "e2e-pb-" + key[:12]
+			if err := o.Target.PutIdentity(ctx, key, simulator.PassbaseIdentity(key, s.userID, s.want, now.Add(-time.Minute), now)); err != nil {
+				return err
+			}
+			ds = append(ds, delivery{"passbase", simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", now.Add(-time.Minute), now.Add(-time.Second)), s},
+				delivery{"passbase", simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", s.want, now.Add(-time.Minute), now), s})
+		}
+		for _, d := range ds {
+			all = append(all, d)
+			if rng.Float64() < 0.3 {
+				all = append(all, d)
+			}
+		}
+		sessions = append(sessions, s)
+	}
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	r.Sessions, r.Deliveries = len(sessions), len(all)
+
+	var mu sync.Mutex
+	start := time.Now()
+	work := make(chan delivery)
+	var wg sync.WaitGroup
+	var sendErr atomic.Value
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				mu.Lock()
+				if d.s.first.IsZero() {
+					d.s.first = time.Now()
+				}
+				mu.Unlock()
+				if code, answer, err := o.Target.Send(ctx, d.provider, d.body); err != nil || code != http.StatusOK {
+					sendErr.Store(fmt.Errorf("e2e %s webhook: %d %s %v", d.provider, code, answer, err))
+				}
+			}
+		}()
+	}
+	// Watch the user rows while sending.
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		hc := &http.Client{Timeout: 5 * time.Second}
+		deadline := time.Now().Add(5 * time.Minute)
+		pending := append([]*session(nil), sessions...)
+		for len(pending) > 0 && time.Now().Before(deadline) {
+			var still []*session
+			for _, s := range pending {
+				mu.Lock()
+				started := !s.first.IsZero()
+				mu.Unlock()
+				if started && userHas(hc, o.AdminURL, s.userID, s.want) {
+					mu.Lock()
+					s.done = time.Since(s.first)
+					mu.Unlock()
+					continue
+				}
+				still = append(still, s)
+			}
+			pending = still
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	for _, d := range all {
+		work <- d
+	}
+	close(work)
+	wg.Wait()
+	<-watchDone
+	if err, _ := sendErr.Load().(error); err != nil {
+		return err
+	}
+	elapsed := time.Since(start).Seconds()
+	var lat []time.Duration
+	for _, s := range sessions {
+		if s.done == 0 {
+			r.SessionsIncorrect++
+			continue
+		}
+		lat = append(lat, s.done)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r.SessionsPerSec = float64(len(lat)) / elapsed
+	if len(lat) > 0 {
+		r.SessionP50Millis = ms(lat[len(lat)/2])
+		r.SessionP99Millis = ms(lat[min(len(lat)-1, len(lat)*99/100)])
+	}
+	return nil
+}
+
+func userHas(hc *http.Client, adminURL, userID, status string) bool {
+	resp, err := hc.Get(strings.TrimRight(adminURL, "/") + "/v1/users/" + userID)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var u struct {
+		Status string `json:"status"`
+	}
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&u) == nil && u.Status == status
+}
+
+// profile starts a CPU profile into file, if one is asked for.
+func profile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// sampler records the process's peak RSS and goroutines while it runs.
+type sampler struct {
+	stopc   chan struct{}
+	done    chan struct{}
+	maxRSS  float64
+	maxGors int
+}
+
+func startSampler(on bool) *sampler {
+	s := &sampler{stopc: make(chan struct{}), done: make(chan struct{})}
+	if !on {
+		close(s.done)
+		return s
+	}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s.maxRSS = max(s.maxRSS, rssMiB())
+			s.maxGors = max(s.maxGors, runtime.NumGoroutine())
+			select {
+			case <-s.stopc:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) stop() (float64, int) {
+	select {
+	case <-s.done:
+	default:
+		close(s.stopc)
+		<-s.done
+	}
+	return s.maxRSS, s.maxGors
+}
+
+// rssMiB reads VmRSS from /proc (Linux); 0 elsewhere.
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// Markdown renders the report as the README's table.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s, GOMAXPROCS %d, concurrency %d, %s per timed phase.\n\n", r.When.Format(time.RFC3339), r.GoMaxProcs, r.Concurrency, r.Duration)
+	b.WriteString("| measure | value | target |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| 1. ceiling: bare `SignalWithStart`/s | %.0f | |\n", r.CeilingPerSec)
+	fmt.Fprintf(&b, "| 2. receiver: accepted webhooks/s (non-200: %d) | %.0f | |\n", r.ReceiverErrors, r.ReceiverPerSec)
+	fmt.Fprintf(&b, "| ratio 2/1 | %.2f | ≥ 0.90 %s |\n", r.Ratio, mark(r.Ratio >= 0.9))
+	for _, l := range r.Latency {
+		target := ""
+		if l.Percent == 50 {
+			target = "p99 ≤ 50 ms " + mark(l.P99Millis <= 50)
+		}
+		fmt.Fprintf(&b, "| 3. ack latency at %d%% (%.0f/s): p50 / p99 / max ms (success %.1f%%) | %.1f / %.1f / %.1f | %s |\n",
+			l.Percent, l.Rate, l.Success*100, l.P50Millis, l.P99Millis, l.MaxMillis, target)
+		fmt.Fprintf(&b, "| floor: bare `SignalWithStart` at %d%%: p50 / p99 / max ms | %.1f / %.1f / %.1f | |\n",
+			l.Percent, l.BareP50Millis, l.BareP99Millis, l.BareMaxMillis)
+	}
+	fmt.Fprintf(&b, "| 4. end to end: %d sessions (%d deliveries), sessions/s | %.1f | |\n", r.Sessions, r.Deliveries, r.SessionsPerSec)
+	fmt.Fprintf(&b, "| 4. end to end: p50 / p99 first webhook → user row, ms (wrong or missing: %d) | %.0f / %.0f | |\n",
+		r.SessionsIncorrect, r.SessionP50Millis, r.SessionP99Millis)
+	if r.MaxRSSMiB > 0 {
+		fmt.Fprintf(&b, "| 5. peak RSS MiB / goroutines (whole process: Temporal, receiver, worker, load) | %.0f / %d | |\n", r.MaxRSSMiB, r.MaxGoroutines)
+	}
+	return b.String()
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✔"
+	}
+	return "✘"
+}
