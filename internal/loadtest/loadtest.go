@@ -526,7 +526,34 @@ func (r *Report) Markdown() string {
 	if r.MaxRSSMiB > 0 {
 		fmt.Fprintf(&b, "| 5. peak RSS MiB / goroutines (whole process: Temporal, receiver, worker, load) | %.0f / %d | |\n", r.MaxRSSMiB, r.MaxGoroutines)
 	}
+	b.WriteString(r.why())
 	return b.String()
+}
+
+// why explains each missed target from the run's own numbers.
+func (r *Report) why() string {
+	var notes []string
+	if r.Ratio < 0.9 {
+		notes = append(notes, fmt.Sprintf("- Ratio below 0.90: compare the CPU profile of the receiver phase "+
+			"(`go tool pprof -top -focus idvflow/receiver receiver-cpu.prof`) with the run's noise; "+
+			"the receiver saw %d non-200 answers.", r.ReceiverErrors))
+	}
+	for _, l := range r.Latency {
+		if l.Percent != 50 || l.P99Millis <= 50 {
+			continue
+		}
+		if l.BareP99Millis > 50 {
+			notes = append(notes, fmt.Sprintf("- p99 above 50 ms at 50%%: the bare `SignalWithStart` p99 at the same rate is "+
+				"already %.1f ms, so the floor is Temporal on this machine, not the receiver (%.1f ms).", l.BareP99Millis, l.P99Millis))
+		} else {
+			notes = append(notes, fmt.Sprintf("- p99 above 50 ms at 50%% while the bare client's is %.1f ms: the receiver adds "+
+				"%.1f ms; read receiver-cpu.prof.", l.BareP99Millis, l.P99Millis-l.BareP99Millis))
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "\nMissed targets:\n" + strings.Join(notes, "\n") + "\n"
 }
 
 func mark(ok bool) string {
