@@ -40,6 +40,7 @@ type Server struct {
 	temporal Temporal
 	token    string
 	log      *slog.Logger
+	metrics  http.Handler
 }
 
 // New returns the admin API; token may be empty only on loopback (the
@@ -48,12 +49,22 @@ func New(users Users, temporal Temporal, token string, log *slog.Logger) *Server
 	return &Server{users: users, temporal: temporal, token: token, log: log}
 }
 
+// WithMetrics serves h (Prometheus) at /metrics, behind the token when one
+// is set.
+func (s *Server) WithMetrics(h http.Handler) *Server {
+	s.metrics = h
+	return s
+}
+
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	g := gin.New()
 	g.Use(gin.Recovery())
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)
+	if s.metrics != nil {
+		g.GET("/metrics", s.authorize, gin.WrapH(s.metrics))
+	}
 	v1 := g.Group("/v1", s.authorize)
 	v1.GET("/users/:userID", s.user)
 	v1.GET("/sessions/:provider/:sessionID", s.session)

@@ -9,6 +9,8 @@ package receiver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,9 +19,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -61,18 +65,24 @@ type Receiver struct {
 	temporal  Signaler
 	providers []webhook.Provider
 	log       *slog.Logger
+	tel       *telemetry.Telemetry
 }
 
-// New returns a receiver for the given providers.
-func New(cfg Config, temporal Signaler, log *slog.Logger, providers ...webhook.Provider) *Receiver {
-	return &Receiver{cfg: cfg, temporal: temporal, providers: providers, log: log}
+// New returns a receiver for the given providers; tel may be nil (no
+// metrics, no traces).
+func New(cfg Config, temporal Signaler, log *slog.Logger, tel *telemetry.Telemetry, providers ...webhook.Provider) *Receiver {
+	return &Receiver{cfg: cfg, temporal: temporal, providers: providers, log: log, tel: tel}
 }
 
 // Handler returns the gin engine with one route per provider.
 func (r *Receiver) Handler() http.Handler {
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
-	g.Use(r.recover)
+	g.Use(r.recover, requestID)
+	if r.tel != nil {
+		g.Use(otelgin.Middleware("idvflow-receiver",
+			otelgin.WithTracerProvider(r.tel.Tracer), otelgin.WithPropagators(r.tel.Propagator)))
+	}
 	g.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "not found"}) })
 	g.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed: use POST"})
@@ -103,14 +113,63 @@ func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		outcome, ev := r.serve(c, p)
-		attrs := []any{"provider", p.Name(), "outcome", outcome, "status", c.Writer.Status(),
-			"duration_ms", time.Since(start).Milliseconds()}
+		took := time.Since(start)
+		attrs := []any{"request_id", c.GetString(requestIDKey), "provider", p.Name(), "outcome", outcome,
+			"status", c.Writer.Status(), "duration_ms", took.Milliseconds()}
 		if ev.SessionID != "" {
 			attrs = append(attrs, "workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID),
 				"type", ev.Type, "kind", ev.Kind)
 		}
 		r.log.Info("webhook", attrs...)
+		if r.tel != nil {
+			r.tel.Webhooks.WithLabelValues(p.Name(), metricType(ev), string(outcome)).Inc()
+			r.tel.AckSeconds.WithLabelValues(p.Name(), string(outcome)).Observe(took.Seconds())
+		}
 	}
+}
+
+// metricType is the webhook type as a metric label: the provider's own
+// names for the types idvflow knows, "other" for the rest, "unknown" before
+// parsing, so an authentic but odd sender cannot grow the label set.
+func metricType(ev workflows.Event) string {
+	switch ev.Type {
+	case "":
+		return "unknown"
+	case "decision", "fullauto", "event:started", "event:submitted", "watchlist:initial_result", "watchlist:updated_result",
+		"AUTHENTICATION_PROCESSED", "AUTHENTICATION_REVIEW_STATUS_CHANGED", "VERIFICATION_COMPLETED", "VERIFICATION_REVIEWED",
+		"DATAPOINT_UPDATED", "IDENTITY_AUTHENTICATED", "WATCHLIST_MONITORING":
+		return ev.Type
+	}
+	return "other"
+}
+
+const requestIDKey = "request_id"
+
+// requestID tags each request with the sender's X-Request-Id when it is a
+// plain token, or a new one, and echoes it in the answer.
+func requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !plainToken(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+func plainToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows.Event) {
@@ -169,6 +228,14 @@ func (r *Receiver) readBody(c *gin.Context) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, r.cfg.MaxBodyBytes))
 }
 
+func staticSummary(ev workflows.Event) string {
+	user := ev.UserID
+	if user == "" {
+		user = "(user id not in the first webhook)"
+	}
+	return ev.Provider + " session for user " + user
+}
+
 // signal delivers ev to its session's workflow, starting the workflow if no
 // run is open. It returns only once Temporal has durably accepted the signal.
 func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
@@ -183,6 +250,8 @@ func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
 		// An event after the run closed starts a new run; the user store
 		// makes that run a no-op for a user already up to date.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// The Web UI's one-line summary of the session.
+		StaticSummary: staticSummary(ev),
 	}
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID}
 	_, err := r.temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)

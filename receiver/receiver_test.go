@@ -87,7 +87,7 @@ func newServer(t *testing.T, tc *fakeTemporal, logs io.Writer) *httptest.Server 
 	}
 	cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 200 * time.Millisecond, RetryAfter: 30 * time.Second, TaskQueue: "q"}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	srv := httptest.NewServer(receiver.New(cfg, tc, log, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
+	srv := httptest.NewServer(receiver.New(cfg, tc, log, nil, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -281,7 +281,7 @@ func TestBodyLimit(t *testing.T) {
 	tc := &fakeTemporal{}
 	pb, _ := passbase.New([]string{passbaseSecret}, false)
 	cfg := receiver.Config{MaxBodyBytes: 100, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"}
-	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), pb).Handler())
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), nil, pb).Handler())
 	defer srv.Close()
 
 	big := bytes.Repeat([]byte("A"), 101)

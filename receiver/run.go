@@ -10,6 +10,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
@@ -19,6 +20,8 @@ import (
 // ServerConfig is everything cmd/receiver reads from the environment.
 type ServerConfig struct {
 	HTTPAddr string `env:"IDV_HTTP_ADDR, default=:8080"`
+	// MetricsAddr serves /metrics (Prometheus); empty turns it off.
+	MetricsAddr string `env:"IDV_METRICS_ADDR, default=127.0.0.1:8082"`
 	// ReadTimeout ends a request whose body drips in too slowly.
 	ReadTimeout time.Duration `env:"IDV_HTTP_READ_TIMEOUT, default=10s"`
 	Receiver    Config
@@ -76,19 +79,34 @@ func (c *ServerConfig) Providers() ([]webhook.Provider, error) {
 	return ps, nil
 }
 
-// Run is cmd/receiver: it serves webhooks until ctx is cancelled.
-func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger) error {
+// Run is cmd/receiver: it serves webhooks (and /metrics on MetricsAddr)
+// until ctx is cancelled, then finishes the requests in flight.
+func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetry.Telemetry) error {
 	providers, err := cfg.Providers()
 	if err != nil {
 		return err
 	}
-	tc, err := temporalconn.Lazy(cfg.Temporal, log)
+	tc, err := temporalconn.Lazy(cfg.Temporal, log, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, providers...).Handler())
-	return httpserve.Run(ctx, srv, log)
+	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, tel, providers...).Handler())
+	if cfg.MetricsAddr == "" || tel == nil {
+		return httpserve.Run(ctx, srv, log)
+	}
+	metrics := http.NewServeMux()
+	metrics.Handle("GET /metrics", tel.MetricsHandler())
+	msrv := &http.Server{Addr: cfg.MetricsAddr, Handler: metrics, ReadHeaderTimeout: 5 * time.Second}
+	// Either server failing stops the other.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- httpserve.Run(ctx, msrv, log) }()
+	go func() { errc <- httpserve.Run(ctx, srv, log) }()
+	first := <-errc
+	cancel()
+	return errors.Join(first, <-errc)
 }
 
 // NewHTTPServer returns the webhook server with timeouts that bound a slow

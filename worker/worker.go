@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -41,6 +43,9 @@ type Config struct {
 	DatabaseURL string `env:"IDV_DATABASE_URL, default=sqlite:idvflow.db"`
 	AdminAddr   string `env:"IDV_ADMIN_ADDR, default=127.0.0.1:8081"`
 	AdminToken  string `env:"IDV_ADMIN_TOKEN"`
+	// StopTimeout is how long a stopping worker lets running activities
+	// finish before it cancels them.
+	StopTimeout time.Duration `env:"IDV_WORKER_STOP_TIMEOUT, default=30s"`
 
 	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
 	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
@@ -151,15 +156,24 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	return nil
 }
 
-// Run is cmd/worker: it runs until ctx is cancelled.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+// Options are the worker options cmd/worker uses; tests use them too.
+func Options(stopTimeout time.Duration) sdkworker.Options {
+	return sdkworker.Options{
+		WorkerStopTimeout: stopTimeout,
+		Interceptors:      []interceptor.WorkerInterceptor{&failureCounter{}},
+	}
+}
+
+// Run is cmd/worker: it runs until ctx is cancelled, then stops polling
+// and lets running activities finish within cfg.StopTimeout.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Telemetry) error {
 	users, err := userstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer users.Close()
 
-	tc, err := temporalconn.Lazy(cfg.Temporal, log)
+	tc, err := temporalconn.Lazy(cfg.Temporal, log, tel)
 	if err != nil {
 		return err
 	}
@@ -170,7 +184,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 
-	w := sdkworker.New(tc, cfg.TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(tc, cfg.TaskQueue, Options(cfg.StopTimeout))
 	Register(w, NewActivities(cfg, users, log), cfg.Workflow)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
@@ -179,10 +193,17 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	srv := &http.Server{
 		Addr:              cfg.AdminAddr,
-		Handler:           admin.New(users, tc, cfg.AdminToken, log).Handler(),
+		Handler:           admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return httpserve.Run(ctx, srv, log)
+}
+
+func metricsHandler(tel *telemetry.Telemetry) http.Handler {
+	if tel == nil {
+		return nil
+	}
+	return tel.MetricsHandler()
 }
 
 // retry calls f with a capped backoff until it succeeds or ctx ends, so a

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -72,9 +73,12 @@ func (s *session) listen(ctx workflow.Context) {
 func (s *session) record(ctx workflow.Context, e Event) {
 	if e.ID == "" || s.seen[e.ID] {
 		s.logger.Debug("repeated event ignored", "type", e.Type)
+		s.count(ctx, "idv_session_events_repeated", map[string]string{"kind": string(e.Kind)})
 		return
 	}
 	s.seen[e.ID] = true
+	defer s.publish(ctx)
+	s.count(ctx, "idv_session_events", map[string]string{"kind": string(e.Kind)})
 	s.milestones = append(s.milestones, Milestone{Kind: e.Kind, Type: e.Type, At: e.OccurredAt, ReceivedAt: workflow.Now(ctx)})
 	s.learnUserID(ctx, e.UserID, e.UserIDSource)
 
@@ -122,6 +126,7 @@ func (s *session) resolvedUserID() (string, string) {
 func (s *session) setStatus(ctx workflow.Context, st Status) {
 	s.status = st
 	s.upsert(ctx, AttrProvider.ValueSet(s.in.Provider), AttrStatus.ValueSet(string(st)))
+	s.publish(ctx)
 }
 
 func (s *session) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
@@ -130,13 +135,69 @@ func (s *session) upsert(ctx workflow.Context, updates ...temporal.SearchAttribu
 	}
 }
 
-// next records what the run waits for, for the state query.
+// next records what the run waits for, for the state query and the Web UI.
 func (s *session) next(ctx workflow.Context, step string, in time.Duration) {
 	s.nextStep = step
 	s.nextStepAt = time.Time{}
 	if in > 0 {
 		s.nextStepAt = workflow.Now(ctx).Add(in)
 	}
+	s.publish(ctx)
+}
+
+// await waits for cond at most d, on a timer the Web UI labels summary.
+func (s *session) await(ctx workflow.Context, d time.Duration, summary string, cond func() bool) bool {
+	ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
+	}, cond)
+	return ok
+}
+
+// publish shows the session's state as the workflow's current details in
+// the Web UI (Markdown): what it has seen, what it decided, what comes next.
+func (s *session) publish(ctx workflow.Context) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** session `%s`", s.in.Provider, s.in.SessionID)
+	if s.userID != "" {
+		fmt.Fprintf(&b, " for user `%s` (from %s)", s.userID, s.userIDSource)
+	}
+	fmt.Fprintf(&b, "\n\n**Status:** %s", s.status)
+	if s.latest != nil {
+		fmt.Fprintf(&b, " · latest decision **%s** at %s", s.latest.Decision, s.latest.OccurredAt.UTC().Format(time.RFC3339))
+	}
+	if s.reason != "" {
+		fmt.Fprintf(&b, "\n\n**Reason:** %s", s.reason)
+	}
+	b.WriteString("\n\n**Milestones:**")
+	if len(s.milestones) == 0 {
+		b.WriteString(" none yet")
+	}
+	for _, m := range s.milestones {
+		fmt.Fprintf(&b, "\n- %s (`%s`)", m.Kind, m.Type)
+	}
+	fmt.Fprintf(&b, "\n\n**Next:** %s", s.nextStep)
+	if !s.nextStepAt.IsZero() {
+		fmt.Fprintf(&b, " (by %s)", s.nextStepAt.UTC().Format(time.RFC3339))
+	}
+	if len(s.stepFailures) > 0 {
+		fmt.Fprintf(&b, "\n\n**Failed steps:** %s", strings.Join(s.stepFailures, ", "))
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// count adds one to a counter of the workflow's own, tagged with the
+// provider; the SDK skips it during replay, so a replayed run counts once.
+func (s *session) count(ctx workflow.Context, name string, tags map[string]string) {
+	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"provider": s.in.Provider})
+	if len(tags) > 0 {
+		h = h.WithTags(tags)
+	}
+	h.Counter(name).Inc(1)
+}
+
+// finished counts the run's end by its status.
+func (s *session) finished(ctx workflow.Context) {
+	s.count(ctx, "idv_sessions_finished", map[string]string{"status": string(s.status)})
 }
 
 // Milestone is one recorded event, as the state query shows it.

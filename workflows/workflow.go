@@ -82,6 +82,7 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		s.afterFinalDecision(ctx)
 		// 5. Stay open for late changes; an empty window ends the run.
 		if !s.awaitLateChanges(ctx) {
+			s.finished(ctx)
 			return s.result(), nil
 		}
 	}
@@ -110,9 +111,10 @@ func (s *session) awaitDecision(ctx workflow.Context) bool {
 	// Webhooks first: providers usually decide well within the poll delay.
 	wait := min(s.cfg.DecisionPollAfter, untilExpiry())
 	s.next(ctx, "await the decision webhook", wait)
-	if ok, _ := workflow.AwaitWithTimeout(ctx, wait, s.hasNewDecision); ok {
+	if s.await(ctx, wait, "decision webhook or poll delay", s.hasNewDecision) {
 		return true
 	}
+	s.count(ctx, "idv_sessions_polling", nil)
 	// Then ask the provider's API, backing off, until the session expires.
 	interval := s.cfg.PollInterval
 	for untilExpiry() > 0 {
@@ -127,7 +129,7 @@ func (s *session) awaitDecision(ctx workflow.Context) bool {
 			break
 		}
 		s.next(ctx, "poll the provider for the decision", wait)
-		if ok, _ := workflow.AwaitWithTimeout(ctx, wait, s.hasNewDecision); ok {
+		if s.await(ctx, wait, "next poll of the provider", s.hasNewDecision) {
 			return true
 		}
 		interval = min(2*interval, s.cfg.PollMaxInterval)
@@ -143,7 +145,7 @@ func (s *session) awaitProcessed(ctx workflow.Context) {
 	}
 	s.graceUsed = true
 	s.next(ctx, "await the processed event (grace)", s.cfg.ProcessedGrace)
-	_, _ = workflow.AwaitWithTimeout(ctx, s.cfg.ProcessedGrace, func() bool { return s.processed })
+	s.await(ctx, s.cfg.ProcessedGrace, "processed event grace", func() bool { return s.processed })
 }
 
 func (s *session) expectsProcessed() bool {
@@ -173,7 +175,7 @@ func (s *session) awaitLateChanges(ctx workflow.Context) bool {
 	for {
 		s.next(ctx, "absorb late events", s.cfg.LateEventWindow)
 		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 }
-		if ok, _ := workflow.AwaitWithTimeout(ctx, s.cfg.LateEventWindow, changed); !ok {
+		if !s.await(ctx, s.cfg.LateEventWindow, "late-event window", changed) {
 			s.next(ctx, "done", 0)
 			return false
 		}
@@ -198,6 +200,7 @@ func (s *session) expire(ctx workflow.Context) (Result, error) {
 	s.setStatus(ctx, StatusExpired)
 	s.afterFinalDecision(ctx)
 	s.next(ctx, "done", 0)
+	s.finished(ctx)
 	return s.result(), nil
 }
 
@@ -212,6 +215,7 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 	s.reason = reason
 	s.setStatus(ctx, StatusError)
 	s.next(ctx, "failed: "+reason, 0)
+	s.finished(ctx)
 	// The record must say why, so this update retries until it lands.
 	if err := s.updateUser(ctx, userstore.KindDecision, string(StatusError), workflow.Now(ctx), "", reason); err != nil {
 		return s.result(), fmt.Errorf("record failure on user: %w", err)
@@ -233,7 +237,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 	var a *activities.Activities
 	var d activities.Details
 	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
-	if err := workflow.ExecuteActivity(withRetries(ctx), a.FetchDetails, ref).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(withRetries(ctx, "fetch the Passbase identity"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
 		return err
 	}
 	s.details = &d
@@ -248,6 +252,7 @@ func (s *session) poll(ctx workflow.Context) error {
 	var r activities.PollResult
 	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
 	opts := workflow.ActivityOptions{
+		Summary:             "poll " + s.in.Provider + " for the decision",
 		StartToCloseTimeout: time.Minute,
 		// A failed poll is retried by the next poll, not here.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
@@ -303,7 +308,7 @@ func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.
 	}
 	var a *activities.Activities
 	var out userstore.Outcome
-	if err := workflow.ExecuteActivity(withRetries(ctx), a.UpdateUser, u).Get(ctx, &out); err != nil {
+	if err := workflow.ExecuteActivity(withRetries(ctx, "user record: "+kind+" "+status), a.UpdateUser, u).Get(ctx, &out); err != nil {
 		return err
 	}
 	if kind == userstore.KindDecision {
@@ -314,9 +319,11 @@ func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.
 }
 
 // withRetries is for activities that must eventually succeed: transient
-// failures retry without limit, permanent provider errors stop at once.
-func withRetries(ctx workflow.Context) workflow.Context {
+// failures retry without limit, permanent provider errors stop at once. The
+// summary labels the activity in the Web UI.
+func withRetries(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             summary,
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/healthcheck"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/telemetry"
 )
 
 // Binary describes one production binary.
@@ -28,7 +30,7 @@ type Binary[C any] struct {
 	// Log returns the logging part of the loaded config.
 	Log func(*C) logging.Config
 	// Run runs the service until ctx ends.
-	Run func(ctx context.Context, cfg *C, log *slog.Logger) error
+	Run func(ctx context.Context, cfg *C, log *slog.Logger, tel *telemetry.Telemetry) error
 }
 
 // Main runs b with os.Args and exits: 2 for bad configuration, 1 for a
@@ -50,7 +52,16 @@ func (b Binary[C]) Main() {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	log := logging.New(b.Log(&cfg), os.Stderr).With("service", b.Name)
-	if err := b.Run(ctx, &cfg, log); err != nil {
+	tel, err := telemetry.New(ctx, telemetry.Options{Service: "idvflow-" + b.Name})
+	if err != nil {
+		log.Error("telemetry", "error", err)
+		os.Exit(1)
+	}
+	err = b.Run(ctx, &cfg, log, tel)
+	flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = tel.Close(flush)
+	if err != nil {
 		log.Error(b.Name+" stopped", "error", err)
 		stop()
 		os.Exit(1)

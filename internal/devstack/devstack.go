@@ -23,6 +23,7 @@ import (
 	"github.com/idvflow/idvflow/internal/devserver"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/worker"
 )
@@ -60,6 +61,7 @@ func (o *Options) defaults() {
 // Stack is a running dev stack.
 type Stack struct {
 	Temporal    *devserver.Server
+	Telemetry   *telemetry.Telemetry
 	Emulator    *emulator.Emulator
 	Worker      worker.Config
 	Receiver    receiver.ServerConfig
@@ -113,6 +115,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
+	// One process, one registry: the admin API's /metrics shows the
+	// receiver's, the worker's and the SDK's metrics together.
+	s.Receiver.MetricsAddr = ""
+	s.Telemetry, err = telemetry.New(ctx, telemetry.Options{Service: "idvflow-dev"})
+	if err != nil {
+		return nil, err
+	}
+
 	s.Temporal, err = devserver.Start(devserver.Options{
 		FrontendPort: o.TemporalPort,
 		UIPort:       o.UIPort,
@@ -140,8 +150,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	})
 	emuSrv := &http.Server{Addr: hostPort(o.EmulatorPort), Handler: s.Emulator.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	s.run(func() error { return httpserve.Run(runCtx, emuSrv, log.With("service", "emulator")) })
-	s.run(func() error { return worker.Run(runCtx, &s.Worker, log.With("service", "worker")) })
-	s.run(func() error { return receiver.Run(runCtx, &s.Receiver, log.With("service", "receiver")) })
+	s.run(func() error { return worker.Run(runCtx, &s.Worker, log.With("service", "worker"), s.Telemetry) })
+	s.run(func() error { return receiver.Run(runCtx, &s.Receiver, log.With("service", "receiver"), s.Telemetry) })
 
 	s.ReceiverURL = "http://" + hostPort(o.HTTPPort)
 	s.AdminURL = "http://" + s.Worker.AdminAddr
@@ -213,5 +223,8 @@ func (s *Stack) Stop() {
 	}
 	if s.Temporal != nil {
 		s.Temporal.Stop()
+	}
+	if s.Telemetry != nil {
+		_ = s.Telemetry.Close(context.Background())
 	}
 }

@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
@@ -46,6 +49,9 @@ type Options struct {
 	// T, when set, ties the Temporal server's logs to a test.
 	T      *testing.T
 	Logger *slog.Logger
+	// Spans, when set, receives every span of the stack (receiver, client,
+	// workflow, activities).
+	Spans sdktrace.SpanExporter
 }
 
 // Stack is a running idvflow.
@@ -55,6 +61,8 @@ type Stack struct {
 	Users    *userstore.Store
 	Receiver *httptest.Server
 	Admin    *httptest.Server
+	// Telemetry holds the stack's metrics registry and tracer.
+	Telemetry *telemetry.Telemetry
 	// Target posts webhooks to the receiver as the providers would.
 	Target *simulator.Target
 	// App stands for the team's app: it receives the notify step's posts.
@@ -75,7 +83,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{dir: dir}
-	var opts []temporaltest.TestServerOption
+	s.Telemetry, err = telemetry.New(ctx, telemetry.Options{Service: "idvflow-test", SpanExporter: o.Spans})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.Telemetry.Close(context.Background()) })
+	clientOpts, err := temporalconn.Options(log, s.Telemetry)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	opts := []temporaltest.TestServerOption{
+		temporaltest.WithBaseClientOptions(clientOpts),
+		temporaltest.WithBaseWorkerOptions(worker.Options(10 * time.Second)),
+	}
 	if o.T != nil {
 		opts = append(opts, temporaltest.WithT(o.T))
 	}
@@ -111,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		NotifyURL: s.App.URL, NotifySecret: NotifySecret,
 	}
 	acts := worker.NewActivities(cfg, s.Users, log)
-	s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, o.Workflow) }, sdkworker.Options{})
+	s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, o.Workflow) }, worker.Options(10*time.Second))
 
 	pb, err := passbase.New([]string{PassbaseSecret}, false)
 	if err != nil {
@@ -119,9 +140,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: TaskQueue}
-	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, veriff.New(VeriffKey, []string{VeriffSecret}), pb).Handler())
+	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, veriff.New(VeriffKey, []string{VeriffSecret}), pb).Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
-	s.Admin = httptest.NewServer(admin.New(s.Users, c, AdminToken, log).Handler())
+	s.Admin = httptest.NewServer(admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).Handler())
 	s.closers = append(s.closers, s.Admin.Close)
 
 	s.Target = &simulator.Target{
