@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
@@ -312,6 +314,9 @@ func TestLogsCarryNoBody(t *testing.T) {
 	if !strings.Contains(logs.String(), "workflow_id=veriff:12df6045") {
 		t.Fatalf("log lacks the workflow id: %s", logs.String())
 	}
+	if !strings.Contains(logs.String(), "request_id=") {
+		t.Fatalf("log lacks the request id: %s", logs.String())
+	}
 	for _, secretOrPII := range []string{"MORGAN", "1967-03-30", "MORGA753116SM9IJ", "186.153.67.122", veriffSecret, seedSig} {
 		if strings.Contains(logs.String(), secretOrPII) {
 			t.Fatalf("log contains %q", secretOrPII)
@@ -333,4 +338,55 @@ func hmacHex(secret, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestCountersPerOutcome shows idv_webhooks_total moving for each outcome
+// the receiver decides (duplicates are counted by the session that sees
+// them: idv_session_events_repeated_total).
+func TestCountersPerOutcome(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Options{Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close(context.Background())
+	tc := &fakeTemporal{}
+	pb, _ := passbase.New([]string{passbaseSecret}, false)
+	cfg := receiver.Config{MaxBodyBytes: 4096, SignalTimeout: 200 * time.Millisecond, RetryAfter: time.Second, TaskQueue: "q"}
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), tel, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
+	defer srv.Close()
+
+	signed := func(body string) (http.Header, []byte) {
+		return veriffHeaders(hmacHex(veriffSecret, body)), []byte(body)
+	}
+	decision := `{"verification":{"id":"s1","status":"approved"}}`
+	cases := []struct {
+		outcome, typ string
+		send         func()
+	}{
+		{"accepted", "decision", func() { h, b := signed(decision); post(t, srv.URL+"/webhooks/veriff", "application/json", h, b) }},
+		{"ignored", "unknown", func() { h, b := signed(`{"x":1}`); post(t, srv.URL+"/webhooks/veriff", "application/json", h, b) }},
+		{"unauthenticated", "unknown", func() { post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders("00"), []byte(decision)) }},
+		{"malformed", "unknown", func() {
+			h, b := signed(`{"verification":{"status":"approved"}}`)
+			post(t, srv.URL+"/webhooks/veriff", "application/json", h, b)
+		}},
+		{"too_large", "unknown", func() { post(t, srv.URL+"/webhooks/veriff", "application/json", nil, bytes.Repeat([]byte("x"), 5000)) }},
+		{"unavailable", "decision", func() {
+			tc.mu.Lock()
+			tc.err = errors.New("temporal down")
+			tc.mu.Unlock()
+			h, b := signed(decision)
+			post(t, srv.URL+"/webhooks/veriff", "application/json", h, b)
+		}},
+	}
+	for _, c := range cases {
+		before := testutil.ToFloat64(tel.Webhooks.WithLabelValues("veriff", c.typ, c.outcome))
+		c.send()
+		if got := testutil.ToFloat64(tel.Webhooks.WithLabelValues("veriff", c.typ, c.outcome)); got != before+1 {
+			t.Errorf("idv_webhooks_total{outcome=%q,type=%q}: %v, want %v", c.outcome, c.typ, got, before+1)
+		}
+		if n := testutil.CollectAndCount(tel.AckSeconds, "idv_webhook_ack_seconds"); n == 0 {
+			t.Errorf("no ack latency recorded after %s", c.outcome)
+		}
+	}
 }
