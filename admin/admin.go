@@ -41,6 +41,8 @@ type Server struct {
 	token    string
 	log      *slog.Logger
 	metrics  http.Handler
+	codec    http.Handler
+	origins  map[string]bool
 }
 
 // New returns the admin API; token may be empty only on loopback (the
@@ -56,6 +58,33 @@ func (s *Server) WithMetrics(h http.Handler) *Server {
 	return s
 }
 
+// WithCodec serves Temporal's remote codec protocol (POST /codec/encode and
+// /codec/decode) for codec, so the Web UI shows decrypted payloads while
+// Temporal stores ciphertext. Browsers from origins may call it (CORS).
+func (s *Server) WithCodec(codec converter.PayloadCodec, origins []string) *Server {
+	s.codec = http.StripPrefix("/codec", converter.NewPayloadCodecHTTPHandler(codec))
+	s.origins = map[string]bool{}
+	for _, o := range origins {
+		s.origins[strings.TrimRight(o, "/")] = true
+	}
+	return s
+}
+
+// cors answers the Web UI's preflight and marks answers to allowed origins.
+func (s *Server) cors(c *gin.Context) {
+	origin := c.GetHeader("Origin")
+	if origin != "" && s.origins[origin] {
+		c.Header("Access-Control-Allow-Origin", origin)
+		c.Header("Access-Control-Allow-Credentials", "true")
+		c.Header("Access-Control-Allow-Methods", "POST, OPTIONS")
+		c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
+		c.Header("Vary", "Origin")
+	}
+	if c.Request.Method == http.MethodOptions {
+		c.AbortWithStatus(http.StatusNoContent)
+	}
+}
+
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	g := gin.New()
@@ -64,6 +93,12 @@ func (s *Server) Handler() http.Handler {
 	g.GET("/readyz", s.ready)
 	if s.metrics != nil {
 		g.GET("/metrics", s.authorize, gin.WrapH(s.metrics))
+	}
+	if s.codec != nil {
+		codec := g.Group("/codec", s.cors, s.authorize)
+		codec.OPTIONS("/*path", func(*gin.Context) {})
+		codec.POST("/encode", gin.WrapH(s.codec))
+		codec.POST("/decode", gin.WrapH(s.codec))
 	}
 	v1 := g.Group("/v1", s.authorize)
 	v1.GET("/users/:userID", s.user)

@@ -59,6 +59,9 @@ func (c *ServerConfig) Validate() []error {
 	if _, err := c.Providers(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.Temporal.Codec(); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
 }
 

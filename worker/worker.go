@@ -46,6 +46,9 @@ type Config struct {
 	// StopTimeout is how long a stopping worker lets running activities
 	// finish before it cancels them.
 	StopTimeout time.Duration `env:"IDV_WORKER_STOP_TIMEOUT, default=30s"`
+	// CodecOrigins may call the admin API's codec endpoint from a browser
+	// (the Temporal Web UI's origin).
+	CodecOrigins []string `env:"IDV_CODEC_CORS_ORIGINS, default=http://127.0.0.1:8233,http://localhost:8233"`
 
 	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
 	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
@@ -76,6 +79,9 @@ func (c *Config) Validate() []error {
 		errs = append(errs, errors.New("VERIFF_API_KEY and VERIFF_SHARED_SECRETS go together: set both or neither"))
 	}
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Temporal.Codec(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.NotifyURL != "" {
@@ -191,9 +197,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	}
 	defer w.Stop()
 
+	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel))
+	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
+		api = api.WithCodec(codec, cfg.CodecOrigins)
+	}
 	srv := &http.Server{
 		Addr:              cfg.AdminAddr,
-		Handler:           admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).Handler(),
+		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return httpserve.Run(ctx, srv, log)

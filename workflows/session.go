@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -157,30 +156,35 @@ func (s *session) await(ctx workflow.Context, d time.Duration, summary string, c
 // the Web UI (Markdown): what it has seen, what it decided, what comes next.
 func (s *session) publish(ctx workflow.Context) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** session `%s`", s.in.Provider, s.in.SessionID)
-	if s.userID != "" {
-		fmt.Fprintf(&b, " for user `%s` (from %s)", s.userID, s.userIDSource)
+	w := func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
 	}
-	fmt.Fprintf(&b, "\n\n**Status:** %s", s.status)
+	w("**", s.in.Provider, "** session `", s.in.SessionID, "`")
+	if s.userID != "" {
+		w(" for user `", s.userID, "` (from ", s.userIDSource, ")")
+	}
+	w("\n\n**Status:** ", string(s.status))
 	if s.latest != nil {
-		fmt.Fprintf(&b, " · latest decision **%s** at %s", s.latest.Decision, s.latest.OccurredAt.UTC().Format(time.RFC3339))
+		w(" · latest decision **", string(s.latest.Decision), "** at ", s.latest.OccurredAt.UTC().Format(time.RFC3339))
 	}
 	if s.reason != "" {
-		fmt.Fprintf(&b, "\n\n**Reason:** %s", s.reason)
+		w("\n\n**Reason:** ", s.reason)
 	}
-	b.WriteString("\n\n**Milestones:**")
+	w("\n\n**Milestones:**")
 	if len(s.milestones) == 0 {
-		b.WriteString(" none yet")
+		w(" none yet")
 	}
 	for _, m := range s.milestones {
-		fmt.Fprintf(&b, "\n- %s (`%s`)", m.Kind, m.Type)
+		w("\n- ", string(m.Kind), " (`", m.Type, "`)")
 	}
-	fmt.Fprintf(&b, "\n\n**Next:** %s", s.nextStep)
+	w("\n\n**Next:** ", s.nextStep)
 	if !s.nextStepAt.IsZero() {
-		fmt.Fprintf(&b, " (by %s)", s.nextStepAt.UTC().Format(time.RFC3339))
+		w(" (by ", s.nextStepAt.UTC().Format(time.RFC3339), ")")
 	}
 	if len(s.stepFailures) > 0 {
-		fmt.Fprintf(&b, "\n\n**Failed steps:** %s", strings.Join(s.stepFailures, ", "))
+		w("\n\n**Failed steps:** ", strings.Join(s.stepFailures, ", "))
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
 }

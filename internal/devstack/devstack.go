@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/idvflow/idvflow/internal/devserver"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/worker"
@@ -94,7 +96,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	// Dev defaults, under whatever the environment sets.
 	emulatorURL := "http://" + hostPort(o.EmulatorPort)
+	payloadKey, err := devPayloadKey(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(map[string]string{
+		"IDV_PAYLOAD_KEYS":         payloadKey,
+		"IDV_CODEC_CORS_ORIGINS":   "http://" + hostPort(o.UIPort) + ",http://localhost:" + strconv.Itoa(o.UIPort),
 		"TEMPORAL_ADDRESS":         hostPort(o.TemporalPort),
 		"TEMPORAL_NAMESPACE":       devcreds.Namespace,
 		"IDV_HTTP_ADDR":            ":" + strconv.Itoa(o.HTTPPort),
@@ -127,7 +135,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		FrontendPort: o.TemporalPort,
 		UIPort:       o.UIPort,
 		DatabaseFile: filepath.Join(dataDir, "temporal.db"),
-		Namespace:    devcreds.Namespace,
+		// The UI decodes payloads through the admin API's codec endpoint.
+		UICodecEndpoint: "http://" + hostPort(o.AdminPort) + "/codec",
+		Namespace:       devcreds.Namespace,
 		// A session runs up to IDV_SESSION_EXPIRY plus the late window; keep
 		// closed ones visible for two weeks after that.
 		Retention: 14 * 24 * time.Hour,
@@ -160,6 +170,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// devPayloadKey returns the data dir's payload key, made on first start and
+// kept, so a restart can still read every payload it wrote.
+func devPayloadKey(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "payload-key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := payloadcodec.NewKey("dev-1")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("payload key: %w", err)
+	}
+	return key, nil
 }
 
 func first(xs []string) string {

@@ -10,19 +10,36 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/telemetry"
 )
 
-// Config names the Temporal frontend and namespace.
+// Config names the Temporal frontend and namespace, and the keys that
+// encrypt every payload idvflow writes to Temporal.
 type Config struct {
 	Address   string `env:"TEMPORAL_ADDRESS, default=localhost:7233"`
 	Namespace string `env:"TEMPORAL_NAMESPACE, default=default"`
+	// PayloadKeys is "id:base64key,…" (32-byte keys, the first current);
+	// empty leaves payloads in plain JSON.
+	PayloadKeys string `env:"IDV_PAYLOAD_KEYS"`
+}
+
+// Codec is the payload codec PayloadKeys describe, or nil without keys.
+func (c Config) Codec() (*payloadcodec.Codec, error) {
+	if c.PayloadKeys == "" {
+		return nil, nil
+	}
+	return payloadcodec.ParseKeys(c.PayloadKeys)
 }
 
 // Lazy returns a client that connects on first use, so a binary starts (and
 // answers 503 rather than not at all) while Temporal is still down.
 func Lazy(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry) (client.Client, error) {
-	opts, err := Options(logger, tel)
+	codec, err := cfg.Codec()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := Options(logger, tel, codec)
 	if err != nil {
 		return nil, err
 	}
@@ -34,12 +51,16 @@ func Lazy(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry) (client.Cli
 	return c, nil
 }
 
-// Options are the client options every idvflow client shares: the SDK logs
-// through slog, reports its metrics to tel's registry, and carries the
-// trace context from the webhook request into workflows and activities
-// (workers built on the client inherit the interceptor).
-func Options(logger *slog.Logger, tel *telemetry.Telemetry) (client.Options, error) {
+// Options are the client options every idvflow client shares: payloads
+// encrypted by codec (when given), the SDK's logs through slog, its metrics
+// into tel's registry, and the trace context carried from the webhook
+// request into workflows and activities (workers built on the client
+// inherit the interceptor).
+func Options(logger *slog.Logger, tel *telemetry.Telemetry, codec *payloadcodec.Codec) (client.Options, error) {
 	opts := client.Options{Logger: tlog.NewStructuredLogger(logger.With("component", "temporal-sdk"))}
+	if codec != nil {
+		opts.DataConverter = codec.DataConverter()
+	}
 	if tel == nil {
 		return opts, nil
 	}

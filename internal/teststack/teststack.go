@@ -52,6 +52,8 @@ type Options struct {
 	// Spans, when set, receives every span of the stack (receiver, client,
 	// workflow, activities).
 	Spans sdktrace.SpanExporter
+	// PayloadKeys, when set, encrypts every payload (IDV_PAYLOAD_KEYS).
+	PayloadKeys string
 }
 
 // Stack is a running idvflow.
@@ -88,7 +90,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { s.Telemetry.Close(context.Background()) })
-	clientOpts, err := temporalconn.Options(log, s.Telemetry)
+	codec, err := temporalconn.Config{PayloadKeys: o.PayloadKeys}.Codec()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	clientOpts, err := temporalconn.Options(log, s.Telemetry, codec)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -142,7 +149,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: TaskQueue}
 	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, veriff.New(VeriffKey, []string{VeriffSecret}), pb).Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
-	s.Admin = httptest.NewServer(admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).Handler())
+	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler())
+	if codec != nil {
+		api = api.WithCodec(codec, []string{"http://ui.test"})
+	}
+	s.Admin = httptest.NewServer(api.Handler())
 	s.closers = append(s.closers, s.Admin.Close)
 
 	s.Target = &simulator.Target{
