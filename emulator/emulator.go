@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"regexp"
@@ -31,6 +32,10 @@ type Config struct {
 	VeriffSecret   string
 	// StateFile, if set, keeps identities and decisions across restarts.
 	StateFile string
+	// FaultRate (0..1) makes that share of API calls fail at random: 500,
+	// 429 with Retry-After, or an answer slower than FaultDelay.
+	FaultRate  float64
+	FaultDelay time.Duration
 }
 
 // Emulator serves the emulated APIs. It is safe for concurrent use.
@@ -202,6 +207,9 @@ func (e *Emulator) countAndFault(w http.ResponseWriter, id string) bool {
 	var f *Fault
 	if q := e.faults[id]; len(q) > 0 {
 		f, e.faults[id] = &q[0], q[1:]
+	} else if e.cfg.FaultRate > 0 && rand.Float64() < e.cfg.FaultRate {
+		random := []Fault{{Status: 500}, {Status: 429}, {Status: 503}, {Delay: e.cfg.FaultDelay}}[rand.IntN(4)]
+		f = &random
 	}
 	e.mu.Unlock()
 	if f == nil {

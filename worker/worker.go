@@ -50,6 +50,9 @@ type Config struct {
 	// (the Temporal Web UI's origin).
 	CodecOrigins []string `env:"IDV_CODEC_CORS_ORIGINS, default=http://127.0.0.1:8233,http://localhost:8233"`
 
+	// ProviderTimeout bounds one HTTP attempt to a provider's API.
+	ProviderTimeout time.Duration `env:"IDV_PROVIDER_TIMEOUT, default=10s"`
+
 	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
 	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
 
@@ -114,7 +117,7 @@ func CheckAdminAddr(addr, token string) error {
 // NewActivities builds the activities' clients from cfg. A provider without
 // credentials gets no client: its sessions end with a clear reason.
 func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
-	hc := httpapi.NewClient(httpapi.Options{Logger: log.With("component", "provider-api")})
+	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
 	a := &activities.Activities{Users: users}
 	if cfg.PassbaseAPIKey != "" {
 		a.Passbase = passbase.New(cfg.PassbaseBaseURL, cfg.PassbaseAPIKey, hc)

@@ -30,6 +30,18 @@ type Config struct {
 	// ProcessedGrace) for the 7002 "submitted" event. Off by default:
 	// Veriff's event webhook is optional and many integrations never get it.
 	VeriffAwaitSubmitted bool `env:"IDV_VERIFF_AWAIT_SUBMITTED, default=false" json:"veriff_await_submitted"`
+	// ActivityTimeout bounds one attempt of an activity; a worker that dies
+	// mid-activity is noticed after it, and the attempt retried elsewhere.
+	ActivityTimeout time.Duration `env:"IDV_ACTIVITY_TIMEOUT, default=1m" json:"activity_timeout"`
+}
+
+// activityTimeout is ActivityTimeout, or one minute for runs recorded
+// before the setting existed.
+func (c Config) activityTimeout() time.Duration {
+	if c.ActivityTimeout > 0 {
+		return c.ActivityTimeout
+	}
+	return time.Minute
 }
 
 // DefaultConfig returns the documented defaults.
@@ -41,6 +53,7 @@ func DefaultConfig() Config {
 		PollMaxInterval:   2 * time.Hour,
 		SessionExpiry:     7 * 24 * time.Hour,
 		LateEventWindow:   24 * time.Hour,
+		ActivityTimeout:   time.Minute,
 	}
 }
 

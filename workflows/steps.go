@@ -56,7 +56,7 @@ func (s *session) notifyApp(ctx workflow.Context) error {
 	}
 	var a *activities.Activities
 	var r activities.NotifyResult
-	return workflow.ExecuteActivity(withRetries(ctx, "notify the app: "+n.Status), a.NotifyApp, n).Get(ctx, &r)
+	return workflow.ExecuteActivity(s.withRetries(ctx, "notify the app: "+n.Status), a.NotifyApp, n).Get(ctx, &r)
 }
 
 // decisionKey identifies the decision last applied: the same session,

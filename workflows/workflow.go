@@ -237,7 +237,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 	var a *activities.Activities
 	var d activities.Details
 	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
-	if err := workflow.ExecuteActivity(withRetries(ctx, "fetch the Passbase identity"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(s.withRetries(ctx, "fetch the Passbase identity"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
 		return err
 	}
 	s.details = &d
@@ -253,7 +253,7 @@ func (s *session) poll(ctx workflow.Context) error {
 	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
 	opts := workflow.ActivityOptions{
 		Summary:             "poll " + s.in.Provider + " for the decision",
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: s.cfg.activityTimeout(),
 		// A failed poll is retried by the next poll, not here.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 	}
@@ -308,7 +308,7 @@ func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.
 	}
 	var a *activities.Activities
 	var out userstore.Outcome
-	if err := workflow.ExecuteActivity(withRetries(ctx, "user record: "+kind+" "+status), a.UpdateUser, u).Get(ctx, &out); err != nil {
+	if err := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+kind+" "+status), a.UpdateUser, u).Get(ctx, &out); err != nil {
 		return err
 	}
 	if kind == userstore.KindDecision {
@@ -321,10 +321,10 @@ func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.
 // withRetries is for activities that must eventually succeed: transient
 // failures retry without limit, permanent provider errors stop at once. The
 // summary labels the activity in the Web UI.
-func withRetries(ctx workflow.Context, summary string) workflow.Context {
+func (s *session) withRetries(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             summary,
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: s.cfg.activityTimeout(),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,

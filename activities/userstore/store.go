@@ -146,8 +146,12 @@ func parseURL(databaseURL string) (driver, dsn string, dialect goose.Dialect, er
 			sep = "&"
 		}
 		// WAL lets readers (the admin API) run beside the writer; the busy
-		// timeout covers a second process opening the same file.
-		dsn := path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		// timeout covers a second process opening the same file (a URL can
+		// set its own).
+		dsn := path + sep + "_pragma=journal_mode(WAL)"
+		if !strings.Contains(path, "busy_timeout") {
+			dsn += "&_pragma=busy_timeout(10000)"
+		}
 		return "sqlite", dsn, goose.DialectSQLite3, nil
 	}
 	return "", "", "", fmt.Errorf("database url must start with postgres://, postgresql:// or sqlite: (got scheme of %q)", redactURL(databaseURL))

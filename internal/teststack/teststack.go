@@ -19,6 +19,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
@@ -54,6 +55,15 @@ type Options struct {
 	Spans sdktrace.SpanExporter
 	// PayloadKeys, when set, encrypts every payload (IDV_PAYLOAD_KEYS).
 	PayloadKeys string
+	// NoWorker leaves starting a worker to the test (see Stack.Activities).
+	NoWorker bool
+	// DatabaseURL replaces the stack's own SQLite file.
+	DatabaseURL string
+	// Emulator tunes the provider emulator (faults); its credentials are
+	// always the stack's.
+	Emulator emulator.Config
+	// ProviderTimeout bounds one provider API attempt (default 10s).
+	ProviderTimeout time.Duration
 }
 
 // Stack is a running idvflow.
@@ -65,6 +75,10 @@ type Stack struct {
 	Admin    *httptest.Server
 	// Telemetry holds the stack's metrics registry and tracer.
 	Telemetry *telemetry.Telemetry
+	// Activities are what a worker of this stack registers.
+	Activities *activities.Activities
+	// Workflow is the workflow config a worker of this stack registers.
+	Workflow workflows.Config
 	// Target posts webhooks to the receiver as the providers would.
 	Target *simulator.Target
 	// App stands for the team's app: it receives the notify step's posts.
@@ -117,11 +131,17 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	s.Emulator = emulator.New(emulator.Config{PassbaseAPIKey: PassbaseKey, VeriffAPIKey: VeriffKey, VeriffSecret: VeriffSecret})
+	ecfg := o.Emulator
+	ecfg.PassbaseAPIKey, ecfg.VeriffAPIKey, ecfg.VeriffSecret = PassbaseKey, VeriffKey, VeriffSecret
+	s.Emulator = emulator.New(ecfg)
 	emu := httptest.NewServer(s.Emulator.Handler())
 	s.closers = append(s.closers, emu.Close)
 
-	s.Users, err = userstore.Open(ctx, "sqlite:"+filepath.Join(dir, "users.db"))
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(dir, "users.db")
+	}
+	s.Users, err = userstore.Open(ctx, dbURL)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -136,10 +156,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	cfg := &worker.Config{
 		PassbaseBaseURL: emu.URL + "/verification/v2", PassbaseAPIKey: PassbaseKey,
 		VeriffBaseURL: emu.URL, VeriffAPIKey: VeriffKey, VeriffSharedSecrets: []string{VeriffSecret},
-		NotifyURL: s.App.URL, NotifySecret: NotifySecret,
+		NotifyURL: s.App.URL, NotifySecret: NotifySecret, ProviderTimeout: o.ProviderTimeout,
 	}
-	acts := worker.NewActivities(cfg, s.Users, log)
-	s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts, o.Workflow) }, worker.Options(10*time.Second))
+	s.Activities, s.Workflow = worker.NewActivities(cfg, s.Users, log), o.Workflow
+	if !o.NoWorker {
+		s.StartWorker(10 * time.Second)
+	}
 
 	pb, err := passbase.New([]string{PassbaseSecret}, false)
 	if err != nil {
@@ -161,6 +183,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		VeriffAPIKey: VeriffKey, VeriffSecret: VeriffSecret, PassbaseSecret: PassbaseSecret,
 	}
 	return s, nil
+}
+
+// StartWorker starts a worker of the stack's workflow and activities.
+func (s *Stack) StartWorker(stopTimeout time.Duration) sdkworker.Worker {
+	return s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) {
+		worker.Register(r, s.Activities, s.Workflow)
+	}, worker.Options(stopTimeout))
 }
 
 // Close stops everything, newest first, and removes the stack's files.
