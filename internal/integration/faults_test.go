@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
