@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -180,7 +181,13 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 			c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body exceeds " + strconv.FormatInt(r.cfg.MaxBodyBytes, 10) + " bytes"})
 			return OutcomeTooLarge, workflows.Event{}
 		}
-		// The sender went away or was too slow; it will retry.
+		// The sender went away or was too slow (the server's read timeout);
+		// it will retry.
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			c.JSON(http.StatusRequestTimeout, gin.H{"error": "body not received in time"})
+			return OutcomeMalformed, workflows.Event{}
+		}
 		c.JSON(http.StatusBadRequest, gin.H{"error": "could not read body"})
 		return OutcomeMalformed, workflows.Event{}
 	}
