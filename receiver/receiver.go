@@ -16,7 +16,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,6 +42,12 @@ type Config struct {
 	RetryAfter time.Duration `env:"IDV_RETRY_AFTER, default=30s"`
 	// TaskQueue is where new session workflows are started.
 	TaskQueue string `env:"IDV_TASK_QUEUE, default=idv-verification"`
+	// Allowed lists, per provider name, the networks its webhooks may come
+	// from; a provider without an entry is not restricted.
+	Allowed map[string][]netip.Prefix
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the real sender.
+	TrustedProxies []netip.Prefix
 }
 
 // Signaler is the one Temporal call the receiver makes (client.Client has it).
@@ -90,7 +98,7 @@ func (r *Receiver) Handler() http.Handler {
 	})
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	for _, p := range r.providers {
-		g.POST("/webhooks/"+p.Name(), r.handle(p))
+		g.POST("/webhooks/"+p.Name(), r.allow(p.Name()), r.handle(p))
 	}
 	return g
 }
@@ -105,6 +113,66 @@ func (r *Receiver) recover(c *gin.Context) {
 		}
 	}()
 	c.Next()
+}
+
+// allow refuses webhooks from outside the provider's allowed networks with
+// the same answer as any authentication failure.
+func (r *Receiver) allow(provider string) gin.HandlerFunc {
+	nets := r.cfg.Allowed[provider]
+	return func(c *gin.Context) {
+		if len(nets) == 0 {
+			return
+		}
+		ip := ClientIP(c.Request, r.cfg.TrustedProxies)
+		for _, n := range nets {
+			if ip.IsValid() && n.Contains(ip) {
+				return
+			}
+		}
+		r.log.Info("webhook", "request_id", c.GetString(requestIDKey), "provider", provider,
+			"outcome", OutcomeUnauthenticated, "status", http.StatusUnauthorized, "reason", "source not allowed")
+		if r.tel != nil {
+			r.tel.Webhooks.WithLabelValues(provider, "unknown", string(OutcomeUnauthenticated)).Inc()
+		}
+		c.AbortWithStatusJSON(http.StatusUnauthorized, unauthenticated)
+	}
+}
+
+// ClientIP is the sender's address: the connection's peer, or, when the
+// peer is a trusted proxy, the right-most X-Forwarded-For entry that is not
+// one (entries to its left can be forged by the sender).
+func ClientIP(req *http.Request, trusted []netip.Prefix) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(ip) {
+		return ip
+	}
+	xff := req.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return ip
+	}
+	hops := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return netip.Addr{} // a malformed chain names nobody
+		}
+		if a = a.Unmap(); !isTrusted(a) {
+			return a
+		}
+	}
+	return ip
 }
 
 // unauthenticated is the one answer to every authentication failure.

@@ -2,9 +2,13 @@ package receiver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/idvflow/idvflow/internal/envconf"
@@ -15,6 +19,7 @@ import (
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // ServerConfig is everything cmd/receiver reads from the environment.
@@ -32,6 +37,16 @@ type ServerConfig struct {
 
 	PassbaseWebhookSecrets   []string `env:"PASSBASE_WEBHOOK_SECRETS"`
 	PassbaseAllowUnencrypted bool     `env:"PASSBASE_ALLOW_UNENCRYPTED, default=false"`
+
+	// Optional source allowlists (CIDRs, comma-separated) and the proxies
+	// whose X-Forwarded-For is believed.
+	VeriffAllowedCIDRs   []string `env:"VERIFF_ALLOWED_CIDRS"`
+	PassbaseAllowedCIDRs []string `env:"PASSBASE_ALLOWED_CIDRS"`
+	TrustedProxies       []string `env:"IDV_TRUSTED_PROXIES"`
+
+	// Built-in HTTPS when both are set (Veriff calls only HTTPS URLs).
+	TLSCertFile string `env:"IDV_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"IDV_TLS_KEY_FILE"`
 
 	Log logging.Config
 }
@@ -62,7 +77,42 @@ func (c *ServerConfig) Validate() []error {
 	if _, err := c.Temporal.Codec(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.network(); err != nil {
+		errs = append(errs, err)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("IDV_TLS_CERT_FILE and IDV_TLS_KEY_FILE go together: set both or neither"))
+	}
 	return errs
+}
+
+// network parses the allowlists and trusted proxies into c.Receiver.
+func (c *ServerConfig) network() error {
+	var errs []error
+	parse := func(name string, list []string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range list {
+			s = strings.TrimSpace(s)
+			if !strings.Contains(s, "/") {
+				if a, err := netip.ParseAddr(s); err == nil {
+					s = netip.PrefixFrom(a, a.BitLen()).String()
+				}
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a CIDR", name, s))
+				continue
+			}
+			out = append(out, p.Masked())
+		}
+		return out
+	}
+	c.Receiver.Allowed = map[string][]netip.Prefix{
+		workflows.ProviderVeriff:   parse("VERIFF_ALLOWED_CIDRS", c.VeriffAllowedCIDRs),
+		workflows.ProviderPassbase: parse("PASSBASE_ALLOWED_CIDRS", c.PassbaseAllowedCIDRs),
+	}
+	c.Receiver.TrustedProxies = parse("IDV_TRUSTED_PROXIES", c.TrustedProxies)
+	return errors.Join(errs...)
 }
 
 // Providers returns the webhook providers cfg configures. A provider without
@@ -94,9 +144,18 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 		return err
 	}
 	defer tc.Close()
+	if err := cfg.network(); err != nil {
+		return err
+	}
 	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, tel, providers...).Handler())
-	if cfg.MetricsAddr == "" || tel == nil {
+	serve := func(ctx context.Context) error {
+		if cfg.TLSCertFile != "" {
+			return httpserve.RunTLS(ctx, srv, cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		}
 		return httpserve.Run(ctx, srv, log)
+	}
+	if cfg.MetricsAddr == "" || tel == nil {
+		return serve(ctx)
 	}
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", tel.MetricsHandler())
@@ -106,7 +165,7 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- httpserve.Run(ctx, msrv, log) }()
-	go func() { errc <- httpserve.Run(ctx, srv, log) }()
+	go func() { errc <- serve(ctx) }()
 	first := <-errc
 	cancel()
 	return errors.Join(first, <-errc)
@@ -116,6 +175,7 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 // or stalled sender.
 func NewHTTPServer(addr string, readTimeout time.Duration, h http.Handler) *http.Server {
 	return &http.Server{
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,

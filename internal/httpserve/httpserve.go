@@ -12,8 +12,17 @@ import (
 
 // Run runs srv until ctx is cancelled, then shuts it down gracefully.
 func Run(ctx context.Context, srv *http.Server, log *slog.Logger) error {
+	return run(ctx, srv, log, srv.ListenAndServe)
+}
+
+// RunTLS is Run over HTTPS with the certificate and key files.
+func RunTLS(ctx context.Context, srv *http.Server, certFile, keyFile string, log *slog.Logger) error {
+	return run(ctx, srv, log, func() error { return srv.ListenAndServeTLS(certFile, keyFile) })
+}
+
+func run(ctx context.Context, srv *http.Server, log *slog.Logger, listen func() error) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- listen() }()
 	log.Info("listening", "addr", srv.Addr)
 	select {
 	case err := <-errc:
