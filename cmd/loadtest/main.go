@@ -13,8 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -98,16 +96,13 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool) erro
 	return os.WriteFile(filepath.Join(out, "report.json"), b, 0o644)
 }
 
-// port picks a free port below the kernel's ephemeral range, so it cannot
-// collide with the embedded Temporal server's own.
 func port() int {
-	for {
-		p := 20000 + rand.IntN(10000)
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-			l.Close()
-			return p
-		}
+	p, err := devstack.FreePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
 	}
+	return p
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

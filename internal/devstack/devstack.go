@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -184,6 +185,20 @@ func devPayloadKey(dataDir string) (string, error) {
 		return "", fmt.Errorf("payload key: %w", err)
 	}
 	return key, nil
+}
+
+// FreePort returns a free loopback port below the kernel's ephemeral range
+// (32768+), so it cannot collide with the ports the embedded Temporal server
+// asks the kernel for.
+func FreePort() (int, error) {
+	for range 200 {
+		p := 20000 + rand.IntN(10000)
+		if l, err := net.Listen("tcp", hostPort(p)); err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port in 20000-29999")
 }
 
 func first(xs []string) string {

@@ -3,11 +3,8 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,20 +26,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freePort returns a free port below the kernel's ephemeral range
-// (32768+), so it cannot collide with the ports the embedded Temporal
-// server asks the kernel for.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 100 {
-		port := 20000 + rand.IntN(10000)
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			l.Close()
-			return port
-		}
+	p, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port in 20000-29999")
-	return 0
+	return p
 }
 
 // startDev starts the dev stack as `go run ./cmd/dev` does, on free ports,

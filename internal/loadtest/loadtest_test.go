@@ -2,10 +2,7 @@ package loadtest_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -20,15 +17,11 @@ import (
 )
 
 func port(t *testing.T) int {
-	for range 100 {
-		p := 20000 + rand.IntN(10000)
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-			l.Close()
-			return p
-		}
+	p, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return p
 }
 
 // TestSmoke runs every phase of the load tool briefly against the embedded
