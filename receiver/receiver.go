@@ -311,17 +311,25 @@ func staticSummary(ev workflows.Event) string {
 	return ev.Provider + " session for user " + user
 }
 
-// signal delivers ev to its session's workflow, starting the workflow if no
-// run is open. It returns only once Temporal has durably accepted the signal.
+// signal delivers ev to its session's workflow under the receiver's own
+// deadline. It returns only once Temporal has durably accepted the signal.
 func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
+	return SignalWithStart(ctx, r.temporal, r.cfg.TaskQueue, ev)
+}
+
+// SignalWithStart is the one Temporal call a webhook becomes: signal ev to
+// its session's workflow, starting the workflow on taskQueue if no run is
+// open. The load tool calls it too, so its bare-client ceiling does exactly
+// the receiver's work.
+func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workflows.Event) error {
 	opts := client.StartWorkflowOptions{
 		ID:        workflows.WorkflowID(ev.Provider, ev.SessionID),
-		TaskQueue: r.cfg.TaskQueue,
+		TaskQueue: taskQueue,
 		// An event after the run closed starts a new run; the user store
 		// makes that run a no-op for a user already up to date.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -329,6 +337,6 @@ func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
 		StaticSummary: staticSummary(ev),
 	}
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID}
-	_, err := r.temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
+	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	return err
 }

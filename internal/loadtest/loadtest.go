@@ -27,9 +27,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/simulator"
-	"github.com/idvflow/idvflow/workflows"
 )
 
 // Options select the load.
@@ -185,15 +185,9 @@ func signalStarted(o Options, p *veriff.Provider) error {
 	if err != nil {
 		return err
 	}
-	opts := client.StartWorkflowOptions{
-		ID: workflows.WorkflowID(ev.Provider, ev.SessionID), TaskQueue: o.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err = o.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts,
-		workflows.WorkflowName, workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID})
-	return err
+	return receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev)
 }
 
 // paced calls the bare client open-loop at the pacer's rate, each call in
