@@ -3,8 +3,6 @@ package receiver_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -19,6 +17,7 @@ import (
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/simulator"
 )
 
 // hostile is one request an attacker, a broken sender or a confused
@@ -40,16 +39,11 @@ type hostile struct {
 func signedVeriff(body string) http.Header { return veriffHeaders(hmacHex(veriffSecret, body)) }
 
 func encryptWith(key string, plain []byte) []byte {
-	b, err := aes.NewCipher([]byte(key))
+	b, err := simulator.PassbaseEncrypt(key, plain)
 	if err != nil {
 		panic(err)
 	}
-	n := aes.BlockSize - len(plain)%aes.BlockSize
-	padded := append(append([]byte{}, plain...), bytes.Repeat([]byte{byte(n)}, n)...)
-	iv := bytes.Repeat([]byte{9}, aes.BlockSize)
-	ct := make([]byte, len(padded))
-	cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, padded)
-	return []byte(base64.StdEncoding.EncodeToString(append(iv, ct...)))
+	return b
 }
 
 func hostileRequests(t *testing.T) []hostile {

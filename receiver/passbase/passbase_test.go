@@ -15,6 +15,7 @@ import (
 
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -61,17 +62,13 @@ func TestDecryptVectors(t *testing.T) {
 }
 
 // encrypt builds a body the way Passbase does, for cases the vectors lack.
-func encrypt(t testing.TB, key string, iv, plain []byte) []byte {
+func encrypt(t testing.TB, key string, plain []byte) []byte {
 	t.Helper()
-	b, err := aes.NewCipher([]byte(key))
+	b, err := simulator.PassbaseEncrypt(key, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := aes.BlockSize - len(plain)%aes.BlockSize
-	padded := append(append([]byte{}, plain...), bytes.Repeat([]byte{byte(n)}, n)...)
-	ct := make([]byte, len(padded))
-	cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, padded)
-	return []byte(base64.StdEncoding.EncodeToString(append(append([]byte{}, iv...), ct...)))
+	return b
 }
 
 func TestAuthenticateFailuresAreIdentical(t *testing.T) {
@@ -91,9 +88,9 @@ func TestAuthenticateFailuresAreIdentical(t *testing.T) {
 
 	cases := map[string][]byte{
 		"bad base64":                           []byte("!!!not base64!!!"),
-		"wrong key":                            encrypt(t, "another-secret-of-32-bytes-long!", iv, vector(t, "verification-reviewed.json")),
+		"wrong key":                            encrypt(t, "another-secret-of-32-bytes-long!", vector(t, "verification-reviewed.json")),
 		"bad padding":                          badPad,
-		"non-JSON plaintext":                   encrypt(t, secret, iv, []byte("approved, trust me")),
+		"non-JSON plaintext":                   encrypt(t, secret, []byte("approved, trust me")),
 		"empty body":                           {},
 		"IV only":                              []byte(base64.StdEncoding.EncodeToString(iv)),
 		"truncated":                            good[:len(good)-8],
@@ -275,8 +272,7 @@ func FuzzParse(f *testing.F) {
 // cheap check and is caught by Parse, with the same unauthenticated answer.
 func TestObjectShapedGarbageIsUnauthenticated(t *testing.T) {
 	p := newProvider(t, secret)
-	iv := bytes.Repeat([]byte{7}, 16)
-	plain, err := p.Authenticate(textPlain, encrypt(t, secret, iv, []byte("{approved: yes}")))
+	plain, err := p.Authenticate(textPlain, encrypt(t, secret, []byte("{approved: yes}")))
 	if err != nil {
 		t.Fatalf("decrypt: %v", err)
 	}
