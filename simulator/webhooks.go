@@ -10,14 +10,14 @@ package simulator
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/idvflow/idvflow/activities/veriff"
 )
 
 // Made-up personal data carried by simulated payloads.
@@ -105,9 +105,7 @@ func VeriffScreening(sessionID, attemptID, userID, checkType, matchStatus string
 
 // VeriffSign is the X-HMAC-SIGNATURE of body.
 func VeriffSign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return veriff.Sign([]byte(secret), body)
 }
 
 // Passbase event vocabularies.
