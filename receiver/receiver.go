@@ -98,7 +98,7 @@ func (r *Receiver) Handler() http.Handler {
 	})
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	for _, p := range r.providers {
-		g.POST("/webhooks/"+p.Name(), r.allow(p.Name()), r.handle(p))
+		g.POST("/webhooks/"+p.Name(), r.handle(p))
 	}
 	return g
 }
@@ -115,27 +115,20 @@ func (r *Receiver) recover(c *gin.Context) {
 	c.Next()
 }
 
-// allow refuses webhooks from outside the provider's allowed networks with
-// the same answer as any authentication failure.
-func (r *Receiver) allow(provider string) gin.HandlerFunc {
+// allowed reports whether the request comes from one of the provider's
+// allowed networks (every source is, when the provider has none).
+func (r *Receiver) allowed(req *http.Request, provider string) bool {
 	nets := r.cfg.Allowed[provider]
-	return func(c *gin.Context) {
-		if len(nets) == 0 {
-			return
-		}
-		ip := ClientIP(c.Request, r.cfg.TrustedProxies)
-		for _, n := range nets {
-			if ip.IsValid() && n.Contains(ip) {
-				return
-			}
-		}
-		r.log.Info("webhook", "request_id", c.GetString(requestIDKey), "provider", provider,
-			"outcome", OutcomeUnauthenticated, "status", http.StatusUnauthorized, "reason", "source not allowed")
-		if r.tel != nil {
-			r.tel.Webhooks.WithLabelValues(provider, "unknown", string(OutcomeUnauthenticated)).Inc()
-		}
-		c.AbortWithStatusJSON(http.StatusUnauthorized, unauthenticated)
+	if len(nets) == 0 {
+		return true
 	}
+	ip := ClientIP(req, r.cfg.TrustedProxies)
+	for _, n := range nets {
+		if ip.IsValid() && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientIP is the sender's address: the connection's peer, or, when the
@@ -189,6 +182,9 @@ func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
 			attrs = append(attrs, "workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID),
 				"type", ev.Type, "kind", ev.Kind)
 		}
+		if reason := c.GetString(reasonKey); reason != "" {
+			attrs = append(attrs, "reason", reason)
+		}
 		r.log.Info("webhook", attrs...)
 		if r.tel != nil {
 			r.tel.Webhooks.WithLabelValues(p.Name(), metricType(ev), string(outcome)).Inc()
@@ -212,7 +208,11 @@ func metricType(ev workflows.Event) string {
 	return "other"
 }
 
-const requestIDKey = "request_id"
+// Keys of values a request carries through gin's context.
+const (
+	requestIDKey = "request_id"
+	reasonKey    = "reason" // why a request was refused, for its log line
+)
 
 // requestID tags each request with the sender's X-Request-Id when it is a
 // plain token, or a new one, and echoes it in the answer.
@@ -242,6 +242,13 @@ func plainToken(s string) bool {
 }
 
 func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows.Event) {
+	// A source outside the allowlist gets the answer of any failed
+	// authentication, before its body is read.
+	if !r.allowed(c.Request, p.Name()) {
+		c.Set(reasonKey, "source not allowed")
+		c.JSON(http.StatusUnauthorized, unauthenticated)
+		return OutcomeUnauthenticated, workflows.Event{}
+	}
 	body, err := r.readBody(c)
 	if err != nil {
 		var tooLarge *http.MaxBytesError

@@ -154,7 +154,7 @@ func parseURL(databaseURL string) (driver, dsn string, dialect goose.Dialect, er
 		}
 		return "sqlite", dsn, goose.DialectSQLite3, nil
 	}
-	return "", "", "", fmt.Errorf("database url must start with postgres://, postgresql:// or sqlite: (got scheme of %q)", redactURL(databaseURL))
+	return "", "", "", fmt.Errorf("database url %q: want postgres://, postgresql:// or sqlite:PATH", redactURL(databaseURL))
 }
 
 // redactURL keeps the scheme of a database URL and drops credentials.
