@@ -202,7 +202,7 @@ func (p *Provider) Parse(body []byte) (workflows.Event, error) {
 	}
 	ev.ID = strings.Join([]string{pl.Event, key, strconv.FormatInt(ev.OccurredAt.Unix(), 10), ev.ProviderStatus}, "/")
 	if pl.AdditionalAttributes != nil {
-		if id := scalar(pl.AdditionalAttributes.CustomerUserID); id != "" {
+		if id := webhook.Scalar(pl.AdditionalAttributes.CustomerUserID); id != "" {
 			ev.UserID, ev.UserIDSource = id, "additional_attributes.customer_user_id"
 		}
 	}
@@ -222,7 +222,7 @@ func decision(status string) workflows.Status {
 // reviewStatus reads the older vocabulary's review_status: true is approved,
 // false declined, null none. A string status is accepted as well.
 func reviewStatus(raw json.RawMessage) string {
-	switch s := strings.ToLower(scalar(raw)); s {
+	switch s := strings.ToLower(webhook.Scalar(raw)); s {
 	case "true":
 		return "approved"
 	case "false":
@@ -230,18 +230,6 @@ func reviewStatus(raw json.RawMessage) string {
 	default:
 		return s
 	}
-}
-
-// scalar renders a JSON string, number or boolean as text; null is "".
-func scalar(raw json.RawMessage) string {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" || strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") {
-		return ""
-	}
-	if u, err := strconv.Unquote(s); err == nil {
-		return u
-	}
-	return s
 }
 
 func first(vs ...int64) int64 {

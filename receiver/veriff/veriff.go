@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/idvflow/idvflow/receiver/webhook"
@@ -160,7 +159,7 @@ func decisionEvent(pl payload) (workflows.Event, error) {
 		Kind:           workflows.KindDecision,
 		Decision:       workflows.NormalizeStatus(v.Status),
 		ProviderStatus: v.Status,
-		ReasonCode:     rawText(v.ReasonCode),
+		ReasonCode:     webhook.Scalar(v.ReasonCode),
 		OccurredAt:     at,
 		AttemptID:      v.AttemptID,
 	}
@@ -263,17 +262,6 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// rawText renders a JSON scalar (number or string) as text; null is "".
-func rawText(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if s, err := strconv.Unquote(string(raw)); err == nil {
-		return s
-	}
-	return string(raw)
 }
 
 func bodyDigest(body []byte) string {

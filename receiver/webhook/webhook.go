@@ -5,9 +5,12 @@
 package webhook
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -69,4 +72,18 @@ func CheckSessionID(id string) error {
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// Scalar renders a JSON string, number or boolean as text; null, absent,
+// objects and arrays are "". Providers send ids and codes as either strings
+// or numbers; nothing larger is ever carried into the workflow.
+func Scalar(raw json.RawMessage) string {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" || strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") {
+		return ""
+	}
+	if u, err := strconv.Unquote(s); err == nil {
+		return u
+	}
+	return s
 }
