@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/simulator"
+
+	"github.com/idvflow/idvflow/internal/testlog"
 )
 
 // hostile is one request an attacker, a broken sender or a confused
@@ -129,7 +130,7 @@ func TestHostileInput(t *testing.T) {
 	if len(cases) < 30 {
 		t.Fatalf("only %d hostile requests", len(cases))
 	}
-	var logs syncLog
+	var logs testlog.Buffer
 	tc := &fakeTemporal{}
 	pb, _ := passbase.New([]string{passbaseSecret}, false)
 	cfg := receiver.Config{MaxBodyBytes: 64 << 10, SignalTimeout: time.Second, RetryAfter: 30 * time.Second, TaskQueue: "q"}
@@ -214,22 +215,4 @@ func rawRequest(t *testing.T, addr string, write func(net.Conn)) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// syncLog is a log sink safe for the server's goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

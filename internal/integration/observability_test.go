@@ -1,14 +1,12 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +16,15 @@ import (
 	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
+
+	"github.com/idvflow/idvflow/internal/testlog"
 )
-
-// syncBuffer is a log sink safe for the stack's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestObservability follows one Veriff session through metrics, one trace,
 // the logs and the Web UI's details.
 func TestObservability(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	wf := workflows.DefaultConfig()
 	wf.LateEventWindow = time.Second
 	wf.ProcessedGrace = time.Second

@@ -20,6 +20,8 @@ import (
 	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
+
+	"github.com/idvflow/idvflow/internal/testlog"
 )
 
 // personal is what the simulated payloads carry about the person: none of
@@ -79,7 +81,7 @@ func shortSessions() workflows.Config {
 // payloads are ciphertext, and the admin API's codec endpoint decodes them
 // for the Web UI.
 func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	key := payloadcodec.NewKey("test-1")
 	st, err := teststack.Start(context.Background(), teststack.Options{
 		Workflow: shortSessions(), T: t, PayloadKeys: key,
