@@ -17,6 +17,7 @@ import (
 	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/activities/veriff"
+	"github.com/idvflow/idvflow/record"
 )
 
 // ErrTypeProviderAPI is the application error type of a provider API call
@@ -131,32 +132,48 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 
 // UserUpdate is one change to a user's record.
 type UserUpdate struct {
-	UserID       string    `json:"user_id"`
-	UserIDSource string    `json:"user_id_source"`
-	Provider     string    `json:"provider"`
-	SessionID    string    `json:"session_id"`
-	Kind         string    `json:"kind"` // userstore.KindDecision or KindScreening
-	Status       string    `json:"status"`
+	UserID       string `json:"user_id"`
+	UserIDSource string `json:"user_id_source"`
+	Provider     string `json:"provider"`
+	SessionID    string `json:"session_id"`
+	Kind         string `json:"kind"` // record.KindDecision or KindScreening
+	Status       string `json:"status"`
+	// DecidedAt is the order time (record.OrderTime); ProviderTime the
+	// provider's own time, zero when it gave none.
 	DecidedAt    time.Time `json:"decided_at"`
+	ProviderTime time.Time `json:"provider_time,omitzero"`
+	// SessionEnd marks idvflow's own ending of the session (expired, error);
+	// SessionBegan is when the run believes its session began.
+	SessionEnd   bool      `json:"session_end,omitempty"`
+	SessionBegan time.Time `json:"session_began,omitzero"`
 	ReasonCode   string    `json:"reason_code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
 }
 
+// ErrTypeInvalidChange is the application error type of a change the store
+// can never hold (docs/semantics.md R9); retrying cannot help.
+const ErrTypeInvalidChange = "InvalidChange"
+
 // UpdateUser applies u to the user's record, once, never replacing a newer
 // decision; it reports "applied", "duplicate" or "stale".
-func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (userstore.Outcome, error) {
+func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (record.Outcome, error) {
 	out, err := a.Users.Apply(ctx, userstore.Change{
-		Key:          userstore.ChangeKey(u.Kind, u.Provider, u.SessionID, u.Status, u.DecidedAt),
 		UserID:       u.UserID,
 		UserIDSource: u.UserIDSource,
 		Kind:         u.Kind,
 		Status:       u.Status,
 		Provider:     u.Provider,
 		SessionID:    u.SessionID,
-		DecidedAt:    u.DecidedAt,
+		ProviderTime: u.ProviderTime,
+		At:           u.DecidedAt,
+		SessionEnd:   u.SessionEnd,
+		SessionBegan: u.SessionBegan,
 		ReasonCode:   u.ReasonCode,
 		Reason:       u.Reason,
 	})
+	if errors.Is(err, userstore.ErrInvalid) {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidChange, err)
+	}
 	if err != nil {
 		// Database errors are transient from here: Temporal retries.
 		return "", fmt.Errorf("update user: %w", err)

@@ -9,6 +9,8 @@ package workflows
 import (
 	"fmt"
 	"time"
+
+	"github.com/idvflow/idvflow/record"
 )
 
 // SignalEvent is the name of the signal that carries one normalised webhook
@@ -67,13 +69,7 @@ const (
 
 // Final reports whether the decision ends the session. Anything not known to
 // be final (including values a provider adds later) keeps the session open.
-func (s Status) Final() bool {
-	switch s {
-	case StatusApproved, StatusDeclined, StatusExpired, StatusAbandoned:
-		return true
-	}
-	return false
-}
+func (s Status) Final() bool { return record.Final(string(s)) }
 
 // Known reports whether s is one of the statuses above.
 func (s Status) Known() bool {
@@ -115,9 +111,23 @@ type Event struct {
 	UserIDSource string `json:"user_id_source,omitempty"`
 	// AttemptID is the provider's attempt within the session, if any.
 	AttemptID string `json:"attempt_id,omitempty"`
+	// ReceivedAt is when the receiver took the webhook in (or the workflow
+	// polled); a decision without a provider time is ordered by it (R5).
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
-// Validate checks the fields every event must have before it is signalled.
+// orderKey is the decision's place in the order of decisions (R2-R5).
+func (e Event) orderKey() record.Key {
+	return record.Key{
+		At:   record.OrderTime(e.OccurredAt, e.ReceivedAt),
+		Rank: record.RankOf(string(e.Decision), false), Status: string(e.Decision),
+		Provider: e.Provider, SessionID: e.SessionID, ReasonCode: e.ReasonCode,
+	}
+}
+
+// Validate checks the fields every event must have, and the bounds of every
+// provider string in it (R9), before it is signalled. Its message is safe to
+// show the sender: it names a field, never quotes one.
 func (e Event) Validate() error {
 	switch {
 	case e.ID == "":
@@ -129,11 +139,37 @@ func (e Event) Validate() error {
 	case e.Kind == "":
 		return fmt.Errorf("event has no kind")
 	}
-	return nil
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"event id", e.ID, MaxEventID},
+		{"provider", e.Provider, record.MaxWord},
+		{"session id", e.SessionID, record.MaxSessionID},
+		{"event type", e.Type, record.MaxWord},
+		{"decision", string(e.Decision), record.MaxWord},
+		{"status", e.ProviderStatus, record.MaxWord},
+		{"reason code", e.ReasonCode, record.MaxWord},
+		{"user id", e.UserID, record.MaxUserID},
+		{"user id source", e.UserIDSource, record.MaxWord},
+		{"attempt id", e.AttemptID, record.MaxAttemptID},
+	} {
+		if err := record.CheckString(f.name, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	return record.CheckTime("event time", e.OccurredAt)
 }
+
+// MaxEventID bounds an event's ID: the providers' ids it is built from are
+// bounded, and 512 bytes leaves room for their prefixes.
+const MaxEventID = 512
 
 // Input starts a VerificationWorkflow run.
 type Input struct {
 	Provider  string `json:"provider"`
 	SessionID string `json:"session_id"`
+	// Carried is set when a run continues as new (R10): the state the
+	// previous run of the session handed over.
+	Carried *Carried `json:"carried,omitempty"`
 }

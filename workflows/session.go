@@ -9,76 +9,114 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/record"
 )
 
-// session is the state of one run. Only the listener and the steps of
-// VerificationWorkflow change it, all on the workflow's single thread.
+// session is the state of one run. Only the listener, drain and the steps
+// of VerificationWorkflow change it, all on the workflow's single thread.
 type session struct {
-	in        Input
-	cfg       Config
-	logger    log.Logger
-	startedAt time.Time
-	expiresAt time.Time
+	in     Input
+	cfg    Config
+	logger log.Logger
+	events workflow.ReceiveChannel
 
+	// What a run hands to its continuation (see Carried).
+	startedAt  time.Time // when the session's first run started
+	expiresAt  time.Time
 	seen       map[string]bool // event IDs already recorded
+	seenOrder  []string        // the same IDs, oldest first
 	milestones []Milestone
 	processed  bool
 	graceUsed  bool
-	latest     *Event // newest decision known, by provider timestamp
+	latest     *Event // newest decision known, by order key (R2)
 	applied    *Event // decision last applied to the user
 	screenings []Event
 	details    *activities.Details
 	polls      int
+	pollFrom   time.Time // when polling starts, once the wait began
+	nextPollAt time.Time
+	interval   time.Duration // the next wait between polls
+	lateUntil  time.Time     // end of the late-event window, once it began
 
-	ignoreVersions bool
-	stepFailures   []string
-	lastOutcome    userstore.Outcome // of the last decision applied
-	decidedAt      time.Time         // of the last decision applied
+	stepFailures []string
+	lastOutcome  record.Outcome // of the last decision applied
+	decidedAt    time.Time      // of the last decision applied
 
 	userID, userIDSource string
 	status               Status
 	reason               string
-	nextStep             string
-	nextStepAt           time.Time
+
+	signals        int // signals this run received, repeats included
+	ignoreVersions bool
+	nextStep       string
+	nextStepAt     time.Time
 }
 
 func newSession(ctx workflow.Context, in Input, cfg Config) *session {
 	now := workflow.Now(ctx)
-	return &session{
+	s := &session{
 		in:        in,
 		cfg:       cfg,
 		logger:    workflow.GetLogger(ctx),
+		events:    workflow.GetSignalChannel(ctx, SignalEvent),
 		startedAt: now,
 		expiresAt: now.Add(cfg.SessionExpiry),
 		seen:      map[string]bool{},
 	}
+	if c := in.Carried; c != nil {
+		s.restore(*c)
+	}
+	return s
 }
 
 // listen records every event signal for the life of the run. It only
 // records; the steps decide what the record means.
 func (s *session) listen(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, SignalEvent)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var e Event
-			ch.Receive(ctx, &e)
+			s.events.Receive(ctx, &e)
 			s.record(ctx, e)
 		}
 	})
 }
 
+// drain records the signals that are delivered but not yet read. A run
+// calls it right before it closes, in the same workflow task: a signal that
+// arrived with the timer that ends the run would otherwise never be read
+// (R8). It reports whether any of them was new.
+func (s *session) drain(ctx workflow.Context) bool {
+	before := len(s.seenOrder)
+	for {
+		var e Event
+		if !s.events.ReceiveAsync(&e) {
+			break
+		}
+		s.record(ctx, e)
+	}
+	return len(s.seenOrder) > before
+}
+
+// pending reports whether the run has something to act on.
+func (s *session) pending() bool {
+	return s.hasNewDecision() || len(s.screenings) > 0
+}
+
 // record takes in one event, once: a repeat of a seen ID changes nothing.
 func (s *session) record(ctx workflow.Context, e Event) {
+	s.signals++
 	if e.ID == "" || s.seen[e.ID] {
 		s.logger.Debug("repeated event ignored", "type", e.Type)
 		s.count(ctx, "idv_session_events_repeated", map[string]string{"kind": string(e.Kind)})
 		return
 	}
-	s.seen[e.ID] = true
+	s.see(e.ID)
 	defer s.publish(ctx)
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = workflow.Now(ctx) // signalled by something other than the receiver
+	}
 	s.count(ctx, "idv_session_events", map[string]string{"kind": string(e.Kind)})
-	s.milestones = append(s.milestones, Milestone{Kind: e.Kind, Type: e.Type, At: e.OccurredAt, ReceivedAt: workflow.Now(ctx)})
+	s.milestones = append(s.milestones, Milestone{Kind: e.Kind, Type: e.Type, At: e.OccurredAt, ReceivedAt: e.ReceivedAt})
 	s.learnUserID(ctx, e.UserID, e.UserIDSource)
 
 	if e.Kind == KindProcessed {
@@ -87,17 +125,28 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	if e.Kind == KindScreening && e.ProviderStatus != "" {
 		s.screenings = append(s.screenings, e)
 	}
-	if e.Decision != "" && (s.latest == nil || e.OccurredAt.After(s.latest.OccurredAt)) {
-		// A decision is ordered by the provider's timestamp, never by
-		// arrival: an older one that arrives late is recorded and ignored.
-		e := e
+	if e.Decision != "" && (s.latest == nil || e.orderKey().Compare(s.latest.orderKey()) > 0) {
+		// Decisions are ordered by the provider's time, never by arrival
+		// (R2, R3): an older one that arrives late is recorded and ignored.
 		s.latest = &e
 	}
 }
 
+// see adds id to the seen set.
+func (s *session) see(id string) {
+	s.seen[id] = true
+	s.seenOrder = append(s.seenOrder, id)
+}
+
 // hasNewDecision reports whether a decision newer than the applied one waits.
 func (s *session) hasNewDecision() bool {
-	return s.latest != nil && s.latest != s.applied
+	return s.latest != nil && (s.applied == nil || s.latest.orderKey().Compare(s.applied.orderKey()) > 0)
+}
+
+// decided reports whether the session holds a final decision and nothing
+// newer waits: it is in its late-event window.
+func (s *session) decided() bool {
+	return s.applied != nil && s.applied.Decision.Final() && !s.hasNewDecision()
 }
 
 // learnUserID keeps the first user id a source gives.
@@ -144,12 +193,31 @@ func (s *session) next(ctx workflow.Context, step string, in time.Duration) {
 	s.publish(ctx)
 }
 
-// await waits for cond at most d, on a timer the Web UI labels summary.
-func (s *session) await(ctx workflow.Context, d time.Duration, summary string, cond func() bool) bool {
+// wait is how an await ended.
+type wait int
+
+const (
+	ready    wait = iota // the condition holds
+	timedOut             // the time ran out first
+	tooLong              // the run's history is long: continue as new (R10)
+)
+
+// await waits for cond at most d, on a timer the Web UI labels summary. It
+// also returns, with tooLong, when the run should continue as new.
+func (s *session) await(ctx workflow.Context, d time.Duration, summary string, cond func() bool) wait {
+	if d <= 0 {
+		return timedOut
+	}
 	ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
-	}, cond)
-	return ok
+	}, func() bool { return cond() || s.tooLong(ctx) })
+	switch {
+	case cond():
+		return ready
+	case ok:
+		return tooLong
+	}
+	return timedOut
 }
 
 // publish shows the session's state as the workflow's current details in

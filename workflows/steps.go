@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/record"
 )
 
 // afterFinalDecision runs the onboarding steps that follow a final decision,
@@ -42,7 +42,7 @@ func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.
 // so a retry, or a later run that meets the same decision, sends the same id
 // and the app can drop the repeat.
 func (s *session) notifyApp(ctx workflow.Context) error {
-	if s.lastOutcome == userstore.Stale {
+	if s.lastOutcome == record.Stale {
 		return nil // the user's record holds a newer decision than this one
 	}
 	userID, _ := s.resolvedUserID()

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/record"
 )
 
 // Search attributes every session sets, so the Web UI can list sessions by
@@ -51,46 +51,73 @@ type Verification struct {
 // VerificationWorkflow is one provider session: it collects the session's
 // webhooks (signal SignalEvent), waits for the processed and decision
 // milestones in any order, asks the provider's API when the decision is late,
-// and brings the user's record up to date.
+// and brings the user's record up to date (docs/semantics.md).
 //
 // Read it as the list of steps it is; a listener goroutine (see session.listen)
 // records every signal, and each step awaits a condition on that record.
 func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Result, error) {
-	s := newSession(ctx, in, v.recordConfig(ctx))
+	s := newSession(ctx, in, v.config(ctx, in))
 	s.ignoreVersions = v.ignoreVersions
 	if err := workflow.SetQueryHandler(ctx, QueryState, s.state); err != nil {
 		return Result{}, fmt.Errorf("set query handler: %w", err)
 	}
 	s.listen(ctx)
-	s.setStatus(ctx, StatusWaiting)
+	if in.Carried == nil {
+		s.setStatus(ctx, StatusWaiting)
+	}
 
 	for {
-		// 1. A decision: by webhook, or by polling once it is late.
-		if !s.awaitDecision(ctx) {
-			return s.expire(ctx)
+		if !s.decided() {
+			// 1. A decision: by webhook, or by polling once it is late.
+			w, err := s.awaitDecision(ctx)
+			switch {
+			case err != nil:
+				return s.fail(ctx, err)
+			case w == tooLong:
+				return s.continueAsNew(ctx)
+			case w == timedOut:
+				// None before IDV_SESSION_EXPIRY: the session expired.
+				if err := s.expire(ctx); err != nil {
+					return s.fail(ctx, err)
+				}
+				if s.drain(ctx) && s.pending() {
+					continue // it arrived with the expiry: apply it
+				}
+				return s.finish(ctx)
+			}
+			// 2. The processed milestone, for at most the grace period.
+			s.awaitProcessed(ctx)
+			// 3. The provider's details and the user's record.
+			if err := s.applyDecision(ctx); err != nil {
+				return s.fail(ctx, err)
+			}
+			if !s.applied.Decision.Final() {
+				continue // a person or the end user acts next; wait for the next decision
+			}
+			// 4. The onboarding steps that follow a final decision (steps.go).
+			s.afterFinalDecision(ctx)
 		}
-		// 2. The processed milestone, for at most the grace period.
-		s.awaitProcessed(ctx)
-		// 3. The provider's details and the user's record.
-		if err := s.applyDecision(ctx); err != nil {
-			return s.fail(ctx, err)
-		}
-		if !s.applied.Decision.Final() {
-			continue // a person or the end user acts next; wait for the next decision
-		}
-		// 4. The onboarding steps that follow a final decision (steps.go).
-		s.afterFinalDecision(ctx)
-		// 5. Stay open for late changes; an empty window ends the run.
-		if !s.awaitLateChanges(ctx) {
-			s.finished(ctx)
-			return s.result(), nil
+		// 5. Stay open for late changes; a quiet window ends the run, unless
+		// something arrived with its end.
+		switch s.awaitLateChanges(ctx) {
+		case tooLong:
+			return s.continueAsNew(ctx)
+		case timedOut:
+			if s.drain(ctx) && s.pending() {
+				continue
+			}
+			return s.finish(ctx)
 		}
 	}
 }
 
-// recordConfig stores the worker's timings in the run's history once, so a
-// replay uses the values the run started with.
-func (v *Verification) recordConfig(ctx workflow.Context) Config {
+// config is the worker's timings, stored in the run's history once so a
+// replay uses the values the run started with; a continued run keeps its
+// session's.
+func (v *Verification) config(ctx workflow.Context, in Input) Config {
+	if in.Carried != nil {
+		return in.Carried.Config
+	}
 	var cfg Config
 	encoded := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config })
 	if err := encoded.Get(&cfg); err != nil {
@@ -100,45 +127,71 @@ func (v *Verification) recordConfig(ctx workflow.Context) Config {
 	return cfg
 }
 
-// awaitDecision returns once a decision newer than the applied one is known,
-// and false when the session expired without one.
-func (s *session) awaitDecision(ctx workflow.Context) bool {
+// awaitDecision returns ready once a decision newer than the applied one is
+// known, timedOut when the session expired without one, and an error when
+// the provider's API refuses for good (R8).
+func (s *session) awaitDecision(ctx workflow.Context) (wait, error) {
 	if s.hasNewDecision() {
-		return true
+		return ready, nil
 	}
-	untilExpiry := func() time.Duration { return s.expiresAt.Sub(workflow.Now(ctx)) }
-
+	now := workflow.Now(ctx)
+	if s.pollFrom.IsZero() {
+		s.pollFrom = now.Add(s.cfg.DecisionPollAfter)
+		s.interval = s.cfg.PollInterval
+	}
 	// Webhooks first: providers usually decide well within the poll delay.
-	wait := min(s.cfg.DecisionPollAfter, untilExpiry())
-	s.next(ctx, "await the decision webhook", wait)
-	if s.await(ctx, wait, "decision webhook or poll delay", s.hasNewDecision) {
-		return true
+	if now.Before(s.pollFrom) {
+		d := earliest(s.pollFrom, s.expiresAt).Sub(now)
+		s.next(ctx, "await the decision webhook", d)
+		if w := s.await(ctx, d, "decision webhook or poll delay", s.hasNewDecision); w != timedOut {
+			return w, nil
+		}
+		s.count(ctx, "idv_sessions_polling", nil)
 	}
-	s.count(ctx, "idv_sessions_polling", nil)
 	// Then ask the provider's API, backing off, until the session expires.
-	interval := s.cfg.PollInterval
-	for untilExpiry() > 0 {
-		if err := s.poll(ctx); err != nil {
-			s.logger.Warn("poll failed; polling again later", "error", err)
+	for workflow.Now(ctx).Before(s.expiresAt) {
+		if !workflow.Now(ctx).Before(s.nextPollAt) {
+			if err := s.poll(ctx); isPermanent(err) {
+				return timedOut, err
+			} else if err != nil {
+				s.logger.Warn("poll failed; polling again later", "error", err)
+			}
+			if s.hasNewDecision() {
+				return ready, nil
+			}
+			s.nextPollAt = workflow.Now(ctx).Add(s.interval)
+			s.interval = min(2*s.interval, s.cfg.PollMaxInterval)
 		}
-		if s.hasNewDecision() {
-			return true
-		}
-		wait := min(interval, untilExpiry())
-		if wait <= 0 {
+		d := earliest(s.nextPollAt, s.expiresAt).Sub(workflow.Now(ctx))
+		if d <= 0 {
 			break
 		}
-		s.next(ctx, "poll the provider for the decision", wait)
-		if s.await(ctx, wait, "next poll of the provider", s.hasNewDecision) {
-			return true
+		s.next(ctx, "poll the provider for the decision", d)
+		if w := s.await(ctx, d, "next poll of the provider", s.hasNewDecision); w != timedOut {
+			return w, nil
 		}
-		interval = min(2*interval, s.cfg.PollMaxInterval)
 	}
-	return s.hasNewDecision()
+	if s.hasNewDecision() {
+		return ready, nil
+	}
+	return timedOut, nil
 }
 
-// awaitProcessed waits, once per run and at most the grace period, for the
-// processed milestone when the provider is expected to send it.
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// isPermanent reports whether err is a provider error that no retry fixes.
+func isPermanent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+// awaitProcessed waits, once per session and at most the grace period, for
+// the processed milestone when the provider is expected to send it.
 func (s *session) awaitProcessed(ctx workflow.Context) {
 	if s.processed || s.graceUsed || !s.expectsProcessed() {
 		return
@@ -160,65 +213,112 @@ func (s *session) applyDecision(ctx workflow.Context) error {
 	if err := s.fetchDetails(ctx); err != nil {
 		return err
 	}
-	if err := s.updateUser(ctx, userstore.KindDecision, string(d.Decision), d.OccurredAt, d.ReasonCode, ""); err != nil {
+	u := activities.UserUpdate{
+		Kind: record.KindDecision, Status: string(d.Decision), ReasonCode: d.ReasonCode,
+		DecidedAt: d.orderKey().At, ProviderTime: d.OccurredAt,
+	}
+	if err := s.updateUser(ctx, u); err != nil {
 		return err
 	}
 	s.applied = d
+	s.pollFrom, s.nextPollAt = time.Time{}, time.Time{} // the next wait starts afresh
 	s.setStatus(ctx, d.Decision)
 	return s.applyScreenings(ctx)
 }
 
 // awaitLateChanges keeps a decided session open for the late-event window,
-// restarted by each change it applies. It returns true when a newer decision
-// arrived, false when the window passed quietly.
-func (s *session) awaitLateChanges(ctx workflow.Context) bool {
+// restarted by each change it applies. It returns ready when a newer
+// decision arrived, timedOut when the window passed quietly.
+func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 	for {
-		s.next(ctx, "absorb late events", s.cfg.LateEventWindow)
+		if len(s.screenings) > 0 {
+			if err := s.applyScreenings(ctx); err != nil {
+				s.logger.Warn("screening not applied", "error", err)
+			}
+			s.lateUntil = time.Time{}
+		}
+		if s.lateUntil.IsZero() {
+			s.lateUntil = workflow.Now(ctx).Add(s.cfg.LateEventWindow)
+		}
+		d := s.lateUntil.Sub(workflow.Now(ctx))
+		s.next(ctx, "absorb late events", d)
 		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 }
-		if !s.await(ctx, s.cfg.LateEventWindow, "late-event window", changed) {
+		switch s.await(ctx, d, "late-event window", changed) {
+		case timedOut:
 			s.next(ctx, "done", 0)
-			return false
+			return timedOut
+		case tooLong:
+			return tooLong
 		}
 		if s.hasNewDecision() {
-			return true
-		}
-		if err := s.applyScreenings(ctx); err != nil {
-			s.logger.Warn("screening not applied", "error", err)
+			s.lateUntil = time.Time{}
+			return ready
 		}
 	}
 }
 
 // expire marks the user expired: the session ran out of time without a final
-// decision.
-func (s *session) expire(ctx workflow.Context) (Result, error) {
+// decision. It is ordered after everything the session said, never after a
+// decision another session made later (R4).
+func (s *session) expire(ctx workflow.Context) error {
 	if err := s.fetchDetails(ctx); err != nil {
-		return s.fail(ctx, err)
+		return err
 	}
-	if err := s.updateUser(ctx, userstore.KindDecision, string(StatusExpired), workflow.Now(ctx), "", "no final decision before IDV_SESSION_EXPIRY"); err != nil {
-		return s.fail(ctx, err)
+	if err := s.updateUser(ctx, s.sessionEnd(StatusExpired, "no final decision before IDV_SESSION_EXPIRY")); err != nil {
+		return err
 	}
 	s.setStatus(ctx, StatusExpired)
 	s.afterFinalDecision(ctx)
+	if err := s.applyScreenings(ctx); err != nil {
+		s.logger.Warn("screening not applied", "error", err)
+	}
 	s.next(ctx, "done", 0)
+	return nil
+}
+
+// sessionEnd is idvflow's own ending of the session (R4): ordered by the
+// newest decision the session knows, which the store raises to when the
+// session began.
+func (s *session) sessionEnd(st Status, reason string) activities.UserUpdate {
+	u := activities.UserUpdate{Kind: record.KindDecision, Status: string(st), Reason: reason, SessionEnd: true}
+	if s.latest != nil {
+		u.DecidedAt = s.latest.orderKey().At
+	}
+	return u
+}
+
+// finish ends the run with the status it leaves on the user.
+func (s *session) finish(ctx workflow.Context) (Result, error) {
 	s.finished(ctx)
 	return s.result(), nil
 }
 
 // fail records on the user why the session could not finish, and ends the
-// run with that reason so it shows as failed in the Web UI.
+// run with that reason so it shows as failed in the Web UI. Events that
+// arrived with the failure are not dropped: the session continues as new
+// and tries again with them (R8).
 func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
+	if s.drain(ctx) {
+		return s.continueAsNew(ctx)
+	}
 	reason := cause.Error()
 	var appErr *temporal.ApplicationError
 	if errors.As(cause, &appErr) {
 		reason = appErr.Message()
+	}
+	if len(reason) > record.MaxReasonText {
+		reason = reason[:record.MaxReasonText]
 	}
 	s.reason = reason
 	s.setStatus(ctx, StatusError)
 	s.next(ctx, "failed: "+reason, 0)
 	s.finished(ctx)
 	// The record must say why, so this update retries until it lands.
-	if err := s.updateUser(ctx, userstore.KindDecision, string(StatusError), workflow.Now(ctx), "", reason); err != nil {
+	if err := s.updateUser(ctx, s.sessionEnd(StatusError, reason)); err != nil {
 		return s.result(), fmt.Errorf("record failure on user: %w", err)
+	}
+	if err := s.applyScreenings(ctx); err != nil {
+		s.logger.Warn("screening not applied", "error", err)
 	}
 	return s.result(), temporal.NewNonRetryableApplicationError(reason, "SessionFailed", cause)
 }
@@ -264,12 +364,14 @@ func (s *session) poll(ctx workflow.Context) error {
 	if !r.Found {
 		return nil
 	}
-	at := r.DecidedAt
-	if at.IsZero() {
-		at = workflow.Now(ctx)
+	// A poll is an event like a webhook: named by what the provider said,
+	// so the same answer polled again is a repeat (R7).
+	providerTime := "-"
+	if !r.DecidedAt.IsZero() {
+		providerTime = r.DecidedAt.UTC().Format(time.RFC3339Nano)
 	}
 	s.record(ctx, Event{
-		ID:             "poll/" + r.ProviderStatus + "/" + at.UTC().Format(time.RFC3339Nano),
+		ID:             "poll/" + r.ProviderStatus + "/" + r.ReasonCode + "/" + providerTime,
 		Provider:       s.in.Provider,
 		SessionID:      s.in.SessionID,
 		Type:           "poll",
@@ -277,7 +379,8 @@ func (s *session) poll(ctx workflow.Context) error {
 		Decision:       NormalizeStatus(r.ProviderStatus),
 		ProviderStatus: r.ProviderStatus,
 		ReasonCode:     r.ReasonCode,
-		OccurredAt:     at,
+		OccurredAt:     r.DecidedAt,
+		ReceivedAt:     workflow.Now(ctx),
 		UserID:         r.UserID,
 		UserIDSource:   r.UserIDSource,
 		AttemptID:      r.AttemptID,
@@ -289,7 +392,9 @@ func (s *session) poll(ctx workflow.Context) error {
 func (s *session) applyScreenings(ctx workflow.Context) error {
 	for len(s.screenings) > 0 {
 		sc := s.screenings[0]
-		if err := s.updateUser(ctx, userstore.KindScreening, sc.ProviderStatus, sc.OccurredAt, "", ""); err != nil {
+		u := activities.UserUpdate{Kind: record.KindScreening, Status: sc.ProviderStatus,
+			DecidedAt: record.OrderTime(sc.OccurredAt, sc.ReceivedAt), ProviderTime: sc.OccurredAt}
+		if err := s.updateUser(ctx, u); err != nil {
 			return err
 		}
 		s.screenings = s.screenings[1:]
@@ -299,22 +404,18 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 
 // updateUser applies one change to the user's record; the store makes a
 // repeat a no-op, so Temporal may retry it freely.
-func (s *session) updateUser(ctx workflow.Context, kind, status string, at time.Time, reasonCode, reason string) error {
-	userID, source := s.resolvedUserID()
-	u := activities.UserUpdate{
-		UserID: userID, UserIDSource: source,
-		Provider: s.in.Provider, SessionID: s.in.SessionID,
-		Kind: kind, Status: status, DecidedAt: at, ReasonCode: reasonCode, Reason: reason,
-	}
+func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) error {
+	u.UserID, u.UserIDSource = s.resolvedUserID()
+	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.startedAt
 	var a *activities.Activities
-	var out userstore.Outcome
-	if err := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+kind+" "+status), a.UpdateUser, u).Get(ctx, &out); err != nil {
+	var out record.Outcome
+	if err := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.UpdateUser, u).Get(ctx, &out); err != nil {
 		return err
 	}
-	if kind == userstore.KindDecision {
-		s.lastOutcome, s.decidedAt = out, at
+	if u.Kind == record.KindDecision {
+		s.lastOutcome, s.decidedAt = out, u.DecidedAt
 	}
-	s.logger.Info("user record updated", "kind", kind, "status", status, "outcome", out)
+	s.logger.Info("user record updated", "kind", u.Kind, "status", u.Status, "outcome", out)
 	return nil
 }
 
@@ -329,7 +430,7 @@ func (s *session) withRetries(ctx workflow.Context, summary string) workflow.Con
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeProviderAPI},
+			NonRetryableErrorTypes: []string{activities.ErrTypeProviderAPI, activities.ErrTypeInvalidChange},
 		},
 	})
 }

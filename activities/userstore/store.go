@@ -21,6 +21,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite", no cgo
+
+	"github.com/idvflow/idvflow/record"
 )
 
 //go:embed migrations
@@ -29,45 +31,93 @@ var migrations embed.FS
 // ErrNotFound is returned by Get for a user without a record.
 var ErrNotFound = errors.New("user not found")
 
-// Kinds of change.
+// Kinds of change and outcomes, as record defines them.
 const (
-	KindDecision  = "decision"
-	KindScreening = "screening"
+	KindDecision  = record.KindDecision
+	KindScreening = record.KindScreening
 )
 
-// Outcome says what Apply did.
-type Outcome string
+// Outcome is record.Outcome.
+type Outcome = record.Outcome
 
 const (
-	// Applied: the record changed and a history row was written.
-	Applied Outcome = "applied"
-	// Duplicate: this exact change (same key) was applied before.
-	Duplicate Outcome = "duplicate"
-	// Stale: the record already holds this decision or a newer one.
-	Stale Outcome = "stale"
+	Applied   = record.Applied
+	Duplicate = record.Duplicate
+	Stale     = record.Stale
 )
+
+// ErrInvalid wraps a change that no retry can store (a field too long, not
+// UTF-8, or with a control character): the activity fails for good.
+var ErrInvalid = errors.New("invalid change")
 
 // Change is one decision or screening result to apply to a user.
 type Change struct {
-	// Key identifies the change for deduplication; see ChangeKey.
-	Key          string
 	UserID       string
 	UserIDSource string
 	Kind         string
 	Status       string
 	Provider     string
 	SessionID    string
-	DecidedAt    time.Time
+	// ProviderTime is the provider's own time of the change, zero when it
+	// gave none. It is part of the change's identity (see key).
+	ProviderTime time.Time
+	// At is the time the change is ordered by (record.OrderTime). For a
+	// session end the store raises it to when the session began (R4).
+	At time.Time
+	// SessionEnd marks idvflow's own ending of a session (expired, error).
+	SessionEnd bool
+	// SessionBegan is when the run that sends the change believes its
+	// session began; the first change of a session records it for good.
+	SessionBegan time.Time
 	ReasonCode   string
 	Reason       string
 }
 
-// ChangeKey is the deduplication key of a change: the same decision from the
-// same session, whether it came by webhook, by poll or in a later run, has
-// the same key.
-func ChangeKey(kind, provider, sessionID, status string, decidedAt time.Time) string {
-	return strings.Join([]string{kind, provider, sessionID, status,
-		decidedAt.UTC().Format(time.RFC3339Nano)}, "|")
+// check refuses what the database could only fail on forever (R9).
+func (c Change) check() error {
+	if c.UserID == "" || c.Kind == "" || c.Status == "" || c.Provider == "" || c.SessionID == "" {
+		return fmt.Errorf("%w: user id, kind, status, provider and session id are required", ErrInvalid)
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"user id", c.UserID, record.MaxUserID},
+		{"user id source", c.UserIDSource, record.MaxWord},
+		{"status", c.Status, record.MaxWord},
+		{"provider", c.Provider, record.MaxWord},
+		{"session id", c.SessionID, record.MaxSessionID},
+		{"reason code", c.ReasonCode, record.MaxWord},
+		{"reason", c.Reason, record.MaxReasonText},
+	} {
+		if err := record.CheckString(f.name, f.value, f.max); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	return nil
+}
+
+// key identifies a change for deduplication (R7): the same decision of the
+// same session for the same user, by webhook, by poll, in any run, has the
+// same key. A provider decision is named by the provider's own time (or
+// "-" when it gave none, so a repeat received later is still the same
+// change); a session end by its order time.
+func (c Change) key() string {
+	t := "-"
+	switch {
+	case c.SessionEnd:
+		t = "end@" + c.At.UTC().Format(time.RFC3339Nano)
+	case !c.ProviderTime.IsZero():
+		t = c.ProviderTime.UTC().Format(time.RFC3339Nano)
+	}
+	return strings.Join([]string{c.Kind, c.Provider, c.SessionID, c.UserID, c.Status, c.ReasonCode, t}, "|")
+}
+
+func (c Change) orderKey() record.Key {
+	return record.Key{
+		At: c.At, Rank: record.RankOf(c.Status, c.SessionEnd), Status: c.Status, Provider: c.Provider,
+		SessionID: c.SessionID, ReasonCode: c.ReasonCode, Reason: c.Reason, UserIDSource: c.UserIDSource,
+	}
 }
 
 // User is the current record of one user.
@@ -194,10 +244,10 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Apply applies c to the user's record, at most once, and never lets an older
-// decision replace a newer one.
+// decision replace a newer one (docs/semantics.md R2-R7).
 func (s *Store) Apply(ctx context.Context, c Change) (Outcome, error) {
-	if c.Key == "" || c.UserID == "" || c.Kind == "" || c.Status == "" {
-		return "", fmt.Errorf("apply change: key, user id, kind and status are required")
+	if err := c.check(); err != nil {
+		return "", err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -205,61 +255,177 @@ func (s *Store) Apply(ctx context.Context, c Change) (Outcome, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM user_changes WHERE change_key = $1`, c.Key).Scan(&one)
-	switch {
-	case err == nil:
-		return Duplicate, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return "", fmt.Errorf("apply change: look up key: %w", err)
+	if c.SessionEnd || !c.SessionBegan.IsZero() {
+		if c.At, err = s.sessionBegan(ctx, tx, c); err != nil {
+			return "", err
+		}
 	}
-
-	now := micros(s.now())
-	decided := micros(c.DecidedAt)
-	var res sql.Result
-	switch c.Kind {
-	case KindDecision:
-		// The WHERE clause is the monotonic rule: only a strictly newer
-		// decision that says something new replaces the record.
-		res, err = tx.ExecContext(ctx, `
-INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, reason_code, reason, updated_at_us)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (user_id) DO UPDATE SET
-    status = excluded.status, provider = excluded.provider, session_id = excluded.session_id,
-    user_id_source = excluded.user_id_source, decided_at_us = excluded.decided_at_us,
-    reason_code = excluded.reason_code, reason = excluded.reason, updated_at_us = excluded.updated_at_us
-WHERE excluded.decided_at_us > users.decided_at_us
-  AND (excluded.status <> users.status OR excluded.session_id <> users.session_id OR excluded.provider <> users.provider)`,
-			c.UserID, c.Status, c.Provider, c.SessionID, c.UserIDSource, decided, c.ReasonCode, c.Reason, now)
-	case KindScreening:
-		res, err = tx.ExecContext(ctx, `
-UPDATE users SET screening_status = $1, screening_at_us = $2, updated_at_us = $3
-WHERE user_id = $4 AND screening_at_us < $2`,
-			c.Status, decided, now, c.UserID)
-	default:
-		return "", fmt.Errorf("apply change: unknown kind %q", c.Kind)
-	}
+	key := c.key()
+	// Claim the key first: a concurrent attempt of the same change waits
+	// here for this transaction (PostgreSQL's unique index), then answers
+	// from the log, so it can never see "stale" for a change just applied.
+	res, err := tx.ExecContext(ctx, `INSERT INTO change_log (change_key, outcome) VALUES ($1, '') ON CONFLICT (change_key) DO NOTHING`, key)
 	if err != nil {
-		return "", fmt.Errorf("apply %s change: %w", c.Kind, err)
+		return "", fmt.Errorf("apply change: claim key: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return "", fmt.Errorf("apply %s change: rows affected: %w", c.Kind, err)
+		return "", fmt.Errorf("apply change: claim key: %w", err)
 	} else if n == 0 {
-		return Stale, nil
+		var first Outcome
+		if err := tx.QueryRowContext(ctx, `SELECT outcome FROM change_log WHERE change_key = $1`, key).Scan(&first); err != nil {
+			return "", fmt.Errorf("apply change: look up key: %w", err)
+		}
+		if first == Applied {
+			return Duplicate, nil
+		}
+		return first, nil
 	}
 
-	_, err = tx.ExecContext(ctx, `
+	var out Outcome
+	switch c.Kind {
+	case KindDecision:
+		out, err = s.applyDecision(ctx, tx, c)
+	case KindScreening:
+		out, err = s.applyScreening(ctx, tx, c)
+	default:
+		return "", fmt.Errorf("%w: unknown kind %q", ErrInvalid, c.Kind)
+	}
+	if errors.Is(err, errNoUserYet) {
+		return Stale, nil // rolled back: the key stays free
+	}
+	if err != nil {
+		return "", err
+	}
+	if out == Applied {
+		_, err = tx.ExecContext(ctx, `
 INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		c.Key, c.UserID, c.Kind, c.Status, c.Provider, c.SessionID, decided, c.ReasonCode, c.Reason, now)
-	if err != nil {
-		return "", fmt.Errorf("apply change: record history: %w", err)
+			key, c.UserID, c.Kind, c.Status, c.Provider, c.SessionID, micros(c.At), c.ReasonCode, c.Reason, micros(s.now()))
+		if err != nil {
+			return "", fmt.Errorf("apply change: record history: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE change_log SET outcome = $1 WHERE change_key = $2`, string(out), key); err != nil {
+		return "", fmt.Errorf("apply change: log outcome: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("apply change: commit: %w", err)
 	}
+	return out, nil
+}
+
+// sessionBegan records when c's session began, if this is its first
+// change, and returns the order time of c: for a session end, the later of
+// when the session began and c.At (R4); otherwise c.At.
+func (s *Store) sessionBegan(ctx context.Context, tx *sql.Tx, c Change) (time.Time, error) {
+	if !c.SessionBegan.IsZero() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (provider, session_id, began_at_us) VALUES ($1, $2, $3)
+ON CONFLICT (provider, session_id) DO NOTHING`, c.Provider, c.SessionID, micros(c.SessionBegan)); err != nil {
+			return time.Time{}, fmt.Errorf("apply change: record session start: %w", err)
+		}
+	}
+	if !c.SessionEnd {
+		return c.At, nil
+	}
+	var began int64
+	err := tx.QueryRowContext(ctx, `SELECT began_at_us FROM sessions WHERE provider = $1 AND session_id = $2`,
+		c.Provider, c.SessionID).Scan(&began)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return c.At, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("apply change: read session start: %w", err)
+	}
+	if b := fromMicros(began); b.After(c.At) {
+		return b, nil
+	}
+	return c.At.UTC(), nil
+}
+
+// applyDecision makes c the user's record if its order key is greater than
+// the record's (R2). A greater key with the same content moves the record's
+// order key only: nothing new for the app, no history row, "stale".
+func (s *Store) applyDecision(ctx context.Context, tx *sql.Tx, c Change) (Outcome, error) {
+	lock := ""
+	if s.dialect == goose.DialectPostgres {
+		lock = " FOR UPDATE" // SQLite has one writer; PostgreSQL locks the row
+	}
+	cur, err := s.currentKey(ctx, tx, c.UserID, lock)
+	if errors.Is(err, sql.ErrNoRows) {
+		res, err := tx.ExecContext(ctx, `
+INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id) DO NOTHING`,
+			c.UserID, c.Status, c.Provider, c.SessionID, c.UserIDSource, micros(c.At), int(record.RankOf(c.Status, c.SessionEnd)),
+			c.ReasonCode, c.Reason, micros(s.now()))
+		if err != nil {
+			return "", fmt.Errorf("apply decision: insert user: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return Applied, nil
+		}
+		// Another transaction created the user meanwhile: compare with it.
+		cur, err = s.currentKey(ctx, tx, c.UserID, lock)
+	}
+	if err != nil {
+		return "", fmt.Errorf("apply decision: read user: %w", err)
+	}
+	next := c.orderKey()
+	if next.Compare(cur) <= 0 {
+		return Stale, nil
+	}
+	_, err = tx.ExecContext(ctx, `
+UPDATE users SET status = $1, provider = $2, session_id = $3, user_id_source = $4, decided_at_us = $5,
+    decision_rank = $6, reason_code = $7, reason = $8, updated_at_us = $9
+WHERE user_id = $10`,
+		c.Status, c.Provider, c.SessionID, c.UserIDSource, micros(c.At), int(next.Rank), c.ReasonCode, c.Reason,
+		micros(s.now()), c.UserID)
+	if err != nil {
+		return "", fmt.Errorf("apply decision: update user: %w", err)
+	}
+	if next.SameContent(cur) {
+		return Stale, nil
+	}
 	return Applied, nil
 }
+
+func (s *Store) currentKey(ctx context.Context, tx *sql.Tx, userID, lock string) (record.Key, error) {
+	var k record.Key
+	var at int64
+	var rank int
+	err := tx.QueryRowContext(ctx, `
+SELECT decided_at_us, decision_rank, status, provider, session_id, reason_code, reason, user_id_source
+FROM users WHERE user_id = $1`+lock, userID).Scan(
+		&at, &rank, &k.Status, &k.Provider, &k.SessionID, &k.ReasonCode, &k.Reason, &k.UserIDSource)
+	k.At, k.Rank = fromMicros(at), record.Rank(rank)
+	return k, err
+}
+
+// applyScreening sets the user's screening status to c's if c is newer (by
+// provider time, then status as text) than the one on record (R6). It never
+// touches the decision, and a user without a record gets none from it.
+func (s *Store) applyScreening(ctx context.Context, tx *sql.Tx, c Change) (Outcome, error) {
+	res, err := tx.ExecContext(ctx, `
+UPDATE users SET screening_status = $1, screening_at_us = $2, updated_at_us = $3
+WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screening_status < $1))`,
+		c.Status, micros(c.At), micros(s.now()), c.UserID)
+	if err != nil {
+		return "", fmt.Errorf("apply screening: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("apply screening: rows affected: %w", err)
+	} else if n == 1 {
+		return Applied, nil
+	}
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE user_id = $1`, c.UserID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return "", errNoUserYet
+	}
+	return Stale, nil
+}
+
+// errNoUserYet: a screening for a user without a record is not logged, so
+// it applies once the user's first decision is in.
+var errNoUserYet = errors.New("no user record yet")
 
 // Get returns the user's record with its history, oldest change first.
 func (s *Store) Get(ctx context.Context, userID string) (User, error) {

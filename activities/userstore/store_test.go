@@ -69,14 +69,14 @@ func OpenPostgres(t *testing.T, base string) *userstore.Store {
 
 func decision(user, session, status string, at time.Time) userstore.Change {
 	return userstore.Change{
-		Key:          userstore.ChangeKey(userstore.KindDecision, "veriff", session, status, at),
 		UserID:       user,
 		UserIDSource: "vendorData",
 		Kind:         userstore.KindDecision,
 		Status:       status,
 		Provider:     "veriff",
 		SessionID:    session,
-		DecidedAt:    at,
+		ProviderTime: at,
+		At:           at,
 	}
 }
 
@@ -87,7 +87,7 @@ func mustApply(t *testing.T, s *userstore.Store, c userstore.Change, want userst
 		t.Fatalf("apply %s: %v", c.Status, err)
 	}
 	if got != want {
-		t.Fatalf("apply %s at %s: outcome %q, want %q", c.Status, c.DecidedAt, got, want)
+		t.Fatalf("apply %s at %s: outcome %q, want %q", c.Status, c.At, got, want)
 	}
 }
 
@@ -132,20 +132,27 @@ func TestApply(t *testing.T) {
 					t.Fatalf("got %q with history %+v", u.Status, u.History)
 				}
 			})
-			t.Run("same status learned again later changes nothing", func(t *testing.T) {
+			// R2: the same content later is no new change, but the record's
+			// order key moves, so an older decision of another session
+			// cannot slip in between.
+			t.Run("R2 same status learned again later writes no history row", func(t *testing.T) {
 				mustApply(t, s, decision("u4", "s4", "approved", t0), userstore.Applied)
 				mustApply(t, s, decision("u4", "s4", "approved", t0.Add(time.Minute)), userstore.Stale)
-				if u := mustGet(t, s, "u4"); len(u.History) != 1 || !u.DecidedAt.Equal(t0) {
+				if u := mustGet(t, s, "u4"); len(u.History) != 1 || !u.DecidedAt.Equal(t0.Add(time.Minute)) {
 					t.Fatalf("got history %+v decided %s", u.History, u.DecidedAt)
 				}
+				mustApply(t, s, decision("u4", "s4b", "declined", t0.Add(30*time.Second)), userstore.Stale)
+				if u := mustGet(t, s, "u4"); u.Status != "approved" {
+					t.Fatalf("an older decision replaced the record: %+v", u)
+				}
 			})
-			t.Run("screening updates only the screening status", func(t *testing.T) {
+			t.Run("R6 screening updates only the screening status", func(t *testing.T) {
 				mustApply(t, s, decision("u5", "s5", "approved", t0), userstore.Applied)
-				sc := userstore.Change{Key: "screening|1", UserID: "u5", Kind: userstore.KindScreening,
-					Status: "possible_match", Provider: "veriff", SessionID: "s5", DecidedAt: t0.Add(time.Hour)}
+				sc := userstore.Change{UserID: "u5", Kind: userstore.KindScreening,
+					Status: "possible_match", Provider: "veriff", SessionID: "s5", ProviderTime: t0.Add(time.Hour), At: t0.Add(time.Hour)}
 				mustApply(t, s, sc, userstore.Applied)
 				older := sc
-				older.Key, older.Status, older.DecidedAt = "screening|0", "no_match", t0
+				older.Status, older.ProviderTime, older.At = "no_match", t0, t0
 				mustApply(t, s, older, userstore.Stale)
 				u := mustGet(t, s, "u5")
 				if u.Status != "approved" || u.ScreeningStatus != "possible_match" || len(u.History) != 2 {
@@ -182,6 +189,105 @@ func TestApply(t *testing.T) {
 				}
 				if u := mustGet(t, s, "u6"); applied != 1 || len(u.History) != 1 {
 					t.Fatalf("applied %d times, history %d rows; want 1 and 1", applied, len(u.History))
+				}
+			})
+		})
+	}
+}
+
+func TestRecordRules(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("R3 equal times: a final decision beats a non-final one, in either order", func(t *testing.T) {
+				mustApply(t, s, decision("r3a", "s", "pending", t0), userstore.Applied)
+				mustApply(t, s, decision("r3a", "s", "approved", t0), userstore.Applied)
+				mustApply(t, s, decision("r3b", "s", "approved", t0), userstore.Applied)
+				mustApply(t, s, decision("r3b", "s", "pending", t0), userstore.Stale)
+				for _, u := range []string{"r3a", "r3b"} {
+					if got := mustGet(t, s, u).Status; got != "approved" {
+						t.Fatalf("%s: status %q, want approved", u, got)
+					}
+				}
+			})
+			t.Run("R4 a session end never replaces a decision made after the session began", func(t *testing.T) {
+				old := decision("r4", "old", "review", t0)
+				old.SessionBegan = t0.Add(-time.Hour)
+				mustApply(t, s, old, userstore.Applied)
+				mustApply(t, s, decision("r4", "new", "approved", t0.Add(time.Hour)), userstore.Applied)
+				// days later the old session expires: it is ordered at its own
+				// last decision (t0), before the approval
+				end := userstore.Change{UserID: "r4", Kind: userstore.KindDecision, Status: "expired", Provider: "veriff",
+					SessionID: "old", At: t0, SessionEnd: true, SessionBegan: t0.Add(48 * time.Hour)}
+				mustApply(t, s, end, userstore.Stale)
+				// a later run of it that knows no decision is ordered at when
+				// the session began, which the first change recorded
+				end.At, end.SessionBegan = time.Time{}, t0.Add(72*time.Hour)
+				mustApply(t, s, end, userstore.Stale)
+				if u := mustGet(t, s, "r4"); u.Status != "approved" {
+					t.Fatalf("status %q, want approved", u.Status)
+				}
+			})
+			t.Run("R4 a session end follows everything its session said", func(t *testing.T) {
+				mustApply(t, s, decision("r4b", "s", "review", t0), userstore.Applied)
+				end := userstore.Change{UserID: "r4b", Kind: userstore.KindDecision, Status: "expired", Provider: "veriff",
+					SessionID: "s", At: t0, SessionEnd: true, SessionBegan: t0.Add(-time.Hour)}
+				mustApply(t, s, end, userstore.Applied)
+				mustApply(t, s, end, userstore.Duplicate)
+				if u := mustGet(t, s, "r4b"); u.Status != "expired" || len(u.History) != 2 {
+					t.Fatalf("got %+v", u)
+				}
+			})
+			t.Run("R7 the same decision for the real user id is not a duplicate of the fallback's", func(t *testing.T) {
+				mustApply(t, s, decision("identity-key", "s7", "approved", t0), userstore.Applied)
+				mustApply(t, s, decision("real-user", "s7", "approved", t0), userstore.Applied)
+			})
+			t.Run("R7 a decision without provider time is one change however late it is repeated", func(t *testing.T) {
+				c := decision("r7", "s", "approved", time.Time{})
+				c.At = t0
+				mustApply(t, s, c, userstore.Applied)
+				c.At = t0.Add(240 * time.Hour) // received again ten days later, by a new run
+				mustApply(t, s, c, userstore.Duplicate)
+				if u := mustGet(t, s, "r7"); !u.DecidedAt.Equal(t0) {
+					t.Fatalf("decided at %s, want %s", u.DecidedAt, t0)
+				}
+			})
+			t.Run("R9 strings the database cannot hold fail for good", func(t *testing.T) {
+				for _, c := range []userstore.Change{
+					decision("nul\x00user", "s", "approved", t0),
+					decision(strings.Repeat("u", 256), "s", "approved", t0),
+					decision("u", "s", "\xff", t0),
+				} {
+					if _, err := s.Apply(context.Background(), c); !errors.Is(err, userstore.ErrInvalid) {
+						t.Fatalf("apply %q: %v, want ErrInvalid", c.UserID, err)
+					}
+				}
+			})
+			t.Run("R7 overlapping attempts of one change: one applied, the others duplicates", func(t *testing.T) {
+				for i := range 20 {
+					c := decision(fmt.Sprintf("ov%d", i), "s", "approved", t0)
+					outcomes := make(chan userstore.Outcome, 2)
+					var wg sync.WaitGroup
+					for range 2 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							o, err := s.Apply(context.Background(), c)
+							if err != nil {
+								t.Errorf("apply: %v", err)
+							}
+							outcomes <- o
+						}()
+					}
+					wg.Wait()
+					close(outcomes)
+					got := map[userstore.Outcome]int{}
+					for o := range outcomes {
+						got[o]++
+					}
+					if got[userstore.Applied] != 1 || got[userstore.Duplicate] != 1 {
+						t.Fatalf("outcomes %v, want one applied and one duplicate", got)
+					}
 				}
 			})
 		})

@@ -1,0 +1,98 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/record"
+)
+
+// A run continues as new (R10) before Temporal's limits on one run (10,000
+// signals, 51,200 history events): when the server suggests it, or at
+// these counts, whichever comes first.
+const (
+	continueAfterSignals = 2000
+	continueAfterEvents  = 10000
+	// carriedSeen bounds the seen-id set a run hands over. Older ids may be
+	// recorded again; that is safe: a decision is not newer than itself, and
+	// the store answers a repeated change from its log (R7).
+	carriedSeen       = 1000
+	carriedMilestones = 100
+)
+
+// Carried is the state one run of a session hands to the next when it
+// continues as new: everything the steps decide on, and where they were.
+type Carried struct {
+	Config       Config              `json:"config"`
+	StartedAt    time.Time           `json:"started_at"`
+	ExpiresAt    time.Time           `json:"expires_at"`
+	Seen         []string            `json:"seen,omitempty"`
+	Milestones   []Milestone         `json:"milestones,omitempty"`
+	Processed    bool                `json:"processed,omitempty"`
+	GraceUsed    bool                `json:"grace_used,omitempty"`
+	Latest       *Event              `json:"latest,omitempty"`
+	Applied      *Event              `json:"applied,omitempty"`
+	Screenings   []Event             `json:"screenings,omitempty"`
+	Details      *activities.Details `json:"details,omitempty"`
+	Polls        int                 `json:"polls,omitempty"`
+	PollFrom     time.Time           `json:"poll_from,omitzero"`
+	NextPollAt   time.Time           `json:"next_poll_at,omitzero"`
+	Interval     time.Duration       `json:"interval,omitempty"`
+	LateUntil    time.Time           `json:"late_until,omitzero"`
+	StepFailures []string            `json:"step_failures,omitempty"`
+	LastOutcome  record.Outcome      `json:"last_outcome,omitempty"`
+	DecidedAt    time.Time           `json:"decided_at,omitzero"`
+	UserID       string              `json:"user_id,omitempty"`
+	UserIDSource string              `json:"user_id_source,omitempty"`
+	Status       Status              `json:"status,omitempty"`
+}
+
+// tooLong reports whether this run should hand over to a new one.
+func (s *session) tooLong(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return s.signals >= continueAfterSignals || info.GetCurrentHistoryLength() >= continueAfterEvents ||
+		info.GetContinueAsNewSuggested()
+}
+
+// continueAsNew reads what is delivered and hands the session to a new run
+// of the same workflow ID, which goes on where this one stopped.
+func (s *session) continueAsNew(ctx workflow.Context) (Result, error) {
+	s.drain(ctx)
+	c := s.carry()
+	s.logger.Info("continuing as new", "signals", s.signals, "seen", len(c.Seen))
+	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Carried: &c}
+	return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
+}
+
+func (s *session) carry() Carried {
+	return Carried{
+		Config: s.cfg, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
+		Seen: lastN(s.seenOrder, carriedSeen), Milestones: lastN(s.milestones, carriedMilestones),
+		Processed: s.processed, GraceUsed: s.graceUsed, Latest: s.latest, Applied: s.applied,
+		Screenings: s.screenings, Details: s.details, Polls: s.polls,
+		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
+		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
+		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
+	}
+}
+
+func (s *session) restore(c Carried) {
+	s.cfg, s.startedAt, s.expiresAt = c.Config, c.StartedAt, c.ExpiresAt
+	for _, id := range c.Seen {
+		s.see(id)
+	}
+	s.milestones, s.processed, s.graceUsed = c.Milestones, c.Processed, c.GraceUsed
+	s.latest, s.applied, s.screenings, s.details, s.polls = c.Latest, c.Applied, c.Screenings, c.Details, c.Polls
+	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
+	s.stepFailures, s.lastOutcome, s.decidedAt = c.StepFailures, c.LastOutcome, c.DecidedAt
+	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
+}
+
+func lastN[T any](xs []T, n int) []T {
+	if len(xs) > n {
+		xs = xs[len(xs)-n:]
+	}
+	return append([]T(nil), xs...)
+}
