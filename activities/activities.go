@@ -75,7 +75,28 @@ func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details,
 		return Details{}, classify(fmt.Errorf("fetch identity %s: %w", ref.SessionID, err))
 	}
 	id, src := ident.UserID()
-	return Details{UserID: id, UserIDSource: src, ProviderStatus: ident.Status, UpdatedAt: ident.UpdatedAt()}, nil
+	d := Details{UserID: id, UserIDSource: src, ProviderStatus: ident.Status, UpdatedAt: ident.UpdatedAt()}
+	return d, checkAnswer(ref.Provider, d.UserID, d.UserIDSource, d.ProviderStatus, "", "")
+}
+
+// checkAnswer refuses a provider answer that idvflow cannot carry
+// (docs/semantics.md R9): it ends the session with the reason, as any
+// answer that retrying cannot change.
+func checkAnswer(provider, userID, userIDSource, status, reasonCode, attemptID string) error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"user id", userID, record.MaxUserID}, {"user id source", userIDSource, record.MaxWord},
+		{"status", status, record.MaxWord}, {"reason code", reasonCode, record.MaxWord},
+		{"attempt id", attemptID, record.MaxAttemptID},
+	} {
+		if err := record.CheckString(f.name, f.value, f.max); err != nil {
+			return temporal.NewNonRetryableApplicationError(
+				provider+" API answered with a value idvflow cannot store: "+err.Error(), ErrTypeProviderAPI, nil)
+		}
+	}
+	return nil
 }
 
 // PollResult is a decision found by asking the provider's API.
@@ -88,6 +109,16 @@ type PollResult struct {
 	AttemptID      string    `json:"attempt_id,omitempty"`
 	UserID         string    `json:"user_id,omitempty"`
 	UserIDSource   string    `json:"user_id_source,omitempty"`
+}
+
+func (r PollResult) check(provider string) error {
+	if err := checkAnswer(provider, r.UserID, r.UserIDSource, r.ProviderStatus, r.ReasonCode, r.AttemptID); err != nil {
+		return err
+	}
+	if err := record.CheckTime("decision time", r.DecidedAt); err != nil {
+		return temporal.NewNonRetryableApplicationError(provider+" API answered with "+err.Error(), ErrTypeProviderAPI, nil)
+	}
+	return nil
 }
 
 // PollDecision asks the provider whether the session has a decision, for
@@ -110,7 +141,7 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 			r.DecidedAt = d.DecisionTime.UTC()
 		}
 		r.UserID, r.UserIDSource = d.UserID()
-		return r, nil
+		return r, r.check(ref.Provider)
 	case ProviderPassbase:
 		if a.Passbase == nil {
 			return PollResult{}, notConfigured("passbase", "PASSBASE_API_KEY")
@@ -124,7 +155,7 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 		}
 		r := PollResult{Found: true, ProviderStatus: ident.Status, DecidedAt: ident.UpdatedAt()}
 		r.UserID, r.UserIDSource = ident.UserID()
-		return r, nil
+		return r, r.check(ref.Provider)
 	}
 	return PollResult{}, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("poll decision: unknown provider %q", ref.Provider), "UnsupportedProvider", nil)

@@ -94,6 +94,14 @@ func hostileRequests(t *testing.T) []hostile {
 		signed("session id with a newline", decision(`abc\ndef`), 400),
 		signed("session id with a Unicode look-alike", decision("аbc-def"), 400), // Cyrillic а
 		signed("decision without status", `{"verification":{"id":"s-1"}}`, 400),
+		// docs/semantics.md R9: every provider string is bounded before Temporal
+		signed("vendorData of 5,000 characters", `{"verification":{"id":"s-1","status":"approved","vendorData":"`+strings.Repeat("u", 5000)+`"}}`, 400),
+		signed("vendorData with a NUL", `{"verification":{"id":"s-1","status":"approved","vendorData":"a\u0000b"}}`, 400),
+		signed("status word of 100 characters", `{"verification":{"id":"s-1","status":"`+strings.Repeat("x", 100)+`"}}`, 400),
+		signed("reason code of 100 characters", `{"verification":{"id":"s-1","status":"declined","reasonCode":"`+strings.Repeat("9", 100)+`"}}`, 400),
+		signed("decision time in the year 2286", `{"verification":{"id":"s-1","status":"approved","decisionTime":"2286-11-20T17:46:40Z"}}`, 400),
+		{name: "Passbase time in the year 2286, authentic", path: "passbase", contentType: "text/plain",
+			body: encryptWith(passbaseSecret, []byte(`{"event":"VERIFICATION_REVIEWED","key":"k-1","status":"approved","updated":9999999999}`)), status: 400},
 		{name: "uppercase-hex signature (valid)", path: "veriff", contentType: "application/json",
 			header: veriffHeaders(strings.ToUpper(hmacHex(veriffSecret, decision("upper-1")))), body: []byte(decision("upper-1")), status: 200, signal: true},
 		{name: "valid signature of another body", path: "veriff", contentType: "application/json", header: signedVeriff(decision("other")), body: []byte(decision("this")), status: 401},

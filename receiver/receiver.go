@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
@@ -290,9 +291,25 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		return OutcomeMalformed, ev
 	}
 
+	// Every provider string is bounded before Temporal sees it
+	// (docs/semantics.md R9): over a bound is the sender's error, not ours.
+	ev.ReceivedAt = time.Now().UTC()
+	if err := ev.Validate(); err != nil {
+		c.Set(reasonKey, err.Error())
+		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload: " + err.Error()})
+		return OutcomeMalformed, ev
+	}
+
 	if err := r.signal(c.Request.Context(), ev); err != nil {
 		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),
 			"workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID), "error", err)
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) {
+			// Temporal will refuse this request however often it comes:
+			// a 503 would make the provider retry it for a week.
+			c.JSON(http.StatusBadRequest, gin.H{"error": "refused by the workflow engine as invalid"})
+			return OutcomeMalformed, ev
+		}
 		c.Header("Retry-After", strconv.Itoa(int(r.cfg.RetryAfter.Seconds())))
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporarily unavailable, retry later"})
 		return OutcomeUnavailable, ev
@@ -321,9 +338,6 @@ func staticSummary(ev workflows.Event) string {
 // signal delivers ev to its session's workflow under the receiver's own
 // deadline. It returns only once Temporal has durably accepted the signal.
 func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
-	if err := ev.Validate(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
 	return SignalWithStart(ctx, r.temporal, r.cfg.TaskQueue, ev)

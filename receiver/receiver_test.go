@@ -334,6 +334,18 @@ func TestSignalErrorIsNotSwallowed(t *testing.T) {
 	}
 }
 
+// A request Temporal refuses as invalid is refused for good: a 503 would
+// make Veriff retry it for a week (docs/semantics.md R9).
+func TestInvalidArgumentIsNotRetried(t *testing.T) {
+	tc := &fakeTemporal{err: serviceerror.NewInvalidArgument("search attribute value too large")}
+	srv := newServer(t, tc, io.Discard)
+	body := `{"verification":{"id":"s1","status":"approved"}}`
+	r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", r.status)
+	}
+}
+
 func hmacHex(secret, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))

@@ -74,6 +74,7 @@ func (c *ServerConfig) Validate() []error {
 	if _, err := c.Providers(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.unencrypted()...)
 	if _, err := c.Temporal.Codec(); err != nil {
 		errs = append(errs, err)
 	}
@@ -82,6 +83,32 @@ func (c *ServerConfig) Validate() []error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("IDV_TLS_CERT_FILE and IDV_TLS_KEY_FILE go together: set both or neither"))
+	}
+	return errs
+}
+
+// unencrypted refuses plain Passbase bodies wherever they would weaken
+// authentication (docs/semantics.md R9): next to webhook secrets (anyone could
+// skip decryption by sending application/json), or without a source
+// allowlist that excludes the internet (the network is then all that
+// authenticates a Passbase webhook).
+func (c *ServerConfig) unencrypted() []error {
+	if !c.PassbaseAllowUnencrypted {
+		return nil
+	}
+	var errs []error
+	if len(c.PassbaseWebhookSecrets) > 0 {
+		errs = append(errs, errors.New("PASSBASE_ALLOW_UNENCRYPTED=true cannot go with PASSBASE_WEBHOOK_SECRETS: "+
+			"anyone could skip decryption by sending application/json; unset one"))
+	}
+	if len(c.PassbaseAllowedCIDRs) == 0 {
+		errs = append(errs, errors.New("PASSBASE_ALLOW_UNENCRYPTED=true needs PASSBASE_ALLOWED_CIDRS: "+
+			"without encryption, the source network is the only proof a webhook comes from Passbase"))
+	}
+	for _, s := range c.PassbaseAllowedCIDRs {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Bits() == 0 {
+			errs = append(errs, fmt.Errorf("PASSBASE_ALLOW_UNENCRYPTED=true with PASSBASE_ALLOWED_CIDRS %q admits every address", s))
+		}
 	}
 	return errs
 }

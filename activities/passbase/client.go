@@ -44,7 +44,21 @@ type Identity struct {
 }
 
 // UpdatedAt is when Passbase last changed the identity.
-func (i Identity) UpdatedAt() time.Time { return time.Unix(i.Updated, 0).UTC() }
+// Zero when Passbase gives none, so the caller's fallback applies.
+func (i Identity) UpdatedAt() time.Time { return UnixTime(i.Updated) }
+
+// UnixTime reads a Passbase timestamp: Unix seconds as documented, or
+// milliseconds where a value only makes sense as such (from 1e11, the year
+// 5138 in seconds); zero or negative is no time (docs/semantics.md R5).
+func UnixTime(v int64) time.Time {
+	switch {
+	case v <= 0:
+		return time.Time{}
+	case v >= 1e11:
+		return time.UnixMilli(v).UTC()
+	}
+	return time.Unix(v, 0).UTC()
+}
 
 // UserID is the app's user id from the metadata the app passed to Passbase's
 // SDK ("customer_user_id", else "user_id"), and the field it came from.

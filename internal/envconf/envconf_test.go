@@ -78,3 +78,32 @@ func TestReceiverRotationSecrets(t *testing.T) {
 		t.Fatalf("%+v", cfg)
 	}
 }
+
+// docs/semantics.md R9: unencrypted Passbase bodies can never be switched on
+// by accident: not next to secrets, not without an allowlist that excludes
+// the internet.
+func TestUnencryptedPassbaseIsNeverAnAccident(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	for name, c := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"beside secrets": {map[string]string{"PASSBASE_ALLOW_UNENCRYPTED": "true", "PASSBASE_WEBHOOK_SECRETS": secret,
+			"PASSBASE_ALLOWED_CIDRS": "10.0.0.0/8"}, "cannot go with PASSBASE_WEBHOOK_SECRETS"},
+		"without an allowlist": {map[string]string{"PASSBASE_ALLOW_UNENCRYPTED": "true"}, "needs PASSBASE_ALLOWED_CIDRS"},
+		"with a catch-all":     {map[string]string{"PASSBASE_ALLOW_UNENCRYPTED": "true", "PASSBASE_ALLOWED_CIDRS": "0.0.0.0/0"}, "admits every address"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var cfg receiver.ServerConfig
+			err := envconf.Load(context.Background(), &cfg, envconfig.MapLookuper(c.env))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+	var cfg receiver.ServerConfig
+	env := map[string]string{"PASSBASE_ALLOW_UNENCRYPTED": "true", "PASSBASE_ALLOWED_CIDRS": "10.0.0.0/8"}
+	if err := envconf.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
+		t.Fatalf("unencrypted behind an allowlist must be allowed: %v", err)
+	}
+}

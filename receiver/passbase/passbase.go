@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	pbapi "github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -34,6 +35,10 @@ type Provider struct {
 // plain application/json bodies are accepted too: Passbase sends those only
 // when no secret is configured, so it is off unless asked for.
 func New(secrets []string, allowUnencrypted bool) (*Provider, error) {
+	if allowUnencrypted && len(secrets) > 0 {
+		// Plain bodies next to secrets would let anyone skip decryption.
+		return nil, errors.New("PASSBASE_ALLOW_UNENCRYPTED cannot go with PASSBASE_WEBHOOK_SECRETS")
+	}
 	p := &Provider{allowUnencrypted: allowUnencrypted}
 	for i, s := range secrets {
 		if len(s) != KeySize {
@@ -241,9 +246,4 @@ func first(vs ...int64) int64 {
 	return 0
 }
 
-func unixTime(sec int64) time.Time {
-	if sec <= 0 {
-		return time.Time{}
-	}
-	return time.Unix(sec, 0).UTC()
-}
+func unixTime(v int64) time.Time { return pbapi.UnixTime(v) }

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -182,6 +183,37 @@ func TestParseVectors(t *testing.T) {
 				t.Fatal("event carries the identifier (an email)")
 			}
 		})
+	}
+}
+
+// docs/semantics.md R9: plain bodies next to secrets would let anyone skip
+// decryption with Content-Type: application/json.
+func TestUnencryptedNeverBesideSecrets(t *testing.T) {
+	if _, err := passbase.New([]string{secret}, true); err == nil {
+		t.Fatal("PASSBASE_ALLOW_UNENCRYPTED with a secret must be refused")
+	}
+}
+
+// docs/semantics.md R5: Passbase times are Unix seconds; a value only
+// milliseconds can explain is read as milliseconds, zero is no time.
+func TestTimestampUnits(t *testing.T) {
+	p := newProvider(t, secret)
+	want := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, updated := range map[string]int64{"seconds": want.Unix(), "milliseconds": want.UnixMilli()} {
+		ev, err := p.Parse([]byte(fmt.Sprintf(`{"event":"VERIFICATION_REVIEWED","key":"k-1","status":"approved","updated":%d}`, updated)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ev.OccurredAt.Equal(want) {
+			t.Errorf("%s: occurred at %s, want %s", name, ev.OccurredAt, want)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ev, err := p.Parse([]byte(`{"event":"VERIFICATION_REVIEWED","key":"k-1","status":"approved","updated":0}`))
+	if err != nil || !ev.OccurredAt.IsZero() {
+		t.Fatalf("updated 0: %v, occurred at %s, want no time", err, ev.OccurredAt)
 	}
 }
 

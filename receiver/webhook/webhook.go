@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/idvflow/idvflow/workflows"
@@ -82,8 +81,12 @@ func Scalar(raw json.RawMessage) string {
 	if s == "" || s == "null" || strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") {
 		return ""
 	}
-	if u, err := strconv.Unquote(s); err == nil {
-		return u
+	if strings.HasPrefix(s, `"`) {
+		// JSON's escapes (\/, surrogate pairs) are not Go's: decode as JSON.
+		var u string
+		if err := json.Unmarshal([]byte(s), &u); err == nil {
+			return u
+		}
 	}
 	return s
 }

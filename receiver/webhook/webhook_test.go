@@ -11,6 +11,8 @@ func TestScalar(t *testing.T) {
 	for raw, want := range map[string]string{
 		`102`: "102", `"102"`: "102", `true`: "true", `false`: "false", `null`: "", ``: "",
 		` "u-1" `: "u-1", `{"id":1}`: "", `[1,2]`: "", `1e3`: "1e3",
+		// JSON escapes that Go's strconv reads otherwise or not at all (R9)
+		`"a\/b"`: "a/b", `"\ud83d\ude00"`: "😀", `"tab\tand\u00e9"`: "tab\tandé",
 	} {
 		if got := webhook.Scalar(json.RawMessage(raw)); got != want {
 			t.Errorf("Scalar(%s) = %q, want %q", raw, got, want)
