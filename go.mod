@@ -24,6 +24,7 @@ require (
 	go.temporal.io/server v1.32.1
 	google.golang.org/protobuf v1.36.12
 	modernc.org/sqlite v1.51.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

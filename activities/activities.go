@@ -111,6 +111,15 @@ type PollResult struct {
 	UserIDSource   string    `json:"user_id_source,omitempty"`
 }
 
+// ifNotAhead treats an answer dated more than record.MaxClockSkew ahead as no
+// answer yet (docs/semantics.md R5): a later poll takes it.
+func (r PollResult) ifNotAhead() PollResult {
+	if record.CheckFuture("decision time", r.DecidedAt, time.Now()) != nil {
+		return PollResult{}
+	}
+	return r
+}
+
 func (r PollResult) check(provider string) error {
 	if err := checkAnswer(provider, r.UserID, r.UserIDSource, r.ProviderStatus, r.ReasonCode, r.AttemptID); err != nil {
 		return err
@@ -141,7 +150,7 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 			r.DecidedAt = d.DecisionTime.UTC()
 		}
 		r.UserID, r.UserIDSource = d.UserID()
-		return r, r.check(ref.Provider)
+		return r.ifNotAhead(), r.check(ref.Provider)
 	case ProviderPassbase:
 		if a.Passbase == nil {
 			return PollResult{}, notConfigured("passbase", "PASSBASE_API_KEY")
@@ -155,7 +164,7 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 		}
 		r := PollResult{Found: true, ProviderStatus: ident.Status, DecidedAt: ident.UpdatedAt()}
 		r.UserID, r.UserIDSource = ident.UserID()
-		return r, r.check(ref.Provider)
+		return r.ifNotAhead(), r.check(ref.Provider)
 	}
 	return PollResult{}, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("poll decision: unknown provider %q", ref.Provider), "UnsupportedProvider", nil)
@@ -173,6 +182,8 @@ type UserUpdate struct {
 	// provider's own time, zero when it gave none.
 	DecidedAt    time.Time `json:"decided_at"`
 	ProviderTime time.Time `json:"provider_time,omitzero"`
+	// EventID names a change without ProviderTime (docs/semantics.md R7).
+	EventID string `json:"event_id,omitempty"`
 	// SessionEnd marks idvflow's own ending of the session (expired, error);
 	// SessionBegan is when the run believes its session began.
 	SessionEnd   bool      `json:"session_end,omitempty"`
@@ -196,6 +207,7 @@ func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (record.Outco
 		Provider:     u.Provider,
 		SessionID:    u.SessionID,
 		ProviderTime: u.ProviderTime,
+		EventID:      u.EventID,
 		At:           u.DecidedAt,
 		SessionEnd:   u.SessionEnd,
 		SessionBegan: u.SessionBegan,

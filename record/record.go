@@ -70,20 +70,26 @@ func RankOf(status string, sessionEnd bool) Rank {
 }
 
 // MaxClockSkew is how far ahead of its receipt a provider time may be (R5).
+// A webhook further ahead is refused with 400, and the provider delivers it
+// again later; a poll answer further ahead counts as no answer yet. So the
+// order time never depends on when a decision happened to arrive.
 const MaxClockSkew = 5 * time.Minute
 
 // OrderTime is the time a decision is ordered by (R1, R5): the provider's
-// own time; the time idvflow received it when the provider gives none; and
-// never later than the receipt plus MaxClockSkew, so a wrong clock cannot
-// pin a user to one decision.
+// own time, or the time idvflow received it when the provider gives none.
 func OrderTime(provider, received time.Time) time.Time {
-	switch {
-	case provider.IsZero():
-		return received.UTC()
-	case !received.IsZero() && provider.After(received.Add(MaxClockSkew)):
+	if provider.IsZero() {
 		return received.UTC()
 	}
 	return provider.UTC()
+}
+
+// CheckFuture reports a provider time more than MaxClockSkew after now.
+func CheckFuture(field string, t, now time.Time) error {
+	if !t.IsZero() && t.After(now.Add(MaxClockSkew)) {
+		return fmt.Errorf("%s is in the future", field)
+	}
+	return nil
 }
 
 // Key is everything a user's record shows of a decision, in the order that

@@ -158,7 +158,13 @@ func (e Event) Validate() error {
 			return err
 		}
 	}
-	return record.CheckTime("event time", e.OccurredAt)
+	if err := record.CheckTime("event time", e.OccurredAt); err != nil {
+		return err
+	}
+	if !e.ReceivedAt.IsZero() {
+		return record.CheckFuture("event time", e.OccurredAt, e.ReceivedAt)
+	}
+	return nil
 }
 
 // MaxEventID bounds an event's ID: the providers' ids it is built from are

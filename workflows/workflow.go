@@ -215,7 +215,7 @@ func (s *session) applyDecision(ctx workflow.Context) error {
 	}
 	u := activities.UserUpdate{
 		Kind: record.KindDecision, Status: string(d.Decision), ReasonCode: d.ReasonCode,
-		DecidedAt: d.orderKey().At, ProviderTime: d.OccurredAt,
+		DecidedAt: d.orderKey().At, ProviderTime: d.OccurredAt, EventID: d.ID,
 	}
 	if err := s.updateUser(ctx, u); err != nil {
 		return err
@@ -277,12 +277,12 @@ func (s *session) expire(ctx workflow.Context) error {
 }
 
 // sessionEnd is idvflow's own ending of the session (R4): ordered by the
-// newest decision the session knows, which the store raises to when the
+// decision the session last applied, which the store raises to when the
 // session began.
 func (s *session) sessionEnd(st Status, reason string) activities.UserUpdate {
 	u := activities.UserUpdate{Kind: record.KindDecision, Status: string(st), Reason: reason, SessionEnd: true}
-	if s.latest != nil {
-		u.DecidedAt = s.latest.orderKey().At
+	if s.applied != nil {
+		u.DecidedAt = s.applied.orderKey().At
 	}
 	return u
 }
@@ -393,7 +393,7 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 	for len(s.screenings) > 0 {
 		sc := s.screenings[0]
 		u := activities.UserUpdate{Kind: record.KindScreening, Status: sc.ProviderStatus,
-			DecidedAt: record.OrderTime(sc.OccurredAt, sc.ReceivedAt), ProviderTime: sc.OccurredAt}
+			DecidedAt: record.OrderTime(sc.OccurredAt, sc.ReceivedAt), ProviderTime: sc.OccurredAt, EventID: sc.ID}
 		if err := s.updateUser(ctx, u); err != nil {
 			return err
 		}

@@ -59,8 +59,10 @@ type Change struct {
 	Provider     string
 	SessionID    string
 	// ProviderTime is the provider's own time of the change, zero when it
-	// gave none. It is part of the change's identity (see key).
+	// gave none. It is part of the change's identity (see key); without it,
+	// EventID (the provider's identity of the event) is.
 	ProviderTime time.Time
+	EventID      string
 	// At is the time the change is ordered by (record.OrderTime). For a
 	// session end the store raises it to when the session began (R4).
 	At time.Time
@@ -89,6 +91,7 @@ func (c Change) check() error {
 		{"session id", c.SessionID, record.MaxSessionID},
 		{"reason code", c.ReasonCode, record.MaxWord},
 		{"reason", c.Reason, record.MaxReasonText},
+		{"event id", c.EventID, 512},
 	} {
 		if err := record.CheckString(f.name, f.value, f.max); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -99,16 +102,18 @@ func (c Change) check() error {
 
 // key identifies a change for deduplication (R7): the same decision of the
 // same session for the same user, by webhook, by poll, in any run, has the
-// same key. A provider decision is named by the provider's own time (or
-// "-" when it gave none, so a repeat received later is still the same
-// change); a session end by its order time.
+// same key. A provider decision is named by the provider's own time, or by
+// its event's identity when it has none (so a repeat received later is
+// still the same change); a session end by its order time.
 func (c Change) key() string {
-	t := "-"
+	var t string
 	switch {
 	case c.SessionEnd:
 		t = "end@" + c.At.UTC().Format(time.RFC3339Nano)
 	case !c.ProviderTime.IsZero():
 		t = c.ProviderTime.UTC().Format(time.RFC3339Nano)
+	default:
+		t = "event:" + c.EventID
 	}
 	return strings.Join([]string{c.Kind, c.Provider, c.SessionID, c.UserID, c.Status, c.ReasonCode, t}, "|")
 }
