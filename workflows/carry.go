@@ -15,6 +15,9 @@ import (
 const (
 	continueAfterSignals = 2000
 	continueAfterEvents  = 10000
+	// A poll cycle writes about a dozen events; this bounds a run that
+	// polls for days at a short interval without asking the server.
+	continueAfterPolls = 500
 	// carriedSeen bounds the seen-id set a run hands over. Older ids may be
 	// recorded again; that is safe: a decision is not newer than itself, and
 	// the store answers a repeated change from its log (R7).
@@ -52,8 +55,8 @@ type Carried struct {
 // tooLong reports whether this run should hand over to a new one.
 func (s *session) tooLong(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
-	return s.signals >= continueAfterSignals || info.GetCurrentHistoryLength() >= continueAfterEvents ||
-		info.GetContinueAsNewSuggested()
+	return s.signals >= continueAfterSignals || s.pollsThisRun >= continueAfterPolls ||
+		info.GetCurrentHistoryLength() >= continueAfterEvents || info.GetContinueAsNewSuggested()
 }
 
 // continueAsNew reads what is delivered and hands the session to a new run

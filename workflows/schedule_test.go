@@ -431,38 +431,60 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-// runSession runs every run of the session: the first at its first
-// delivery, a new one at the first delivery after a run closed (what
-// SignalWithStart does), and a continuation when a run continues as new.
+// runSession runs every run of the session.
 func (w *world) runSession(t *rapid.T, s genSession, user string) {
-	pending := s.deliveries(user)
+	w.runAll(t, scheduleConfig, s.Provider, s.ID, s.deliveries(user), func(at time.Time) { w.providerState(s, user, at) },
+		s.Fault == "notfound")
+}
+
+// runAll delivers a session's webhooks the way Temporal would: the first
+// run starts at the first delivery, a new run at the first delivery after a
+// run closed (what SignalWithStart does), and a continuation when a run
+// continues as new. setState prepares the provider's API for a run starting
+// at the given time. It returns how many runs there were.
+// fataler is what runAll needs of a *testing.T or a *rapid.T.
+type fataler interface {
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pending []delivery, setState func(time.Time), mayFail bool) int {
 	var carried *workflows.Carried
 	var start time.Time
-	for runs := 0; len(pending) > 0 || carried != nil; runs++ {
-		if runs > 20 {
-			t.Fatalf("session %s: more than 20 runs", s.ID)
+	runs := 0
+	for ; len(pending) > 0 || carried != nil; runs++ {
+		if runs > 100 {
+			t.Fatalf("session %s: more than 100 runs", id)
 		}
 		if carried == nil {
 			start = pending[0].at
 		}
-		w.providerState(s, user, start)
+		setState(start)
 		var suite testsuite.WorkflowTestSuite
 		suite.SetLogger(w.quiet)
 		env := suite.NewTestWorkflowEnvironment()
 		env.SetStartTime(start)
 		env.RegisterActivity(w.acts)
-		v := &workflows.Verification{Config: scheduleConfig}
+		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-		delivered := make([]bool, len(pending))
-		for i, d := range pending {
-			env.RegisterDelayedCallback(func() {
-				env.SignalWorkflow(workflows.SignalEvent, d.ev)
-				delivered[i] = true
-			}, d.at.Sub(start))
+		// One callback at a time, each scheduling the next: the test
+		// environment's timers are not made for tens of thousands at once.
+		next := 0
+		var deliver func()
+		deliver = func() {
+			for now := pending[next].at; next < len(pending) && !pending[next].at.After(now); next++ {
+				env.SignalWorkflow(workflows.SignalEvent, pending[next].ev)
+			}
+			if next < len(pending) {
+				env.RegisterDelayedCallback(deliver, pending[next].at.Sub(env.Now()))
+			}
 		}
-		env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Provider: s.Provider, SessionID: s.ID, Carried: carried})
+		if len(pending) > 0 {
+			env.RegisterDelayedCallback(deliver, pending[0].at.Sub(start))
+		}
+		env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Provider: provider, SessionID: id, Carried: carried})
 		if !env.IsWorkflowCompleted() {
-			t.Fatalf("session %s: run did not complete", s.ID)
+			t.Fatalf("session %s: run did not complete", id)
 		}
 		carried = nil
 		var can *workflow.ContinueAsNewError
@@ -472,17 +494,12 @@ func (w *world) runSession(t *rapid.T, s genSession, user string) {
 				t.Fatal(err)
 			}
 			carried, start = in.Carried, env.Now()
-		} else if err != nil && s.Fault != "notfound" {
-			t.Fatalf("session %s failed: %v", s.ID, err)
+		} else if err != nil && !mayFail {
+			t.Fatalf("session %s failed: %v", id, err)
 		}
-		var left []delivery
-		for i, d := range pending {
-			if !delivered[i] {
-				left = append(left, d)
-			}
-		}
-		pending = left
+		pending = pending[next:]
 	}
+	return runs
 }
 
 // ── The reference model: docs/semantics.md, and nothing else ───────────

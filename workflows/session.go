@@ -47,6 +47,7 @@ type session struct {
 	reason               string
 
 	signals        int // signals this run received, repeats included
+	pollsThisRun   int
 	ignoreVersions bool
 	nextStep       string
 	nextStepAt     time.Time

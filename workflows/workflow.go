@@ -361,6 +361,7 @@ func (s *session) poll(ctx workflow.Context) error {
 		return err
 	}
 	s.polls++
+	s.pollsThisRun++
 	if !r.Found {
 		return nil
 	}
