@@ -82,12 +82,22 @@ func (s *session) listen(ctx workflow.Context) {
 	})
 }
 
-// drain records the signals that are delivered but not yet read. A run
+// drain records every signal delivered to the run before it closes. A run
 // calls it right before it closes, in the same workflow task: a signal that
 // arrived with the timer that ends the run would otherwise never be read
-// (R8). It reports whether any of them was new.
+// (R8). The SDK may already have handed such a signal to the listener's
+// pending Receive, so drain first yields once to let the listener record
+// it (an Await whose condition is false only on its first check: it writes
+// no command), then takes whatever is still buffered. It reports whether
+// anything new was recorded.
 func (s *session) drain(ctx workflow.Context) bool {
 	before := len(s.seenOrder)
+	yielded := false
+	_ = workflow.Await(ctx, func() bool {
+		done := yielded
+		yielded = true
+		return done
+	})
 	for {
 		var e Event
 		if !s.events.ReceiveAsync(&e) {

@@ -80,7 +80,7 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 				if err := s.expire(ctx); err != nil {
 					return s.fail(ctx, err)
 				}
-				if s.drain(ctx) && s.pending() {
+				if s.drain(ctx); s.pending() {
 					continue // it arrived with the expiry: apply it
 				}
 				return s.finish(ctx)
@@ -103,7 +103,7 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		case tooLong:
 			return s.continueAsNew(ctx)
 		case timedOut:
-			if s.drain(ctx) && s.pending() {
+			if s.drain(ctx); s.pending() {
 				continue
 			}
 			return s.finish(ctx)

@@ -1,0 +1,151 @@
+package workflows_test
+
+// Regression tests for what broke the record's promise when idvflow was
+// tried from outside (issue 10), each named by the rule it checks
+// (docs/semantics.md).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/idvflow/idvflow/workflows"
+)
+
+func veriffEvent(id, user, evID string, kind workflows.Kind, status string, pt, received time.Time) delivery {
+	e := workflows.Event{ID: evID, Provider: workflows.ProviderVeriff, SessionID: id, Type: "decision", Kind: kind,
+		Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: pt, ReceivedAt: received,
+		UserID: user, UserIDSource: "vendorData"}
+	if kind != workflows.KindDecision {
+		e.Type, e.Decision = "event:started", ""
+	}
+	return delivery{at: received, ev: e}
+}
+
+func (w *world) user(t *testing.T, id string) (string, string) {
+	t.Helper()
+	u, err := w.users.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Status, statuses(u)
+}
+
+// R4: an older session that never got a decision expires after a newer
+// session approved the user; and a late webhook opens a new run of the old
+// session, whose poll finds nothing and which expires again. The user stays
+// approved.
+func TestR4OlderSessionExpiringNeverUndoesANewerDecision(t *testing.T) {
+	w := sharedWorld(t)
+	user := "user-r4-two-sessions"
+	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.PutDecision(id, nil) } }
+	approvedAPI := func(time.Time) {
+		w.emu.PutDecision("r4-new", json.RawMessage(`{"id":"r4-new","status":"approved","vendorData":"`+user+`","decisionTime":"`+t0.Add(time.Hour).Format(time.RFC3339)+`"}`))
+	}
+	w.runAll(t, scheduleConfig, workflows.ProviderVeriff, "r4-new", []delivery{
+		veriffEvent("r4-new", user, "decision/a/approved", workflows.KindDecision, "approved", t0.Add(time.Hour), t0.Add(time.Hour)),
+	}, approvedAPI, false)
+	w.runAll(t, scheduleConfig, workflows.ProviderVeriff, "r4-old", []delivery{
+		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0),
+		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0.Add(10*24*time.Hour)),
+	}, none("r4-old"), false)
+	if st, h := w.user(t, user); st != "approved" || h != "approved" {
+		t.Fatalf("user %s with decisions %q, want approved only", st, h)
+	}
+}
+
+// R3: Passbase says pending and then approved within the same second (its
+// times are whole seconds): the final decision wins, whichever came first.
+func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
+	w := sharedWorld(t)
+	t0 := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
+	for i, order := range [][2]string{{"pending", "approved"}, {"approved", "pending"}} {
+		id := fmt.Sprintf("e3e3e3e3-0000-4000-8000-%012d", i)
+		user := "user-r3-" + id
+		w.emu.PutIdentity(id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"approved","updated":%d,"metadata":{"customer_user_id":%q}}`, id, t0.Unix(), user)))
+		var ds []delivery
+		for j, status := range order {
+			e := workflows.Event{ID: "VERIFICATION_REVIEWED/" + status, Provider: workflows.ProviderPassbase, SessionID: id,
+				Type: "VERIFICATION_REVIEWED", Kind: workflows.KindDecision, Decision: workflows.Status(status), ProviderStatus: status,
+				OccurredAt: t0, ReceivedAt: t0.Add(time.Duration(j+1) * time.Second), UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
+			ds = append(ds, delivery{at: e.ReceivedAt, ev: e})
+		}
+		w.runAll(t, scheduleConfig, workflows.ProviderPassbase, id, ds, func(time.Time) {}, false)
+		if st, _ := w.user(t, user); st != "approved" {
+			t.Fatalf("%s then %s in one second: user %s, want approved", order[0], order[1], st)
+		}
+	}
+}
+
+// R8's webhook in the run's last task needs a real server (the test
+// environment never puts a signal and a firing timer in one task):
+// internal/integration TestR8SignalInTheRunsLastTask.
+
+// R5: a Veriff decision without decisionTime or acceptanceTime (full auto)
+// is ordered by when it was received, so it replaces a returning user's
+// older decision instead of being "older" than everything (the year 1).
+func TestR5DecisionWithoutTimeForAReturningUser(t *testing.T) {
+	w := sharedWorld(t)
+	user := "user-r5-returning"
+	t0 := time.Date(2026, 7, 3, 9, 0, 0, 0, time.UTC)
+	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.PutDecision(id, nil) } }
+	w.runAll(t, scheduleConfig, workflows.ProviderVeriff, "r5-first", []delivery{
+		veriffEvent("r5-first", user, "decision/a/declined", workflows.KindDecision, "declined", t0, t0),
+	}, none("r5-first"), false)
+	later := t0.Add(30 * 24 * time.Hour)
+	w.runAll(t, scheduleConfig, workflows.ProviderVeriff, "r5-second", []delivery{
+		veriffEvent("r5-second", user, "fullauto/b/approved", workflows.KindDecision, "approved", time.Time{}, later),
+	}, none("r5-second"), false)
+	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
+		t.Fatalf("user %s with decisions %q, want declined then approved", st, h)
+	}
+}
+
+// R5: a Passbase identity polled with "updated": 0 has no time; its
+// decision is ordered by the poll, not by 1970.
+func TestR5PolledIdentityWithoutTime(t *testing.T) {
+	w := sharedWorld(t)
+	user := "user-r5-updated-zero"
+	t0 := time.Date(2026, 7, 4, 9, 0, 0, 0, time.UTC)
+	first, second := "e5e5e5e5-0000-4000-8000-000000000001", "e5e5e5e5-0000-4000-8000-000000000002"
+	identity := func(id, status string, updated int64) func(time.Time) {
+		return func(time.Time) {
+			w.emu.PutIdentity(id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":%q,"updated":%d,"metadata":{"customer_user_id":%q}}`, id, status, updated, user)))
+		}
+	}
+	pb := func(id, evID string, kind workflows.Kind, status string, at time.Time) delivery {
+		e := workflows.Event{ID: evID, Provider: workflows.ProviderPassbase, SessionID: id, Type: "X", Kind: kind,
+			Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: at, ReceivedAt: at,
+			UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
+		return delivery{at: at, ev: e}
+	}
+	w.runAll(t, scheduleConfig, workflows.ProviderPassbase, first, []delivery{
+		pb(first, "reviewed", workflows.KindDecision, "declined", t0)}, identity(first, "declined", t0.Unix()), false)
+	// The second session's decision webhook is lost; the poll finds it.
+	w.runAll(t, scheduleConfig, workflows.ProviderPassbase, second, []delivery{
+		pb(second, "processed", workflows.KindProcessed, "", t0.Add(24*time.Hour))}, identity(second, "approved", 0), false)
+	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
+		t.Fatalf("user %s with decisions %q, want declined then approved", st, h)
+	}
+}
+
+// R8: a Veriff poll that the API refuses for good (404: no such session)
+// ends the session as an error with the reason, instead of polling until
+// it expires with the wrong reason.
+func TestR8VeriffPollRefusedForGoodEndsTheSession(t *testing.T) {
+	w := sharedWorld(t)
+	user := "user-r8-veriff-404"
+	started := veriffEvent("r8-unknown", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC))
+	// The emulator knows no such session: every poll answers 404.
+	w.runAll(t, scheduleConfig, workflows.ProviderVeriff, "r8-unknown", []delivery{started}, func(time.Time) {}, true)
+	u, err := w.users.Get(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != "error" || u.Reason == "" || w.emu.Calls("r8-unknown") > 3 {
+		t.Fatalf("user %s (%q) after %d polls, want error with the API's reason after the first", u.Status, u.Reason, w.emu.Calls("r8-unknown"))
+	}
+}
