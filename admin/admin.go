@@ -8,7 +8,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -88,22 +90,58 @@ func (s *Server) cors(c *gin.Context) {
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	g := gin.New()
-	g.Use(gin.Recovery())
+	g.Use(gin.Recovery(), s.checkHost)
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)
 	if s.metrics != nil {
 		g.GET("/metrics", s.authorize, gin.WrapH(s.metrics))
 	}
 	if s.codec != nil {
-		codec := g.Group("/codec", s.cors, s.authorize)
+		codec := g.Group("/codec", s.cors, s.authorize, noStore, limitBody(maxCodecBody))
 		codec.OPTIONS("/*path", func(*gin.Context) {})
 		codec.POST("/encode", gin.WrapH(s.codec))
 		codec.POST("/decode", gin.WrapH(s.codec))
 	}
-	v1 := g.Group("/v1", s.authorize)
+	v1 := g.Group("/v1", s.authorize, noStore)
 	v1.GET("/users/:userID", s.user)
 	v1.GET("/sessions/:provider/:sessionID", s.session)
 	return g
+}
+
+// maxCodecBody bounds a codec request: Temporal's payloads are at most
+// 2 MiB, and a batch of them as JSON with base64 stays under this.
+const maxCodecBody = 8 << 20
+
+// noStore keeps answers that carry personal data (user records, decoded
+// payloads) out of every cache.
+func noStore(c *gin.Context) { c.Header("Cache-Control", "no-store") }
+
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body too large"})
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+	}
+}
+
+// checkHost refuses, when the API has no token, a request whose Host is not
+// this machine's loopback: a web page the operator opens could otherwise
+// rebind its own name to 127.0.0.1 and read /v1/users from the browser.
+func (s *Server) checkHost(c *gin.Context) {
+	if s.token != "" {
+		return
+	}
+	host := c.Request.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if a, err := netip.ParseAddr(host); (err == nil && a.IsLoopback()) || strings.EqualFold(host, "localhost") {
+		return
+	}
+	c.AbortWithStatusJSON(http.StatusMisdirectedRequest, gin.H{"error": "without IDV_ADMIN_TOKEN the admin API answers only to localhost or a loopback address"})
 }
 
 func (s *Server) authorize(c *gin.Context) {

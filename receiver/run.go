@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	}
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", tel.MetricsHandler())
-	msrv := &http.Server{Addr: cfg.MetricsAddr, Handler: metrics, ReadHeaderTimeout: 5 * time.Second}
+	msrv := httpserve.Server(cfg.MetricsAddr, metrics)
 	// Either server failing stops the other.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -204,12 +204,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
 		api = api.WithCodec(codec, cfg.CodecOrigins)
 	}
-	srv := &http.Server{
-		Addr:              cfg.AdminAddr,
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	return httpserve.Run(ctx, srv, log)
+	return httpserve.Run(ctx, httpserve.Server(cfg.AdminAddr, api.Handler()), log)
 }
 
 func metricsHandler(tel *telemetry.Telemetry) http.Handler {

@@ -12,7 +12,7 @@ import (
 func main() {
 	cli.Binary[receiver.ServerConfig]{
 		Name:          "receiver",
-		HealthAddrVar: "IDV_HTTP_ADDR", HealthAddrDefault: ":8080",
+		HealthAddrVar: "IDV_HTTP_ADDR", HealthAddrDefault: ":8080", HealthTLSVar: "IDV_TLS_CERT_FILE",
 		Log: func(c *receiver.ServerConfig) logging.Config { return c.Log },
 		Run: receiver.Run,
 	}.Main()

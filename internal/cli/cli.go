@@ -27,6 +27,9 @@ type Binary[C any] struct {
 	// HealthAddrVar and HealthAddrDefault locate the /healthz the
 	// "healthcheck" command probes.
 	HealthAddrVar, HealthAddrDefault string
+	// HealthTLSVar names the variable that, when set, means the server
+	// serves HTTPS (the receiver's IDV_TLS_CERT_FILE).
+	HealthTLSVar string
 	// Log returns the logging part of the loaded config.
 	Log func(*C) logging.Config
 	// Run runs the service until ctx ends.
@@ -41,7 +44,7 @@ func (b Binary[C]) Main() {
 		if addr == "" {
 			addr = b.HealthAddrDefault
 		}
-		os.Exit(healthcheck.Run(addr))
+		os.Exit(healthcheck.Run(addr, b.HealthTLSVar != "" && os.Getenv(b.HealthTLSVar) != ""))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

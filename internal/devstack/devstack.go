@@ -6,11 +6,13 @@ package devstack
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +84,23 @@ const ip = "127.0.0.1"
 
 func hostPort(port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
+// localURL is the URL on this machine of a server listening on addr: an
+// address on every interface is reached on loopback.
+func localURL(addr string, https bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = ip, addr
+	}
+	if a, err := netip.ParseAddr(host); host == "" || (err == nil && a.IsUnspecified()) {
+		host = ip
+	}
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
+}
+
 // Start brings the stack up and returns once the receiver and the admin API
 // answer. ctx bounds the start; the stack runs until Stop.
 func Start(ctx context.Context, o Options) (*Stack, error) {
@@ -102,11 +121,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(map[string]string{
-		"IDV_PAYLOAD_KEYS":         payloadKey,
-		"IDV_CODEC_CORS_ORIGINS":   "http://" + hostPort(o.UIPort) + ",http://localhost:" + strconv.Itoa(o.UIPort),
-		"TEMPORAL_ADDRESS":         hostPort(o.TemporalPort),
-		"TEMPORAL_NAMESPACE":       devcreds.Namespace,
-		"IDV_HTTP_ADDR":            ":" + strconv.Itoa(o.HTTPPort),
+		"IDV_PAYLOAD_KEYS":       payloadKey,
+		"IDV_CODEC_CORS_ORIGINS": "http://" + hostPort(o.UIPort) + ",http://localhost:" + strconv.Itoa(o.UIPort),
+		"TEMPORAL_ADDRESS":       hostPort(o.TemporalPort),
+		"TEMPORAL_NAMESPACE":     devcreds.Namespace,
+		// Loopback: the dev secrets are public. IDV_HTTP_ADDR=:8080 opens it.
+		"IDV_HTTP_ADDR":            hostPort(o.HTTPPort),
 		"IDV_ADMIN_ADDR":           hostPort(o.AdminPort),
 		"IDV_DATABASE_URL":         "sqlite:" + filepath.Join(dataDir, "users.db"),
 		"VERIFF_API_KEY":           devcreds.VeriffAPIKey,
@@ -159,12 +179,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		VeriffSecret:   first(s.Worker.VeriffSharedSecrets),
 		StateFile:      filepath.Join(dataDir, "emulator.json"),
 	})
-	emuSrv := &http.Server{Addr: hostPort(o.EmulatorPort), Handler: s.Emulator.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	emuSrv := httpserve.Server(hostPort(o.EmulatorPort), s.Emulator.Handler())
 	s.run(func() error { return httpserve.Run(runCtx, emuSrv, log.With("service", "emulator")) })
 	s.run(func() error { return worker.Run(runCtx, &s.Worker, log.With("service", "worker"), s.Telemetry) })
 	s.run(func() error { return receiver.Run(runCtx, &s.Receiver, log.With("service", "receiver"), s.Telemetry) })
 
-	s.ReceiverURL = "http://" + hostPort(o.HTTPPort)
+	// Where the receiver really listens: IDV_HTTP_ADDR overrides the flag.
+	s.ReceiverURL = localURL(s.Receiver.HTTPAddr, s.Receiver.TLSCertFile != "")
 	s.AdminURL = "http://" + s.Worker.AdminAddr
 	if err := s.waitReady(ctx, 60*time.Second, s.AdminURL+"/healthz", emulatorURL+"/", s.ReceiverURL+"/"); err != nil {
 		s.Stop()
@@ -222,7 +243,10 @@ func (s *Stack) run(f func() error) {
 // of the stack fails.
 func (s *Stack) waitReady(ctx context.Context, limit time.Duration, urls ...string) error {
 	deadline := time.Now().Add(limit)
-	c := &http.Client{Timeout: time.Second}
+	// Readiness only: the dev receiver's own certificate need not be trusted.
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a loopback readiness probe
+	}}
 	for _, u := range urls {
 		for {
 			resp, err := c.Get(u)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +168,35 @@ func get(t *testing.T, url string, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// Every variable overrides a dev default, IDV_HTTP_ADDR included: the stack
+// waits for the receiver where it really listens, and says so.
+func TestHTTPAddrOverridesTheFlag(t *testing.T) {
+	port := freePort(t)
+	o := devstack.Options{
+		DataDir:      t.TempDir(),
+		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
+		AdminPort: freePort(t), EmulatorPort: freePort(t),
+		Env:    envconfig.MapLookuper(map[string]string{"IDV_HTTP_ADDR": ":" + strconv.Itoa(port)}),
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := devstack.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if want := "http://127.0.0.1:" + strconv.Itoa(port); s.ReceiverURL != want {
+		t.Fatalf("receiver URL %s, want %s", s.ReceiverURL, want)
+	}
+	resp, err := http.Get(s.ReceiverURL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
 }

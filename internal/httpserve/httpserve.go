@@ -10,6 +10,21 @@ import (
 	"time"
 )
 
+// Server returns a server for an operators' API (admin, metrics): every
+// phase of a request is bounded, so a slow or stalled client cannot hold a
+// connection open.
+func Server(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // Run runs srv until ctx is cancelled, then shuts it down gracefully.
 func Run(ctx context.Context, srv *http.Server, log *slog.Logger) error {
 	return run(ctx, srv, log, srv.ListenAndServe)

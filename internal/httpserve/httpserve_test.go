@@ -61,3 +61,13 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		t.Fatal("a new request was accepted after shutdown")
 	}
 }
+
+// The operators' servers bound every phase of a request, not only its
+// headers: a client that sends a body slowly or never reads the answer is
+// cut off.
+func TestServerBoundsEveryPhase(t *testing.T) {
+	s := httpserve.Server("127.0.0.1:0", http.NotFoundHandler())
+	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
+		t.Fatalf("unbounded: %+v", s)
+	}
+}

@@ -1,0 +1,88 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
+)
+
+type users struct{}
+
+func (users) Get(context.Context, string) (userstore.User, error) {
+	return userstore.User{UserID: "u-1", Status: "approved"}, nil
+}
+func (users) Ping(context.Context) error { return nil }
+
+type noTemporal struct{}
+
+func (noTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	return nil, io.EOF
+}
+func (noTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+	return &client.CheckHealthResponse{}, nil
+}
+
+func serve(t *testing.T, token string) http.Handler {
+	t.Helper()
+	codec, err := payloadcodec.ParseKeys(payloadcodec.NewKey("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin.New(users{}, noTemporal{}, token, slog.New(slog.DiscardHandler)).WithCodec(codec, nil).Handler()
+}
+
+func do(h http.Handler, method, host, path string, body []byte, token string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "http://"+host+path, bytes.NewReader(body))
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// Without a token the admin API answers only to a loopback Host, so a web
+// page that rebinds its name to 127.0.0.1 cannot read user records from the
+// operator's browser.
+func TestHostWithoutToken(t *testing.T) {
+	h := serve(t, "")
+	for host, want := range map[string]int{
+		"127.0.0.1:8081": 200, "localhost:8081": 200, "[::1]:8081": 200, "LOCALHOST": 200,
+		"evil.example:8081": http.StatusMisdirectedRequest, "192.168.1.5:8081": http.StatusMisdirectedRequest,
+	} {
+		if got := do(h, http.MethodGet, host, "/v1/users/u-1", nil, "").Code; got != want {
+			t.Errorf("Host %s: %d, want %d", host, got, want)
+		}
+	}
+	// With a token, the token decides, whatever the Host.
+	if got := do(serve(t, "tok"), http.MethodGet, "admin.internal", "/v1/users/u-1", nil, "tok").Code; got != 200 {
+		t.Errorf("with a token: %d", got)
+	}
+}
+
+// Answers that carry personal data are never cached.
+func TestPersonalDataIsNotCached(t *testing.T) {
+	w := do(serve(t, ""), http.MethodGet, "127.0.0.1", "/v1/users/u-1", nil, "")
+	if got := w.Header().Get("Cache-Control"); got != "no-store" {
+		t.Fatalf("Cache-Control %q, want no-store", got)
+	}
+}
+
+// The codec endpoint reads at most 8 MiB.
+func TestCodecBodyIsBounded(t *testing.T) {
+	big := bytes.Repeat([]byte("a"), 9<<20)
+	if got := do(serve(t, ""), http.MethodPost, "127.0.0.1", "/codec/decode", big, "").Code; got != http.StatusRequestEntityTooLarge {
+		t.Fatalf("9 MiB to the codec: %d, want 413", got)
+	}
+}
