@@ -30,6 +30,7 @@ const (
 type Carried struct {
 	Config       Config              `json:"config"`
 	StartedAt    time.Time           `json:"started_at"`
+	Began        time.Time           `json:"began,omitzero"`
 	ExpiresAt    time.Time           `json:"expires_at"`
 	Seen         []string            `json:"seen,omitempty"`
 	Milestones   []Milestone         `json:"milestones,omitempty"`
@@ -71,7 +72,7 @@ func (s *session) continueAsNew(ctx workflow.Context) (Result, error) {
 
 func (s *session) carry() Carried {
 	return Carried{
-		Config: s.cfg, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
+		Config: s.cfg, StartedAt: s.startedAt, Began: s.began, ExpiresAt: s.expiresAt,
 		Seen: lastN(s.seenOrder, carriedSeen), Milestones: lastN(s.milestones, carriedMilestones),
 		Processed: s.processed, GraceUsed: s.graceUsed, Latest: s.latest, Applied: s.applied,
 		Screenings: s.screenings, Details: s.details, Polls: s.polls,
@@ -82,7 +83,7 @@ func (s *session) carry() Carried {
 }
 
 func (s *session) restore(c Carried) {
-	s.cfg, s.startedAt, s.expiresAt = c.Config, c.StartedAt, c.ExpiresAt
+	s.cfg, s.startedAt, s.began, s.expiresAt = c.Config, c.StartedAt, c.Began, c.ExpiresAt
 	for _, id := range c.Seen {
 		s.see(id)
 	}

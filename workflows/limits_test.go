@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/internal/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -22,16 +23,16 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 	approved := review
 	approved.ID, approved.Decision, approved.ProviderStatus, approved.OccurredAt = "decision/a2/approved/x", workflows.StatusApproved, "approved", start.Add(6*time.Hour)
 
-	var deliveries []delivery
+	var deliveries []schedules.Delivery
 	for i := range 20000 {
 		e := review
 		e.ReceivedAt = start.Add(time.Duration(i) * time.Second)
-		deliveries = append(deliveries, delivery{at: e.ReceivedAt, ev: e})
+		deliveries = append(deliveries, schedules.Delivery{At: e.ReceivedAt, Ev: e})
 	}
 	approved.ReceivedAt = start.Add(20000 * time.Second)
-	deliveries = append(deliveries, delivery{at: approved.ReceivedAt, ev: approved})
+	deliveries = append(deliveries, schedules.Delivery{At: approved.ReceivedAt, Ev: approved})
 
-	cfg := scheduleConfig
+	cfg := schedules.Skipping.Config
 	cfg.SessionExpiry = 7 * 24 * time.Hour
 	w.emu.PutDecision(id, json.RawMessage(`{"id":"`+id+`","status":"review","vendorData":"`+user+`","decisionTime":"`+start.Format(time.RFC3339)+`"}`))
 	runs := w.runAll(t, cfg, workflows.ProviderVeriff, id, deliveries, func(time.Time) {}, false)
@@ -53,7 +54,7 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 // decision the provider made on day six.
 func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 	w := sharedWorld(t)
-	cfg := scheduleConfig
+	cfg := schedules.Skipping.Config
 	cfg.DecisionPollAfter, cfg.PollInterval, cfg.PollMaxInterval = time.Minute, time.Minute, time.Minute
 	cfg.SessionExpiry = 7 * 24 * time.Hour
 	start := time.Date(2026, 6, 2, 8, 0, 0, 0, time.UTC)
@@ -78,7 +79,7 @@ func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 				}
 				w.emu.PutDecision(tc.id, nil)
 			}
-			runs := w.runAll(t, cfg, workflows.ProviderVeriff, tc.id, []delivery{{at: start, ev: started}}, state, false)
+			runs := w.runAll(t, cfg, workflows.ProviderVeriff, tc.id, []schedules.Delivery{{At: start, Ev: started}}, state, false)
 			if runs < 2 {
 				t.Fatalf("%d runs: a week of polls every minute must continue as new", runs)
 			}

@@ -22,6 +22,7 @@ type session struct {
 
 	// What a run hands to its continuation (see Carried).
 	startedAt  time.Time // when the session's first run started
+	began      time.Time // when its first event was received (R4)
 	expiresAt  time.Time
 	seen       map[string]bool // event IDs already recorded
 	seenOrder  []string        // the same IDs, oldest first
@@ -125,6 +126,9 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	defer s.publish(ctx)
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = workflow.Now(ctx) // signalled by something other than the receiver
+	}
+	if s.began.IsZero() || e.ReceivedAt.Before(s.began) {
+		s.began = e.ReceivedAt
 	}
 	s.count(ctx, "idv_session_events", map[string]string{"kind": string(e.Kind)})
 	s.milestones = append(s.milestones, Milestone{Kind: e.Kind, Type: e.Type, At: e.OccurredAt, ReceivedAt: e.ReceivedAt})

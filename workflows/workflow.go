@@ -407,7 +407,10 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 // repeat a no-op, so Temporal may retry it freely.
 func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) error {
 	u.UserID, u.UserIDSource = s.resolvedUserID()
-	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.startedAt
+	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.began
+	if u.SessionBegan.IsZero() || s.startedAt.Before(u.SessionBegan) {
+		u.SessionBegan = s.startedAt
+	}
 	var a *activities.Activities
 	var out record.Outcome
 	if err := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.UpdateUser, u).Get(ctx, &out); err != nil {
