@@ -6,12 +6,14 @@ package teststack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,6 +88,28 @@ type Stack struct {
 
 	dir     string
 	closers []func()
+
+	mu            sync.Mutex
+	notifications []Notification
+}
+
+// Notification is one post of the notify step to the app.
+type Notification struct {
+	WebhookID string
+	Data      activities.Notification
+}
+
+// Notifications returns what the app received for userID.
+func (s *Stack) Notifications(userID string) []Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Notification
+	for _, n := range s.notifications {
+		if n.Data.UserID == userID {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Start starts a stack; Close stops it.
@@ -149,6 +173,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.closers = append(s.closers, func() { s.Users.Close() })
 
 	s.App = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Data activities.Notification }
+		json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		s.notifications = append(s.notifications, Notification{WebhookID: r.Header.Get("webhook-id"), Data: body.Data})
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	s.closers = append(s.closers, s.App.Close)
