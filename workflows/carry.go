@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -23,6 +25,9 @@ const (
 	// the store answers a repeated change from its log (R7).
 	carriedSeen       = 1000
 	carriedMilestones = 100
+	// carriedScreenings bounds the screening results waiting for the
+	// session's first write; the newest are kept (R6 keeps only the newest).
+	carriedScreenings = 100
 )
 
 // Carried is the state one run of a session hands to the next when it
@@ -75,7 +80,7 @@ func (s *session) carry() Carried {
 		Config: s.cfg, StartedAt: s.startedAt, Began: s.began, ExpiresAt: s.expiresAt,
 		Seen: lastN(s.seenOrder, carriedSeen), Milestones: lastN(s.milestones, carriedMilestones),
 		Processed: s.processed, GraceUsed: s.graceUsed, Latest: s.latest, Applied: s.applied,
-		Screenings: s.screenings, Details: s.details, Polls: s.polls,
+		Screenings: newestScreenings(s.screenings, carriedScreenings), Details: s.details, Polls: s.polls,
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
 		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
 		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
@@ -92,6 +97,22 @@ func (s *session) restore(c Carried) {
 	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
 	s.stepFailures, s.lastOutcome, s.decidedAt = c.StepFailures, c.LastOutcome, c.DecidedAt
 	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
+}
+
+// newestScreenings keeps the n screenings R6 orders last, in their order.
+func newestScreenings(xs []Event, n int) []Event {
+	if len(xs) <= n {
+		return xs
+	}
+	sorted := slices.Clone(xs)
+	slices.SortStableFunc(sorted, func(a, b Event) int {
+		at, bt := record.OrderTime(a.OccurredAt, a.ReceivedAt), record.OrderTime(b.OccurredAt, b.ReceivedAt)
+		if c := at.Compare(bt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ProviderStatus, b.ProviderStatus)
+	})
+	return sorted[len(sorted)-n:]
 }
 
 func lastN[T any](xs []T, n int) []T {

@@ -102,7 +102,12 @@ func sharedWorld(t *testing.T) *world {
 			w.sent = append(w.sent, schedules.Notification{WebhookID: r.Header.Get("webhook-id"), Data: body.Data})
 			w.mu.Unlock()
 		}))
-		w.users, err = userstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "users.db"))
+		// CI runs the schedules once more with the store on PostgreSQL.
+		dbURL := os.Getenv("IDV_SCHEDULES_DATABASE_URL")
+		if dbURL == "" {
+			dbURL = "sqlite:" + filepath.Join(dir, "users.db")
+		}
+		w.users, err = userstore.Open(context.Background(), dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}
