@@ -40,8 +40,9 @@ type Timing struct {
 }
 
 // Skipping is the timing for the time-skipping test environment: a
-// session's first run has certainly closed (expiry 24h) before its late
-// cluster arrives (72h).
+// cluster (10 minutes) arrives before the first poll (1h), and a session's
+// first run has certainly closed (expiry 24h) before its late cluster
+// arrives (72h).
 var Skipping = Timing{
 	Config: workflows.Config{
 		ProcessedGrace:    5 * time.Minute,
@@ -63,13 +64,15 @@ var Skipping = Timing{
 
 // RealTime is the timing for a real server in real time, from base: whole
 // seconds for every provider time and session start (so the receiver's few
-// milliseconds never reorder them), clusters within a second, the first run
-// closed (expiry 8s) well before the late cluster (16s).
+// milliseconds never reorder them), clusters within a second and well
+// before the first poll (3s: the model takes a cluster's webhooks in before
+// any poll), the first run closed (expiry 8s) well before the late cluster
+// (16s).
 func RealTime(base time.Time) Timing {
 	return Timing{
 		Config: workflows.Config{
 			ProcessedGrace:    300 * time.Millisecond,
-			DecisionPollAfter: time.Second,
+			DecisionPollAfter: 3 * time.Second,
 			PollInterval:      500 * time.Millisecond,
 			PollMaxInterval:   time.Second,
 			SessionExpiry:     8 * time.Second,
