@@ -157,6 +157,9 @@ type Store struct {
 	db      *sql.DB
 	dialect goose.Dialect
 	now     func() time.Time
+	// beforeCommit, set by tests only, holds an Apply just before it
+	// commits, so another attempt of the same change overlaps it for sure.
+	beforeCommit func()
 }
 
 // Open connects to databaseURL and migrates the schema to the latest
@@ -312,6 +315,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE change_log SET outcome = $1 WHERE change_key = $2`, string(out), key); err != nil {
 		return "", fmt.Errorf("apply change: log outcome: %w", err)
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
 	}
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("apply change: commit: %w", err)

@@ -294,6 +294,46 @@ func TestRecordRules(t *testing.T) {
 	}
 }
 
+// R7: an attempt of a change that overlaps another attempt of it (a retry
+// while the first still commits) answers "duplicate", never "stale", so the
+// notify step still runs. The first attempt is held just before its commit
+// while the second starts.
+func TestR7OverlappingAttemptIsDuplicate(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			c := decision("overlap-1", "s", "approved", t0)
+			held, release := make(chan struct{}), make(chan struct{})
+			s.SetBeforeCommit(func() { close(held); <-release })
+			first := make(chan userstore.Outcome)
+			go func() {
+				o, err := s.Apply(context.Background(), c)
+				if err != nil {
+					t.Error(err)
+				}
+				first <- o
+			}()
+			<-held
+			s.SetBeforeCommit(nil)
+			second := make(chan userstore.Outcome)
+			go func() {
+				o, err := s.Apply(context.Background(), c)
+				if err != nil {
+					t.Error(err)
+				}
+				second <- o
+			}()
+			// The second attempt now waits on the first: on PostgreSQL's
+			// lock of the change's key, on SQLite's one connection.
+			time.Sleep(200 * time.Millisecond)
+			close(release)
+			if o1, o2 := <-first, <-second; o1 != userstore.Applied || o2 != userstore.Duplicate {
+				t.Fatalf("outcomes %q then %q, want applied then duplicate", o1, o2)
+			}
+		})
+	}
+}
+
 func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := userstore.Open(context.Background(), "mysql://user:secret@host/db")
 	if err == nil {
