@@ -280,7 +280,12 @@ func classify(err error) error {
 	return err
 }
 
+// ErrTypeNotConfigured is the application error type of an activity that
+// ran on a worker without the provider's credentials. It is retried, on
+// any worker, until one that has them takes it: a worker's configuration
+// never ends a session.
+const ErrTypeNotConfigured = "NotConfigured"
+
 func notConfigured(provider, vars string) error {
-	return temporal.NewNonRetryableApplicationError(
-		provider+" API is not configured on this worker: set "+vars, ErrTypeProviderAPI, nil)
+	return temporal.NewApplicationError(provider+" API is not configured on this worker: set "+vars, ErrTypeNotConfigured)
 }

@@ -237,6 +237,15 @@ func (s *Server) session(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such session"})
 		return
 	}
+	var queryFailed *serviceerror.QueryFailed
+	var precondition *serviceerror.FailedPrecondition
+	if errors.As(err, &queryFailed) || errors.As(err, &precondition) {
+		// Temporal answered: the session itself cannot (its workflow task
+		// is failing, for example on a worker configured unlike the others).
+		s.log.Warn("session cannot answer its state query", "workflow_id", workflows.WorkflowID(provider, sessionID), "error", err)
+		c.JSON(http.StatusConflict, gin.H{"error": "the session cannot answer now: " + err.Error()})
+		return
+	}
 	if err != nil {
 		s.log.Warn("query session state", "workflow_id", workflows.WorkflowID(provider, sessionID), "error", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})

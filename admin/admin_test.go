@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -24,12 +26,15 @@ func (users) Get(context.Context, string) (userstore.User, error) {
 }
 func (users) Ping(context.Context) error { return nil }
 
-type noTemporal struct{}
+type noTemporal struct{ queryErr error }
 
-func (noTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+func (n noTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	if n.queryErr != nil {
+		return nil, n.queryErr
+	}
 	return nil, io.EOF
 }
-func (noTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+func (n noTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	return &client.CheckHealthResponse{}, nil
 }
 
@@ -84,5 +89,17 @@ func TestCodecBodyIsBounded(t *testing.T) {
 	big := bytes.Repeat([]byte("a"), 9<<20)
 	if got := do(serve(t, ""), http.MethodPost, "127.0.0.1", "/codec/decode", big, "").Code; got != http.StatusRequestEntityTooLarge {
 		t.Fatalf("9 MiB to the codec: %d, want 413", got)
+	}
+}
+
+// A session whose workflow cannot answer (its task failing on a worker
+// configured unlike the others) is reported as such, not as Temporal being
+// down.
+func TestBlockedSessionSaysWhy(t *testing.T) {
+	h := admin.New(users{}, noTemporal{queryErr: serviceerror.NewQueryFailed("workflow task failed: cannot decode a payload")},
+		"", slog.New(slog.DiscardHandler)).Handler()
+	w := do(h, http.MethodGet, "127.0.0.1", "/v1/sessions/veriff/s-1", nil, "")
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "cannot decode a payload") {
+		t.Fatalf("%d %s, want 409 saying why", w.Code, w.Body)
 	}
 }

@@ -169,7 +169,11 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 func Options(stopTimeout time.Duration) sdkworker.Options {
 	return sdkworker.Options{
 		WorkerStopTimeout: stopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{&failureCounter{}},
+		// A panic in workflow code, including a payload this worker cannot
+		// decode (temporalconn's guard), fails the workflow task, which
+		// Temporal retries, never the session.
+		WorkflowPanicPolicy: sdkworker.BlockWorkflow,
+		Interceptors:        []interceptor.WorkerInterceptor{&failureCounter{}},
 	}
 }
 
@@ -193,6 +197,18 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 		return err
 	}
 
+	// Sessions of a provider this worker cannot call are left to workers
+	// that can (their activities retry); say so once, at start.
+	if cfg.VeriffAPIKey == "" {
+		log.Warn("Veriff API not configured on this worker: Veriff sessions' API calls wait for a worker with VERIFF_API_KEY and VERIFF_SHARED_SECRETS", "task_queue", cfg.TaskQueue)
+	}
+	if cfg.PassbaseAPIKey == "" {
+		log.Warn("Passbase API not configured on this worker: Passbase sessions' API calls wait for a worker with PASSBASE_API_KEY", "task_queue", cfg.TaskQueue)
+	}
+	if cfg.Temporal.PayloadKeys == "" {
+		log.Warn("IDV_PAYLOAD_KEYS not set: this worker reads and writes plain payloads; sessions encrypted by other workers or receivers wait for one that has the keys",
+			"task_queue", cfg.TaskQueue)
+	}
 	w := sdkworker.New(tc, cfg.TaskQueue, Options(cfg.StopTimeout))
 	Register(w, NewActivities(cfg, users, log), cfg.Workflow)
 	if err := w.Start(); err != nil {

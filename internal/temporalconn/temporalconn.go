@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
@@ -58,9 +59,11 @@ func Lazy(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry) (client.Cli
 // inherit the interceptor).
 func Options(logger *slog.Logger, tel *telemetry.Telemetry, codec *payloadcodec.Codec) (client.Options, error) {
 	opts := client.Options{Logger: tlog.NewStructuredLogger(logger.With("component", "temporal-sdk"))}
+	var dc converter.DataConverter
 	if codec != nil {
-		opts.DataConverter = codec.DataConverter()
+		dc = codec.DataConverter()
 	}
+	opts.DataConverter = Guarded(dc)
 	if tel == nil {
 		return opts, nil
 	}

@@ -1,0 +1,67 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
+	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/worker"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// A worker configured unlike the others must never end a session or write
+// a user (issue 13): beside the stack's correctly configured worker, on the
+// same task queue, one worker lacks IDV_PAYLOAD_KEYS (it cannot decode any
+// payload) and one lacks the Passbase API key. Every session of both
+// providers still completes, correctly, once, with no failed run and no
+// phantom user under an identity key.
+func TestMisconfiguredWorkersNeverFailASession(t *testing.T) {
+	st := faultStack(t, teststack.Options{PayloadKeys: payloadcodec.NewKey("k1")})
+	ctx := context.Background()
+
+	noKeys := st.Temporal.NewClientWithOptions(client.Options{DataConverter: temporalconn.Guarded(nil)})
+	withoutKeys := sdkworker.New(noKeys, teststack.TaskQueue, worker.Options(time.Second))
+	worker.Register(withoutKeys, st.Activities, st.Workflow)
+	noPassbase := *st.Activities
+	noPassbase.Passbase = nil
+	withoutPassbase := sdkworker.New(st.Temporal.GetDefaultClient(), teststack.TaskQueue, worker.Options(time.Second))
+	worker.Register(withoutPassbase, &noPassbase, st.Workflow)
+	for _, w := range []sdkworker.Worker{withoutKeys, withoutPassbase} {
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+	}
+
+	sessions, deliveries := mixedSessions(t, st.Emulator, 12)
+	for _, d := range deliveries {
+		if code := send(t, st.Receiver.URL, d); code != http.StatusOK {
+			t.Fatalf("webhook: %d", code)
+		}
+	}
+	waitAllClosed(t, st, sessions, 3*time.Minute)
+	checkUsers(t, st, sessions)
+	c := st.Temporal.GetDefaultClient()
+	for _, s := range sessions {
+		d, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(s.provider, s.id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.GetWorkflowExecutionInfo().GetStatus(); got != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			t.Fatalf("%s %s: run %s, want completed", s.provider, s.id, got)
+		}
+		if _, err := st.Users.Get(ctx, s.id); !errors.Is(err, userstore.ErrNotFound) {
+			t.Fatalf("%s %s: a phantom user under the session id (%v)", s.provider, s.id, err)
+		}
+	}
+}
