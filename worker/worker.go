@@ -210,7 +210,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 			"task_queue", cfg.TaskQueue)
 	}
 	w := sdkworker.New(tc, cfg.TaskQueue, Options(cfg.StopTimeout))
-	Register(w, NewActivities(cfg, users, log), cfg.Workflow)
+	wf := cfg.Workflow
+	notifies := cfg.NotifyURL != ""
+	wf.Notify = &notifies
+	Register(w, NewActivities(cfg, users, log), wf)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}

@@ -33,6 +33,11 @@ type Config struct {
 	// ActivityTimeout bounds one attempt of an activity; a worker that dies
 	// mid-activity is noticed after it, and the attempt retried elsewhere.
 	ActivityTimeout time.Duration `env:"IDV_ACTIVITY_TIMEOUT, default=1m" json:"activity_timeout"`
+	// Notify says whether the worker has IDV_NOTIFY_URL: without it the
+	// notify step is skipped entirely (no activity, no version marker).
+	// Runs recorded before the field existed have nil and keep running the
+	// step as they did.
+	Notify *bool `json:"notify,omitempty"`
 }
 
 // activityTimeout is ActivityTimeout, or one minute for runs recorded

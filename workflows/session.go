@@ -218,18 +218,36 @@ const (
 )
 
 // await waits for cond at most d, on a timer the Web UI labels summary. It
-// also returns, with tooLong, when the run should continue as new.
+// also returns, with tooLong, when the run should continue as new. The
+// timer is cancelled when cond comes first, so it never fires later for
+// nothing (runs recorded before that keep the SDK's await, which let it).
 func (s *session) await(ctx workflow.Context, d time.Duration, summary string, cond func() bool) wait {
 	if d <= 0 {
 		return timedOut
 	}
-	ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-		Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
-	}, func() bool { return cond() || s.tooLong(ctx) })
+	wake := func() bool { return cond() || s.tooLong(ctx) }
+	if workflow.GetVersion(ctx, "cancel-await-timers", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
+		}, wake)
+		switch {
+		case cond():
+			return ready
+		case ok:
+			return tooLong
+		}
+		return timedOut
+	}
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	timer := workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: summary})
+	_ = workflow.Await(ctx, func() bool { return timer.IsReady() || wake() })
+	if !timer.IsReady() {
+		cancel()
+	}
 	switch {
 	case cond():
 		return ready
-	case ok:
+	case !timer.IsReady():
 		return tooLong
 	}
 	return timedOut
@@ -291,8 +309,8 @@ func (s *session) finished(ctx workflow.Context) {
 type Milestone struct {
 	Kind       Kind      `json:"kind"`
 	Type       string    `json:"type"`
-	At         time.Time `json:"at"`
-	ReceivedAt time.Time `json:"received_at"`
+	At         time.Time `json:"at,omitzero"` // the provider's time, if it gave one
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
 // SessionState answers the "state" query.

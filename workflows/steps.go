@@ -19,7 +19,9 @@ import (
 // Sessions that started before the line existed replay without it; new ones
 // run it. See docs/extending.md.
 func (s *session) afterFinalDecision(ctx workflow.Context) {
-	s.step(ctx, "notify-app", s.notifyApp)
+	if s.cfg.Notify == nil || *s.cfg.Notify { // no IDV_NOTIFY_URL: nothing to run
+		s.step(ctx, "notify-app", s.notifyApp)
+	}
 }
 
 // step runs one onboarding step behind workflow.GetVersion, so adding it does

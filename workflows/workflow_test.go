@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,11 +469,50 @@ func TestNotifyAppOncePerFinalDecision(t *testing.T) {
 	}
 }
 
+// Without IDV_NOTIFY_URL the notify step does not run at all: no activity,
+// and so no "notify-app" version marker that would make the Web UI's
+// TemporalChangeVersion filter match every session.
 func TestNotifySkippedWithoutURL(t *testing.T) {
 	h := newHarness(t)
+	off := false
+	h.cfg.Notify = &off
+	var started []string
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		started = append(started, info.ActivityType.Name)
+	})
 	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
 	r, err := h.run("veriff", session)
 	if err != nil || r.Status != workflows.StatusApproved {
 		t.Fatalf("%+v %v", r, err)
+	}
+	if slices.Contains(started, "NotifyApp") {
+		t.Fatalf("activities %v: the notify step ran without IDV_NOTIFY_URL", started)
+	}
+}
+
+// The "decision webhook or poll delay" timer is cancelled when the decision
+// arrives, instead of firing an hour later for nothing.
+func TestAwaitTimersAreCancelled(t *testing.T) {
+	h := newHarness(t)
+	pollDelay := map[string]bool{}
+	fired := 0
+	h.env.SetOnTimerScheduledListener(func(id string, d time.Duration) {
+		if d == h.cfg.DecisionPollAfter {
+			pollDelay[id] = true
+		}
+	})
+	h.env.SetOnTimerFiredListener(func(id string) {
+		if pollDelay[id] {
+			fired++
+		}
+	})
+	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
+	if _, err := h.run("veriff", session); err != nil {
+		t.Fatal(err)
+	}
+	// The run lasts a day (the late-event window): a timer left running
+	// would fire on the way.
+	if len(pollDelay) != 1 || fired != 0 {
+		t.Fatalf("poll-delay timers: %d started, %d fired; want 1 started and none fired", len(pollDelay), fired)
 	}
 }
