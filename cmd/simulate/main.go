@@ -13,14 +13,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/idvflow/idvflow/internal/devcreds"
@@ -34,8 +40,12 @@ const usage = `usage:
                     [--user ID] [--events] [--watchlist] [--repeat N] [--count N]
   simulate send --provider veriff|passbase FILE
 
-Targets http://127.0.0.1:8080 (receiver), :8090 (emulator) and :8233 (Web UI)
-unless --receiver, --emulator, --ui say otherwise. Secrets come from
+Targets http://127.0.0.1:8080 (receiver), :8090 (emulator), :8233 (Web UI)
+and :8081 (admin API) unless --receiver, --emulator, --ui, --admin say
+otherwise. With --count, it lists every session it created and waits up to
+--wait (20s) for each user to reach the status the scenario leads to
+(a Passbase decision that comes before its processed event waits
+IDV_PROCESSED_GRACE first; a longer --wait shows it). Secrets come from
 VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS (the first of
 each list), else the dev stack's.
 `
@@ -54,6 +64,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("no command\n%s", usage)
 	}
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(out, usage)
+		return nil
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	t := &simulator.Target{
 		Namespace:      envOr("TEMPORAL_NAMESPACE", devcreds.Namespace),
@@ -73,8 +88,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	events := fs.Bool("events", false, "veriff: also send the started and submitted event webhooks")
 	watchlist := fs.Bool("watchlist", false, "veriff: also send a watchlist screening result")
 	provider := fs.String("provider", "", "send: veriff or passbase")
+	adminURL := fs.String("admin", "http://127.0.0.1:8081", "admin API base URL (with --count: where to check each user)")
+	wait := fs.Duration("wait", 20*time.Second, "with --count: how long to wait for the users' statuses")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 
@@ -120,14 +140,84 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return err
 	}
-	return many(ctx, *count, one, out)
+	sessions, err := many(ctx, *count, one, out)
+	if len(sessions) > 0 {
+		report(ctx, *adminURL, os.Getenv("IDV_ADMIN_TOKEN"), sessions, *wait, out)
+	}
+	return err
 }
 
-// many runs count sessions, eight at a time, with a progress line.
-func many(ctx context.Context, count int, one func(int) (simulator.Session, error), out io.Writer) error {
+// report lists the sessions and whether each user reached the status its
+// scenario leads to, asking the admin API until wait has passed.
+func report(ctx context.Context, adminURL, token string, sessions []simulator.Session, wait time.Duration, out io.Writer) {
+	slices.SortFunc(sessions, func(a, b simulator.Session) int { return strings.Compare(a.UserID, b.UserID) })
+	got := make([]string, len(sessions))
+	deadline := time.Now().Add(wait)
+	for {
+		pending := 0
+		for i, s := range sessions {
+			if got[i] != s.Want {
+				got[i] = userStatus(ctx, adminURL, token, s.UserID)
+			}
+			if got[i] != s.Want {
+				pending++
+			}
+		}
+		if pending == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tPROVIDER\tSESSION\tEXPECTED\tSTATUS\t")
+	reached := 0
+	for i, s := range sessions {
+		mark := "waiting"
+		if got[i] == s.Want {
+			mark, reached = "reached", reached+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t\n", s.UserID, s.Provider, s.ID, s.Want, orDash(got[i]), mark)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%d of %d users reached their expected status\n", reached, len(sessions))
+}
+
+func userStatus(ctx context.Context, adminURL, token, userID string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/v1/users/"+url.PathEscape(userID), nil)
+	if err != nil {
+		return ""
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var u struct {
+		Status string `json:"status"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&u) != nil {
+		return ""
+	}
+	return u.Status
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// many runs count sessions, eight at a time, with a progress line, and
+// returns the sessions it created.
+func many(ctx context.Context, count int, one func(int) (simulator.Session, error), out io.Writer) ([]simulator.Session, error) {
 	var done, failed atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
+	var created []simulator.Session
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -135,14 +225,18 @@ func many(ctx context.Context, count int, one func(int) (simulator.Session, erro
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if _, err := one(i); err != nil {
+				s, err := one(i)
+				mu.Lock()
+				if s.WorkflowID != "" {
+					created = append(created, s)
+				}
+				if err != nil {
 					failed.Add(1)
-					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
 					}
-					mu.Unlock()
 				}
+				mu.Unlock()
 				done.Add(1)
 			}
 		}()
@@ -169,9 +263,9 @@ func many(ctx context.Context, count int, one func(int) (simulator.Session, erro
 		case <-finished:
 			fmt.Fprintf(out, "\r%d/%d sessions sent, %d failed in %s\n", done.Load(), count, failed.Load(), time.Since(start).Round(time.Millisecond))
 			if firstErr != nil {
-				return fmt.Errorf("%d sessions failed; first: %w", failed.Load(), firstErr)
+				return created, fmt.Errorf("%d sessions failed; first: %w", failed.Load(), firstErr)
 			}
-			return nil
+			return created, nil
 		}
 	}
 }
