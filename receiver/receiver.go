@@ -270,6 +270,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 
 	plain, err := p.Authenticate(c.Request.Header, body)
 	if err != nil {
+		c.Set(reasonKey, err.Error()) // which check failed, for the log line only
 		c.JSON(http.StatusUnauthorized, unauthenticated)
 		return OutcomeUnauthenticated, workflows.Event{}
 	}
@@ -278,6 +279,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	var malformed *webhook.MalformedError
 	switch {
 	case errors.Is(err, webhook.ErrUnauthenticated):
+		c.Set(reasonKey, err.Error())
 		c.JSON(http.StatusUnauthorized, unauthenticated)
 		return OutcomeUnauthenticated, workflows.Event{}
 	case errors.Is(err, webhook.ErrIgnored):

@@ -402,3 +402,34 @@ func TestCountersPerOutcome(t *testing.T) {
 		}
 	}
 }
+
+// A 401 tells the operator which check failed, in the log only: the answer
+// is the same for every cause, and no body or secret is logged.
+func TestUnauthenticatedLogNamesTheCheck(t *testing.T) {
+	seed := testdata(t, "veriff/decision-approved.seed.json")
+	for name, c := range map[string]struct {
+		path   string
+		header http.Header
+		body   []byte
+		want   string
+	}{
+		"wrong client key": {"veriff", http.Header{"X-Auth-Client": {"someone-else"}, "X-Hmac-Signature": {seedSig}}, seed, "client key"},
+		"bad signature":    {"veriff", veriffHeaders(hmacHex("another-secret", string(seed))), seed, "matches none of VERIFF_SHARED_SECRETS"},
+		"not hex":          {"veriff", veriffHeaders("zz"), seed, "not 64 hex digits"},
+		"not decryptable":  {"passbase", nil, []byte("bm90IGEgY2lwaGVydGV4dCBhdCBhbGwgYXQgYWxsIQ=="), "does not decrypt"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			srv := newServer(t, &fakeTemporal{}, &logs)
+			r := post(t, srv.URL+"/webhooks/"+c.path, "application/json", c.header, c.body)
+			if r.status != http.StatusUnauthorized || !strings.Contains(logs.String(), c.want) {
+				t.Fatalf("status %d, log %q: want 401 and a log naming %q", r.status, logs.String(), c.want)
+			}
+			for _, secret := range []string{veriffSecret, passbaseSecret, "MORGAN"} {
+				if strings.Contains(logs.String(), secret) {
+					t.Fatalf("log contains %q", secret)
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -72,8 +73,11 @@ func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
 	if plain, ok := p.Decrypt(body); ok {
 		return plain, nil
 	}
-	return nil, webhook.ErrUnauthenticated
+	return nil, errNotDecrypted
 }
+
+// errNotDecrypted names the failed check for the operator's log.
+var errNotDecrypted = fmt.Errorf("%w: body does not decrypt under any of PASSBASE_WEBHOOK_SECRETS", webhook.ErrUnauthenticated)
 
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
@@ -155,7 +159,7 @@ func (p *Provider) Parse(body []byte) (workflows.Event, error) {
 		if errors.As(err, &syntax) {
 			// Decrypted bytes that are not JSON came from a wrong key or a
 			// forged body: not authentic, and answered like every such case.
-			return workflows.Event{}, webhook.ErrUnauthenticated
+			return workflows.Event{}, fmt.Errorf("%w: decrypted body is not JSON (a wrong key)", webhook.ErrUnauthenticated)
 		}
 		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Passbase event")
 	}

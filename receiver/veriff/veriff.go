@@ -37,7 +37,9 @@ func (*Provider) Name() string { return workflows.ProviderVeriff }
 // Authenticate verifies the signature over the body exactly as received.
 func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
 	if err := p.verify(h, body); err != nil {
-		return nil, webhook.ErrUnauthenticated
+		// The reason names the check for the operator's log; the answer is
+		// the same for every cause.
+		return nil, fmt.Errorf("%w: %v", webhook.ErrUnauthenticated, err)
 	}
 	return body, nil
 }
@@ -45,11 +47,11 @@ func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
 func (p *Provider) verify(h http.Header, body []byte) error {
 	client := firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client")
 	if len(p.apiKey) == 0 || !hmac.Equal([]byte(client), p.apiKey) {
-		return fmt.Errorf("client key mismatch")
+		return fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY")
 	}
 	sig, err := hex.DecodeString(firstHeader(h, "X-Hmac-Signature", "Vrf-Hmac-Signature"))
 	if err != nil || len(sig) != sha256.Size {
-		return fmt.Errorf("signature is not 64 hex digits")
+		return fmt.Errorf("signature (X-HMAC-SIGNATURE) is not 64 hex digits")
 	}
 	for _, secret := range p.secrets {
 		m := hmac.New(sha256.New, secret)
@@ -58,7 +60,7 @@ func (p *Provider) verify(h http.Header, body []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("signature mismatch")
+	return fmt.Errorf("signature matches none of VERIFF_SHARED_SECRETS")
 }
 
 func firstHeader(h http.Header, names ...string) string {
