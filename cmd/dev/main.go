@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 
@@ -80,6 +81,8 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
     VERIFF_SHARED_SECRETS=%s
     PASSBASE_WEBHOOK_SECRETS=%s
     PASSBASE_API_KEY=%s
+  Payload key (IDV_PAYLOAD_KEYS; every worker and receiver on this
+  Temporal needs the same): %s
 
   Try:  go run ./cmd/simulate veriff --outcome approved
         go run ./cmd/simulate passbase --outcome declined --order decision-first
@@ -89,7 +92,16 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
 		devOnly(s.Worker.VeriffAPIKey, devcreds.VeriffAPIKey),
 		devOnly(firstOf(s.Receiver.VeriffSharedSecrets), devcreds.VeriffSharedSecret),
 		devOnly(firstOf(s.Receiver.PassbaseWebhookSecrets), devcreds.PassbaseWebhookSecret),
-		devOnly(s.Worker.PassbaseAPIKey, devcreds.PassbaseAPIKey))
+		devOnly(s.Worker.PassbaseAPIKey, devcreds.PassbaseAPIKey),
+		payloadKeySource(o.DataDir))
+}
+
+// payloadKeySource says where the dev stack's payload key is, never the key.
+func payloadKeySource(dataDir string) string {
+	if os.Getenv("IDV_PAYLOAD_KEYS") != "" {
+		return "from the environment"
+	}
+	return "in " + filepath.Join(dataDir, "payload-key")
 }
 
 // devOnly shows a value only if it is the public dev default: a secret set
