@@ -57,6 +57,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "dev: a part stopped:", err)
 	}
 	s.Stop()
+	fmt.Fprintln(os.Stderr, "idvflow dev stack stopped; sessions resume on the next start")
 }
 
 func envOr(k, def string) string {

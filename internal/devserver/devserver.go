@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -57,6 +58,7 @@ type Server struct {
 	temporal temporal.Server
 	ui       *uiserver.Server
 	opts     Options
+	stopping *atomic.Bool
 }
 
 // FrontendAddr is host:port of Temporal's gRPC frontend.
@@ -84,7 +86,8 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := serverLogger{opts.Logger.With("component", "temporal-server")}
+	stopping := new(atomic.Bool)
+	logger := serverLogger{l: opts.Logger.With("component", "temporal-server"), stopping: stopping}
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for name, svc := range conf.Services {
 		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(svc.RPC.GRPCPort)))
@@ -107,7 +110,7 @@ func Start(opts Options) (*Server, error) {
 	if err := ts.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start temporal: %w", err)
 	}
-	s := &Server{temporal: ts, opts: opts}
+	s := &Server{temporal: ts, opts: opts, stopping: stopping}
 	if opts.UIPort != 0 {
 		s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
 			Host:                opts.IP,
@@ -135,6 +138,9 @@ func Start(opts Options) (*Server, error) {
 
 // Stop stops the UI and the server.
 func (s *Server) Stop() {
+	// While its services stop one by one, the server's own clients warn
+	// that the others no longer answer: expected, and not worth a screen.
+	s.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}
@@ -206,7 +212,7 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 		// checkpoints, not every commit: a killed process loses nothing, only
 		// an OS crash can lose the last commits, which is right for dev.
 		conf.ConnectAttributes = map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"}
-		conf.MaxConns = 2
+		conf.MaxConns = 1
 		conf.DatabaseName = opts.DatabaseFile
 	}
 	if opts.DatabaseFile == "" || !exists(opts.DatabaseFile) {
@@ -250,13 +256,20 @@ func freePort(ip string) (int, error) {
 
 // serverLogger passes the server's warnings and errors to slog; its info
 // and debug lines are noise in a developer's terminal.
-type serverLogger struct{ l *slog.Logger }
+type serverLogger struct {
+	l        *slog.Logger
+	stopping *atomic.Bool // warnings are dropped once the server stops
+}
 
 var _ log.Logger = serverLogger{}
 
-func (s serverLogger) Debug(string, ...tag.Tag)           {}
-func (s serverLogger) Info(string, ...tag.Tag)            {}
-func (s serverLogger) Warn(msg string, tags ...tag.Tag)   { s.log(slog.LevelWarn, msg, tags) }
+func (s serverLogger) Debug(string, ...tag.Tag) {}
+func (s serverLogger) Info(string, ...tag.Tag)  {}
+func (s serverLogger) Warn(msg string, tags ...tag.Tag) {
+	if !s.stopping.Load() {
+		s.log(slog.LevelWarn, msg, tags)
+	}
+}
 func (s serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) Panic(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }

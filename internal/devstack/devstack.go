@@ -106,6 +106,9 @@ func localURL(addr string, https bool) string {
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	o.defaults()
 	log := o.Logger
+	if err := o.portsFree(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", o.DataDir, err)
 	}
@@ -211,6 +214,25 @@ func devPayloadKey(dataDir string) (string, error) {
 // FreePort returns a free loopback port below the kernel's ephemeral range
 // (32768+), so it cannot collide with the ports the embedded Temporal server
 // asks the kernel for.
+// portsFree says which port is taken before anything starts: the embedded
+// Temporal server would otherwise fail deep inside its start.
+func (o Options) portsFree() error {
+	for _, p := range []struct {
+		flag string
+		port int
+	}{
+		{"-temporal-port", o.TemporalPort}, {"-ui-port", o.UIPort}, {"-http-port", o.HTTPPort},
+		{"-admin-port", o.AdminPort}, {"-emulator-port", o.EmulatorPort},
+	} {
+		l, err := net.Listen("tcp", hostPort(p.port))
+		if err != nil {
+			return fmt.Errorf("port %d is in use (another `go run ./cmd/dev`?): stop it, or choose another with %s", p.port, p.flag)
+		}
+		l.Close()
+	}
+	return nil
+}
+
 func FreePort() (int, error) {
 	for range 200 {
 		p := 20000 + rand.IntN(10000)

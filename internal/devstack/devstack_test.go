@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -198,5 +199,24 @@ func TestHTTPAddrOverridesTheFlag(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
+
+// A taken port is named, with the flag that moves it, before anything
+// starts (the embedded server would otherwise panic inside its start).
+func TestTakenPortIsNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	o := devstack.Options{
+		DataDir: t.TempDir(), TemporalPort: taken, UIPort: freePort(t), HTTPPort: freePort(t),
+		AdminPort: freePort(t), EmulatorPort: freePort(t), Logger: slog.New(slog.DiscardHandler),
+	}
+	_, err = devstack.Start(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "-temporal-port") || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+		t.Fatalf("got %v, want an error naming port %d and -temporal-port", err, taken)
 	}
 }
