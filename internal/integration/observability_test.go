@@ -101,7 +101,8 @@ func TestObservability(t *testing.T) {
 			{"idv_webhooks_total", []string{`outcome="accepted"`, `provider="passbase"`, `type="VERIFICATION_REVIEWED"`}},
 			{"idv_webhooks_total", []string{`outcome="malformed"`, `provider="veriff"`, `type="unknown"`}},
 			{"idv_webhook_ack_seconds_count", []string{`outcome="accepted"`, `provider="veriff"`}},
-			{"idv_session_events_total", []string{`kind="decision"`, `provider="veriff"`}},
+			// The task queue as it is named, not sanitised to "idv_test".
+			{"idv_session_events_total", []string{`kind="decision"`, `provider="veriff"`, `task_queue="` + teststack.TaskQueue + `"`}},
 			{"idv_session_events_repeated_total", []string{`kind="decision"`, `provider="veriff"`}},
 			{"idv_sessions_finished_total", []string{`provider="veriff"`, `status="approved"`}},
 			{"idv_sessions_finished_total", []string{`provider="passbase"`, `status="error"`}},

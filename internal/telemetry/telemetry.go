@@ -57,6 +57,15 @@ type Options struct {
 }
 
 // New builds the registry, the SDK's metrics handler and the tracer.
+// sanitize is the SDK's Prometheus naming, but label values keep the
+// characters Prometheus allows in them: the task queue "idv-verification"
+// is not rewritten to "idv_verification".
+var sanitize = func() tally.SanitizeOptions {
+	o := sdktally.PrometheusSanitizeOptions
+	o.ValueCharacters = tally.ValidCharacters{Ranges: tally.AlphanumericRange, Characters: []rune{'_', '-', '.', ':', '/'}}
+	return o
+}()
+
 func New(ctx context.Context, o Options) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -79,7 +88,7 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
-		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		SanitizeOptions: &sanitize,
 	}, time.Second)
 	t.SDK = sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope))
 	t.closers = append(t.closers, func(context.Context) error { return closer.Close() })
