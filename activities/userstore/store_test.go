@@ -263,33 +263,6 @@ func TestRecordRules(t *testing.T) {
 					}
 				}
 			})
-			t.Run("R7 overlapping attempts of one change: one applied, the others duplicates", func(t *testing.T) {
-				for i := range 20 {
-					c := decision(fmt.Sprintf("ov%d", i), "s", "approved", t0)
-					outcomes := make(chan userstore.Outcome, 2)
-					var wg sync.WaitGroup
-					for range 2 {
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							o, err := s.Apply(context.Background(), c)
-							if err != nil {
-								t.Errorf("apply: %v", err)
-							}
-							outcomes <- o
-						}()
-					}
-					wg.Wait()
-					close(outcomes)
-					got := map[userstore.Outcome]int{}
-					for o := range outcomes {
-						got[o]++
-					}
-					if got[userstore.Applied] != 1 || got[userstore.Duplicate] != 1 {
-						t.Fatalf("outcomes %v, want one applied and one duplicate", got)
-					}
-				}
-			})
 		})
 	}
 }

@@ -41,18 +41,12 @@ func freePort(t *testing.T) int {
 // with short session timings so closing and polling happen within the test.
 func startDev(t *testing.T) *devstack.Stack {
 	t.Helper()
-	o := devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
-		AdminPort: freePort(t), EmulatorPort: freePort(t),
-		Env: envconfig.MapLookuper(map[string]string{
-			"IDV_PROCESSED_GRACE":     "2s",
-			"IDV_DECISION_POLL_AFTER": "3s",
-			"IDV_POLL_INTERVAL":       "1s",
-			"IDV_LATE_EVENT_WINDOW":   "5s",
-		}),
-		Logger: slog.New(slog.DiscardHandler),
-	}
+	o := devOptions(t, map[string]string{
+		"IDV_PROCESSED_GRACE":     "2s",
+		"IDV_DECISION_POLL_AFTER": "3s",
+		"IDV_POLL_INTERVAL":       "1s",
+		"IDV_LATE_EVENT_WINDOW":   "5s",
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := devstack.Start(ctx, o)
@@ -61,6 +55,19 @@ func startDev(t *testing.T) *devstack.Stack {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// devOptions are the dev stack's options on free ports, with env over the
+// dev defaults.
+func devOptions(t *testing.T, env map[string]string) devstack.Options {
+	t.Helper()
+	return devstack.Options{
+		DataDir:      t.TempDir(),
+		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
+		AdminPort: freePort(t), EmulatorPort: freePort(t),
+		Env:    envconfig.MapLookuper(env),
+		Logger: slog.New(slog.DiscardHandler),
+	}
 }
 
 func target(s *devstack.Stack) *simulator.Target {
@@ -175,13 +182,7 @@ func get(t *testing.T, url string, v any) int {
 // waits for the receiver where it really listens, and says so.
 func TestHTTPAddrOverridesTheFlag(t *testing.T) {
 	port := freePort(t)
-	o := devstack.Options{
-		DataDir:      t.TempDir(),
-		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
-		AdminPort: freePort(t), EmulatorPort: freePort(t),
-		Env:    envconfig.MapLookuper(map[string]string{"IDV_HTTP_ADDR": ":" + strconv.Itoa(port)}),
-		Logger: slog.New(slog.DiscardHandler),
-	}
+	o := devOptions(t, map[string]string{"IDV_HTTP_ADDR": ":" + strconv.Itoa(port)})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := devstack.Start(ctx, o)
@@ -210,11 +211,9 @@ func TestTakenPortIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	o := devOptions(t, nil)
 	taken := l.Addr().(*net.TCPAddr).Port
-	o := devstack.Options{
-		DataDir: t.TempDir(), TemporalPort: taken, UIPort: freePort(t), HTTPPort: freePort(t),
-		AdminPort: freePort(t), EmulatorPort: freePort(t), Logger: slog.New(slog.DiscardHandler),
-	}
+	o.TemporalPort = taken
 	_, err = devstack.Start(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "-temporal-port") || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
 		t.Fatalf("got %v, want an error naming port %d and -temporal-port", err, taken)
