@@ -41,12 +41,17 @@ func freePort(t *testing.T) int {
 // with short session timings so closing and polling happen within the test.
 func startDev(t *testing.T) *devstack.Stack {
 	t.Helper()
-	o := devOptions(t, map[string]string{
+	return startDevWith(t, devOptions(t, map[string]string{
 		"IDV_PROCESSED_GRACE":     "2s",
 		"IDV_DECISION_POLL_AFTER": "3s",
 		"IDV_POLL_INTERVAL":       "1s",
 		"IDV_LATE_EVENT_WINDOW":   "5s",
-	})
+	}))
+}
+
+// startDevWith starts the dev stack with o, for the test's life.
+func startDevWith(t *testing.T, o devstack.Options) *devstack.Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := devstack.Start(ctx, o)
@@ -182,14 +187,7 @@ func get(t *testing.T, url string, v any) int {
 // waits for the receiver where it really listens, and says so.
 func TestHTTPAddrOverridesTheFlag(t *testing.T) {
 	port := freePort(t)
-	o := devOptions(t, map[string]string{"IDV_HTTP_ADDR": ":" + strconv.Itoa(port)})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := devstack.Start(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s := startDevWith(t, devOptions(t, map[string]string{"IDV_HTTP_ADDR": ":" + strconv.Itoa(port)}))
 	if want := "http://127.0.0.1:" + strconv.Itoa(port); s.ReceiverURL != want {
 		t.Fatalf("receiver URL %s, want %s", s.ReceiverURL, want)
 	}
