@@ -371,6 +371,34 @@ func TestScreeningAfterDecisionIsApplied(t *testing.T) {
 	}
 }
 
+// A milestone without a provider time (a Veriff event) shows no "at", not
+// the year 1.
+func TestStateOmitsMissingTimes(t *testing.T) {
+	h := newHarness(t)
+	started := workflows.Event{ID: "event/a/7001", Provider: "veriff", SessionID: session, Type: "event:started",
+		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"}
+	h.at(time.Minute, started)
+	h.at(2*time.Minute, vfDecision(workflows.StatusApproved, t0))
+	var raw string
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		var st workflows.SessionState
+		v.Get(&st)
+		b, _ := json.Marshal(st.Milestones)
+		raw = string(b)
+	}, time.Hour)
+	if _, err := h.run("veriff", session); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(raw, "0001-01-01") || !strings.Contains(raw, `"received_at"`) || strings.Count(raw, `"at"`) != 1 {
+		t.Fatalf("milestones %s: want one provider time (the decision's) and no zero time", raw)
+	}
+}
+
 func TestStateQuery(t *testing.T) {
 	h := newHarness(t)
 	h.identity("approved", t0)

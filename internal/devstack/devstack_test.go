@@ -20,6 +20,7 @@ import (
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/devcreds"
 	"github.com/idvflow/idvflow/internal/devstack"
+	"github.com/idvflow/idvflow/internal/testlog"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -41,12 +42,15 @@ func freePort(t *testing.T) int {
 // with short session timings so closing and polling happen within the test.
 func startDev(t *testing.T) *devstack.Stack {
 	t.Helper()
-	return startDevWith(t, devOptions(t, map[string]string{
-		"IDV_PROCESSED_GRACE":     "2s",
-		"IDV_DECISION_POLL_AFTER": "3s",
-		"IDV_POLL_INTERVAL":       "1s",
-		"IDV_LATE_EVENT_WINDOW":   "5s",
-	}))
+	return startDevWith(t, devOptions(t, shortTimings))
+}
+
+// shortTimings make closing and polling happen within a test.
+var shortTimings = map[string]string{
+	"IDV_PROCESSED_GRACE":     "2s",
+	"IDV_DECISION_POLL_AFTER": "3s",
+	"IDV_POLL_INTERVAL":       "1s",
+	"IDV_LATE_EVENT_WINDOW":   "5s",
 }
 
 // startDevWith starts the dev stack with o, for the test's life.
@@ -85,7 +89,17 @@ func target(s *devstack.Stack) *simulator.Target {
 // TestSimulatorScenarios runs every simulator outcome of both providers
 // against the dev stack and checks each user's row through the admin API.
 func TestSimulatorScenarios(t *testing.T) {
-	s := startDev(t)
+	var logs testlog.Buffer
+	o := devOptions(t, shortTimings)
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s := startDevWith(t, o)
+	// The embedded server's SQLite is quiet under this load (one connection:
+	// no "database is locked").
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), "SQLITE_BUSY") {
+			t.Errorf("the embedded server logged SQLITE_BUSY")
+		}
+	})
 	tg := target(s)
 	ctx := context.Background()
 
