@@ -45,6 +45,11 @@ func main() {
 	o.Logger = logging.New(logCfg, os.Stderr)
 
 	s, err := devstack.Start(ctx, o)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while starting: a stop, not a failure.
+		fmt.Fprintln(os.Stderr, "idvflow dev stack stopped before it was up")
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
