@@ -178,11 +178,16 @@ func TestPollPassbase(t *testing.T) {
 	}
 }
 
-func TestUnconfiguredProviderIsPermanent(t *testing.T) {
+// A worker without a provider's credentials fails the activity so that it
+// is retried, on any worker, until one that has them takes it: a worker's
+// own configuration never ends a session (issue 13). The error names what to
+// set.
+func TestUnconfiguredProviderIsRetried(t *testing.T) {
 	a := &activities.Activities{}
 	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), "VERIFF_API_KEY") {
-		t.Fatalf("got %v", err)
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != activities.ErrTypeNotConfigured ||
+		!strings.Contains(err.Error(), "VERIFF_API_KEY") {
+		t.Fatalf("got %v, want a retryable NotConfigured error naming VERIFF_API_KEY", err)
 	}
 }
