@@ -107,6 +107,23 @@ func (h *harness) run(provider, sessionID string) (workflows.Result, error) {
 	return r, err
 }
 
+// stateAt answers the state query after d of workflow time; the returned
+// state is filled in while the run executes.
+func (h *harness) stateAt(d time.Duration) *workflows.SessionState {
+	st := &workflows.SessionState{}
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			h.t.Errorf("query: %v", err)
+			return
+		}
+		if err := v.Get(st); err != nil {
+			h.t.Errorf("decode state: %v", err)
+		}
+	}, d)
+	return st
+}
+
 func (h *harness) user(id string) userstore.User {
 	h.t.Helper()
 	u, err := h.users.Get(context.Background(), id)
@@ -178,17 +195,7 @@ func TestDecisionWithoutProcessedWaitsOnlyTheGrace(t *testing.T) {
 	h := newHarness(t)
 	h.identity("approved", t0)
 	h.at(time.Second, pbReviewed(workflows.StatusApproved, t0))
-	var stepDuringGrace string
-	h.env.RegisterDelayedCallback(func() {
-		v, err := h.env.QueryWorkflow(workflows.QueryState)
-		if err != nil {
-			t.Errorf("query: %v", err)
-			return
-		}
-		var st workflows.SessionState
-		v.Get(&st)
-		stepDuringGrace = st.NextStep
-	}, 2*time.Minute)
+	duringGrace := h.stateAt(2 * time.Minute)
 	start := h.env.Now()
 	r, err := h.run("passbase", identity)
 	if err != nil {
@@ -197,8 +204,8 @@ func TestDecisionWithoutProcessedWaitsOnlyTheGrace(t *testing.T) {
 	if r.Status != workflows.StatusApproved {
 		t.Fatalf("result %+v", r)
 	}
-	if !strings.Contains(stepDuringGrace, "processed") {
-		t.Fatalf("during the grace the session waited for %q, want the processed event", stepDuringGrace)
+	if !strings.Contains(duringGrace.NextStep, "processed") {
+		t.Fatalf("during the grace the session waited for %q, want the processed event", duringGrace.NextStep)
 	}
 	// Grace (5m) + late-event window (24h), and no more.
 	if took := h.env.Now().Sub(start); took < 24*time.Hour+5*time.Minute || took > 24*time.Hour+6*time.Minute {
@@ -379,21 +386,12 @@ func TestStateOmitsMissingTimes(t *testing.T) {
 		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"}
 	h.at(time.Minute, started)
 	h.at(2*time.Minute, vfDecision(workflows.StatusApproved, t0))
-	var raw string
-	h.env.RegisterDelayedCallback(func() {
-		v, err := h.env.QueryWorkflow(workflows.QueryState)
-		if err != nil {
-			t.Errorf("query: %v", err)
-			return
-		}
-		var st workflows.SessionState
-		v.Get(&st)
-		b, _ := json.Marshal(st.Milestones)
-		raw = string(b)
-	}, time.Hour)
+	st := h.stateAt(time.Hour)
 	if _, err := h.run("veriff", session); err != nil {
 		t.Fatal(err)
 	}
+	b, _ := json.Marshal(st.Milestones)
+	raw := string(b)
 	if strings.Contains(raw, "0001-01-01") || !strings.Contains(raw, `"received_at"`) || strings.Count(raw, `"at"`) != 1 {
 		t.Fatalf("milestones %s: want one provider time (the decision's) and no zero time", raw)
 	}
@@ -404,15 +402,7 @@ func TestStateQuery(t *testing.T) {
 	h.identity("approved", t0)
 	h.at(time.Minute, pbProcessed(t0))
 	h.at(2*time.Minute, pbReviewed(workflows.StatusApproved, t0))
-	var st workflows.SessionState
-	h.env.RegisterDelayedCallback(func() {
-		v, err := h.env.QueryWorkflow(workflows.QueryState)
-		if err != nil {
-			t.Errorf("query: %v", err)
-			return
-		}
-		v.Get(&st)
-	}, time.Hour)
+	st := h.stateAt(time.Hour)
 	if _, err := h.run("passbase", identity); err != nil {
 		t.Fatal(err)
 	}
