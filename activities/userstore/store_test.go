@@ -276,26 +276,24 @@ func TestR7OverlappingAttemptIsDuplicate(t *testing.T) {
 	for name, s := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			c := decision("overlap-1", "s", "approved", t0)
+			// attempt applies c in the background and yields its outcome.
+			attempt := func() <-chan userstore.Outcome {
+				out := make(chan userstore.Outcome)
+				go func() {
+					o, err := s.Apply(context.Background(), c)
+					if err != nil {
+						t.Error(err)
+					}
+					out <- o
+				}()
+				return out
+			}
 			held, release := make(chan struct{}), make(chan struct{})
 			s.SetBeforeCommit(func() { close(held); <-release })
-			first := make(chan userstore.Outcome)
-			go func() {
-				o, err := s.Apply(context.Background(), c)
-				if err != nil {
-					t.Error(err)
-				}
-				first <- o
-			}()
+			first := attempt()
 			<-held
 			s.SetBeforeCommit(nil)
-			second := make(chan userstore.Outcome)
-			go func() {
-				o, err := s.Apply(context.Background(), c)
-				if err != nil {
-					t.Error(err)
-				}
-				second <- o
-			}()
+			second := attempt()
 			// The second attempt now waits on the first: on PostgreSQL's
 			// lock of the change's key, on SQLite's one connection.
 			time.Sleep(200 * time.Millisecond)
