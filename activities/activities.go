@@ -287,5 +287,12 @@ func classify(err error) error {
 const ErrTypeNotConfigured = "NotConfigured"
 
 func notConfigured(provider, vars string) error {
-	return temporal.NewApplicationError(provider+" API is not configured on this worker: set "+vars, ErrTypeNotConfigured)
+	// Come back soon rather than after an ever longer backoff: the next
+	// attempt may well land on a worker that has the credentials.
+	return temporal.NewApplicationErrorWithOptions(provider+" API is not configured on this worker: set "+vars,
+		ErrTypeNotConfigured, temporal.ApplicationErrorOptions{NextRetryDelay: notConfiguredRetry})
 }
+
+// notConfiguredRetry is how soon an activity that met an unconfigured
+// worker is tried again.
+const notConfiguredRetry = 2 * time.Second

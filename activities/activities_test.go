@@ -190,4 +190,8 @@ func TestUnconfiguredProviderIsRetried(t *testing.T) {
 		!strings.Contains(err.Error(), "VERIFF_API_KEY") {
 		t.Fatalf("got %v, want a retryable NotConfigured error naming VERIFF_API_KEY", err)
 	}
+	// Soon, not after an ever longer backoff: another worker may have them.
+	if d := appErr.NextRetryDelay(); d <= 0 || d > 5*time.Second {
+		t.Fatalf("next retry in %s, want a short fixed delay", d)
+	}
 }
