@@ -47,6 +47,7 @@ type Emulator struct {
 	decisions  map[string]json.RawMessage // session id -> verification object
 	faults     map[string][]Fault
 	calls      map[string]int
+	answers    map[string][]int // id -> statuses served, in order
 }
 
 // Fault is one planned failure: an HTTP status (with Retry-After for 429 and
@@ -64,6 +65,7 @@ func New(cfg Config) *Emulator {
 		decisions:  map[string]json.RawMessage{},
 		faults:     map[string][]Fault{},
 		calls:      map[string]int{},
+		answers:    map[string][]int{},
 	}
 	if cfg.StateFile != "" {
 		if b, err := os.ReadFile(cfg.StateFile); err == nil {
@@ -130,13 +132,22 @@ func (e *Emulator) Calls(id string) int {
 	return e.calls[id]
 }
 
+// Answers returns the HTTP statuses served for id's API calls, in order (0
+// for a call its caller abandoned), so a test can tell a retried transient
+// fault from a repeated permanent one.
+func (e *Emulator) Answers(id string) []int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]int(nil), e.answers[id]...)
+}
+
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Handler returns the emulated APIs and the control routes.
 func (e *Emulator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /verification/v2/identities/{id}", e.passbaseIdentity)
-	mux.HandleFunc("GET /v1/sessions/{id}/decision", e.veriffDecision)
+	mux.HandleFunc("GET /verification/v2/identities/{id}", e.logAnswer(e.passbaseIdentity))
+	mux.HandleFunc("GET /v1/sessions/{id}/decision", e.logAnswer(e.veriffDecision))
 	mux.HandleFunc("PUT /_emulator/passbase/identities/{id}", e.controlPut(e.PutIdentity))
 	mux.HandleFunc("PUT /_emulator/veriff/sessions/{id}/decision", e.controlPut(e.PutDecision))
 	mux.HandleFunc("POST /_emulator/faults/{id}", e.controlFaults)
@@ -193,6 +204,30 @@ func (e *Emulator) veriffDecision(w http.ResponseWriter, r *http.Request) {
 		v = json.RawMessage("null")
 	}
 	writeRaw(w, http.StatusOK, []byte(`{"status":"success","verification":`+string(v)+`}`))
+}
+
+// logAnswer records the status each API call for {id} was answered with.
+func (e *Emulator) logAnswer(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		if r.Context().Err() != nil {
+			sw.status = 0 // the caller gave up (a slow answer past its timeout)
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.answers[r.PathValue("id")] = append(e.answers[r.PathValue("id")], sw.status)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }
 
 func veriffFail(msg string) map[string]string {
