@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/veriff"
 )
@@ -105,7 +106,7 @@ func TestBuiltInHTTPS(t *testing.T) {
 		Receiver:     receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"},
 		VeriffAPIKey: veriffClient, VeriffSharedSecrets: []string{veriffSecret},
 	}
-	cfg.Temporal.Address, cfg.Temporal.Namespace = "127.0.0.1:1", "default" // never reached
+	cfg.Temporal.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": "127.0.0.1:1"} // never reached
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- receiver.Run(ctx, cfg, slog.New(slog.DiscardHandler), nil) }()

@@ -54,8 +54,7 @@ type ServerConfig struct {
 // Validate implements envconf.Validator.
 func (c *ServerConfig) Validate() []error {
 	errs := c.Log.Validate()
-	errs = append(errs, envconf.Required("IDV_HTTP_ADDR", c.HTTPAddr, "TEMPORAL_ADDRESS", c.Temporal.Address,
-		"TEMPORAL_NAMESPACE", c.Temporal.Namespace, "IDV_TASK_QUEUE", c.Receiver.TaskQueue)...)
+	errs = append(errs, envconf.Required("IDV_HTTP_ADDR", c.HTTPAddr, "IDV_TASK_QUEUE", c.Receiver.TaskQueue)...)
 	if c.Receiver.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("IDV_MAX_BODY_BYTES must be positive"))
 	}
@@ -75,9 +74,7 @@ func (c *ServerConfig) Validate() []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.unencrypted()...)
-	if _, err := c.Temporal.Codec(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Temporal.Validate()...)
 	if err := c.network(); err != nil {
 		errs = append(errs, err)
 	}

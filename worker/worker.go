@@ -73,8 +73,7 @@ type Config struct {
 func (c *Config) Validate() []error {
 	errs := c.Workflow.Validate()
 	errs = append(errs, c.Log.Validate()...)
-	errs = append(errs, envconf.Required("TEMPORAL_ADDRESS", c.Temporal.Address,
-		"TEMPORAL_NAMESPACE", c.Temporal.Namespace, "IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
+	errs = append(errs, envconf.Required("IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
 	if c.PassbaseAPIKey == "" && c.VeriffAPIKey == "" {
 		errs = append(errs, errors.New("no provider configured: set PASSBASE_API_KEY, or VERIFF_API_KEY with VERIFF_SHARED_SECRETS"))
 	}
@@ -84,9 +83,7 @@ func (c *Config) Validate() []error {
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := c.Temporal.Codec(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Temporal.Validate()...)
 	if c.NotifyURL != "" {
 		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, errors.New("IDV_NOTIFY_URL must be an http(s) URL"))
@@ -186,13 +183,17 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	}
 	defer users.Close()
 
+	conn, err := cfg.Temporal.Connection()
+	if err != nil {
+		return err
+	}
 	tc, err := temporalconn.Lazy(cfg.Temporal, log, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 	if err := retry(ctx, log, "register search attributes", func() error {
-		return RegisterSearchAttributes(ctx, tc, cfg.Temporal.Namespace)
+		return RegisterSearchAttributes(ctx, tc, conn.Namespace)
 	}); err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
   Try:  go run ./cmd/simulate veriff --outcome approved
         go run ./cmd/simulate passbase --outcome declined --order decision-first
 
-`, o.DataDir, s.Temporal.FrontendAddr(), s.Worker.Temporal.Namespace, s.UIURL,
+`, o.DataDir, s.Temporal.FrontendAddr(), devcreds.Namespace, s.UIURL,
 		s.ReceiverURL, s.ReceiverURL, s.AdminURL, s.EmulatorURL,
 		devOnly(s.Worker.VeriffAPIKey, devcreds.VeriffAPIKey),
 		devOnly(firstOf(s.Receiver.VeriffSharedSecrets), devcreds.VeriffSharedSecret),

@@ -29,6 +29,7 @@ import (
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/worker"
 )
@@ -126,8 +127,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(map[string]string{
 		"IDV_PAYLOAD_KEYS":       payloadKey,
 		"IDV_CODEC_CORS_ORIGINS": "http://" + hostPort(o.UIPort) + ",http://localhost:" + strconv.Itoa(o.UIPort),
-		"TEMPORAL_ADDRESS":       hostPort(o.TemporalPort),
-		"TEMPORAL_NAMESPACE":     devcreds.Namespace,
 		// Loopback: the dev secrets are public. IDV_HTTP_ADDR=:8080 opens it.
 		"IDV_HTTP_ADDR":            hostPort(o.HTTPPort),
 		"IDV_ADMIN_ADDR":           hostPort(o.AdminPort),
@@ -146,6 +145,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := envconf.Load(ctx, &s.Receiver, env); err != nil {
 		return nil, err
 	}
+	// The stack's Temporal is its embedded server, whatever TEMPORAL_* or
+	// profile file the shell has for a real cluster.
+	embedded := temporalconn.Config{
+		PayloadKeys: s.Worker.Temporal.PayloadKeys,
+		Env:         temporalconn.EnvMap{"TEMPORAL_ADDRESS": hostPort(o.TemporalPort), "TEMPORAL_NAMESPACE": devcreds.Namespace},
+		DisableFile: true,
+	}
+	s.Worker.Temporal, s.Receiver.Temporal = embedded, embedded
 
 	// One process, one registry: the admin API's /metrics shows the
 	// receiver's, the worker's and the SDK's metrics together.

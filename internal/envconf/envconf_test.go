@@ -8,6 +8,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/worker"
 )
@@ -18,7 +19,12 @@ func TestWorkerDefaults(t *testing.T) {
 	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Temporal.Address != "localhost:7233" || cfg.Temporal.Namespace != "default" || cfg.TaskQueue != "idv-verification" ||
+	cfg.Temporal.Env, cfg.Temporal.DisableFile = temporalconn.EnvMap{}, true
+	conn, err := cfg.Temporal.Connection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.HostPort != "localhost:7233" || conn.Namespace != "default" || conn.ConnectionOptions.TLS != nil || cfg.TaskQueue != "idv-verification" ||
 		cfg.AdminAddr != "127.0.0.1:8081" || cfg.Workflow.SessionExpiry.Hours() != 168 || cfg.Workflow.ProcessedGrace.Minutes() != 5 ||
 		cfg.Workflow.DecisionPollAfter.Hours() != 1 || cfg.Workflow.LateEventWindow.Hours() != 24 || cfg.Workflow.VeriffAwaitSubmitted {
 		t.Fatalf("defaults: %+v", cfg)
