@@ -17,6 +17,7 @@ import (
 	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/activities/veriff"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -38,8 +39,11 @@ const (
 // methods. Each field is one external system.
 type Activities struct {
 	Passbase *passbase.Client
-	Veriff   *veriff.Client
-	Users    *userstore.Store
+	// Veriff calls the API for the default integration (VERIFF_API_KEY),
+	// VeriffIntegrations for the named ones (VERIFF_INTEGRATIONS).
+	Veriff             *veriff.Client
+	VeriffIntegrations map[string]*veriff.Client
+	Users              *userstore.Store
 	// Notify is nil when IDV_NOTIFY_URL is unset: NotifyApp then skips.
 	Notify *notify.Client
 }
@@ -48,6 +52,9 @@ type Activities struct {
 type SessionRef struct {
 	Provider  string `json:"provider"`
 	SessionID string `json:"session_id"`
+	// Integration is the provider account whose credentials the session's
+	// webhooks carried ("" or "default": the single-integration variables).
+	Integration string `json:"integration,omitempty"`
 }
 
 // Details is what the provider's API adds to the webhooks: the app's user id
@@ -130,15 +137,31 @@ func (r PollResult) check(provider string) error {
 	return nil
 }
 
+// veriff is the API client of a session's integration.
+func (a *Activities) veriff(integration string) (*veriff.Client, error) {
+	if integration == "" || integration == "default" {
+		if a.Veriff == nil {
+			return nil, notConfigured("veriff", "VERIFF_API_KEY and VERIFF_SHARED_SECRETS")
+		}
+		return a.Veriff, nil
+	}
+	if c := a.VeriffIntegrations[integration]; c != nil {
+		return c, nil
+	}
+	key, secrets := veriffp.Integration{Name: integration}.Vars()
+	return nil, notConfigured("veriff integration "+integration, key+" and "+secrets+" (listed in VERIFF_INTEGRATIONS)")
+}
+
 // PollDecision asks the provider whether the session has a decision, for
 // sessions whose decision webhook is late or lost.
 func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResult, error) {
 	switch ref.Provider {
 	case ProviderVeriff:
-		if a.Veriff == nil {
-			return PollResult{}, notConfigured("veriff", "VERIFF_API_KEY and VERIFF_SHARED_SECRETS")
+		vc, err := a.veriff(ref.Integration)
+		if err != nil {
+			return PollResult{}, err
 		}
-		d, err := a.Veriff.GetDecision(ctx, ref.SessionID)
+		d, err := vc.GetDecision(ctx, ref.SessionID)
 		if err != nil {
 			return PollResult{}, classify(fmt.Errorf("poll veriff decision %s: %w", ref.SessionID, err))
 		}

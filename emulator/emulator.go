@@ -10,10 +10,7 @@
 package emulator
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"math/rand/v2"
@@ -23,6 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 )
 
 // Config holds the credentials the emulated APIs accept.
@@ -30,6 +29,8 @@ type Config struct {
 	PassbaseAPIKey string
 	VeriffAPIKey   string
 	VeriffSecret   string
+	// VeriffMore are further Veriff integrations: API key -> secret.
+	VeriffMore map[string]string
 	// StateFile, if set, keeps identities and decisions across restarts.
 	StateFile string
 	// FaultRate (0..1) makes that share of API calls fail at random: 500,
@@ -47,7 +48,8 @@ type Emulator struct {
 	decisions  map[string]json.RawMessage // session id -> verification object
 	faults     map[string][]Fault
 	calls      map[string]int
-	answers    map[string][]int // id -> statuses served, in order
+	answers    map[string][]int  // id -> statuses served, in order
+	clients    map[string]string // Veriff session id -> last API key that read it
 }
 
 // Fault is one planned failure: an HTTP status (with Retry-After for 429 and
@@ -66,6 +68,7 @@ func New(cfg Config) *Emulator {
 		faults:     map[string][]Fault{},
 		calls:      map[string]int{},
 		answers:    map[string][]int{},
+		clients:    map[string]string{},
 	}
 	if cfg.StateFile != "" {
 		if b, err := os.ReadFile(cfg.StateFile); err == nil {
@@ -182,19 +185,19 @@ func (e *Emulator) veriffDecision(w http.ResponseWriter, r *http.Request) {
 	if !e.countAndFault(w, id) {
 		return
 	}
-	if e.cfg.VeriffAPIKey == "" || !equal(r.Header.Get("X-AUTH-CLIENT"), e.cfg.VeriffAPIKey) {
+	client := r.Header.Get("X-AUTH-CLIENT")
+	secret, known := e.veriffSecret(client)
+	if !known {
 		writeJSON(w, http.StatusUnauthorized, veriffFail("Mandatory X-AUTH-CLIENT header containing the API key is missing or invalid"))
 		return
 	}
-	m := hmac.New(sha256.New, []byte(e.cfg.VeriffSecret))
-	m.Write([]byte(id))
-	sig, err := hex.DecodeString(r.Header.Get("X-HMAC-SIGNATURE"))
-	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
+	if !veriffp.Verify([][]byte{[]byte(secret)}, []byte(id), r.Header.Get("X-HMAC-SIGNATURE")) {
 		writeJSON(w, http.StatusUnauthorized, veriffFail("Signature does not match the session id signed with the shared secret"))
 		return
 	}
 	e.mu.Lock()
 	v, ok := e.decisions[id]
+	e.clients[id] = client
 	e.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusNotFound, veriffFail("Session not found"))
@@ -228,6 +231,28 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(status int) {
 	w.status = status
 	w.ResponseWriter.WriteHeader(status)
+}
+
+// veriffSecret is the shared secret of the integration whose API key is key.
+func (e *Emulator) veriffSecret(key string) (string, bool) {
+	ins := []veriffp.Integration{{APIKey: e.cfg.VeriffAPIKey, SharedSecrets: []string{e.cfg.VeriffSecret}}}
+	for k, s := range e.cfg.VeriffMore {
+		ins = append(ins, veriffp.Integration{APIKey: k, SharedSecrets: []string{s}})
+	}
+	in, ok := veriffp.Find(ins, key)
+	if !ok {
+		return "", false
+	}
+	return in.SharedSecrets[0], true
+}
+
+// VeriffClient returns the API key (X-AUTH-CLIENT) of the last authentic
+// decision read for a Veriff session, so a test can tell which integration
+// polled it.
+func (e *Emulator) VeriffClient(sessionID string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.clients[sessionID]
 }
 
 func veriffFail(msg string) map[string]string {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/veriff"
 )
@@ -103,8 +104,8 @@ func TestBuiltInHTTPS(t *testing.T) {
 	l.Close()
 	cfg := &receiver.ServerConfig{
 		HTTPAddr: addr, ReadTimeout: time.Second, TLSCertFile: certFile, TLSKeyFile: keyFile,
-		Receiver:     receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"},
-		VeriffAPIKey: veriffClient, VeriffSharedSecrets: []string{veriffSecret},
+		Receiver: receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"},
+		Veriff:   veriffp.Config{APIKey: veriffClient, SharedSecrets: []string{veriffSecret}},
 	}
 	cfg.Temporal.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": "127.0.0.1:1"} // never reached
 	ctx, cancel := context.WithCancel(context.Background())

@@ -276,6 +276,9 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	}
 
 	ev, err := p.Parse(plain)
+	if in, ok := p.(webhook.Integrated); ok && err == nil {
+		ev.Integration = in.Integration(c.Request.Header)
+	}
 	var malformed *webhook.MalformedError
 	switch {
 	case errors.Is(err, webhook.ErrUnauthenticated):
@@ -359,7 +362,7 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 		// The Web UI's one-line summary of the session.
 		StaticSummary: staticSummary(ev),
 	}
-	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID}
+	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	return err
 }

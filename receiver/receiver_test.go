@@ -3,9 +3,6 @@ package receiver_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
@@ -346,11 +344,7 @@ func TestInvalidArgumentIsNotRetried(t *testing.T) {
 	}
 }
 
-func hmacHex(secret, body string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(body))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func hmacHex(secret, body string) string { return veriffp.Sign([]byte(secret), []byte(body)) }
 
 // TestCountersPerOutcome shows idv_webhooks_total moving for each outcome
 // the receiver decides (duplicates are counted by the session that sees

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sethvargo/go-envconfig"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
@@ -32,8 +34,9 @@ type ServerConfig struct {
 	Receiver    Config
 	Temporal    temporalconn.Config
 
-	VeriffAPIKey        string   `env:"VERIFF_API_KEY"`
-	VeriffSharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
+	// Veriff is one integration (VERIFF_API_KEY, VERIFF_SHARED_SECRETS) and
+	// any more named in VERIFF_INTEGRATIONS.
+	Veriff veriffp.Config
 
 	PassbaseWebhookSecrets   []string `env:"PASSBASE_WEBHOOK_SECRETS"`
 	PassbaseAllowUnencrypted bool     `env:"PASSBASE_ALLOW_UNENCRYPTED, default=false"`
@@ -51,6 +54,11 @@ type ServerConfig struct {
 	Log logging.Config
 }
 
+// Expand implements envconf.Expander.
+func (c *ServerConfig) Expand(ctx context.Context, lookup envconfig.Lookuper) []error {
+	return c.Veriff.Expand(ctx, lookup)
+}
+
 // Validate implements envconf.Validator.
 func (c *ServerConfig) Validate() []error {
 	errs := c.Log.Validate()
@@ -64,11 +72,9 @@ func (c *ServerConfig) Validate() []error {
 	if c.Receiver.RetryAfter < time.Second {
 		errs = append(errs, errors.New("IDV_RETRY_AFTER must be at least 1s"))
 	}
-	if (c.VeriffAPIKey == "") != (len(c.VeriffSharedSecrets) == 0) {
-		errs = append(errs, errors.New("VERIFF_API_KEY and VERIFF_SHARED_SECRETS go together: set both or neither"))
-	}
-	if c.VeriffAPIKey == "" && len(c.PassbaseWebhookSecrets) == 0 && !c.PassbaseAllowUnencrypted {
-		errs = append(errs, errors.New("no provider configured: set VERIFF_API_KEY with VERIFF_SHARED_SECRETS, or PASSBASE_WEBHOOK_SECRETS"))
+	errs = append(errs, c.Veriff.Validate()...)
+	if len(c.Veriff.Integrations()) == 0 && len(c.PassbaseWebhookSecrets) == 0 && !c.PassbaseAllowUnencrypted {
+		errs = append(errs, errors.New("no provider configured: set VERIFF_API_KEY with VERIFF_SHARED_SECRETS (or VERIFF_INTEGRATIONS), or PASSBASE_WEBHOOK_SECRETS"))
 	}
 	if _, err := c.Providers(); err != nil {
 		errs = append(errs, err)
@@ -143,8 +149,8 @@ func (c *ServerConfig) network() error {
 // secrets is not mounted: its path answers 404.
 func (c *ServerConfig) Providers() ([]webhook.Provider, error) {
 	var ps []webhook.Provider
-	if c.VeriffAPIKey != "" && len(c.VeriffSharedSecrets) > 0 {
-		ps = append(ps, veriff.New(c.VeriffAPIKey, c.VeriffSharedSecrets))
+	if ins := c.Veriff.Integrations(); len(ins) > 0 {
+		ps = append(ps, veriff.NewIntegrations(ins...))
 	}
 	if len(c.PassbaseWebhookSecrets) > 0 || c.PassbaseAllowUnencrypted {
 		p, err := passbase.New(c.PassbaseWebhookSecrets, c.PassbaseAllowUnencrypted)

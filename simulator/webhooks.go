@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/idvflow/idvflow/activities/veriff"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 )
 
 // Made-up personal data carried by simulated payloads.
@@ -105,7 +105,7 @@ func VeriffScreening(sessionID, attemptID, userID, checkType, matchStatus string
 
 // VeriffSign is the X-HMAC-SIGNATURE of body.
 func VeriffSign(secret string, body []byte) string {
-	return veriff.Sign([]byte(secret), body)
+	return veriffp.Sign([]byte(secret), body)
 }
 
 // Passbase event vocabularies.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sethvargo/go-envconfig"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,6 +34,7 @@ import (
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -56,9 +58,11 @@ type Config struct {
 	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
 	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
 
-	VeriffBaseURL       string   `env:"VERIFF_BASE_URL, default=https://stationapi.veriff.com"`
-	VeriffAPIKey        string   `env:"VERIFF_API_KEY"`
-	VeriffSharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
+	VeriffBaseURL string `env:"VERIFF_BASE_URL, default=https://stationapi.veriff.com"`
+	// Veriff is one integration (VERIFF_API_KEY, VERIFF_SHARED_SECRETS) and
+	// any more named in VERIFF_INTEGRATIONS; a session's API calls use the
+	// key and first secret of the integration its webhooks came from.
+	Veriff veriffp.Config
 
 	// NotifyURL receives each final decision, signed with NotifySecret
 	// ("whsec_…", Standard Webhooks); unset, the notify step is skipped.
@@ -69,17 +73,20 @@ type Config struct {
 	Log      logging.Config
 }
 
+// Expand implements envconf.Expander.
+func (c *Config) Expand(ctx context.Context, lookup envconfig.Lookuper) []error {
+	return c.Veriff.Expand(ctx, lookup)
+}
+
 // Validate implements envconf.Validator.
 func (c *Config) Validate() []error {
 	errs := c.Workflow.Validate()
 	errs = append(errs, c.Log.Validate()...)
 	errs = append(errs, envconf.Required("IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
-	if c.PassbaseAPIKey == "" && c.VeriffAPIKey == "" {
+	if c.PassbaseAPIKey == "" && len(c.Veriff.Integrations()) == 0 {
 		errs = append(errs, errors.New("no provider configured: set PASSBASE_API_KEY, or VERIFF_API_KEY with VERIFF_SHARED_SECRETS"))
 	}
-	if (c.VeriffAPIKey == "") != (len(c.VeriffSharedSecrets) == 0) {
-		errs = append(errs, errors.New("VERIFF_API_KEY and VERIFF_SHARED_SECRETS go together: set both or neither"))
-	}
+	errs = append(errs, c.Veriff.Validate()...)
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
 		errs = append(errs, err)
 	}
@@ -119,8 +126,19 @@ func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activ
 	if cfg.PassbaseAPIKey != "" {
 		a.Passbase = passbase.New(cfg.PassbaseBaseURL, cfg.PassbaseAPIKey, hc)
 	}
-	if cfg.VeriffAPIKey != "" {
-		a.Veriff = veriff.New(cfg.VeriffBaseURL, cfg.VeriffAPIKey, []byte(cfg.VeriffSharedSecrets[0]), hc)
+	for _, in := range cfg.Veriff.Integrations() {
+		if !in.Configured() {
+			continue // refused by Validate
+		}
+		c := veriff.New(cfg.VeriffBaseURL, in.APIKey, []byte(in.SharedSecrets[0]), hc)
+		if in.Name == veriffp.DefaultIntegration {
+			a.Veriff = c
+			continue
+		}
+		if a.VeriffIntegrations == nil {
+			a.VeriffIntegrations = map[string]*veriff.Client{}
+		}
+		a.VeriffIntegrations[in.Name] = c
 	}
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
@@ -200,7 +218,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 
 	// Sessions of a provider this worker cannot call are left to workers
 	// that can (their activities retry); say so once, at start.
-	if cfg.VeriffAPIKey == "" {
+	if len(cfg.Veriff.Integrations()) == 0 {
 		log.Warn("Veriff API not configured on this worker: Veriff sessions' API calls wait for a worker with VERIFF_API_KEY and VERIFF_SHARED_SECRETS", "task_queue", cfg.TaskQueue)
 	}
 	if cfg.PassbaseAPIKey == "" {

@@ -71,7 +71,7 @@ func (s *session) continueAsNew(ctx workflow.Context) (Result, error) {
 	s.drain(ctx)
 	c := s.carry()
 	s.logger.Info("continuing as new", "signals", s.signals, "seen", len(c.Seen))
-	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Carried: &c}
+	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration, Carried: &c}
 	return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
 }
 

@@ -90,6 +90,9 @@ type Event struct {
 	// Provider and SessionID locate the workflow (see WorkflowID).
 	Provider  string `json:"provider"`
 	SessionID string `json:"session_id"`
+	// Integration is the provider account whose credentials authenticated
+	// the webhook (a configuration name, e.g. "web"; "" for the default).
+	Integration string `json:"integration,omitempty"`
 	// Type is the provider's name for the webhook, e.g. "decision",
 	// "event:submitted", "VERIFICATION_REVIEWED".
 	Type string `json:"type"`
@@ -175,6 +178,9 @@ const MaxEventID = 512
 type Input struct {
 	Provider  string `json:"provider"`
 	SessionID string `json:"session_id"`
+	// Integration is the provider account the session belongs to: its API
+	// calls use that account's credentials.
+	Integration string `json:"integration,omitempty"`
 	// Carried is set when a run continues as new (R10): the state the
 	// previous run of the session handed over.
 	Carried *Carried `json:"carried,omitempty"`

@@ -115,8 +115,17 @@ func (s *session) pending() bool {
 }
 
 // record takes in one event, once: a repeat of a seen ID changes nothing.
+// ref names the session for its activities. A run started before
+// integrations existed learns its integration from its first event.
+func (s *session) ref() activities.SessionRef {
+	return activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration}
+}
+
 func (s *session) record(ctx workflow.Context, e Event) {
 	s.signals++
+	if s.in.Integration == "" && e.Integration != "" {
+		s.in.Integration = e.Integration
+	}
 	if e.ID == "" || s.seen[e.ID] {
 		s.logger.Debug("repeated event ignored", "type", e.Type)
 		s.count(ctx, "idv_session_events_repeated", map[string]string{"kind": string(e.Kind)})

@@ -336,7 +336,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 	}
 	var a *activities.Activities
 	var d activities.Details
-	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
+	ref := s.ref()
 	if err := workflow.ExecuteActivity(s.withRetries(ctx, "fetch the Passbase identity"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 func (s *session) poll(ctx workflow.Context) error {
 	var a *activities.Activities
 	var r activities.PollResult
-	ref := activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID}
+	ref := s.ref()
 	opts := workflow.ActivityOptions{
 		Summary:             "poll " + s.in.Provider + " for the decision",
 		StartToCloseTimeout: s.cfg.activityTimeout(),

@@ -4,9 +4,6 @@ package veriff
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +14,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/idvflow/idvflow/activities/httpapi"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 )
 
 // DefaultBaseURL is Veriff's station API.
@@ -76,21 +74,13 @@ var hints = httpapi.Hints{
 	http.StatusNotFound:     "Veriff has no such session: check VERIFF_BASE_URL and the integration",
 }
 
-// Sign is the X-HMAC-SIGNATURE of a payload under secret: lowercase hex of
-// HMAC-SHA256. For GET requests the payload is the session id.
-func Sign(secret, payload []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(payload)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // GetDecision reads GET /v1/sessions/{id}/decision. It returns nil while the
 // session has no decision yet (Veriff answers "verification": null).
 func (c *Client) GetDecision(ctx context.Context, sessionID string) (*Decision, error) {
 	const op = "veriff GET /v1/sessions/{id}/decision"
 	header := http.Header{
 		"X-Auth-Client":    {c.apiKey},
-		"X-Hmac-Signature": {Sign(c.secret, []byte(sessionID))},
+		"X-Hmac-Signature": {veriffp.Sign(c.secret, []byte(sessionID))}, // a GET signs the session id
 	}
 	body, err := httpapi.Get(ctx, c.http, op, c.baseURL+"/v1/sessions/"+url.PathEscape(sessionID)+"/decision", header, hints)
 	if err != nil {

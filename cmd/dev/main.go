@@ -95,8 +95,8 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
 
 `, o.DataDir, s.Temporal.FrontendAddr(), devcreds.Namespace, s.UIURL,
 		s.ReceiverURL, s.ReceiverURL, s.AdminURL, s.EmulatorURL,
-		devOnly(s.Worker.VeriffAPIKey, devcreds.VeriffAPIKey),
-		devOnly(firstOf(s.Receiver.VeriffSharedSecrets), devcreds.VeriffSharedSecret),
+		devOnly(s.Worker.Veriff.APIKey, devcreds.VeriffAPIKey),
+		devOnly(firstOf(s.Receiver.Veriff.SharedSecrets), devcreds.VeriffSharedSecret),
 		devOnly(firstOf(s.Receiver.PassbaseWebhookSecrets), devcreds.PassbaseWebhookSecret),
 		devOnly(s.Worker.PassbaseAPIKey, devcreds.PassbaseAPIKey),
 		payloadKeySource(o.DataDir))

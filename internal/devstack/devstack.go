@@ -185,8 +185,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	// The emulator answers with the credentials the worker actually uses.
 	s.Emulator = emulator.New(emulator.Config{
 		PassbaseAPIKey: s.Worker.PassbaseAPIKey,
-		VeriffAPIKey:   s.Worker.VeriffAPIKey,
-		VeriffSecret:   first(s.Worker.VeriffSharedSecrets),
+		VeriffAPIKey:   s.Worker.Veriff.APIKey,
+		VeriffSecret:   first(s.Worker.Veriff.SharedSecrets),
 		StateFile:      filepath.Join(dataDir, "emulator.json"),
 	})
 	emuSrv := httpserve.Server(hostPort(o.EmulatorPort), s.Emulator.Handler())

@@ -17,6 +17,13 @@ type Validator interface {
 	Validate() []error
 }
 
+// Expander is implemented by config structs with variables whose names
+// depend on other variables' values (one set per integration). Expand runs
+// after the struct is loaded and before Validate.
+type Expander interface {
+	Expand(ctx context.Context, lookup envconfig.Lookuper) []error
+}
+
 // Load fills target (a pointer to a struct with `env` tags) from lookup,
 // or from the process environment when lookup is nil. A variable that does
 // not parse is reported by name and left at its default so the rest can be
@@ -40,6 +47,9 @@ func Load(ctx context.Context, target any, lookup envconfig.Lookuper) error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", rec.last, unwrapField(err)))
 		rec.hidden[rec.last] = true
+	}
+	if e, ok := target.(Expander); ok {
+		errs = append(errs, e.Expand(ctx, lookup)...)
 	}
 	if v, ok := target.(Validator); ok {
 		errs = append(errs, v.Validate()...)

@@ -80,7 +80,7 @@ func TestReceiverRotationSecrets(t *testing.T) {
 	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.VeriffSharedSecrets) != 2 || cfg.HTTPAddr != ":8080" || cfg.Receiver.MaxBodyBytes != 1<<20 {
+	if len(cfg.Veriff.SharedSecrets) != 2 || cfg.HTTPAddr != ":8080" || cfg.Receiver.MaxBodyBytes != 1<<20 {
 		t.Fatalf("%+v", cfg)
 	}
 }

@@ -179,9 +179,30 @@ func TestConnectAPIKey(t *testing.T) {
 // Temporal env describes and sends one signed Veriff decision through them.
 func onePassThrough(t *testing.T, env map[string]string) {
 	t.Helper()
+	ps := startProduction(t, env)
+	id, attempt, user := simulator.NewUUID(), simulator.NewUUID(), "connect-user"
+	body := simulator.VeriffDecision(id, attempt, user, "approved", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	ps.sendUntilAcked(t, veriffDelivery(veriffKey, veriffSecret, body))
+	ps.waitUser(t, user, "approved")
+}
+
+// production is the receiver and worker binaries' Run functions, wired
+// from an environment exactly as cmd/receiver and cmd/worker wire them,
+// with the emulator for the providers' APIs.
+type production struct {
+	url   string
+	emu   *emulator.Emulator
+	users *userstore.Store
+	errs  chan error
+}
+
+// startProduction starts them; env adds to (and overrides) the defaults: a
+// SQLite database, free ports, the default Veriff integration.
+func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Config) *production {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	ps := &production{errs: make(chan error, 2)}
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	var logs testlog.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -191,8 +212,12 @@ func onePassThrough(t *testing.T, env map[string]string) {
 		}
 	})
 
-	emu := emulator.New(emulator.Config{VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret})
-	emuSrv := &http.Server{Handler: emu.Handler()}
+	ecfg := emulator.Config{VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret}
+	if len(emuCfg) > 0 {
+		ecfg = emuCfg[0]
+	}
+	ps.emu = emulator.New(ecfg)
+	emuSrv := &http.Server{Handler: ps.emu.Handler()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -203,14 +228,20 @@ func onePassThrough(t *testing.T, env map[string]string) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
 	httpPort, _ := devstack.FreePort()
 	adminPort, _ := devstack.FreePort()
-	all := clone(env)
-	for k, v := range map[string]string{
+	all := map[string]string{
 		"IDV_DATABASE_URL": dbURL, "IDV_ADMIN_ADDR": fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"IDV_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", httpPort), "IDV_TASK_QUEUE": "connect-test",
 		"VERIFF_API_KEY": veriffKey, "VERIFF_SHARED_SECRETS": veriffSecret, "VERIFF_BASE_URL": "http://" + l.Addr().String(),
-	} {
+	}
+	for k, v := range env {
 		all[k] = v
 	}
+	// The store is migrated before the worker opens it: two first opens of
+	// one SQLite file race for its lock.
+	if ps.users, err = userstore.Open(ctx, dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.users.Close() })
 	var wcfg worker.Config
 	if err := loadWorker(t, all, &wcfg); err != nil {
 		t.Fatal(err)
@@ -221,41 +252,53 @@ func onePassThrough(t *testing.T, env map[string]string) {
 	}
 	rcfg.Temporal.Env, rcfg.Temporal.DisableFile = temporalconn.EnvMap(all), true
 	wg.Add(2)
-	go func() { defer wg.Done(); errs <- worker.Run(ctx, &wcfg, log.With("service", "worker"), nil) }()
-	go func() { defer wg.Done(); errs <- receiver.Run(ctx, &rcfg, log.With("service", "receiver"), nil) }()
+	go func() { defer wg.Done(); ps.errs <- worker.Run(ctx, &wcfg, log.With("service", "worker"), nil) }()
+	go func() { defer wg.Done(); ps.errs <- receiver.Run(ctx, &rcfg, log.With("service", "receiver"), nil) }()
+	ps.url = "http://" + rcfg.HTTPAddr
+	return ps
+}
 
-	id, attempt, user := simulator.NewUUID(), simulator.NewUUID(), "connect-user"
-	body := simulator.VeriffDecision(id, attempt, user, "approved", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	d := delivery{"/webhooks/veriff", "application/json",
-		http.Header{"X-Auth-Client": {veriffKey}, "X-Hmac-Signature": {simulator.VeriffSign(veriffSecret, body)}}, body}
-	url := "http://" + rcfg.HTTPAddr
+func veriffDelivery(apiKey, secret string, body []byte) delivery {
+	return delivery{"/webhooks/veriff", "application/json",
+		http.Header{"X-Auth-Client": {apiKey}, "X-Hmac-Signature": {simulator.VeriffSign(secret, body)}}, body}
+}
+
+// sendUntilAcked posts d until the receiver (starting, or waiting for
+// Temporal) answers 200.
+func (ps *production) sendUntilAcked(t *testing.T, d delivery) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for code := 0; code != http.StatusOK; code = send(t, url, d) {
+	for code := 0; code != http.StatusOK; code = send(t, ps.url, d) {
 		select {
-		case err := <-errs:
+		case err := <-ps.errs:
 			t.Fatalf("a binary stopped: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the receiver never acknowledged the decision (last %d)", code)
+			t.Fatalf("the receiver never acknowledged the webhook (last %d)", code)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	users, err := userstore.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer users.Close()
+}
+
+func (ps *production) waitUser(t *testing.T, user, status string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		u, err := users.Get(ctx, user)
-		if err == nil && u.Status == "approved" {
+		u, err := ps.users.Get(context.Background(), user)
+		if err == nil && u.Status == status {
 			return
+		}
+		select {
+		case err := <-ps.errs:
+			t.Fatalf("a binary stopped: %v", err)
+		default:
 		}
 		if err != nil && !errors.Is(err, userstore.ErrNotFound) {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the user was never approved: %+v %v", u, err)
+			t.Fatalf("user %s never became %s: %+v %v", user, status, u, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/receiver/passbase"
 	"github.com/idvflow/idvflow/receiver/veriff"
@@ -184,7 +185,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	cfg := &worker.Config{
 		PassbaseBaseURL: emu.URL + "/verification/v2", PassbaseAPIKey: PassbaseKey,
-		VeriffBaseURL: emu.URL, VeriffAPIKey: VeriffKey, VeriffSharedSecrets: []string{VeriffSecret},
+		VeriffBaseURL: emu.URL, Veriff: veriffp.Config{APIKey: VeriffKey, SharedSecrets: []string{VeriffSecret}},
 		NotifyURL: s.App.URL, NotifySecret: NotifySecret, ProviderTimeout: o.ProviderTimeout,
 	}
 	s.Activities, s.Workflow = worker.NewActivities(cfg, s.Users, log), o.Workflow

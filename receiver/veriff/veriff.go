@@ -3,7 +3,6 @@
 package veriff
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,24 +10,27 @@ import (
 	"net/http"
 	"time"
 
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Provider checks Veriff's X-AUTH-CLIENT and X-HMAC-SIGNATURE headers.
+// Provider checks Veriff's X-AUTH-CLIENT and X-HMAC-SIGNATURE headers: the
+// client key picks the integration, whose shared secrets must sign the body.
 type Provider struct {
-	apiKey  []byte
-	secrets [][]byte
+	integrations []veriffp.Integration
 }
 
-// New returns a Provider that accepts apiKey and a signature under any one of
-// secrets (more than one while a secret is rotated).
+// New returns a Provider for one integration: apiKey and a signature under
+// any one of secrets (more than one while a secret is rotated).
 func New(apiKey string, secrets []string) *Provider {
-	p := &Provider{apiKey: []byte(apiKey)}
-	for _, s := range secrets {
-		p.secrets = append(p.secrets, []byte(s))
-	}
-	return p
+	return NewIntegrations(veriffp.Integration{Name: veriffp.DefaultIntegration, APIKey: apiKey, SharedSecrets: secrets})
+}
+
+// NewIntegrations returns a Provider for several integrations (a web and a
+// mobile app, each with its own API key and secrets).
+func NewIntegrations(integrations ...veriffp.Integration) *Provider {
+	return &Provider{integrations: integrations}
 }
 
 // Name implements webhook.Provider.
@@ -44,23 +46,32 @@ func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
 	return body, nil
 }
 
+// Integration implements webhook.Integrated: the integration whose API key
+// an authentic request carries. The key is only a name; it is believed
+// because the body's signature under that integration's secret checked.
+func (p *Provider) Integration(h http.Header) string {
+	in, _ := veriffp.Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
+	return in.Name
+}
+
 func (p *Provider) verify(h http.Header, body []byte) error {
-	client := firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client")
-	if len(p.apiKey) == 0 || !hmac.Equal([]byte(client), p.apiKey) {
-		return fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY")
+	in, ok := veriffp.Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
+	if !ok {
+		return fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY nor the API key of an integration in VERIFF_INTEGRATIONS")
 	}
-	sig, err := hex.DecodeString(firstHeader(h, "X-Hmac-Signature", "Vrf-Hmac-Signature"))
-	if err != nil || len(sig) != sha256.Size {
+	sig := firstHeader(h, "X-Hmac-Signature", "Vrf-Hmac-Signature")
+	if b, err := hex.DecodeString(sig); err != nil || len(b) != sha256.Size {
 		return fmt.Errorf("signature (X-HMAC-SIGNATURE) is not 64 hex digits")
 	}
-	for _, secret := range p.secrets {
-		m := hmac.New(sha256.New, secret)
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), sig) {
-			return nil
-		}
+	secrets := make([][]byte, len(in.SharedSecrets))
+	for i, s := range in.SharedSecrets {
+		secrets[i] = []byte(s)
 	}
-	return fmt.Errorf("signature matches none of VERIFF_SHARED_SECRETS")
+	if !veriffp.Verify(secrets, body, sig) {
+		_, secretsVar := in.Vars()
+		return fmt.Errorf("signature matches none of %s", secretsVar)
+	}
+	return nil
 }
 
 func firstHeader(h http.Header, names ...string) string {

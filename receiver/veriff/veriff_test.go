@@ -1,9 +1,6 @@
 package veriff_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
@@ -39,11 +37,7 @@ func headers(client, sig string) http.Header {
 	return http.Header{"X-Auth-Client": {client}, "X-Hmac-Signature": {sig}}
 }
 
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}
+func sign(secret string, body []byte) string { return veriffp.Sign([]byte(secret), body) }
 
 func TestSeedVectorIsAuthentic(t *testing.T) {
 	body := vector(t, "decision-approved.seed.json")
@@ -268,4 +262,36 @@ func FuzzAuthenticate(f *testing.F) {
 			t.Fatalf("accepted a signature that is not the HMAC of the body")
 		}
 	})
+}
+
+// TestIntegrations: the client key picks the integration, and only that
+// integration's secrets sign for it.
+func TestIntegrations(t *testing.T) {
+	p := veriff.NewIntegrations(
+		veriffp.Integration{Name: "web", APIKey: "web-key", SharedSecrets: []string{"web-secret"}},
+		veriffp.Integration{Name: "mobile", APIKey: "mobile-key", SharedSecrets: []string{"mobile-new", "mobile-old"}},
+	)
+	body := []byte(`{"id":"x"}`)
+	for name, tc := range map[string]struct {
+		client, secret string
+		integration    string // "" when refused
+	}{
+		"web":                  {"web-key", "web-secret", "web"},
+		"mobile, current":      {"mobile-key", "mobile-new", "mobile"},
+		"mobile, rotated out":  {"mobile-key", "mobile-old", "mobile"},
+		"web's secret, mobile": {"mobile-key", "web-secret", ""},
+		"mobile's secret, web": {"web-key", "mobile-new", ""},
+		"unknown key":          {"other-key", "web-secret", ""},
+		"no key":               {"", "web-secret", ""},
+	} {
+		h := headers(tc.client, sign(tc.secret, body))
+		_, err := p.Authenticate(h, body)
+		if (err == nil) != (tc.integration != "") {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if err == nil && p.Integration(h) != tc.integration {
+			t.Errorf("%s: integration %q, want %q", name, p.Integration(h), tc.integration)
+		}
+	}
 }

@@ -50,6 +50,12 @@ type Provider interface {
 	Parse(body []byte) (workflows.Event, error)
 }
 
+// Integrated is implemented by providers that serve several integrations
+// (accounts) and can tell which one an authentic request belongs to.
+type Integrated interface {
+	Integration(header http.Header) string
+}
+
 // CheckSessionID rejects session ids that cannot be a provider's id (they
 // are UUIDs): empty, over 128 characters, not starting with a letter or
 // digit, or with characters outside [A-Za-z0-9._-]. It keeps workflow IDs,
