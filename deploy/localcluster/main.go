@@ -1,0 +1,151 @@
+// Command localcluster is the glue of deploy/local-cluster.sh that the
+// official binaries do not provide: it creates the namespace (what
+// temporal-namespace.sh does with the Temporal CLI in docker-compose.yml),
+// serves the Temporal Web UI, and serves the provider emulator.
+//
+//	localcluster namespace   # TEMPORAL_* variables; NAMESPACE_RETENTION (default 336h)
+//	localcluster ui          # UI_ADDR (default 127.0.0.1:8233), TEMPORAL_ADDRESS
+//	localcluster emulator    # EMULATOR_ADDR, EMULATOR_STATE; the dev credentials
+//	localcluster payload-key # prints a new IDV_PAYLOAD_KEYS value
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/internal/devcreds"
+	"github.com/idvflow/idvflow/internal/httpserve"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
+	"github.com/idvflow/idvflow/internal/temporalconn"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: localcluster namespace|ui|emulator|payload-key")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "namespace":
+		err = namespace(ctx)
+	case "ui":
+		err = ui(ctx)
+	case "emulator":
+		err = emulate(ctx)
+	case "payload-key":
+		fmt.Println(payloadcodec.NewKey("local-1"))
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		log.Fatalf("localcluster %s: %v", os.Args[1], err)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// namespace creates TEMPORAL_NAMESPACE unless it exists, retrying while the
+// server starts.
+func namespace(ctx context.Context) error {
+	conn, err := temporalconn.Config{}.Connection()
+	if err != nil {
+		return err
+	}
+	retention, err := time.ParseDuration(env("NAMESPACE_RETENTION", "336h"))
+	if err != nil {
+		return fmt.Errorf("NAMESPACE_RETENTION: %w", err)
+	}
+	c, err := temporalconn.Lazy(temporalconn.Config{}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ws := c.WorkflowService()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err = ws.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: conn.Namespace})
+		var notFound *serviceerror.NamespaceNotFound
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &notFound):
+			_, err = ws.RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+				Namespace: conn.Namespace, WorkflowExecutionRetentionPeriod: durationpb.New(retention)})
+			var exists *serviceerror.NamespaceAlreadyExists
+			if err == nil || errors.As(err, &exists) {
+				log.Printf("namespace %s created", conn.Namespace)
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s at %s: %w", conn.Namespace, conn.HostPort, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// ui serves the Temporal Web UI for TEMPORAL_ADDRESS until stopped.
+func ui(ctx context.Context) error {
+	conn, err := temporalconn.Config{}.Connection()
+	if err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(env("UI_ADDR", "127.0.0.1:8233"))
+	if err != nil {
+		return fmt.Errorf("UI_ADDR: %w", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("UI_ADDR: %w", err)
+	}
+	s := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host: host, Port: p, TemporalGRPCAddress: conn.HostPort, EnableUI: true,
+		DefaultNamespace: conn.Namespace, HideLogs: true, DisableNewsFetch: true,
+		Codec: uiconfig.Codec{Endpoint: os.Getenv("UI_CODEC_ENDPOINT")},
+		CORS:  uiconfig.CORS{CookieInsecure: true},
+	}))
+	errc := make(chan error, 1)
+	go func() { errc <- s.Start() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		s.Stop()
+		return nil
+	}
+}
+
+// emulate serves the providers' emulated APIs with the dev credentials.
+func emulate(ctx context.Context) error {
+	e := emulator.New(emulator.Config{
+		PassbaseAPIKey: devcreds.PassbaseAPIKey, VeriffAPIKey: devcreds.VeriffAPIKey,
+		VeriffSecret: devcreds.VeriffSharedSecret, StateFile: os.Getenv("EMULATOR_STATE"),
+	})
+	srv := httpserve.Server(env("EMULATOR_ADDR", "127.0.0.1:8090"), e.Handler())
+	return httpserve.Run(ctx, srv, slog.Default())
+}
+
