@@ -148,4 +148,3 @@ func emulate(ctx context.Context) error {
 	srv := httpserve.Server(env("EMULATOR_ADDR", "127.0.0.1:8090"), e.Handler())
 	return httpserve.Run(ctx, srv, slog.Default())
 }
-

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/teststack"
@@ -41,7 +42,7 @@ func faultStack(t *testing.T, o teststack.Options) *teststack.Stack {
 	return st
 }
 
-func mixedSessions(t *testing.T, emu *emulator.Emulator, n int) ([]session, []delivery) {
+func mixedSessions(t *testing.T, emu providerAPI, n int) ([]session, []delivery) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var sessions []session
 	var all []delivery
@@ -60,8 +61,13 @@ func mixedSessions(t *testing.T, emu *emulator.Emulator, n int) ([]session, []de
 // decision applied twice.
 func checkUsers(t *testing.T, st *teststack.Stack, sessions []session) {
 	t.Helper()
+	checkUserRows(t, st.Users, sessions)
+}
+
+func checkUserRows(t *testing.T, users *userstore.Store, sessions []session) {
+	t.Helper()
 	for _, s := range sessions {
-		u, err := st.Users.Get(context.Background(), s.userID)
+		u, err := users.Get(context.Background(), s.userID)
 		if err != nil {
 			t.Fatalf("%s %s: user %s: %v", s.provider, s.id, s.userID, err)
 		}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
-	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
@@ -62,7 +62,14 @@ type session struct {
 	deliveries           []delivery
 }
 
-func veriffSession(t *testing.T, emu *emulator.Emulator, i int, r *rand.Rand) session {
+// providerAPI is where a session's answers for the provider's API go: the
+// emulator in this process, or one behind its control routes.
+type providerAPI interface {
+	PutDecision(sessionID string, verification json.RawMessage)
+	PutIdentity(id string, identity json.RawMessage)
+}
+
+func veriffSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session {
 	id, attempt := simulator.NewUUID(), simulator.NewUUID()
 	s := session{provider: "veriff", id: id, userID: fmt.Sprintf("vf-user-%03d", i)}
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
@@ -85,7 +92,7 @@ func veriffSession(t *testing.T, emu *emulator.Emulator, i int, r *rand.Rand) se
 	return s
 }
 
-func passbaseSession(t *testing.T, emu *emulator.Emulator, i int, r *rand.Rand) session {
+func passbaseSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session {
 	key := simulator.NewUUID()
 	s := session{provider: "passbase", id: key, userID: fmt.Sprintf("pb-user-%03d", i)}
 	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
@@ -205,7 +212,13 @@ func TestSessionsEndToEnd(t *testing.T) {
 // completed.
 func waitAllClosed(t *testing.T, st *teststack.Stack, sessions []session, limit time.Duration) {
 	t.Helper()
-	c := st.Temporal.GetDefaultClient()
+	waitClosed(t, st.Temporal.GetDefaultClient(), sessions, limit)
+}
+
+// waitClosed waits until every session's workflow completed; any other end
+// fails the test.
+func waitClosed(t *testing.T, c client.Client, sessions []session, limit time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	pending := sessions
 	for len(pending) > 0 {
