@@ -168,7 +168,8 @@ EOF
 
 worker_up() {
   local n=$1
-  start "worker$n" env $(idv_env) IDV_ADMIN_ADDR="127.0.0.1:1808$n" IDV_ADMIN_TOKEN=local-cluster-admin \
+  # The admin API listens on loopback only, so it needs no token here.
+  start "worker$n" env $(idv_env) IDV_ADMIN_ADDR="127.0.0.1:1808$n" \
     IDV_CODEC_CORS_ORIGINS="http://$ui_addr" "$bin/worker"
   wait_for "worker $n" 60 alive_and_open "worker$n" "127.0.0.1:1808$n"
 }
@@ -196,6 +197,7 @@ up() {
 IDV_CLUSTER_SCRIPT=$repo/deploy/local-cluster.sh
 IDV_CLUSTER_RECEIVERS=http://127.0.0.1:18071,http://127.0.0.1:18072
 IDV_CLUSTER_EMULATOR=http://$emulator_addr
+IDV_CLUSTER_ADMIN=http://127.0.0.1:18081
 IDV_CLUSTER_DATABASE_URL=$idvflow_db_url
 TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS
 TEMPORAL_NAMESPACE=$TEMPORAL_NAMESPACE

@@ -438,6 +438,24 @@ WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screen
 // it applies once the user's first decision is in.
 var errNoUserYet = errors.New("no user record yet")
 
+// Tables are the store's tables, for RowCounts.
+var Tables = []string{"users", "user_changes", "sessions", "change_log"}
+
+// RowCounts returns the number of rows in each of Tables: what the
+// operations guide's database growth is measured with.
+func (s *Store) RowCounts(ctx context.Context) (map[string]int64, error) {
+	counts := map[string]int64{}
+	for _, t := range Tables {
+		var n int64
+		// t is one of the constant names above, never input.
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	return counts, nil
+}
+
 // Get returns the user's record with its history, oldest change first.
 func (s *Store) Get(ctx context.Context, userID string) (User, error) {
 	u := User{UserID: userID}

@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/loadtest                      # starts the embedded stack in this process
 //	go run ./cmd/loadtest -target-running      # or targets `go run ./cmd/dev` on its default ports
+//	go run ./cmd/loadtest -cluster /tmp/idvflow-cluster/env   # or deploy/local-cluster.sh's stack
 //
 // See the README's "Performance" section for the latest table.
 package main
@@ -16,15 +17,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
+	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/devcreds"
 	"github.com/idvflow/idvflow/internal/devstack"
 	"github.com/idvflow/idvflow/internal/loadtest"
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -35,17 +38,27 @@ func main() {
 	flag.IntVar(&o.Sessions, "n", 200, "end-to-end sessions")
 	out := flag.String("out", "loadtest-report", "directory for report.md, report.json and receiver-cpu.prof")
 	running := flag.Bool("target-running", false, "target a running `go run ./cmd/dev` (default ports) instead of starting one")
+	cluster := flag.String("cluster", "", "target deploy/local-cluster.sh's stack, described by its env file")
+	flag.IntVar(&sizing, "sizing", 0, "instead of the load phases, measure N sessions of each common path (history events, actions, rows) for docs/operations.md")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, o, *out, *running); err != nil {
+	if err := run(ctx, o, *out, *running, *cluster); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o loadtest.Options, out string, running bool) error {
+// sizing is -sizing: sessions per path, 0 for the load phases.
+var sizing int
+
+// shortTimings close a sizing session within seconds.
+var shortTimings = map[string]string{
+	"IDV_PROCESSED_GRACE": "2s", "IDV_DECISION_POLL_AFTER": "2s", "IDV_POLL_INTERVAL": "2s", "IDV_LATE_EVENT_WINDOW": "5s",
+}
+
+func run(ctx context.Context, o loadtest.Options, out string, running bool, cluster string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -55,8 +68,20 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool) erro
 		ReceiverURL: "http://127.0.0.1:8080", EmulatorURL: "http://127.0.0.1:8090", Namespace: devcreds.Namespace,
 		VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret, PassbaseSecret: devcreds.PassbaseWebhookSecret,
 	}
-	temporalAddr, adminURL := "127.0.0.1:7233", "http://127.0.0.1:8081"
-	if !running {
+	temporalAddr, adminURL, dbURL := "127.0.0.1:7233", "http://127.0.0.1:8081", "sqlite:idvflow-dev/users.db"
+	conn := temporalconn.Config{DisableFile: true}
+	if cluster != "" {
+		env, err := readEnv(cluster)
+		if err != nil {
+			return err
+		}
+		o.Receivers = strings.Split(env["IDV_CLUSTER_RECEIVERS"], ",")
+		t.ReceiverURL, t.EmulatorURL, adminURL = o.Receivers[0], env["IDV_CLUSTER_EMULATOR"], env["IDV_CLUSTER_ADMIN"]
+		temporalAddr = env["TEMPORAL_ADDRESS"]
+		// The ceiling's signals must be readable by the cluster's workers.
+		conn.PayloadKeys = env["IDV_PAYLOAD_KEYS"]
+		dbURL = env["IDV_CLUSTER_DATABASE_URL"]
+	} else if !running {
 		dir, err := os.MkdirTemp("", "idvflow-loadtest-")
 		if err != nil {
 			return err
@@ -64,24 +89,29 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool) erro
 		defer os.RemoveAll(dir)
 		s, err := devstack.Start(ctx, devstack.Options{
 			DataDir: dir, TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
-			Logger: quiet,
+			Logger: quiet, Env: envconfig.MultiLookuper(envconfig.MapLookuper(shortTimingsIf(sizing > 0)), envconfig.OsLookuper()),
 		})
 		if err != nil {
 			return err
 		}
 		defer s.Stop()
 		t.ReceiverURL, t.EmulatorURL = s.ReceiverURL, s.EmulatorURL
-		temporalAddr, adminURL = s.Temporal.FrontendAddr(), s.AdminURL
+		temporalAddr, adminURL, dbURL = s.Temporal.FrontendAddr(), s.AdminURL, s.Worker.DatabaseURL
+		conn.PayloadKeys = s.Worker.Temporal.PayloadKeys
 		o.InProcess = true
 		o.CPUProfile = filepath.Join(out, "receiver-cpu.prof")
 	}
-	c, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: devcreds.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
+	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": devcreds.Namespace}
+	c, err := temporalconn.Lazy(conn, quiet, nil)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	o.Temporal, o.Target, o.AdminURL, o.TaskQueue = c, t, adminURL, "idv-verification"
 	o.Progress = func(s string) { fmt.Fprintln(os.Stderr, s) }
+	if sizing > 0 {
+		return measureSizing(ctx, o, dbURL, out)
+	}
 
 	r, err := loadtest.Run(ctx, o)
 	if err != nil {
@@ -103,6 +133,49 @@ func port() int {
 		os.Exit(1)
 	}
 	return p
+}
+
+func shortTimingsIf(on bool) map[string]string {
+	if !on {
+		return nil
+	}
+	return shortTimings
+}
+
+// measureSizing writes sizing.md and sizing.json.
+func measureSizing(ctx context.Context, o loadtest.Options, dbURL, out string) error {
+	users, err := userstore.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+	fmt.Fprintf(os.Stderr, "sizing: %d sessions per path\n", sizing)
+	costs, err := loadtest.Sizing(ctx, o, users, sizing)
+	if err != nil {
+		return err
+	}
+	md := loadtest.SizingMarkdown(costs)
+	fmt.Print(md)
+	if err := os.WriteFile(filepath.Join(out, "sizing.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	b, _ := jsonIndent(costs)
+	return os.WriteFile(filepath.Join(out, "sizing.json"), b, 0o644)
+}
+
+// readEnv reads a KEY=value file (deploy/local-cluster.sh's env).
+func readEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster: %w (is deploy/local-cluster.sh up?)", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -91,20 +91,36 @@ func namespace(ctx context.Context) error {
 		var notFound *serviceerror.NamespaceNotFound
 		switch {
 		case err == nil:
-			return nil
+			return visible(ctx, ws, conn.Namespace)
 		case errors.As(err, &notFound):
 			_, err = ws.RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
 				Namespace: conn.Namespace, WorkflowExecutionRetentionPeriod: durationpb.New(retention)})
 			var exists *serviceerror.NamespaceAlreadyExists
 			if err == nil || errors.As(err, &exists) {
 				log.Printf("namespace %s created", conn.Namespace)
-				return nil
+				return visible(ctx, ws, conn.Namespace)
 			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("namespace %s at %s: %w", conn.Namespace, conn.HostPort, err)
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// visible waits until the frontend's namespace cache knows ns (it refreshes
+// every few seconds), so the stack is ready when "up" returns.
+func visible(ctx context.Context, ws workflowservice.WorkflowServiceClient, ns string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := ws.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: ns})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s not served: %w", ns, err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 

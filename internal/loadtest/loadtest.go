@@ -43,6 +43,9 @@ type Options struct {
 	Temporal client.Client
 	// Target is the running receiver, emulator and secrets.
 	Target *simulator.Target
+	// Receivers, when set, are several receivers of one stack (Target's
+	// among them): webhooks go to them in turn.
+	Receivers []string
 	// AdminURL is where user rows are read (end to end).
 	AdminURL string
 	// InProcess is true when the stack runs in this process: memory and
@@ -72,6 +75,11 @@ type Report struct {
 	SessionP50Millis  float64 `json:"e2e_p50_ms"`
 	SessionP99Millis  float64 `json:"e2e_p99_ms"`
 	SessionsIncorrect int     `json:"e2e_wrong_or_missing"`
+	Retried503        int     `json:"e2e_retried_503"`
+	// From the 200 of a session's deciding webhook to its user row, as
+	// seen by polling the admin API (resolution: one polling round).
+	DecisionToRowP50Millis float64 `json:"e2e_decision_ack_to_row_p50_ms"`
+	DecisionToRowP99Millis float64 `json:"e2e_decision_ack_to_row_p99_ms"`
 
 	MaxRSSMiB     float64 `json:"max_rss_mib,omitempty"`
 	MaxGoroutines int     `json:"max_goroutines,omitempty"`
@@ -265,9 +273,11 @@ func ceiling(ctx context.Context, o Options) (float64, error) {
 // attack posts signed "started" webhooks for new sessions at rate (Freq 0:
 // as fast as workers allow) and returns vegeta's metrics.
 func attack(o Options, rate vegeta.Rate, d time.Duration, workers int) vegeta.Metrics {
-	url := strings.TrimRight(o.Target.ReceiverURL, "/") + "/webhooks/veriff"
+	var turn atomic.Uint64
+	targets := o.targets()
 	targeter := func(t *vegeta.Target) error {
 		body := startedBody(simulator.NewUUID())
+		url := strings.TrimRight(targets[turn.Add(1)%uint64(len(targets))].ReceiverURL, "/") + "/webhooks/veriff"
 		t.Method, t.URL, t.Body = http.MethodPost, url, body
 		t.Header = http.Header{
 			"Content-Type":     {"application/json"},
@@ -296,12 +306,15 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 	type session struct {
 		userID, want string
 		first        time.Time
+		decided      time.Time // the deciding webhook's first 200
 		done         time.Duration
+		doneAt       time.Time
 	}
 	type delivery struct {
 		provider string
 		body     []byte
 		s        *session
+		decision bool
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var sessions []*session
@@ -317,16 +330,18 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 			if err := o.Target.PutDecision(ctx, id, v); err != nil {
 				return err
 			}
-			ds = append(ds, delivery{"veriff", simulator.VeriffEvent(id, att, s.userID, 7002, "submitted"), s},
-				delivery{"veriff", simulator.VeriffDecision(id, att, s.userID, s.want, now), s})
+			ds = append(ds, delivery{"veriff", simulator.VeriffEvent(id, att, s.userID, 7002, "submitted"), s, false},
+				delivery{"veriff", simulator.VeriffDecision(id, att, s.userID, s.want, now), s, true})
 		} else {
 			key := simulator.NewUUID()
 			s.userID = "e2e-pb-" + key[:12]
 			if err := o.Target.PutIdentity(ctx, key, simulator.PassbaseIdentity(key, s.userID, s.want, now.Add(-time.Minute), now)); err != nil {
 				return err
 			}
-			ds = append(ds, delivery{"passbase", simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", now.Add(-time.Minute), now.Add(-time.Second)), s},
-				delivery{"passbase", simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", s.want, now.Add(-time.Minute), now), s})
+			// A Passbase decision applies once both webhooks are in: the
+			// later of the two is the deciding one (marked at send time).
+			ds = append(ds, delivery{"passbase", simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", now.Add(-time.Minute), now.Add(-time.Second)), s, true},
+				delivery{"passbase", simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", s.want, now.Add(-time.Minute), now), s, true})
 		}
 		for _, d := range ds {
 			all = append(all, d)
@@ -344,7 +359,10 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 	work := make(chan delivery)
 	var wg sync.WaitGroup
 	var sendErr atomic.Value
-	for range o.Concurrency {
+	targets := o.targets()
+	var retried atomic.Int64
+	acked := map[*session]map[string]bool{} // deciding bodies acknowledged
+	for w := range o.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -354,8 +372,27 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 					d.s.first = time.Now()
 				}
 				mu.Unlock()
-				if code, answer, err := o.Target.Send(ctx, d.provider, d.body); err != nil || code != http.StatusOK {
+				// A 503 is retried, as the providers do, on the next receiver.
+				code, answer, err := targets[w%len(targets)].Send(ctx, d.provider, d.body)
+				for k := 1; err == nil && code == http.StatusServiceUnavailable && k < 20; k++ {
+					retried.Add(1)
+					time.Sleep(200 * time.Millisecond)
+					code, answer, err = targets[(w+k)%len(targets)].Send(ctx, d.provider, d.body)
+				}
+				if err != nil || code != http.StatusOK {
 					sendErr.Store(fmt.Errorf("e2e %s webhook: %d %s %v", d.provider, code, answer, err))
+					continue
+				}
+				if d.decision {
+					mu.Lock()
+					if acked[d.s] == nil {
+						acked[d.s] = map[string]bool{}
+					}
+					acked[d.s][string(d.body)] = true
+					if need := map[string]int{"veriff": 1, "passbase": 2}[d.provider]; len(acked[d.s]) == need && d.s.decided.IsZero() {
+						d.s.decided = time.Now()
+					}
+					mu.Unlock()
 				}
 			}
 		}()
@@ -375,7 +412,7 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 				mu.Unlock()
 				if started && userHas(hc, o.AdminURL, s.userID, s.want) {
 					mu.Lock()
-					s.done = time.Since(s.first)
+					s.done, s.doneAt = time.Since(s.first), time.Now()
 					mu.Unlock()
 					continue
 				}
@@ -395,13 +432,22 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
-	var lat []time.Duration
+	r.Retried503 = int(retried.Load())
+	var lat, toRow []time.Duration
 	for _, s := range sessions {
 		if s.done == 0 {
 			r.SessionsIncorrect++
 			continue
 		}
 		lat = append(lat, s.done)
+		if !s.decided.IsZero() {
+			toRow = append(toRow, max(0, s.doneAt.Sub(s.decided)))
+		}
+	}
+	sort.Slice(toRow, func(i, j int) bool { return toRow[i] < toRow[j] })
+	if len(toRow) > 0 {
+		r.DecisionToRowP50Millis = ms(toRow[len(toRow)/2])
+		r.DecisionToRowP99Millis = ms(toRow[min(len(toRow)-1, len(toRow)*99/100)])
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	r.SessionsPerSec = float64(len(lat)) / elapsed
@@ -410,6 +456,20 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 		r.SessionP99Millis = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 	}
 	return nil
+}
+
+// targets is one Target per receiver.
+func (o Options) targets() []*simulator.Target {
+	if len(o.Receivers) == 0 {
+		return []*simulator.Target{o.Target}
+	}
+	var ts []*simulator.Target
+	for _, u := range o.Receivers {
+		t := *o.Target
+		t.ReceiverURL = u
+		ts = append(ts, &t)
+	}
+	return ts
 }
 
 func userHas(hc *http.Client, adminURL, userID, status string) bool {
@@ -514,9 +574,11 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| floor: bare `SignalWithStart` at %d%%: p50 / p99 / max ms | %.1f / %.1f / %.1f | |\n",
 			l.Percent, l.BareP50Millis, l.BareP99Millis, l.BareMaxMillis)
 	}
-	fmt.Fprintf(&b, "| 4. end to end: %d sessions (%d deliveries), sessions/s | %.1f | |\n", r.Sessions, r.Deliveries, r.SessionsPerSec)
+	fmt.Fprintf(&b, "| 4. end to end: %d sessions (%d deliveries, %d answers 503 and retried), sessions/s | %.1f | |\n", r.Sessions, r.Deliveries, r.Retried503, r.SessionsPerSec)
 	fmt.Fprintf(&b, "| 4. end to end: p50 / p99 first webhook → user row, ms (wrong or missing: %d) | %.0f / %.0f | |\n",
 		r.SessionsIncorrect, r.SessionP50Millis, r.SessionP99Millis)
+	fmt.Fprintf(&b, "| 4. end to end: p50 / p99 deciding webhook's 200 → user row, ms | %.0f / %.0f | |\n",
+		r.DecisionToRowP50Millis, r.DecisionToRowP99Millis)
 	if r.MaxRSSMiB > 0 {
 		fmt.Fprintf(&b, "| 5. peak RSS MiB / goroutines (whole process: Temporal, receiver, worker, load) | %.0f / %d | |\n", r.MaxRSSMiB, r.MaxGoroutines)
 	}
