@@ -10,6 +10,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/simulator"
@@ -26,6 +27,11 @@ type PathCost struct {
 	Actions  float64            `json:"actions_per_session"`
 	Rows     map[string]float64 `json:"rows_per_session"`
 	Signals  float64            `json:"signals_per_session"`
+	// Bytes is the history's size as protobuf (payloads encrypted when
+	// the stack has IDV_PAYLOAD_KEYS, as in production).
+	Bytes      float64 `json:"history_bytes_per_session"`
+	Activities float64 `json:"activity_attempts_per_session"`
+	Tasks      float64 `json:"workflow_tasks_per_session"`
 }
 
 // sizingPath sends one session of a kind and returns its workflow id.
@@ -63,8 +69,14 @@ func Sizing(ctx context.Context, o Options, users *userstore.Store, n int) ([]Pa
 			cost.Events += float64(len(events)) / float64(n)
 			cost.Actions += float64(actions(events)) / float64(n)
 			for _, e := range events {
-				if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+				cost.Bytes += float64(proto.Size(e)) / float64(n)
+				switch e.GetEventType() {
+				case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
 					cost.Signals += 1 / float64(n)
+				case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+					cost.Activities += float64(max(1, e.GetActivityTaskStartedEventAttributes().GetAttempt())) / float64(n)
+				case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+					cost.Tasks += 1 / float64(n)
 				}
 			}
 		}
@@ -196,10 +208,10 @@ func actions(events []*historypb.HistoryEvent) int {
 // SizingMarkdown is the per-path table of docs/operations.md.
 func SizingMarkdown(costs []PathCost) string {
 	var b strings.Builder
-	b.WriteString("| path | history events | actions | signals | rows: users / user_changes / sessions / change_log |\n|---|---|---|---|---|\n")
+	b.WriteString("| path | history events | history KiB | actions | signals | workflow tasks | activity attempts | rows: users / user_changes / sessions / change_log |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range costs {
-		fmt.Fprintf(&b, "| %s (%d sessions) | %.1f | %.1f | %.1f | %.1f / %.1f / %.1f / %.1f |\n", c.Path, c.Sessions, c.Events, c.Actions, c.Signals,
-			c.Rows["users"], c.Rows["user_changes"], c.Rows["sessions"], c.Rows["change_log"])
+		fmt.Fprintf(&b, "| %s (%d sessions) | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %.1f / %.1f |\n", c.Path, c.Sessions, c.Events, c.Bytes/1024, c.Actions, c.Signals,
+			c.Tasks, c.Activities, c.Rows["users"], c.Rows["user_changes"], c.Rows["sessions"], c.Rows["change_log"])
 	}
 	return b.String()
 }
