@@ -7,12 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sethvargo/go-envconfig"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the store's SQL drivers
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the store's SQL drivers
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"

@@ -15,12 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite", no cgo
 
 	"github.com/idvflow/idvflow/record"
 )
@@ -169,6 +168,9 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	driver, dsn, dialect, err := parseURL(databaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if !slices.Contains(sql.Drivers(), driver) {
+		return nil, fmt.Errorf("open %s database: driver %q not linked in (import github.com/idvflow/idvflow/activities/userstore/drivers)", dialect, driver)
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {

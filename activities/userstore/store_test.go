@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the store's SQL drivers
+
 	"github.com/idvflow/idvflow/activities/userstore"
 )
 
