@@ -139,7 +139,7 @@ func (r PollResult) check(provider string) error {
 
 // veriff is the API client of a session's integration.
 func (a *Activities) veriff(integration string) (*veriff.Client, error) {
-	if integration == "" || integration == "default" {
+	if integration == "" || integration == veriffp.DefaultIntegration {
 		if a.Veriff == nil {
 			return nil, notConfigured("veriff", "VERIFF_API_KEY and VERIFF_SHARED_SECRETS")
 		}

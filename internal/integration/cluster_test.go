@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/simulator"
 )
 
 // TestClusterFaults runs against deploy/local-cluster.sh's stack (the
@@ -38,7 +40,7 @@ func TestClusterFaults(t *testing.T) {
 	cluster := readEnvFile(t, envFile)
 	receivers := strings.Split(cluster["IDV_CLUSTER_RECEIVERS"], ",")
 	script := cluster["IDV_CLUSTER_SCRIPT"]
-	api := remoteEmulator{t: t, url: cluster["IDV_CLUSTER_EMULATOR"]}
+	api := remoteEmulator{t: t, target: &simulator.Target{EmulatorURL: cluster["IDV_CLUSTER_EMULATOR"]}}
 
 	// User ids unique to this run (the cluster's database outlives it),
 	// with decision times (2026-01-01 plus the index in minutes) in the past.
@@ -163,6 +165,7 @@ func post(hc *http.Client, base string, d delivery) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	io.Copy(io.Discard, resp.Body) // lets the connection be reused
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
@@ -184,29 +187,21 @@ func readEnvFile(t *testing.T, path string) map[string]string {
 	return env
 }
 
-// remoteEmulator sets the emulator's answers through its control routes.
+// remoteEmulator sets the emulator's answers through its control routes
+// (the simulator's), failing the test on an error.
 type remoteEmulator struct {
-	t   *testing.T
-	url string
+	t      *testing.T
+	target *simulator.Target
 }
 
 func (e remoteEmulator) PutDecision(sessionID string, v json.RawMessage) {
-	e.put("/_emulator/veriff/sessions/"+sessionID+"/decision", v)
+	if err := e.target.PutDecision(context.Background(), sessionID, v); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e remoteEmulator) PutIdentity(id string, identity json.RawMessage) {
-	e.put("/_emulator/passbase/identities/"+id, identity)
-}
-
-func (e remoteEmulator) put(path string, body []byte) {
-	req, _ := http.NewRequest(http.MethodPut, e.url+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("emulator %s: %v", path, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		e.t.Fatalf("emulator %s: %d", path, resp.StatusCode)
+	if err := e.target.PutIdentity(context.Background(), id, identity); err != nil {
+		e.t.Fatal(err)
 	}
 }

@@ -4,11 +4,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -118,20 +116,11 @@ func passbaseSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session
 }
 
 func send(t *testing.T, url string, d delivery) int {
-	req, _ := http.NewRequest(http.MethodPost, url+d.path, bytes.NewReader(d.body))
-	req.Header = d.header.Clone()
-	if req.Header == nil {
-		req.Header = http.Header{}
-	}
-	req.Header.Set("Content-Type", d.contentType)
-	resp, err := http.DefaultClient.Do(req)
+	code, err := post(http.DefaultClient, url, d)
 	if err != nil {
 		t.Errorf("post %s: %v", d.path, err)
-		return 0
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }
 
 // TestSessionsEndToEnd: 200 sessions across both providers, their webhooks
