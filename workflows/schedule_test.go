@@ -139,7 +139,7 @@ func (w *world) notifications(user string) []schedules.Notification {
 // `at` on: its latest decision made by then, with its time (the API always
 // has one), or none; nothing at all for a session it does not know.
 // runSession runs every run of the session.
-func (w *world) runSession(t *rapid.T, s schedules.Session, user string) {
+func (w *world) runSession(t fataler, s schedules.Session, user string) {
 	w.runAll(t, schedules.Skipping.Config, s.Provider, s.ID, s.Deliveries(user), func(at time.Time) { s.ProviderState(w.emu, user, at) },
 		s.Fault == "notfound")
 }
@@ -226,4 +226,36 @@ func TestGeneratedSchedules(t *testing.T) {
 		}
 		schedules.Check(rt, w.users, w.notifications(sc.User), sc, schedules.Model(sc), true)
 	})
+}
+
+// TestScheduleScreeningBodies (R6, R7): two screenings of one session that
+// differ only in whether their body carries a time are two events, not a
+// repeat. Gen once gave them one identity, so the run kept only the first
+// and the record's screening fell back to another session's older one
+// (found at -rapid.checks=5000, seed 8232346519000678805).
+func TestScheduleScreeningBodies(t *testing.T) {
+	w := sharedWorld(t)
+	approved := []schedules.Decision{{Status: "approved", Early: []time.Duration{0}}}
+	sc := schedules.Skipping.Written("user-screening-bodies",
+		schedules.Session{Provider: workflows.ProviderVeriff, ID: "0000aaaa-0000-4000-8000-000000000001", At: 3 * time.Minute,
+			Decisions: approved,
+			Screenings: []schedules.Screening{
+				{Status: "no_match", Offset: time.Second, Early: []time.Duration{time.Second}},
+				{Status: "no_match", Offset: time.Second, NoTime: true, Early: []time.Duration{23 * time.Second, 600 * time.Second}},
+			}},
+		schedules.Session{Provider: workflows.ProviderVeriff, ID: "0000aaaa-0000-4000-8000-000000000002", At: 3 * time.Minute,
+			Decisions: approved,
+			Screenings: []schedules.Screening{
+				{Status: "possible_match", Offset: 4 * time.Second, NoTime: true, Early: []time.Duration{15 * time.Second}},
+				{Status: "possible_match", Offset: 405 * time.Second, NoTime: true, Early: []time.Duration{5 * time.Second, 578 * time.Second}},
+			}},
+	)
+	for _, i := range sc.RunOrder {
+		w.runSession(t, sc.Sessions[i], sc.User)
+	}
+	want := schedules.Model(sc)
+	if got := want.Screening(); got != "no_match" {
+		t.Fatalf("model: screening %q, the untimed no_match (arrived 09:03:23) is the newest", got)
+	}
+	schedules.Check(t, w.users, w.notifications(sc.User), sc, want, true)
 }
