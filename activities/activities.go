@@ -14,10 +14,7 @@ import (
 
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
-	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/activities/veriff"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -29,23 +26,28 @@ const ErrTypeProviderAPI = "ProviderAPIError"
 // refused for good (4xx other than 408, 409, 429).
 const ErrTypeNotify = "NotifyRefused"
 
-// Provider names as the workflow passes them.
-const (
-	ProviderVeriff   = "veriff"
-	ProviderPassbase = "passbase"
-)
-
 // Activities is registered with the worker; the workflow refers to its
 // methods. Each field is one external system.
 type Activities struct {
-	Passbase *passbase.Client
-	// Veriff calls the API for the default integration (VERIFF_API_KEY),
-	// VeriffIntegrations for the named ones (VERIFF_INTEGRATIONS).
-	Veriff             *veriff.Client
-	VeriffIntegrations map[string]*veriff.Client
-	Users              *userstore.Store
+	// Providers are the provider APIs this worker can call, by provider
+	// name (the worker builds them from the provider registry).
+	Providers map[string]ProviderAPI
+	Users     *userstore.Store
 	// Notify is nil when IDV_NOTIFY_URL is unset: NotifyApp then skips.
 	Notify *notify.Client
+}
+
+// ProviderAPI is one provider's API as the activities call it. Each
+// provider package implements it and maps its answers to these
+// provider-neutral results; the activities add what every provider shares
+// (error classes, bounds, the clock-skew rule).
+type ProviderAPI interface {
+	// Poll returns the session's latest decision; Found is false while the
+	// provider has not decided.
+	Poll(ctx context.Context, ref SessionRef) (PollResult, error)
+	// Details returns what the API adds to the webhooks. Only providers
+	// whose Rules say FetchesDetails are asked.
+	Details(ctx context.Context, ref SessionRef) (Details, error)
 }
 
 // SessionRef names one provider session.
@@ -66,24 +68,33 @@ type Details struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 }
 
-// FetchDetails reads the Passbase identity behind a session. Veriff's
-// decision webhook already carries its details, so Veriff sessions do not
-// call it.
+// FetchDetails reads what the provider's API knows of a session beyond its
+// webhooks (Passbase: the identity, with the app's user id).
 func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details, error) {
-	if ref.Provider != ProviderPassbase {
-		return Details{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("fetch details: provider %q has no details call", ref.Provider), "UnsupportedProvider", nil)
-	}
-	if a.Passbase == nil {
-		return Details{}, notConfigured("passbase", "PASSBASE_API_KEY")
-	}
-	ident, err := a.Passbase.GetIdentity(ctx, ref.SessionID)
+	api, err := a.provider(ref)
 	if err != nil {
-		return Details{}, classify(fmt.Errorf("fetch identity %s: %w", ref.SessionID, err))
+		return Details{}, err
 	}
-	id, src := ident.UserID()
-	d := Details{UserID: id, UserIDSource: src, ProviderStatus: ident.Status, UpdatedAt: ident.UpdatedAt()}
+	d, err := api.Details(ctx, ref)
+	if err != nil {
+		return Details{}, classify(fmt.Errorf("fetch %s details %s: %w", ref.Provider, ref.SessionID, err))
+	}
 	return d, checkAnswer(ref.Provider, d.UserID, d.UserIDSource, d.ProviderStatus, "", "")
+}
+
+// provider is the API of ref's provider. A provider this worker has no
+// credentials for is NotConfigured (retried on any worker); one no worker
+// knows ends the call for good.
+func (a *Activities) provider(ref SessionRef) (ProviderAPI, error) {
+	api, ok := a.Providers[ref.Provider]
+	switch {
+	case !ok:
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("unknown provider %q", ref.Provider), "UnsupportedProvider", nil)
+	case api == nil:
+		return nil, NotConfigured(ref.Provider, "its API credentials (see the README)")
+	}
+	return api, nil
 }
 
 // checkAnswer refuses a provider answer that idvflow cannot carry
@@ -137,60 +148,22 @@ func (r PollResult) check(provider string) error {
 	return nil
 }
 
-// veriff is the API client of a session's integration.
-func (a *Activities) veriff(integration string) (*veriff.Client, error) {
-	if integration == "" || integration == veriffp.DefaultIntegration {
-		if a.Veriff == nil {
-			return nil, notConfigured("veriff", "VERIFF_API_KEY and VERIFF_SHARED_SECRETS")
-		}
-		return a.Veriff, nil
-	}
-	if c := a.VeriffIntegrations[integration]; c != nil {
-		return c, nil
-	}
-	key, secrets := veriffp.Integration{Name: integration}.Vars()
-	return nil, notConfigured("veriff integration "+integration, key+" and "+secrets+" (listed in VERIFF_INTEGRATIONS)")
-}
-
 // PollDecision asks the provider whether the session has a decision, for
 // sessions whose decision webhook is late or lost.
 func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResult, error) {
-	switch ref.Provider {
-	case ProviderVeriff:
-		vc, err := a.veriff(ref.Integration)
-		if err != nil {
-			return PollResult{}, err
-		}
-		d, err := vc.GetDecision(ctx, ref.SessionID)
-		if err != nil {
-			return PollResult{}, classify(fmt.Errorf("poll veriff decision %s: %w", ref.SessionID, err))
-		}
-		if d == nil || d.Status == "" {
-			return PollResult{}, nil
-		}
-		r := PollResult{Found: true, ProviderStatus: d.Status, ReasonCode: d.Reason(), AttemptID: d.AttemptID}
-		if d.DecisionTime != nil {
-			r.DecidedAt = d.DecisionTime.UTC()
-		}
-		r.UserID, r.UserIDSource = d.UserID()
-		return r.ifNotAhead(), r.check(ref.Provider)
-	case ProviderPassbase:
-		if a.Passbase == nil {
-			return PollResult{}, notConfigured("passbase", "PASSBASE_API_KEY")
-		}
-		ident, err := a.Passbase.GetIdentity(ctx, ref.SessionID)
-		if err != nil {
-			return PollResult{}, classify(fmt.Errorf("poll passbase identity %s: %w", ref.SessionID, err))
-		}
-		if !ident.Decided() {
-			return PollResult{}, nil
-		}
-		r := PollResult{Found: true, ProviderStatus: ident.Status, DecidedAt: ident.UpdatedAt()}
-		r.UserID, r.UserIDSource = ident.UserID()
-		return r.ifNotAhead(), r.check(ref.Provider)
+	api, err := a.provider(ref)
+	if err != nil {
+		return PollResult{}, err
 	}
-	return PollResult{}, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("poll decision: unknown provider %q", ref.Provider), "UnsupportedProvider", nil)
+	r, err := api.Poll(ctx, ref)
+	if err != nil {
+		return PollResult{}, classify(fmt.Errorf("poll %s decision %s: %w", ref.Provider, ref.SessionID, err))
+	}
+	if !r.Found {
+		return PollResult{}, nil
+	}
+	r.DecidedAt = r.DecidedAt.UTC()
+	return r.ifNotAhead(), r.check(ref.Provider)
 }
 
 // UserUpdate is one change to a user's record.
@@ -296,6 +269,12 @@ func (a *Activities) NotifyApp(ctx context.Context, n Notification) (NotifyResul
 // application error, so Temporal stops retrying and the workflow can record
 // the reason; anything else stays retryable.
 func classify(err error) error {
+	// An error the provider package already classified (NotConfigured)
+	// goes out as it is: Temporal reads only the outermost error's type.
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr
+	}
 	var apiErr *httpapi.APIError
 	if errors.As(err, &apiErr) && !apiErr.Retryable {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeProviderAPI, err)
@@ -309,7 +288,9 @@ func classify(err error) error {
 // never ends a session.
 const ErrTypeNotConfigured = "NotConfigured"
 
-func notConfigured(provider, vars string) error {
+// NotConfigured is the error of a provider API call on a worker without
+// the credentials it needs; vars names the variables to set.
+func NotConfigured(provider, vars string) error {
 	// Come back soon rather than after an ever longer backoff: the next
 	// attempt may well land on a worker that has the credentials.
 	return temporal.NewApplicationErrorWithOptions(provider+" API is not configured on this worker: set "+vars,

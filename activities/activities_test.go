@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/providers/registry"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
-	"github.com/idvflow/idvflow/activities/passbase"
-	"github.com/idvflow/idvflow/activities/veriff"
 	"github.com/idvflow/idvflow/emulator"
 )
 
@@ -30,15 +33,23 @@ const (
 
 func setup(t *testing.T) (*emulator.Emulator, *activities.Activities, string) {
 	t.Helper()
-	emu := emulator.New(emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret})
+	ecfg := emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret}
+	emu := emulator.New(ecfg)
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(srv.Close)
 	hc := httpapi.NewClient(httpapi.Options{Timeout: 2 * time.Second, RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
-	a := &activities.Activities{
-		Passbase: passbase.New(srv.URL+"/verification/v2", passbaseKey, hc),
-		Veriff:   veriff.New(srv.URL, veriffKey, []byte(veriffSecret), hc),
+	return emu, &activities.Activities{Providers: apis(t, ecfg.APIEnv(srv.URL), hc)}, srv.URL
+}
+
+// apis builds every provider's API from env as the worker does.
+func apis(t *testing.T, env map[string]string, hc *retryablehttp.Client) map[string]activities.ProviderAPI {
+	t.Helper()
+	cs, err := registry.Load(context.Background(), envconfig.MapLookuper(env))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return emu, a, srv.URL
+	apis, _ := cs.APIs(hc)
+	return apis
 }
 
 func identityVector(t *testing.T) json.RawMessage {
@@ -97,7 +108,8 @@ func TestProviderErrors(t *testing.T) {
 				tc.prepare(emu)
 			}
 			if tc.apiKey != "" {
-				a.Passbase = passbase.New(url+"/verification/v2", tc.apiKey, httpapi.NewClient(httpapi.Options{}))
+				env := emulator.Config{PassbaseAPIKey: tc.apiKey}.APIEnv(url)
+				a.Providers = apis(t, env, httpapi.NewClient(httpapi.Options{}))
 			}
 			var err error
 			if tc.ref.Provider == "passbase" {
@@ -156,7 +168,8 @@ func TestPollVeriff(t *testing.T) {
 func TestPollVeriffWrongSecretIsPermanent(t *testing.T) {
 	emu, a, url := setup(t)
 	emu.PutDecision(sessionID, nil)
-	a.Veriff = veriff.New(url, veriffKey, []byte("wrong-secret"), httpapi.NewClient(httpapi.Options{}))
+	env := emulator.Config{VeriffAPIKey: veriffKey, VeriffSecret: "wrong-secret"}.APIEnv(url)
+	a.Providers = apis(t, env, httpapi.NewClient(httpapi.Options{}))
 	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), "401") {
@@ -183,7 +196,7 @@ func TestPollPassbase(t *testing.T) {
 // own configuration never ends a session (issue 13). The error names what to
 // set.
 func TestUnconfiguredProviderIsRetried(t *testing.T) {
-	a := &activities.Activities{}
+	a := &activities.Activities{Providers: apis(t, nil, nil)}
 	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != activities.ErrTypeNotConfigured ||

@@ -39,6 +39,15 @@ type Config struct {
 	FaultDelay time.Duration
 }
 
+// APIEnv is what a worker's environment must say to call the emulator
+// served at baseURL with c's credentials (the default integration's).
+func (c Config) APIEnv(baseURL string) map[string]string {
+	return map[string]string{
+		"VERIFF_API_KEY": c.VeriffAPIKey, "VERIFF_SHARED_SECRETS": c.VeriffSecret, "VERIFF_BASE_URL": baseURL,
+		"PASSBASE_API_KEY": c.PassbaseAPIKey, "PASSBASE_BASE_URL": baseURL + "/verification/v2",
+	}
+}
+
 // Emulator serves the emulated APIs. It is safe for concurrent use.
 type Emulator struct {
 	cfg Config

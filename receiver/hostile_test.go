@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
-	"github.com/idvflow/idvflow/simulator"
 
 	"github.com/idvflow/idvflow/internal/testlog"
 )
@@ -40,7 +39,7 @@ type hostile struct {
 func signedVeriff(body string) http.Header { return veriffHeaders(hmacHex(veriffSecret, body)) }
 
 func encryptWith(key string, plain []byte) []byte {
-	b, err := simulator.PassbaseEncrypt(key, plain)
+	b, err := passbase.Encrypt(key, plain)
 	if err != nil {
 		panic(err)
 	}
@@ -140,10 +139,10 @@ func TestHostileInput(t *testing.T) {
 	}
 	var logs testlog.Buffer
 	tc := &fakeTemporal{}
-	pb, _ := passbase.New([]string{passbaseSecret}, false)
+	pb, _ := passbase.NewWebhooks([]string{passbaseSecret}, false)
 	cfg := receiver.Config{MaxBodyBytes: 64 << 10, SignalTimeout: time.Second, RetryAfter: 30 * time.Second, TaskQueue: "q"}
 	h := receiver.New(cfg, tc, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil,
-		veriff.New(veriffClient, []string{veriffSecret}), pb).Handler()
+		veriff.NewWebhooks(veriffClient, []string{veriffSecret}), pb).Handler()
 	srv := receiver.NewHTTPServer("127.0.0.1:0", 500*time.Millisecond, h)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -21,10 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/providers/registry"
+
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/veriff"
 )
 
 func prefixes(t *testing.T, cidrs ...string) []netip.Prefix {
@@ -70,7 +73,7 @@ func TestAllowlist(t *testing.T) {
 	cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q",
 		Allowed:        map[string][]netip.Prefix{"veriff": prefixes(t, "198.51.100.0/24")},
 		TrustedProxies: prefixes(t, "127.0.0.1/32")}
-	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), nil, veriff.New(veriffClient, []string{veriffSecret})).Handler())
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), nil, veriff.NewWebhooks(veriffClient, []string{veriffSecret})).Handler())
 	defer srv.Close()
 	body := `{"verification":{"id":"allow-1","status":"approved"}}`
 	for _, c := range []struct {
@@ -105,7 +108,12 @@ func TestBuiltInHTTPS(t *testing.T) {
 	cfg := &receiver.ServerConfig{
 		HTTPAddr: addr, ReadTimeout: time.Second, TLSCertFile: certFile, TLSKeyFile: keyFile,
 		Receiver: receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"},
-		Veriff:   veriffp.Config{APIKey: veriffClient, SharedSecrets: []string{veriffSecret}},
+	}
+	var err error
+	cfg.Providers, err = registry.Load(context.Background(), envconfig.MapLookuper(map[string]string{
+		"VERIFF_API_KEY": veriffClient, "VERIFF_SHARED_SECRETS": veriffSecret}))
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg.Temporal.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": "127.0.0.1:1"} // never reached
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +123,6 @@ func TestBuiltInHTTPS(t *testing.T) {
 
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS13}}}
 	var resp *http.Response
-	var err error
 	for range 50 {
 		if resp, err = c.Get("https://" + addr + "/healthz"); err == nil {
 			break

@@ -173,6 +173,10 @@ func ClientIP(req *http.Request, trusted []netip.Prefix) netip.Addr {
 var unauthenticated = gin.H{"error": "unauthenticated"}
 
 func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
+	types := map[string]bool{}
+	for _, t := range p.Types() {
+		types[t] = true
+	}
 	return func(c *gin.Context) {
 		start := time.Now()
 		outcome, ev := r.serve(c, p)
@@ -188,22 +192,21 @@ func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
 		}
 		r.log.Info("webhook", attrs...)
 		if r.tel != nil {
-			r.tel.Webhooks.WithLabelValues(p.Name(), metricType(ev), string(outcome)).Inc()
+			r.tel.Webhooks.WithLabelValues(p.Name(), metricType(types, ev), string(outcome)).Inc()
 			r.tel.AckSeconds.WithLabelValues(p.Name(), string(outcome)).Observe(took.Seconds())
 		}
 	}
 }
 
 // metricType is the webhook type as a metric label: the provider's own
-// names for the types idvflow knows, "other" for the rest, "unknown" before
-// parsing, so an authentic but odd sender cannot grow the label set.
-func metricType(ev workflows.Event) string {
-	switch ev.Type {
-	case "":
+// names for the types it models (webhook.Provider.Types), "other" for the
+// rest, "unknown" before parsing, so an authentic but odd sender cannot
+// grow the label set.
+func metricType(known map[string]bool, ev workflows.Event) string {
+	switch {
+	case ev.Type == "":
 		return "unknown"
-	case "decision", "fullauto", "event:started", "event:submitted", "watchlist:initial_result", "watchlist:updated_result",
-		"AUTHENTICATION_PROCESSED", "AUTHENTICATION_REVIEW_STATUS_CHANGED", "VERIFICATION_COMPLETED", "VERIFICATION_REVIEWED",
-		"DATAPOINT_UPDATED", "IDENTITY_AUTHENTICATED", "WATCHLIST_MONITORING":
+	case known[ev.Type]:
 		return ev.Type
 	}
 	return "other"

@@ -21,10 +21,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
 	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -81,13 +81,13 @@ func (f *fakeTemporal) count() int {
 
 func newServer(t *testing.T, tc *fakeTemporal, logs io.Writer) *httptest.Server {
 	t.Helper()
-	pb, err := passbase.New([]string{passbaseSecret}, false)
+	pb, err := passbase.NewWebhooks([]string{passbaseSecret}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 200 * time.Millisecond, RetryAfter: 30 * time.Second, TaskQueue: "q"}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	srv := httptest.NewServer(receiver.New(cfg, tc, log, nil, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
+	srv := httptest.NewServer(receiver.New(cfg, tc, log, nil, veriff.NewWebhooks(veriffClient, []string{veriffSecret}), pb).Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -279,7 +279,7 @@ func TestAckContract(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	tc := &fakeTemporal{}
-	pb, _ := passbase.New([]string{passbaseSecret}, false)
+	pb, _ := passbase.NewWebhooks([]string{passbaseSecret}, false)
 	cfg := receiver.Config{MaxBodyBytes: 100, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"}
 	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), nil, pb).Handler())
 	defer srv.Close()
@@ -356,9 +356,9 @@ func TestCountersPerOutcome(t *testing.T) {
 	}
 	defer tel.Close(context.Background())
 	tc := &fakeTemporal{}
-	pb, _ := passbase.New([]string{passbaseSecret}, false)
+	pb, _ := passbase.NewWebhooks([]string{passbaseSecret}, false)
 	cfg := receiver.Config{MaxBodyBytes: 4096, SignalTimeout: 200 * time.Millisecond, RetryAfter: time.Second, TaskQueue: "q"}
-	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), tel, veriff.New(veriffClient, []string{veriffSecret}), pb).Handler())
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), tel, veriff.NewWebhooks(veriffClient, []string{veriffSecret}), pb).Handler())
 	defer srv.Close()
 
 	signed := func(body string) (http.Header, []byte) {

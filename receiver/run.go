@@ -5,23 +5,21 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sethvargo/go-envconfig"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
-	"github.com/idvflow/idvflow/receiver/webhook"
-	"github.com/idvflow/idvflow/workflows"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/registry"
 )
 
 // ServerConfig is everything cmd/receiver reads from the environment.
@@ -34,18 +32,12 @@ type ServerConfig struct {
 	Receiver    Config
 	Temporal    temporalconn.Config
 
-	// Veriff is one integration (VERIFF_API_KEY, VERIFF_SHARED_SECRETS) and
-	// any more named in VERIFF_INTEGRATIONS.
-	Veriff veriffp.Config
+	// Providers is each registered provider's variables (providers/registry).
+	Providers providers.Configs
 
-	PassbaseWebhookSecrets   []string `env:"PASSBASE_WEBHOOK_SECRETS"`
-	PassbaseAllowUnencrypted bool     `env:"PASSBASE_ALLOW_UNENCRYPTED, default=false"`
-
-	// Optional source allowlists (CIDRs, comma-separated) and the proxies
-	// whose X-Forwarded-For is believed.
-	VeriffAllowedCIDRs   []string `env:"VERIFF_ALLOWED_CIDRS"`
-	PassbaseAllowedCIDRs []string `env:"PASSBASE_ALLOWED_CIDRS"`
-	TrustedProxies       []string `env:"IDV_TRUSTED_PROXIES"`
+	// The proxies whose X-Forwarded-For is believed (for the providers'
+	// source allowlists, *_ALLOWED_CIDRS).
+	TrustedProxies []string `env:"IDV_TRUSTED_PROXIES"`
 
 	// Built-in HTTPS when both are set (Veriff calls only HTTPS URLs).
 	TLSCertFile string `env:"IDV_TLS_CERT_FILE"`
@@ -54,9 +46,12 @@ type ServerConfig struct {
 	Log logging.Config
 }
 
-// Expand implements envconf.Expander.
+// Expand implements envconf.Expander: it reads every registered provider's
+// variables.
 func (c *ServerConfig) Expand(ctx context.Context, lookup envconfig.Lookuper) []error {
-	return c.Veriff.Expand(ctx, lookup)
+	var errs []error
+	c.Providers, errs = providers.Load(ctx, registry.All(), lookup)
+	return errs
 }
 
 // Validate implements envconf.Validator.
@@ -72,46 +67,16 @@ func (c *ServerConfig) Validate() []error {
 	if c.Receiver.RetryAfter < time.Second {
 		errs = append(errs, errors.New("IDV_RETRY_AFTER must be at least 1s"))
 	}
-	errs = append(errs, c.Veriff.Validate()...)
-	if len(c.Veriff.Integrations()) == 0 && len(c.PassbaseWebhookSecrets) == 0 && !c.PassbaseAllowUnencrypted {
-		errs = append(errs, errors.New("no provider configured: set VERIFF_API_KEY with VERIFF_SHARED_SECRETS (or VERIFF_INTEGRATIONS), or PASSBASE_WEBHOOK_SECRETS"))
-	}
-	if _, err := c.Providers(); err != nil {
+	errs = append(errs, c.Providers.Validate()...)
+	if _, err := c.Providers.Webhooks(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.unencrypted()...)
 	errs = append(errs, c.Temporal.Validate()...)
 	if err := c.network(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("IDV_TLS_CERT_FILE and IDV_TLS_KEY_FILE go together: set both or neither"))
-	}
-	return errs
-}
-
-// unencrypted refuses plain Passbase bodies wherever they would weaken
-// authentication (docs/semantics.md R9): next to webhook secrets (anyone could
-// skip decryption by sending application/json), or without a source
-// allowlist that excludes the internet (the network is then all that
-// authenticates a Passbase webhook).
-func (c *ServerConfig) unencrypted() []error {
-	if !c.PassbaseAllowUnencrypted {
-		return nil
-	}
-	var errs []error
-	if len(c.PassbaseWebhookSecrets) > 0 {
-		errs = append(errs, errors.New("PASSBASE_ALLOW_UNENCRYPTED=true cannot go with PASSBASE_WEBHOOK_SECRETS: "+
-			"anyone could skip decryption by sending application/json; unset one"))
-	}
-	if len(c.PassbaseAllowedCIDRs) == 0 {
-		errs = append(errs, errors.New("PASSBASE_ALLOW_UNENCRYPTED=true needs PASSBASE_ALLOWED_CIDRS: "+
-			"without encryption, the source network is the only proof a webhook comes from Passbase"))
-	}
-	for _, s := range c.PassbaseAllowedCIDRs {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Bits() == 0 {
-			errs = append(errs, fmt.Errorf("PASSBASE_ALLOW_UNENCRYPTED=true with PASSBASE_ALLOWED_CIDRS %q admits every address", s))
-		}
 	}
 	return errs
 }
@@ -137,35 +102,18 @@ func (c *ServerConfig) network() error {
 		}
 		return out
 	}
-	c.Receiver.Allowed = map[string][]netip.Prefix{
-		workflows.ProviderVeriff:   parse("VERIFF_ALLOWED_CIDRS", c.VeriffAllowedCIDRs),
-		workflows.ProviderPassbase: parse("PASSBASE_ALLOWED_CIDRS", c.PassbaseAllowedCIDRs),
+	c.Receiver.Allowed = map[string][]netip.Prefix{}
+	for _, name := range c.Providers.Names() {
+		c.Receiver.Allowed[name] = parse(c.Providers.Get(name).AllowedCIDRs())
 	}
 	c.Receiver.TrustedProxies = parse("IDV_TRUSTED_PROXIES", c.TrustedProxies)
 	return errors.Join(errs...)
 }
 
-// Providers returns the webhook providers cfg configures. A provider without
-// secrets is not mounted: its path answers 404.
-func (c *ServerConfig) Providers() ([]webhook.Provider, error) {
-	var ps []webhook.Provider
-	if ins := c.Veriff.Integrations(); len(ins) > 0 {
-		ps = append(ps, veriff.NewIntegrations(ins...))
-	}
-	if len(c.PassbaseWebhookSecrets) > 0 || c.PassbaseAllowUnencrypted {
-		p, err := passbase.New(c.PassbaseWebhookSecrets, c.PassbaseAllowUnencrypted)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, nil
-}
-
 // Run is cmd/receiver: it serves webhooks (and /metrics on MetricsAddr)
 // until ctx is cancelled, then finishes the requests in flight.
 func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetry.Telemetry) error {
-	providers, err := cfg.Providers()
+	webhooks, err := cfg.Providers.Webhooks()
 	if err != nil {
 		return err
 	}
@@ -177,7 +125,7 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	if err := cfg.network(); err != nil {
 		return err
 	}
-	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, tel, providers...).Handler())
+	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, tel, webhooks...).Handler())
 	serve := func(ctx context.Context) error {
 		if cfg.TLSCertFile != "" {
 			return httpserve.RunTLS(ctx, srv, cfg.TLSCertFile, cfg.TLSKeyFile, log)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idvflow/idvflow/providers/passbase"
 )
 
 // Target is a running idvflow: where to post webhooks, where the provider
@@ -196,7 +198,7 @@ func (t *Target) Send(ctx context.Context, provider string, body []byte) (int, s
 		header.Set("X-Auth-Client", t.VeriffAPIKey)
 		header.Set("X-Hmac-Signature", VeriffSign(t.VeriffSecret, body))
 	case "passbase":
-		enc, err := PassbaseEncrypt(t.PassbaseSecret, body)
+		enc, err := passbase.Encrypt(t.PassbaseSecret, body)
 		if err != nil {
 			return 0, "", err
 		}

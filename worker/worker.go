@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -28,16 +30,15 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
-	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/activities/veriff"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -58,14 +59,8 @@ type Config struct {
 	// ProviderTimeout bounds one HTTP attempt to a provider's API.
 	ProviderTimeout time.Duration `env:"IDV_PROVIDER_TIMEOUT, default=10s"`
 
-	PassbaseBaseURL string `env:"PASSBASE_BASE_URL, default=https://api.passbase.com/verification/v2"`
-	PassbaseAPIKey  string `env:"PASSBASE_API_KEY"`
-
-	VeriffBaseURL string `env:"VERIFF_BASE_URL, default=https://stationapi.veriff.com"`
-	// Veriff is one integration (VERIFF_API_KEY, VERIFF_SHARED_SECRETS) and
-	// any more named in VERIFF_INTEGRATIONS; a session's API calls use the
-	// key and first secret of the integration its webhooks came from.
-	Veriff veriffp.Config
+	// Providers is each registered provider's variables (providers/registry).
+	Providers providers.Configs
 
 	// NotifyURL receives each final decision, signed with NotifySecret
 	// ("whsec_…", Standard Webhooks); unset, the notify step is skipped.
@@ -76,9 +71,12 @@ type Config struct {
 	Log      logging.Config
 }
 
-// Expand implements envconf.Expander.
+// Expand implements envconf.Expander: it reads every registered provider's
+// variables.
 func (c *Config) Expand(ctx context.Context, lookup envconfig.Lookuper) []error {
-	return c.Veriff.Expand(ctx, lookup)
+	var errs []error
+	c.Providers, errs = providers.Load(ctx, registry.All(), lookup)
+	return errs
 }
 
 // Validate implements envconf.Validator.
@@ -86,10 +84,14 @@ func (c *Config) Validate() []error {
 	errs := c.Workflow.Validate()
 	errs = append(errs, c.Log.Validate()...)
 	errs = append(errs, envconf.Required("IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
-	if c.PassbaseAPIKey == "" && len(c.Veriff.Integrations()) == 0 {
-		errs = append(errs, errors.New("no provider configured: set PASSBASE_API_KEY, or VERIFF_API_KEY with VERIFF_SHARED_SECRETS"))
+	errs = append(errs, c.Providers.Validate()...)
+	if _, configured := c.Providers.APIs(nil); len(configured) == 0 {
+		var vars []string
+		for _, n := range c.Providers.Names() {
+			vars = append(vars, c.Providers.Get(n).APIVars())
+		}
+		errs = append(errs, fmt.Errorf("no provider configured: set %s", strings.Join(vars, ", or ")))
 	}
-	errs = append(errs, c.Veriff.Validate()...)
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
 		errs = append(errs, err)
 	}
@@ -122,32 +124,26 @@ func CheckAdminAddr(addr, token string) error {
 }
 
 // NewActivities builds the activities' clients from cfg. A provider without
-// credentials gets no client: its sessions end with a clear reason.
+// credentials still gets its API, which answers NotConfigured: its
+// sessions' calls wait for a worker that has them.
 func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
 	a := &activities.Activities{Users: users}
-	if cfg.PassbaseAPIKey != "" {
-		a.Passbase = passbase.New(cfg.PassbaseBaseURL, cfg.PassbaseAPIKey, hc)
-	}
-	for _, in := range cfg.Veriff.Integrations() {
-		if !in.Configured() {
-			continue // refused by Validate
-		}
-		c := veriff.New(cfg.VeriffBaseURL, in.APIKey, []byte(in.SharedSecrets[0]), hc)
-		if in.Name == veriffp.DefaultIntegration {
-			a.Veriff = c
-			continue
-		}
-		if a.VeriffIntegrations == nil {
-			a.VeriffIntegrations = map[string]*veriff.Client{}
-		}
-		a.VeriffIntegrations[in.Name] = c
-	}
+	a.Providers, _ = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
 		a.Notify = notify.New(cfg.NotifyURL, key, httpapi.NewClient(httpapi.Options{Logger: log.With("component", "notify")}))
 	}
 	return a
+}
+
+// WorkflowConfig is the workflow's configuration: the timings, whether
+// the notify step runs, and each provider's rules.
+func (c *Config) WorkflowConfig() workflows.Config {
+	wf := c.Workflow
+	notifies := c.NotifyURL != ""
+	wf.Notify, wf.Rules = &notifies, c.Providers.Rules()
+	return wf
 }
 
 // Register registers the workflow and activities on w.
@@ -221,21 +217,19 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 
 	// Sessions of a provider this worker cannot call are left to workers
 	// that can (their activities retry); say so once, at start.
-	if len(cfg.Veriff.Integrations()) == 0 {
-		log.Warn("Veriff API not configured on this worker: Veriff sessions' API calls wait for a worker with VERIFF_API_KEY and VERIFF_SHARED_SECRETS", "task_queue", cfg.TaskQueue)
-	}
-	if cfg.PassbaseAPIKey == "" {
-		log.Warn("Passbase API not configured on this worker: Passbase sessions' API calls wait for a worker with PASSBASE_API_KEY", "task_queue", cfg.TaskQueue)
+	_, configured := cfg.Providers.APIs(nil)
+	for _, n := range cfg.Providers.Names() {
+		if !slices.Contains(configured, n) {
+			log.Warn(n+" API not configured on this worker: its sessions' API calls wait for a worker with "+cfg.Providers.Get(n).APIVars(),
+				"task_queue", cfg.TaskQueue)
+		}
 	}
 	if cfg.Temporal.PayloadKeys == "" {
 		log.Warn("IDV_PAYLOAD_KEYS not set: this worker reads and writes plain payloads; sessions encrypted by other workers or receivers wait for one that has the keys",
 			"task_queue", cfg.TaskQueue)
 	}
 	w := sdkworker.New(tc, cfg.TaskQueue, Options(cfg.StopTimeout))
-	wf := cfg.Workflow
-	notifies := cfg.NotifyURL != ""
-	wf.Notify = &notifies
-	Register(w, NewActivities(cfg, users, log), wf)
+	Register(w, NewActivities(cfg, users, log), cfg.WorkflowConfig())
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}

@@ -26,10 +26,12 @@ type Config struct {
 	// LateEventWindow is how long a decided session stays open after its
 	// last change to absorb repeats and apply later changes.
 	LateEventWindow time.Duration `env:"IDV_LATE_EVENT_WINDOW, default=24h" json:"late_event_window"`
-	// VeriffAwaitSubmitted makes a Veriff decision wait (up to
-	// ProcessedGrace) for the 7002 "submitted" event. Off by default:
-	// Veriff's event webhook is optional and many integrations never get it.
-	VeriffAwaitSubmitted bool `env:"IDV_VERIFF_AWAIT_SUBMITTED, default=false" json:"veriff_await_submitted"`
+	// Rules are each provider's rules, by provider name (rules.go); the
+	// worker fills them from the provider registry.
+	Rules map[string]Rules `json:"rules,omitempty"`
+	// LegacyAwaitSubmitted is read from runs recorded before Rules existed
+	// (the only provider rule that was configurable); see legacyRules.
+	LegacyAwaitSubmitted bool `json:"veriff_await_submitted,omitempty"`
 	// ActivityTimeout bounds one attempt of an activity; a worker that dies
 	// mid-activity is noticed after it, and the attempt retried elsewhere.
 	ActivityTimeout time.Duration `env:"IDV_ACTIVITY_TIMEOUT, default=1m" json:"activity_timeout"`

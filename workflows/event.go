@@ -23,12 +23,6 @@ const QueryState = "state"
 // WorkflowName is the registered name of VerificationWorkflow.
 const WorkflowName = "VerificationWorkflow"
 
-// Provider names, used in workflow IDs, search attributes and the user record.
-const (
-	ProviderVeriff   = "veriff"
-	ProviderPassbase = "passbase"
-)
-
 // WorkflowID is the ID of the one workflow that collects every webhook of a
 // provider's verification session, e.g. "veriff:12df6045-…".
 func WorkflowID(provider, sessionID string) string {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/idvflow/idvflow/internal/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -17,7 +19,7 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 	w := sharedWorld(t)
 	const id, user = "r10-repeats", "user-r10-repeats"
 	start := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	review := workflows.Event{ID: "decision/a1/review/x", Provider: workflows.ProviderVeriff, SessionID: id, Type: "decision",
+	review := workflows.Event{ID: "decision/a1/review/x", Provider: veriff.Name, SessionID: id, Type: "decision",
 		Kind: workflows.KindDecision, Decision: workflows.StatusReview, ProviderStatus: "review", OccurredAt: start,
 		UserID: user, UserIDSource: "vendorData"}
 	approved := review
@@ -35,7 +37,7 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 	cfg := schedules.Skipping.Config
 	cfg.SessionExpiry = 7 * 24 * time.Hour
 	w.emu.PutDecision(id, json.RawMessage(`{"id":"`+id+`","status":"review","vendorData":"`+user+`","decisionTime":"`+start.Format(time.RFC3339)+`"}`))
-	runs := w.runAll(t, cfg, workflows.ProviderVeriff, id, deliveries, func(time.Time) {}, false)
+	runs := w.runAll(t, cfg, veriff.Name, id, deliveries, func(time.Time) {}, false)
 	if runs < 10 {
 		t.Fatalf("%d runs for 20,001 signals; want a continuation at least every 2,000", runs)
 	}
@@ -69,7 +71,7 @@ func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			user := "user-" + tc.id
-			started := workflows.Event{ID: "event/a/7001", Provider: workflows.ProviderVeriff, SessionID: tc.id, Type: "event:started",
+			started := workflows.Event{ID: "event/a/7001", Provider: veriff.Name, SessionID: tc.id, Type: "event:started",
 				Kind: workflows.KindProgress, UserID: user, UserIDSource: "vendorData", ReceivedAt: start}
 			state := func(at time.Time) {
 				if tc.decides && !at.Before(daySix) {
@@ -79,7 +81,7 @@ func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 				}
 				w.emu.PutDecision(tc.id, nil)
 			}
-			runs := w.runAll(t, cfg, workflows.ProviderVeriff, tc.id, []schedules.Delivery{{At: start, Ev: started}}, state, false)
+			runs := w.runAll(t, cfg, veriff.Name, tc.id, []schedules.Delivery{{At: start, Ev: started}}, state, false)
 			if runs < 2 {
 				t.Fatalf("%d runs: a week of polls every minute must continue as new", runs)
 			}

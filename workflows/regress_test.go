@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/idvflow/idvflow/internal/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
 func veriffEvent(id, user, evID string, kind workflows.Kind, status string, pt, received time.Time) schedules.Delivery {
-	e := workflows.Event{ID: evID, Provider: workflows.ProviderVeriff, SessionID: id, Type: "decision", Kind: kind,
+	e := workflows.Event{ID: evID, Provider: veriff.Name, SessionID: id, Type: "decision", Kind: kind,
 		Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: pt, ReceivedAt: received,
 		UserID: user, UserIDSource: "vendorData"}
 	if kind != workflows.KindDecision {
@@ -46,10 +49,10 @@ func TestR4OlderSessionExpiringNeverUndoesANewerDecision(t *testing.T) {
 	approvedAPI := func(time.Time) {
 		w.emu.PutDecision("r4-new", json.RawMessage(`{"id":"r4-new","status":"approved","vendorData":"`+user+`","decisionTime":"`+t0.Add(time.Hour).Format(time.RFC3339)+`"}`))
 	}
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderVeriff, "r4-new", []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r4-new", []schedules.Delivery{
 		veriffEvent("r4-new", user, "decision/a/approved", workflows.KindDecision, "approved", t0.Add(time.Hour), t0.Add(time.Hour)),
 	}, approvedAPI, false)
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderVeriff, "r4-old", []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r4-old", []schedules.Delivery{
 		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0),
 		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0.Add(10*24*time.Hour)),
 	}, none("r4-old"), false)
@@ -69,12 +72,12 @@ func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
 		w.emu.PutIdentity(id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"approved","updated":%d,"metadata":{"customer_user_id":%q}}`, id, t0.Unix(), user)))
 		var ds []schedules.Delivery
 		for j, status := range order {
-			e := workflows.Event{ID: "VERIFICATION_REVIEWED/" + status, Provider: workflows.ProviderPassbase, SessionID: id,
+			e := workflows.Event{ID: "VERIFICATION_REVIEWED/" + status, Provider: passbase.Name, SessionID: id,
 				Type: "VERIFICATION_REVIEWED", Kind: workflows.KindDecision, Decision: workflows.Status(status), ProviderStatus: status,
 				OccurredAt: t0, ReceivedAt: t0.Add(time.Duration(j+1) * time.Second), UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
 			ds = append(ds, schedules.Delivery{At: e.ReceivedAt, Ev: e})
 		}
-		w.runAll(t, schedules.Skipping.Config, workflows.ProviderPassbase, id, ds, func(time.Time) {}, false)
+		w.runAll(t, schedules.Skipping.Config, passbase.Name, id, ds, func(time.Time) {}, false)
 		if st, _ := w.user(t, user); st != "approved" {
 			t.Fatalf("%s then %s in one second: user %s, want approved", order[0], order[1], st)
 		}
@@ -93,11 +96,11 @@ func TestR5DecisionWithoutTimeForAReturningUser(t *testing.T) {
 	user := "user-r5-returning"
 	t0 := time.Date(2026, 7, 3, 9, 0, 0, 0, time.UTC)
 	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.PutDecision(id, nil) } }
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderVeriff, "r5-first", []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r5-first", []schedules.Delivery{
 		veriffEvent("r5-first", user, "decision/a/declined", workflows.KindDecision, "declined", t0, t0),
 	}, none("r5-first"), false)
 	later := t0.Add(30 * 24 * time.Hour)
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderVeriff, "r5-second", []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r5-second", []schedules.Delivery{
 		veriffEvent("r5-second", user, "fullauto/b/approved", workflows.KindDecision, "approved", time.Time{}, later),
 	}, none("r5-second"), false)
 	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
@@ -118,15 +121,15 @@ func TestR5PolledIdentityWithoutTime(t *testing.T) {
 		}
 	}
 	pb := func(id, evID string, kind workflows.Kind, status string, at time.Time) schedules.Delivery {
-		e := workflows.Event{ID: evID, Provider: workflows.ProviderPassbase, SessionID: id, Type: "X", Kind: kind,
+		e := workflows.Event{ID: evID, Provider: passbase.Name, SessionID: id, Type: "X", Kind: kind,
 			Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: at, ReceivedAt: at,
 			UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
 		return schedules.Delivery{At: at, Ev: e}
 	}
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderPassbase, first, []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, passbase.Name, first, []schedules.Delivery{
 		pb(first, "reviewed", workflows.KindDecision, "declined", t0)}, identity(first, "declined", t0.Unix()), false)
 	// The second session's decision webhook is lost; the poll finds it.
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderPassbase, second, []schedules.Delivery{
+	w.runAll(t, schedules.Skipping.Config, passbase.Name, second, []schedules.Delivery{
 		pb(second, "processed", workflows.KindProcessed, "", t0.Add(24*time.Hour))}, identity(second, "approved", 0), false)
 	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
 		t.Fatalf("user %s with decisions %q, want declined then approved", st, h)
@@ -141,7 +144,7 @@ func TestR8VeriffPollRefusedForGoodEndsTheSession(t *testing.T) {
 	user := "user-r8-veriff-404"
 	started := veriffEvent("r8-unknown", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC))
 	// The emulator knows no such session: every poll answers 404.
-	w.runAll(t, schedules.Skipping.Config, workflows.ProviderVeriff, "r8-unknown", []schedules.Delivery{started}, func(time.Time) {}, true)
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r8-unknown", []schedules.Delivery{started}, func(time.Time) {}, true)
 	u, err := w.users.Get(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -48,9 +50,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
-	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/activities/veriff"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/schedules"
 	"github.com/idvflow/idvflow/workflows"
@@ -73,6 +73,7 @@ func TestMain(m *testing.M) {
 
 type world struct {
 	acts  *activities.Activities
+	rules map[string]workflows.Rules
 	emu   *emulator.Emulator
 	users *userstore.Store
 
@@ -93,7 +94,8 @@ func sharedWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		w := &world{quiet: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
-		w.emu = emulator.New(emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret})
+		ecfg := emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret}
+		w.emu = emulator.New(ecfg)
 		api := httptest.NewServer(w.emu.Handler())
 		app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			var body struct{ Data activities.Notification }
@@ -113,11 +115,10 @@ func sharedWorld(t *testing.T) *world {
 		}
 		hc := httpapi.NewClient(httpapi.Options{Timeout: 5 * time.Second, RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond})
 		w.acts = &activities.Activities{
-			Passbase: passbase.New(api.URL+"/verification/v2", apiKey, hc),
-			Veriff:   veriff.New(api.URL, apiKey, []byte(secret), hc),
-			Users:    w.users,
-			Notify:   notify.New(app.URL, []byte("notify-secret-notify-secret-0123"), hc),
+			Users:  w.users,
+			Notify: notify.New(app.URL, []byte("notify-secret-notify-secret-0123"), hc),
 		}
+		w.acts.Providers, w.rules = providerAPIs(t, ecfg, api.URL, hc)
 		theWorld = w
 	})
 	return theWorld
@@ -172,6 +173,7 @@ func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pen
 		env := suite.NewTestWorkflowEnvironment()
 		env.SetStartTime(start)
 		env.RegisterActivity(w.acts)
+		cfg.Rules = w.rules
 		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 		// One callback at a time, each scheduling the next: the test
@@ -237,13 +239,13 @@ func TestScheduleScreeningBodies(t *testing.T) {
 	w := sharedWorld(t)
 	approved := []schedules.Decision{{Status: "approved", Early: []time.Duration{0}}}
 	sc := schedules.Skipping.Written("user-screening-bodies",
-		schedules.Session{Provider: workflows.ProviderVeriff, ID: "0000aaaa-0000-4000-8000-000000000001", At: 3 * time.Minute,
+		schedules.Session{Provider: veriff.Name, ID: "0000aaaa-0000-4000-8000-000000000001", At: 3 * time.Minute,
 			Decisions: approved,
 			Screenings: []schedules.Screening{
 				{Status: "no_match", Offset: time.Second, Early: []time.Duration{time.Second}},
 				{Status: "no_match", Offset: time.Second, NoTime: true, Early: []time.Duration{23 * time.Second, 600 * time.Second}},
 			}},
-		schedules.Session{Provider: workflows.ProviderVeriff, ID: "0000aaaa-0000-4000-8000-000000000002", At: 3 * time.Minute,
+		schedules.Session{Provider: veriff.Name, ID: "0000aaaa-0000-4000-8000-000000000002", At: 3 * time.Minute,
 			Decisions: approved,
 			Screenings: []schedules.Screening{
 				{Status: "possible_match", Offset: 4 * time.Second, NoTime: true, Early: []time.Duration{15 * time.Second}},

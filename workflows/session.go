@@ -183,14 +183,14 @@ func (s *session) learnUserID(ctx workflow.Context, id, source string) {
 }
 
 // resolvedUserID is the user the record belongs to. Without a user id from
-// the provider it falls back to the session id (Passbase: the identity key),
-// and says so.
+// the provider it falls back to the session id, and says so in the
+// provider's words (Rules.FallbackUserIDSource).
 func (s *session) resolvedUserID() (string, string) {
 	if s.userID != "" {
 		return s.userID, s.userIDSource
 	}
-	if s.in.Provider == ProviderPassbase {
-		return s.in.SessionID, "identity_key"
+	if src := s.cfg.rules(s.in.Provider).FallbackUserIDSource; src != "" {
+		return s.in.SessionID, src
 	}
 	return s.in.SessionID, "session_id"
 }

@@ -115,14 +115,15 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 // replay uses the values the run started with; a continued run keeps its
 // session's.
 func (v *Verification) config(ctx workflow.Context, in Input) Config {
-	if in.Carried != nil {
-		return in.Carried.Config
-	}
 	var cfg Config
-	encoded := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config })
-	if err := encoded.Get(&cfg); err != nil {
+	if in.Carried != nil {
+		cfg = in.Carried.Config
+	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config }).Get(&cfg); err != nil {
 		// Cannot happen for a plain struct; fall back to the defaults.
-		return DefaultConfig()
+		cfg = DefaultConfig()
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = legacyRules(cfg.LegacyAwaitSubmitted)
 	}
 	return cfg
 }
@@ -202,7 +203,7 @@ func (s *session) awaitProcessed(ctx workflow.Context) {
 }
 
 func (s *session) expectsProcessed() bool {
-	return s.in.Provider == ProviderPassbase || s.cfg.VeriffAwaitSubmitted
+	return s.cfg.rules(s.in.Provider).AwaitsProcessed
 }
 
 // applyDecision fetches the provider's details and applies the newest known
@@ -327,17 +328,16 @@ func (s *session) result() Result {
 	return Result{UserID: s.userID, Status: s.status, Reason: s.reason}
 }
 
-// fetchDetails reads the provider's details once per run (Passbase: the
-// identity, for the app's user id). Veriff's decision webhook and poll
-// already carry theirs.
+// fetchDetails reads the provider's details once per run, for providers
+// whose webhooks lack the app's user id (Rules.FetchesDetails).
 func (s *session) fetchDetails(ctx workflow.Context) error {
-	if s.in.Provider != ProviderPassbase || s.details != nil {
+	if !s.cfg.rules(s.in.Provider).FetchesDetails || s.details != nil {
 		return nil
 	}
 	var a *activities.Activities
 	var d activities.Details
 	ref := s.ref()
-	if err := workflow.ExecuteActivity(s.withRetries(ctx, "fetch the Passbase identity"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(s.withRetries(ctx, "fetch the "+s.in.Provider+" details"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
 		return err
 	}
 	s.details = &d

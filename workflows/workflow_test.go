@@ -16,6 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/providers/registry"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
@@ -28,9 +33,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
-	"github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/activities/veriff"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -61,7 +64,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	emu := emulator.New(emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret})
+	ecfg := emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret}
+	emu := emulator.New(ecfg)
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(srv.Close)
 	users, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
@@ -70,14 +74,24 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { users.Close() })
 	hc := httpapi.NewClient(httpapi.Options{Timeout: time.Second, RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
-	acts := &activities.Activities{
-		Passbase: passbase.New(srv.URL+"/verification/v2", apiKey, hc),
-		Veriff:   veriff.New(srv.URL, apiKey, []byte(secret), hc),
-		Users:    users,
-	}
+	acts := &activities.Activities{Users: users}
+	cfg := workflows.DefaultConfig()
+	acts.Providers, cfg.Rules = providerAPIs(t, ecfg, srv.URL, hc)
 	env.RegisterActivity(acts)
-	h := &harness{t: t, acts: acts, env: env, emu: emu, users: users, cfg: workflows.DefaultConfig()}
+	h := &harness{t: t, acts: acts, env: env, emu: emu, users: users, cfg: cfg}
 	return h
+}
+
+// providerAPIs builds every provider's API and rules the way the worker
+// does, from the variables that point a worker at the emulator.
+func providerAPIs(t *testing.T, ecfg emulator.Config, url string, hc *retryablehttp.Client) (map[string]activities.ProviderAPI, map[string]workflows.Rules) {
+	t.Helper()
+	cs, err := registry.Load(context.Background(), envconfig.MapLookuper(ecfg.APIEnv(url)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis, _ := cs.APIs(hc)
+	return apis, cs.Rules()
 }
 
 // identityFor registers the Passbase identity behind the tests' session.

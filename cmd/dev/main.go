@@ -16,6 +16,9 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/idvflow/idvflow/internal/devcreds"
@@ -73,6 +76,8 @@ func envOr(k, def string) string {
 }
 
 func banner(w io.Writer, s *devstack.Stack, o devstack.Options) {
+	vc := s.Worker.Providers.Get(veriff.Name).(*veriff.Config)
+	pc := s.Worker.Providers.Get(passbase.Name).(*passbase.Config)
 	fmt.Fprintf(w, `
 idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
 
@@ -95,10 +100,10 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
 
 `, o.DataDir, s.Temporal.FrontendAddr(), devcreds.Namespace, s.UIURL,
 		s.ReceiverURL, s.ReceiverURL, s.AdminURL, s.EmulatorURL,
-		devOnly(s.Worker.Veriff.APIKey, devcreds.VeriffAPIKey),
-		devOnly(firstOf(s.Receiver.Veriff.SharedSecrets), devcreds.VeriffSharedSecret),
-		devOnly(firstOf(s.Receiver.PassbaseWebhookSecrets), devcreds.PassbaseWebhookSecret),
-		devOnly(s.Worker.PassbaseAPIKey, devcreds.PassbaseAPIKey),
+		devOnly(vc.APIKey, devcreds.VeriffAPIKey),
+		devOnly(firstOf(vc.SharedSecrets), devcreds.VeriffSharedSecret),
+		devOnly(firstOf(pc.WebhookSecrets), devcreds.PassbaseWebhookSecret),
+		devOnly(pc.APIKey, devcreds.PassbaseAPIKey),
 		payloadKeySource(o.DataDir))
 }
 

@@ -136,6 +136,10 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// Stopping tells the server that its clients (the stack's worker and
+// receiver) are about to go away: from now on its warnings are expected.
+func (s *Server) Stopping() { s.stopping.Store(true) }
+
 // Stop stops the UI and the server.
 func (s *Server) Stop() {
 	// While its services stop one by one, the server's own clients warn
@@ -270,7 +274,15 @@ func (s serverLogger) Warn(msg string, tags ...tag.Tag) {
 		s.log(slog.LevelWarn, msg, tags)
 	}
 }
-func (s serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }
+func (s serverLogger) Error(msg string, tags ...tag.Tag) {
+	// The server's metrics interceptor logs this when a client went away
+	// mid-call (a stopping worker's long poll): nothing is wrong.
+	if msg == "unable to add metrics baggage to gRPC trailer" {
+		s.Warn(msg, tags...)
+		return
+	}
+	s.log(slog.LevelError, msg, tags)
+}
 func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) Panic(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) Fatal(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }

@@ -20,6 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/emulator"
@@ -183,10 +186,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	// The emulator answers with the credentials the worker actually uses.
+	vc := s.Worker.Providers.Get(veriff.Name).(*veriff.Config)
+	pc := s.Worker.Providers.Get(passbase.Name).(*passbase.Config)
 	s.Emulator = emulator.New(emulator.Config{
-		PassbaseAPIKey: s.Worker.PassbaseAPIKey,
-		VeriffAPIKey:   s.Worker.Veriff.APIKey,
-		VeriffSecret:   first(s.Worker.Veriff.SharedSecrets),
+		PassbaseAPIKey: pc.APIKey,
+		VeriffAPIKey:   vc.APIKey,
+		VeriffSecret:   first(vc.SharedSecrets),
 		StateFile:      filepath.Join(dataDir, "emulator.json"),
 	})
 	emuSrv := httpserve.Server(hostPort(o.EmulatorPort), s.Emulator.Handler())
@@ -303,6 +308,9 @@ func (s *Stack) Err() <-chan error { return s.errs }
 
 // Stop stops the receiver, worker and emulator, then Temporal.
 func (s *Stack) Stop() {
+	if s.Temporal != nil {
+		s.Temporal.Stopping()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

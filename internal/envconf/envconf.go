@@ -32,6 +32,22 @@ func Load(ctx context.Context, target any, lookup envconfig.Lookuper) error {
 	if lookup == nil {
 		lookup = envconfig.OsLookuper()
 	}
+	errs := Fill(ctx, target, lookup)
+	if e, ok := target.(Expander); ok {
+		errs = append(errs, e.Expand(ctx, lookup)...)
+	}
+	if v, ok := target.(Validator); ok {
+		errs = append(errs, v.Validate()...)
+	}
+	if len(errs) > 0 {
+		return &Error{Errs: errs}
+	}
+	return nil
+}
+
+// Fill is Load's first step: it fills target from lookup and returns an
+// error per variable that does not parse, leaving it at its default.
+func Fill(ctx context.Context, target any, lookup envconfig.Lookuper) []error {
 	rec := &recorder{next: lookup, hidden: map[string]bool{}}
 	var errs []error
 	// Each failed pass names one variable; hide it and try again. The number
@@ -48,16 +64,7 @@ func Load(ctx context.Context, target any, lookup envconfig.Lookuper) error {
 		errs = append(errs, fmt.Errorf("%s: %w", rec.last, unwrapField(err)))
 		rec.hidden[rec.last] = true
 	}
-	if e, ok := target.(Expander); ok {
-		errs = append(errs, e.Expand(ctx, lookup)...)
-	}
-	if v, ok := target.(Validator); ok {
-		errs = append(errs, v.Validate()...)
-	}
-	if len(errs) > 0 {
-		return &Error{Errs: errs}
-	}
-	return nil
+	return errs
 }
 
 // Error lists every problem found in the environment.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/internal/envconf"
@@ -26,7 +28,7 @@ func TestWorkerDefaults(t *testing.T) {
 	}
 	if conn.HostPort != "localhost:7233" || conn.Namespace != "default" || conn.ConnectionOptions.TLS != nil || cfg.TaskQueue != "idv-verification" ||
 		cfg.AdminAddr != "127.0.0.1:8081" || cfg.Workflow.SessionExpiry.Hours() != 168 || cfg.Workflow.ProcessedGrace.Minutes() != 5 ||
-		cfg.Workflow.DecisionPollAfter.Hours() != 1 || cfg.Workflow.LateEventWindow.Hours() != 24 || cfg.Workflow.VeriffAwaitSubmitted {
+		cfg.Workflow.DecisionPollAfter.Hours() != 1 || cfg.Workflow.LateEventWindow.Hours() != 24 || cfg.WorkflowConfig().Rules["veriff"].AwaitsProcessed {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
@@ -80,7 +82,7 @@ func TestReceiverRotationSecrets(t *testing.T) {
 	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Veriff.SharedSecrets) != 2 || cfg.HTTPAddr != ":8080" || cfg.Receiver.MaxBodyBytes != 1<<20 {
+	if vc := cfg.Providers.Get("veriff").(*veriff.Config); len(vc.SharedSecrets) != 2 || cfg.HTTPAddr != ":8080" || cfg.Receiver.MaxBodyBytes != 1<<20 {
 		t.Fatalf("%+v", cfg)
 	}
 }

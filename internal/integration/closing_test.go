@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"github.com/idvflow/idvflow/internal/teststack"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
@@ -36,7 +38,7 @@ func TestR8SignalInTheRunsLastTask(t *testing.T) {
 
 	w1 := st.StartWorker(0)
 	post("approved", t0)
-	wid := workflows.WorkflowID(workflows.ProviderVeriff, id)
+	wid := workflows.WorkflowID(veriff.Name, id)
 	c := st.Temporal.GetDefaultClient()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

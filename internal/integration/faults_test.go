@@ -20,16 +20,16 @@ import (
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
 )
 
 func faultStack(t *testing.T, o teststack.Options) *teststack.Stack {
 	t.Helper()
-	if o.Workflow == (workflows.Config{}) {
+	if o.Workflow.SessionExpiry == 0 {
 		o.Workflow = shortSessions()
 		o.Workflow.ActivityTimeout = 3 * time.Second
 	}
@@ -102,10 +102,10 @@ func TestFaultTemporalUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	pb, _ := passbase.New([]string{teststack.PassbaseSecret}, false)
+	pb, _ := passbase.NewWebhooks([]string{teststack.PassbaseSecret}, false)
 	const deadline = time.Second
 	rcv := httptest.NewServer(receiver.New(receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: deadline, RetryAfter: 2 * time.Second,
-		TaskQueue: teststack.TaskQueue}, pc, slog.New(slog.DiscardHandler), nil, veriff.New(teststack.VeriffKey, []string{teststack.VeriffSecret}), pb).Handler())
+		TaskQueue: teststack.TaskQueue}, pc, slog.New(slog.DiscardHandler), nil, veriff.NewWebhooks(teststack.VeriffKey, []string{teststack.VeriffSecret}), pb).Handler())
 	defer rcv.Close()
 
 	sessions, all := mixedSessions(t, st.Emulator, 16)
@@ -196,7 +196,7 @@ func TestFaultWorkerKilledMidActivity(t *testing.T) {
 			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, s.userID, "", now, now),
 			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, s.userID, s.want, now, now),
 		} {
-			enc, _ := simulator.PassbaseEncrypt(teststack.PassbaseSecret, b)
+			enc, _ := passbase.Encrypt(teststack.PassbaseSecret, b)
 			s.deliveries = append(s.deliveries, delivery{"/webhooks/passbase", "text/plain", nil, enc})
 		}
 		sessions = append(sessions, s)
@@ -246,7 +246,7 @@ func TestFaultProviderAPI(t *testing.T) {
 	st.Emulator.PutIdentity(refused, simulator.PassbaseIdentity(refused, "u-401", "approved", now, now))
 	st.Emulator.FailNext(refused, emulator.Fault{Status: 401})
 	for _, key := range []string{refused, unknown} {
-		enc, _ := simulator.PassbaseEncrypt(teststack.PassbaseSecret, simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, "u-"+key[:6], "approved", now, now))
+		enc, _ := passbase.Encrypt(teststack.PassbaseSecret, simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, "u-"+key[:6], "approved", now, now))
 		all = append(all, delivery{"/webhooks/passbase", "text/plain", nil, enc})
 	}
 	for _, d := range all {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -98,7 +100,7 @@ func passbaseSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session
 	vocab := []string{simulator.VocabularyLegacy, simulator.VocabularyNew}[r.IntN(2)]
 	final := []string{"approved", "declined"}[r.IntN(2)]
 	post := func(plain []byte) {
-		body, err := simulator.PassbaseEncrypt(passbaseSecret, plain)
+		body, err := passbase.Encrypt(passbaseSecret, plain)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,9 +3,12 @@ package integration
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/idvflow/idvflow/providers/passbase"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -33,7 +36,8 @@ func TestMisconfiguredWorkersNeverFailASession(t *testing.T) {
 	withoutKeys := sdkworker.New(noKeys, teststack.TaskQueue, worker.Options(time.Second))
 	worker.Register(withoutKeys, st.Activities, st.Workflow)
 	noPassbase := *st.Activities
-	noPassbase.Passbase = nil
+	noPassbase.Providers = maps.Clone(st.Activities.Providers)
+	noPassbase.Providers[passbase.Name], _ = passbase.Provider{}.NewConfig().API(nil) // no PASSBASE_API_KEY
 	withoutPassbase := sdkworker.New(st.Temporal.GetDefaultClient(), teststack.TaskQueue, worker.Options(time.Second))
 	worker.Register(withoutPassbase, &noPassbase, st.Workflow)
 	for _, w := range []sdkworker.Worker{withoutKeys, withoutPassbase} {

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"pgregory.net/rapid"
 
 	"github.com/idvflow/idvflow/internal/schedules"
@@ -41,14 +44,14 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			// Sessions begin at the receiver's clock (R4): give each its own
 			// second, so milliseconds of latency cannot tie two of them.
 			sc.Sessions[j].At += time.Duration(j) * 4 * time.Second
-			if sc.Sessions[j].Provider == workflows.ProviderPassbase {
+			if sc.Sessions[j].Provider == passbase.Name {
 				// A late run then begins with the older vocabulary's event,
 				// which names the user as the generated events do.
 				sc.Sessions[j].LateNudge = true
 			}
 			for k := range sc.Sessions[j].Decisions {
 				d := &sc.Sessions[j].Decisions[k]
-				if sc.Sessions[j].Provider == workflows.ProviderVeriff {
+				if sc.Sessions[j].Provider == veriff.Name {
 					d.ReasonCode = veriffReasonCode(d.Status) // what the simulator's bodies carry
 				}
 			}
@@ -113,7 +116,7 @@ func veriffReasonCode(status string) string {
 // webhookFor is the provider's webhook for a generated event, byte for byte
 // as the provider sends it.
 func webhookFor(t *testing.T, s schedules.Session, user string, ev workflows.Event) (delivery, bool) {
-	if s.Provider == workflows.ProviderVeriff {
+	if s.Provider == veriff.Name {
 		var body []byte
 		switch ev.Kind {
 		case workflows.KindDecision:
@@ -141,7 +144,7 @@ func webhookFor(t *testing.T, s schedules.Session, user string, ev workflows.Eve
 	default:
 		return delivery{}, false
 	}
-	body, err := simulator.PassbaseEncrypt(passbaseSecret, plain)
+	body, err := passbase.Encrypt(passbaseSecret, plain)
 	if err != nil {
 		t.Fatal(err)
 	}

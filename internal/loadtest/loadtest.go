@@ -27,8 +27,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -188,7 +188,7 @@ func drain(ctx context.Context, o Options, say func(string)) {
 
 // signalStarted does what the receiver does for one "started" webhook, with
 // a bare client: parse, then SignalWithStart.
-func signalStarted(o Options, p *veriff.Provider) error {
+func signalStarted(o Options, p *veriff.Webhooks) error {
 	ev, err := p.Parse(startedBody(simulator.NewUUID()))
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func signalStarted(o Options, p *veriff.Provider) error {
 // paced calls the bare client open-loop at the pacer's rate, each call in
 // its own goroutine, and collects the latencies into vegeta's metrics.
 func paced(o Options, pacer vegeta.Pacer, d time.Duration) vegeta.Metrics {
-	p := veriff.New(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	p := veriff.NewWebhooks(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
 	results := make(chan *vegeta.Result, 1024)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -243,7 +243,7 @@ func paced(o Options, pacer vegeta.Pacer, d time.Duration) vegeta.Metrics {
 // ceiling calls SignalWithStart from C goroutines for the phase's duration,
 // with the event the receiver would send for the same webhook.
 func ceiling(ctx context.Context, o Options) (float64, error) {
-	p := veriff.New(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	p := veriff.NewWebhooks(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var ok, failed atomic.Int64

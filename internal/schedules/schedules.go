@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+
 	"pgregory.net/rapid"
 
 	"github.com/idvflow/idvflow/activities"
@@ -134,7 +137,7 @@ func (d Decision) providerTime(s Session) time.Time {
 	if d.Late {
 		t = t.Add(s.tm.LateMade)
 	}
-	if s.Provider == workflows.ProviderPassbase {
+	if s.Provider == passbase.Name {
 		t = t.Truncate(time.Second) // Passbase times are whole seconds
 	}
 	return t
@@ -171,14 +174,14 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 	sessions := rapid.IntRange(1, 3).Draw(t, "sessions")
 	for i := range sessions {
 		s := Session{
-			Provider: rapid.SampledFrom([]string{workflows.ProviderVeriff, workflows.ProviderPassbase}).Draw(t, "provider"),
+			Provider: rapid.SampledFrom([]string{veriff.Name, passbase.Name}).Draw(t, "provider"),
 			ID:       fmt.Sprintf("%08x-0000-4000-8000-%012x", n, i),
 			At:       (time.Duration(rapid.IntRange(0, 30).Draw(t, "session start step")) * tm.StartUnit).Truncate(time.Second),
 			tm:       tm,
 			Fault:    rapid.SampledFrom([]string{"", "", "", "transient", "notfound"}).Draw(t, "fault"),
 		}
 		statuses := veriffStatuses
-		if s.Provider == workflows.ProviderPassbase {
+		if s.Provider == passbase.Name {
 			statuses = passbaseStatuses
 		}
 		var offset time.Duration
@@ -195,7 +198,7 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			// An event without a time arrives in one run only (docs/semantics.md,
 			// "Known limits"): not redelivered late, not made late.
 			d.NoTime = d.NoTime && !d.Late && tm.NoTime
-			if s.Provider == workflows.ProviderVeriff {
+			if s.Provider == veriff.Name {
 				d.ReasonCode = rapid.SampledFrom([]string{"", "", "102", "105"}).Draw(t, "reason code")
 			}
 			if !d.Late {
@@ -222,7 +225,7 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			})
 		}
 		s.Processed = arrivals(t, tm, "processed arrival", 2)
-		if s.Provider == workflows.ProviderVeriff {
+		if s.Provider == veriff.Name {
 			for range rapid.IntRange(0, 2).Draw(t, "screenings") {
 				sg := Screening{
 					Status: rapid.SampledFrom([]string{"no_match", "possible_match"}).Draw(t, "screening status"),
@@ -261,7 +264,7 @@ type Delivery struct {
 }
 
 func (s Session) userSource() string {
-	if s.Provider == workflows.ProviderVeriff {
+	if s.Provider == veriff.Name {
 		return "vendorData"
 	}
 	return "additional_attributes.customer_user_id"
@@ -278,7 +281,7 @@ func (s Session) decisionEvent(user string, i int, d Decision) workflows.Event {
 		pt = d.providerTime(s)
 	}
 	var ev workflows.Event
-	if s.Provider == workflows.ProviderVeriff {
+	if s.Provider == veriff.Name {
 		ev = s.event(user, "decision/attempt-"+strconv.Itoa(i)+"/"+d.Status+"/"+pt.Format(time.RFC3339Nano), "decision", workflows.KindDecision)
 		ev.AttemptID = "attempt-" + strconv.Itoa(i)
 	} else {
@@ -349,7 +352,7 @@ func (s Session) ProviderState(emu *emulator.Emulator, user string, at time.Time
 			last = &s.Decisions[i]
 		}
 	}
-	if s.Provider == workflows.ProviderVeriff {
+	if s.Provider == veriff.Name {
 		var v json.RawMessage
 		if last != nil {
 			b, _ := json.Marshal(map[string]any{"id": s.ID, "status": last.Status, "reasonCode": nullIfEmpty(last.ReasonCode),
@@ -560,7 +563,7 @@ func Model(sc Schedule) Result {
 			latest := maxOf(known...)
 			var result *Entry
 			switch {
-			case s.Provider == workflows.ProviderPassbase && s.Fault == "notfound":
+			case s.Provider == passbase.Name && s.Fault == "notfound":
 				// Every write waits for the identity, which never comes.
 				result = end("error", nil)
 			case latest != nil && final(latest.Status):

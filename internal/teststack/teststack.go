@@ -7,6 +7,7 @@ package teststack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
@@ -25,12 +27,10 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/receiver/passbase"
-	"github.com/idvflow/idvflow/receiver/veriff"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
@@ -183,23 +183,39 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}))
 	s.closers = append(s.closers, s.App.Close)
 
-	cfg := &worker.Config{
-		PassbaseBaseURL: emu.URL + "/verification/v2", PassbaseAPIKey: PassbaseKey,
-		VeriffBaseURL: emu.URL, Veriff: veriffp.Config{APIKey: VeriffKey, SharedSecrets: []string{VeriffSecret}},
-		NotifyURL: s.App.URL, NotifySecret: NotifySecret, ProviderTimeout: o.ProviderTimeout,
+	// The worker's and the receiver's configuration come from variables
+	// through the production loader, as cmd/worker and cmd/receiver read
+	// theirs; the stack only names its own servers.
+	env := envconfig.MapLookuper(map[string]string{
+		"VERIFF_API_KEY": VeriffKey, "VERIFF_SHARED_SECRETS": VeriffSecret, "VERIFF_BASE_URL": emu.URL,
+		"PASSBASE_API_KEY": PassbaseKey, "PASSBASE_WEBHOOK_SECRETS": PassbaseSecret,
+		"PASSBASE_BASE_URL": emu.URL + "/verification/v2",
+		"IDV_NOTIFY_URL":    s.App.URL, "IDV_NOTIFY_SECRET": NotifySecret,
+		"IDV_DATABASE_URL": dbURL, "IDV_TASK_QUEUE": TaskQueue,
+	})
+	var cfg worker.Config
+	var rc receiver.ServerConfig
+	if err := errors.Join(envconf.Load(ctx, &cfg, env), envconf.Load(ctx, &rc, env)); err != nil {
+		s.Close()
+		return nil, err
 	}
-	s.Activities, s.Workflow = worker.NewActivities(cfg, s.Users, log), o.Workflow
+	if o.ProviderTimeout > 0 {
+		cfg.ProviderTimeout = o.ProviderTimeout
+	}
+	cfg.Workflow = o.Workflow
+	s.Activities, s.Workflow = worker.NewActivities(&cfg, s.Users, log), cfg.WorkflowConfig()
 	if !o.NoWorker {
 		s.StartWorker(10 * time.Second)
 	}
 
-	pb, err := passbase.New([]string{PassbaseSecret}, false)
+	webhooks, err := rc.Providers.Webhooks()
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	rcfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 3 * time.Second, RetryAfter: 30 * time.Second, TaskQueue: TaskQueue}
-	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, veriff.New(VeriffKey, []string{VeriffSecret}), pb).Handler())
+	rcfg := rc.Receiver
+	rcfg.SignalTimeout = 3 * time.Second
+	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, webhooks...).Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
 	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler())
 	if codec != nil {

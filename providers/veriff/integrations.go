@@ -1,6 +1,9 @@
-// Package veriff holds what every part of idvflow shares about Veriff: its
-// request signature and the integrations (Veriff's name for an API key and
-// its shared secrets) a deployment serves.
+// Package veriff is everything idvflow knows of Veriff: its signature
+// (Sign, Verify), its integrations (Veriff's name for an API key and its
+// shared secrets) and their configuration, its webhooks (Webhooks), its
+// station API (Client, API), its rules for the workflow, its emulated API
+// and the webhooks of a scenario. The rest of idvflow reaches it through
+// providers.Provider.
 package veriff
 
 import (
@@ -66,6 +69,15 @@ type Config struct {
 	APIKey        string   `env:"VERIFF_API_KEY"`
 	SharedSecrets []string `env:"VERIFF_SHARED_SECRETS"`
 	Names         []string `env:"VERIFF_INTEGRATIONS"`
+
+	// BaseURL is the station API the worker polls.
+	BaseURL string `env:"VERIFF_BASE_URL, default=https://stationapi.veriff.com"`
+	// Allowed is the receiver's optional source allowlist (CIDRs).
+	Allowed []string `env:"VERIFF_ALLOWED_CIDRS"`
+	// AwaitSubmitted makes a decision wait (up to IDV_PROCESSED_GRACE) for
+	// the 7002 "submitted" event. Off by default: Veriff's event webhook is
+	// optional and many integrations never get it.
+	AwaitSubmitted bool `env:"IDV_VERIFF_AWAIT_SUBMITTED, default=false"`
 
 	named []Integration
 }

@@ -1,7 +1,7 @@
 // Package webhook is the contract between the receiver's HTTP edge and each
 // provider package: authenticate the raw bytes, then parse them into the
-// workflow's event. Adding a provider means one package that implements
-// Provider and one line that mounts it.
+// workflow's event. Each provider package under providers/ implements
+// Provider.
 package webhook
 
 import (
@@ -48,6 +48,9 @@ type Provider interface {
 	// ErrUnauthenticated when the bytes turn out not to be authentic after
 	// all (a Passbase plaintext that is not JSON).
 	Parse(body []byte) (workflows.Event, error)
+	// Types names the webhook types the provider models, a fixed set: the
+	// receiver's metrics label these by name and any other type "other".
+	Types() []string
 }
 
 // Integrated is implemented by providers that serve several integrations

@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 )
 
 // The benchmarks put the receiver's Veriff path (verify + parse) next to its
 // floor on the same bytes: the bare HMAC, plus encoding/json decoding into
-// the same struct. Compare with: go test -bench . -benchmem ./receiver/veriff
+// the same struct. Compare with: go test -bench . -benchmem ./providers/veriff
 // Target: VerifyParse ≤ 1.2 × (FloorHMAC + FloorDecode).
 
 func seed(b *testing.B) ([]byte, http.Header) {
@@ -29,7 +27,7 @@ func seed(b *testing.B) ([]byte, http.Header) {
 
 func BenchmarkVerifyParse(b *testing.B) {
 	body, h := seed(b)
-	p := New("8e4f7cd8-7a19-4d7d-971f-a076407ee03c", []string{"abcdef12-abcd-abcd-abcd-abcdef012345"})
+	p := NewWebhooks("8e4f7cd8-7a19-4d7d-971f-a076407ee03c", []string{"abcdef12-abcd-abcd-abcd-abcdef012345"})
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -49,7 +47,7 @@ func BenchmarkFloorHMAC(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if !veriffp.Verify([][]byte{secret}, body, h.Get("X-Hmac-Signature")) {
+		if !Verify([][]byte{secret}, body, h.Get("X-Hmac-Signature")) {
 			b.Fatal("mismatch")
 		}
 	}

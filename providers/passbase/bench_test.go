@@ -14,7 +14,7 @@ import (
 
 // The receiver's Passbase path (decrypt + parse) next to its floor on the
 // same bytes: base64 + AES-256-CBC decryption alone, plus encoding/json
-// decoding into the same struct. go test -bench . -benchmem ./receiver/passbase
+// decoding into the same struct. go test -bench . -benchmem ./providers/passbase
 // Target: DecryptParse ≤ 1.2 × (FloorDecrypt + FloorDecode).
 
 const benchSecret = "passbase-demo-webhook-secret-32b"
@@ -35,7 +35,7 @@ func bodies(b *testing.B, ext string) [][]byte {
 
 func BenchmarkDecryptParse(b *testing.B) {
 	enc := bodies(b, ".enc.txt")
-	p, _ := New([]string{benchSecret}, false)
+	p, _ := NewWebhooks([]string{benchSecret}, false)
 	h := http.Header{"Content-Type": {"text/plain"}}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idvflow/idvflow/receiver/passbase"
+	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/receiver/webhook"
-	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -36,9 +35,9 @@ func vector(t testing.TB, name string) []byte {
 	return b
 }
 
-func newProvider(t testing.TB, secrets ...string) *passbase.Provider {
+func newProvider(t testing.TB, secrets ...string) *passbase.Webhooks {
 	t.Helper()
-	p, err := passbase.New(secrets, false)
+	p, err := passbase.NewWebhooks(secrets, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +64,7 @@ func TestDecryptVectors(t *testing.T) {
 // encrypt builds a body the way Passbase does, for cases the vectors lack.
 func encrypt(t testing.TB, key string, plain []byte) []byte {
 	t.Helper()
-	b, err := simulator.PassbaseEncrypt(key, plain)
+	b, err := passbase.Encrypt(key, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +117,7 @@ func TestRotation(t *testing.T) {
 
 func TestKeyLength(t *testing.T) {
 	for _, k := range []string{"short", strings.Repeat("x", 31), strings.Repeat("x", 33)} {
-		if _, err := passbase.New([]string{k}, false); err == nil {
+		if _, err := passbase.NewWebhooks([]string{k}, false); err == nil {
 			t.Errorf("a %d-byte secret must be refused", len(k))
 		} else if strings.Contains(err.Error(), k) {
 			t.Errorf("the error leaks the secret: %v", err)
@@ -132,7 +131,7 @@ func TestUnencryptedOnlyWhenAllowed(t *testing.T) {
 	if _, err := newProvider(t, secret).Authenticate(jsonHeader, body); !errors.Is(err, webhook.ErrUnauthenticated) {
 		t.Fatalf("plain JSON accepted without PASSBASE_ALLOW_UNENCRYPTED: %v", err)
 	}
-	p, err := passbase.New(nil, true)
+	p, err := passbase.NewWebhooks(nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +160,7 @@ func TestParseVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			if ev.SessionID != identity || ev.Provider != workflows.ProviderPassbase {
+			if ev.SessionID != identity || ev.Provider != passbase.Name {
 				t.Fatalf("session %q provider %q", ev.SessionID, ev.Provider)
 			}
 			if ev.Kind != tc.kind || ev.Decision != tc.decision {
@@ -189,7 +188,7 @@ func TestParseVectors(t *testing.T) {
 // docs/semantics.md R9: plain bodies next to secrets would let anyone skip
 // decryption with Content-Type: application/json.
 func TestUnencryptedNeverBesideSecrets(t *testing.T) {
-	if _, err := passbase.New([]string{secret}, true); err == nil {
+	if _, err := passbase.NewWebhooks([]string{secret}, true); err == nil {
 		t.Fatal("PASSBASE_ALLOW_UNENCRYPTED with a secret must be refused")
 	}
 }

@@ -1,5 +1,3 @@
-// Package veriff calls Veriff's station API to read a session's decision,
-// for sessions whose decision webhook never arrived.
 package veriff
 
 import (
@@ -14,13 +12,12 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/idvflow/idvflow/activities/httpapi"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 )
 
 // DefaultBaseURL is Veriff's station API.
 const DefaultBaseURL = "https://stationapi.veriff.com"
 
-// Client reads decisions. Its zero value is not usable; see New.
+// Client reads decisions. Its zero value is not usable; see NewClient.
 type Client struct {
 	baseURL string
 	apiKey  string
@@ -28,9 +25,9 @@ type Client struct {
 	http    *retryablehttp.Client
 }
 
-// New returns a client for the API at baseURL; apiKey goes in X-AUTH-CLIENT
+// NewClient returns a client for the API at baseURL; apiKey goes in X-AUTH-CLIENT
 // and secret signs each request.
-func New(baseURL, apiKey string, secret []byte, hc *retryablehttp.Client) *Client {
+func NewClient(baseURL, apiKey string, secret []byte, hc *retryablehttp.Client) *Client {
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, secret: secret, http: hc}
 }
 
@@ -80,7 +77,7 @@ func (c *Client) GetDecision(ctx context.Context, sessionID string) (*Decision, 
 	const op = "veriff GET /v1/sessions/{id}/decision"
 	header := http.Header{
 		"X-Auth-Client":    {c.apiKey},
-		"X-Hmac-Signature": {veriffp.Sign(c.secret, []byte(sessionID))}, // a GET signs the session id
+		"X-Hmac-Signature": {Sign(c.secret, []byte(sessionID))}, // a GET signs the session id
 	}
 	body, err := httpapi.Get(ctx, c.http, op, c.baseURL+"/v1/sessions/"+url.PathEscape(sessionID)+"/decision", header, hints)
 	if err != nil {

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
-	"github.com/idvflow/idvflow/receiver/veriff"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -37,14 +36,14 @@ func headers(client, sig string) http.Header {
 	return http.Header{"X-Auth-Client": {client}, "X-Hmac-Signature": {sig}}
 }
 
-func sign(secret string, body []byte) string { return veriffp.Sign([]byte(secret), body) }
+func sign(secret string, body []byte) string { return veriff.Sign([]byte(secret), body) }
 
 func TestSeedVectorIsAuthentic(t *testing.T) {
 	body := vector(t, "decision-approved.seed.json")
 	if got := strings.TrimSpace(string(vector(t, "decision-approved.seed.sig"))); got != seedSig {
 		t.Fatalf("seed .sig file is %q, want the guide's %q", got, seedSig)
 	}
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	plain, err := p.Authenticate(headers(seedClient, seedSig), body)
 	if err != nil {
 		t.Fatalf("seed vector rejected: %v", err)
@@ -55,7 +54,7 @@ func TestSeedVectorIsAuthentic(t *testing.T) {
 }
 
 func TestAllVectorsAuthentic(t *testing.T) {
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	for _, name := range []string{"event-started", "event-submitted", "watchlist-screening"} {
 		body := vector(t, name+".json")
 		sig := strings.TrimSpace(string(vector(t, name+".sig")))
@@ -95,7 +94,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := veriff.New(seedClient, tc.secrets)
+			p := veriff.NewWebhooks(seedClient, tc.secrets)
 			_, err := p.Authenticate(tc.header, tc.body)
 			if tc.ok && err != nil {
 				t.Fatalf("rejected: %v", err)
@@ -117,7 +116,7 @@ func indent(t *testing.T, b []byte) []byte {
 }
 
 func TestParseVectors(t *testing.T) {
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	decisionAt := time.Date(2019, 11, 6, 7, 18, 36, 916000000, time.UTC)
 	cases := []struct {
 		file string
@@ -152,7 +151,7 @@ func TestParseVectors(t *testing.T) {
 				t.Fatal("event without id")
 			}
 			want := tc.want
-			want.ID, want.Provider, want.SessionID = got.ID, workflows.ProviderVeriff, sessionID
+			want.ID, want.Provider, want.SessionID = got.ID, veriff.Name, sessionID
 			if got != want {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
 			}
@@ -178,7 +177,7 @@ func assertNoPII(t *testing.T, ev workflows.Event) {
 }
 
 func TestParse(t *testing.T) {
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	cases := []struct {
 		name      string
 		body      string
@@ -236,7 +235,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"eventType":"fullauto","sessionId":"s","data":{"verification":{"decision":"approved"}}}`))
 	f.Add([]byte(`{"verification":null}`))
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := p.Parse(body)
 		if err != nil {
@@ -254,7 +253,7 @@ func FuzzParse(f *testing.F) {
 func FuzzAuthenticate(f *testing.F) {
 	f.Add(vector(f, "decision-approved.seed.json"), seedSig)
 	f.Add([]byte("{}"), "")
-	p := veriff.New(seedClient, []string{seedSecret})
+	p := veriff.NewWebhooks(seedClient, []string{seedSecret})
 	f.Fuzz(func(t *testing.T, body []byte, sig string) {
 		_, err := p.Authenticate(headers(seedClient, sig), body)
 		want := sign(seedSecret, body)
@@ -268,8 +267,8 @@ func FuzzAuthenticate(f *testing.F) {
 // integration's secrets sign for it.
 func TestIntegrations(t *testing.T) {
 	p := veriff.NewIntegrations(
-		veriffp.Integration{Name: "web", APIKey: "web-key", SharedSecrets: []string{"web-secret"}},
-		veriffp.Integration{Name: "mobile", APIKey: "mobile-key", SharedSecrets: []string{"mobile-new", "mobile-old"}},
+		veriff.Integration{Name: "web", APIKey: "web-key", SharedSecrets: []string{"web-secret"}},
+		veriff.Integration{Name: "mobile", APIKey: "mobile-key", SharedSecrets: []string{"mobile-new", "mobile-old"}},
 	)
 	body := []byte(`{"id":"x"}`)
 	for name, tc := range map[string]struct {

@@ -1,5 +1,3 @@
-// Package passbase decrypts and parses Passbase's webhooks, in both event
-// vocabularies (AUTHENTICATION_* and VERIFICATION_*) and the later events.
 package passbase
 
 import (
@@ -15,9 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	pbapi "github.com/idvflow/idvflow/activities/passbase"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -25,22 +21,22 @@ import (
 // KeySize is the length of a webhook secret: it is the AES-256 key itself.
 const KeySize = 32
 
-// Provider decrypts Passbase's webhook bodies.
-type Provider struct {
+// Webhooks decrypts Passbase's webhook bodies.
+type Webhooks struct {
 	blocks           []cipher.Block
 	allowUnencrypted bool
 }
 
-// New returns a Provider that decrypts with any one of secrets (32 bytes
+// NewWebhooks returns a Webhooks that decrypts with any one of secrets (32 bytes
 // each; more than one while a secret is rotated). With allowUnencrypted,
 // plain application/json bodies are accepted too: Passbase sends those only
 // when no secret is configured, so it is off unless asked for.
-func New(secrets []string, allowUnencrypted bool) (*Provider, error) {
+func NewWebhooks(secrets []string, allowUnencrypted bool) (*Webhooks, error) {
 	if allowUnencrypted && len(secrets) > 0 {
 		// Plain bodies next to secrets would let anyone skip decryption.
 		return nil, errors.New("PASSBASE_ALLOW_UNENCRYPTED cannot go with PASSBASE_WEBHOOK_SECRETS")
 	}
-	p := &Provider{allowUnencrypted: allowUnencrypted}
+	p := &Webhooks{allowUnencrypted: allowUnencrypted}
 	for i, s := range secrets {
 		if len(s) != KeySize {
 			return nil, &keyError{index: i, length: len(s)}
@@ -62,11 +58,17 @@ func (e *keyError) Error() string {
 }
 
 // Name implements webhook.Provider.
-func (*Provider) Name() string { return workflows.ProviderPassbase }
+func (*Webhooks) Name() string { return Name }
+
+// Types implements webhook.Provider.
+func (*Webhooks) Types() []string {
+	return []string{"AUTHENTICATION_PROCESSED", "AUTHENTICATION_REVIEW_STATUS_CHANGED", "VERIFICATION_COMPLETED", "VERIFICATION_REVIEWED",
+		"DATAPOINT_UPDATED", "IDENTITY_AUTHENTICATED", "WATCHLIST_MONITORING"}
+}
 
 // Authenticate decrypts the body. Every failure (base64, length, key,
 // padding, not JSON) is the same ErrUnauthenticated.
-func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
+func (p *Webhooks) Authenticate(h http.Header, body []byte) ([]byte, error) {
 	if p.allowUnencrypted && isJSON(h.Get("Content-Type")) {
 		return body, nil
 	}
@@ -89,7 +91,7 @@ func isJSON(contentType string) bool {
 // and a plaintext shaped like a JSON object ({…}); a wrong key passes both
 // about once in 2^24 tries. Parse then checks the JSON in full, and a body
 // that is not JSON is unauthenticated there too.
-func (p *Provider) Decrypt(body []byte) ([]byte, bool) {
+func (p *Webhooks) Decrypt(body []byte) ([]byte, bool) {
 	body = bytes.TrimSpace(body)
 	raw := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
 	n, err := base64.StdEncoding.Decode(raw, body)
@@ -152,7 +154,7 @@ type payload struct {
 }
 
 // Parse maps an authentic Passbase event to the workflow's event.
-func (p *Provider) Parse(body []byte) (workflows.Event, error) {
+func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 	var pl payload
 	if err := json.Unmarshal(body, &pl); err != nil {
 		var syntax *json.SyntaxError
@@ -168,11 +170,11 @@ func (p *Provider) Parse(body []byte) (workflows.Event, error) {
 		key = pl.AuthenticationKey
 	}
 	ev := workflows.Event{
-		Provider:       workflows.ProviderPassbase,
+		Provider:       Name,
 		SessionID:      key,
 		Type:           pl.Event,
 		ProviderStatus: strings.ToLower(pl.Status),
-		OccurredAt:     unixTime(first(pl.Updated, pl.UpdatedAt, pl.Processed, pl.Created, pl.CreatedAt)),
+		OccurredAt:     UnixTime(first(pl.Updated, pl.UpdatedAt, pl.Processed, pl.Created, pl.CreatedAt)),
 	}
 	switch pl.Event {
 	case "AUTHENTICATION_PROCESSED":
@@ -249,5 +251,3 @@ func first(vs ...int64) int64 {
 	}
 	return 0
 }
-
-func unixTime(v int64) time.Time { return pbapi.UnixTime(v) }

@@ -1,5 +1,3 @@
-// Package passbase calls Passbase's Verification API v2 to read an identity:
-// its status, when it last changed, and the app's own user id.
 package passbase
 
 import (
@@ -19,15 +17,15 @@ import (
 // DefaultBaseURL is Passbase's production API.
 const DefaultBaseURL = "https://api.passbase.com/verification/v2"
 
-// Client reads identities. Its zero value is not usable; see New.
+// Client reads identities. Its zero value is not usable; see NewClient.
 type Client struct {
 	baseURL string
 	apiKey  string
 	http    *retryablehttp.Client
 }
 
-// New returns a client for the API at baseURL authenticated with apiKey.
-func New(baseURL, apiKey string, hc *retryablehttp.Client) *Client {
+// NewClient returns a client for the API at baseURL authenticated with apiKey.
+func NewClient(baseURL, apiKey string, hc *retryablehttp.Client) *Client {
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, http: hc}
 }
 

@@ -1,5 +1,3 @@
-// Package veriff authenticates and parses Veriff's webhooks: decision,
-// event, watchlist screening, full auto, and any other type Veriff sends.
 package veriff
 
 import (
@@ -10,34 +8,38 @@ import (
 	"net/http"
 	"time"
 
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Provider checks Veriff's X-AUTH-CLIENT and X-HMAC-SIGNATURE headers: the
+// Webhooks checks Veriff's X-AUTH-CLIENT and X-HMAC-SIGNATURE headers: the
 // client key picks the integration, whose shared secrets must sign the body.
-type Provider struct {
-	integrations []veriffp.Integration
+type Webhooks struct {
+	integrations []Integration
 }
 
-// New returns a Provider for one integration: apiKey and a signature under
+// NewWebhooks returns a Webhooks for one integration: apiKey and a signature under
 // any one of secrets (more than one while a secret is rotated).
-func New(apiKey string, secrets []string) *Provider {
-	return NewIntegrations(veriffp.Integration{Name: veriffp.DefaultIntegration, APIKey: apiKey, SharedSecrets: secrets})
+func NewWebhooks(apiKey string, secrets []string) *Webhooks {
+	return NewIntegrations(Integration{Name: DefaultIntegration, APIKey: apiKey, SharedSecrets: secrets})
 }
 
-// NewIntegrations returns a Provider for several integrations (a web and a
+// NewIntegrations returns a Webhooks for several integrations (a web and a
 // mobile app, each with its own API key and secrets).
-func NewIntegrations(integrations ...veriffp.Integration) *Provider {
-	return &Provider{integrations: integrations}
+func NewIntegrations(integrations ...Integration) *Webhooks {
+	return &Webhooks{integrations: integrations}
 }
 
 // Name implements webhook.Provider.
-func (*Provider) Name() string { return workflows.ProviderVeriff }
+func (*Webhooks) Name() string { return Name }
+
+// Types implements webhook.Provider.
+func (*Webhooks) Types() []string {
+	return []string{"decision", "fullauto", "event:started", "event:submitted", "watchlist:initial_result", "watchlist:updated_result"}
+}
 
 // Authenticate verifies the signature over the body exactly as received.
-func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
+func (p *Webhooks) Authenticate(h http.Header, body []byte) ([]byte, error) {
 	if err := p.verify(h, body); err != nil {
 		// The reason names the check for the operator's log; the answer is
 		// the same for every cause.
@@ -49,13 +51,13 @@ func (p *Provider) Authenticate(h http.Header, body []byte) ([]byte, error) {
 // Integration implements webhook.Integrated: the integration whose API key
 // an authentic request carries. The key is only a name; it is believed
 // because the body's signature under that integration's secret checked.
-func (p *Provider) Integration(h http.Header) string {
-	in, _ := veriffp.Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
+func (p *Webhooks) Integration(h http.Header) string {
+	in, _ := Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
 	return in.Name
 }
 
-func (p *Provider) verify(h http.Header, body []byte) error {
-	in, ok := veriffp.Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
+func (p *Webhooks) verify(h http.Header, body []byte) error {
+	in, ok := Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
 	if !ok {
 		return fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY nor the API key of an integration in VERIFF_INTEGRATIONS")
 	}
@@ -67,7 +69,7 @@ func (p *Provider) verify(h http.Header, body []byte) error {
 	for i, s := range in.SharedSecrets {
 		secrets[i] = []byte(s)
 	}
-	if !veriffp.Verify(secrets, body, sig) {
+	if !Verify(secrets, body, sig) {
 		_, secretsVar := in.Vars()
 		return fmt.Errorf("signature matches none of %s", secretsVar)
 	}
@@ -125,7 +127,7 @@ type payload struct {
 }
 
 // Parse maps an authentic Veriff webhook to the workflow's event.
-func (p *Provider) Parse(body []byte) (workflows.Event, error) {
+func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 	var pl payload
 	if err := json.Unmarshal(body, &pl); err != nil {
 		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Veriff webhook")
@@ -149,7 +151,7 @@ func (p *Provider) Parse(body []byte) (workflows.Event, error) {
 	if err != nil {
 		return workflows.Event{}, err
 	}
-	ev.Provider = workflows.ProviderVeriff
+	ev.Provider = Name
 	if err := webhook.CheckSessionID(ev.SessionID); err != nil {
 		return workflows.Event{}, err
 	}

@@ -1,0 +1,142 @@
+// Package providers is what idvflow's provider-neutral parts (the
+// receiver, the worker, the activities and the workflow) know of an
+// identity-verification provider. Each provider is one package beside this
+// one (providers/veriff, providers/passbase) that implements Provider, and
+// one line in providers/registry.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Provider is one provider package's entry in the registry.
+type Provider interface {
+	// Name is the provider's name in webhook routes (/webhooks/<name>),
+	// workflow ids, metrics and the user record.
+	Name() string
+	// NewConfig returns an empty configuration for Load to fill.
+	NewConfig() Config
+}
+
+// Config is one provider's part of a binary's environment (its variables
+// in `env` tags; envconf.Expander for variables named by other variables)
+// and what the binaries build from it.
+type Config interface {
+	// Validate checks the variables; it names them, never their values.
+	Validate() []error
+	// Webhooks authenticates and parses the provider's webhooks; nil when
+	// no webhook secret is set (the receiver then does not mount its route).
+	Webhooks() (webhook.Provider, error)
+	// AllowedCIDRs names the provider's source allowlist variable and
+	// returns its entries (none: any source).
+	AllowedCIDRs() (variable string, cidrs []string)
+	// API calls the provider's API; configured is false without
+	// credentials (the API then answers activities.NotConfigured).
+	API(hc *retryablehttp.Client) (api activities.ProviderAPI, configured bool)
+	// Rules are what the workflow needs to know of the provider.
+	Rules() workflows.Rules
+	// WebhookVars and APIVars name the variables that configure the
+	// provider's webhooks and its API, for messages.
+	WebhookVars() string
+	APIVars() string
+}
+
+// Registry lists the providers a binary serves.
+type Registry []Provider
+
+// Configs holds each registered provider's configuration, by name, in the
+// registry's order.
+type Configs struct {
+	names  []string
+	byName map[string]Config
+}
+
+// Load reads every registered provider's variables from lookup. Like
+// envconf.Load it reports every bad variable, not only the first.
+func Load(ctx context.Context, reg Registry, lookup envconfig.Lookuper) (Configs, []error) {
+	cs := Configs{byName: map[string]Config{}}
+	var errs []error
+	for _, p := range reg {
+		c := p.NewConfig()
+		errs = append(errs, envconf.Fill(ctx, c, lookup)...)
+		if e, ok := c.(envconf.Expander); ok {
+			errs = append(errs, e.Expand(ctx, lookup)...)
+		}
+		cs.names = append(cs.names, p.Name())
+		cs.byName[p.Name()] = c
+	}
+	return cs, errs
+}
+
+// Names lists the providers in the registry's order.
+func (cs Configs) Names() []string { return cs.names }
+
+// Get returns the named provider's configuration.
+func (cs Configs) Get(name string) Config { return cs.byName[name] }
+
+// Validate validates every provider's configuration.
+func (cs Configs) Validate() []error {
+	var errs []error
+	for _, n := range cs.names {
+		errs = append(errs, cs.byName[n].Validate()...)
+	}
+	return errs
+}
+
+// Webhooks returns the webhook side of every provider that has secrets,
+// and an error naming each provider's variables when none has.
+func (cs Configs) Webhooks() ([]webhook.Provider, error) {
+	var out []webhook.Provider
+	var errs []error
+	var vars []string
+	for _, n := range cs.names {
+		w, err := cs.byName[n].Webhooks()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if w != nil {
+			out = append(out, w)
+		}
+		vars = append(vars, cs.byName[n].WebhookVars())
+	}
+	if len(out) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("no provider configured: set %s", strings.Join(vars, ", or ")))
+	}
+	return out, errors.Join(errs...)
+}
+
+// APIs returns every provider's API by name, and the names of those that
+// have credentials. An API without them answers activities.NotConfigured.
+func (cs Configs) APIs(hc *retryablehttp.Client) (map[string]activities.ProviderAPI, []string) {
+	apis := map[string]activities.ProviderAPI{}
+	var configured []string
+	for _, n := range cs.names {
+		api, ok := cs.byName[n].API(hc)
+		apis[n] = api
+		if ok {
+			configured = append(configured, n)
+		}
+	}
+	return apis, configured
+}
+
+// Rules returns every provider's workflow rules, by name.
+func (cs Configs) Rules() map[string]workflows.Rules {
+	out := map[string]workflows.Rules{}
+	for _, n := range cs.names {
+		out[n] = cs.byName[n].Rules()
+	}
+	return out
+}

@@ -1,0 +1,31 @@
+// Package registry lists the providers idvflow serves. Adding a provider is
+// its package under providers/ and one line here.
+package registry
+
+import (
+	"context"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
+)
+
+// All is every provider, in the order messages list them.
+func All() providers.Registry {
+	return providers.Registry{
+		veriff.Provider{},
+		passbase.Provider{},
+	}
+}
+
+// Load reads every provider's configuration from lookup.
+func Load(ctx context.Context, lookup envconfig.Lookuper) (providers.Configs, error) {
+	cs, errs := providers.Load(ctx, All(), lookup)
+	if errs = append(errs, cs.Validate()...); len(errs) > 0 {
+		return cs, &envconf.Error{Errs: errs}
+	}
+	return cs, nil
+}

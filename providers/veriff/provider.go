@@ -1,0 +1,112 @@
+package veriff
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Name is Veriff's name in routes, workflow ids, metrics and the record.
+const Name = "veriff"
+
+// Provider is Veriff's entry in the provider registry.
+type Provider struct{}
+
+// Name implements providers.Provider.
+func (Provider) Name() string { return Name }
+
+// NewConfig implements providers.Provider.
+func (Provider) NewConfig() providers.Config { return &Config{} }
+
+// Webhooks implements providers.Config: every configured integration's
+// webhooks.
+func (c *Config) Webhooks() (webhook.Provider, error) {
+	ins := c.Integrations()
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	return NewIntegrations(ins...), nil
+}
+
+// AllowedCIDRs implements providers.Config.
+func (c *Config) AllowedCIDRs() (string, []string) { return "VERIFF_ALLOWED_CIDRS", c.Allowed }
+
+// WebhookVars implements providers.Config.
+func (c *Config) WebhookVars() string {
+	return "VERIFF_API_KEY with VERIFF_SHARED_SECRETS (or VERIFF_INTEGRATIONS)"
+}
+
+// APIVars implements providers.Config.
+func (c *Config) APIVars() string { return c.WebhookVars() }
+
+// Rules implements providers.Config: Veriff's webhooks and poll answers
+// carry the app's user id (vendorData), so there are no details to fetch.
+func (c *Config) Rules() workflows.Rules {
+	return workflows.Rules{AwaitsProcessed: c.AwaitSubmitted}
+}
+
+// API implements providers.Config: a client per configured integration; a
+// session's calls use the key and first secret of the integration its
+// webhooks came from.
+func (c *Config) API(hc *retryablehttp.Client) (activities.ProviderAPI, bool) {
+	api := &API{clients: map[string]*Client{}}
+	for _, in := range c.Integrations() {
+		if in.Configured() { // the rest is refused by Validate
+			api.clients[in.Name] = NewClient(c.BaseURL, in.APIKey, []byte(in.SharedSecrets[0]), hc)
+		}
+	}
+	return api, len(api.clients) > 0
+}
+
+// API is Veriff's station API as the activities call it.
+type API struct {
+	clients map[string]*Client // by integration name
+}
+
+// client is the client of a session's integration.
+func (a *API) client(integration string) (*Client, error) {
+	if integration == "" {
+		integration = DefaultIntegration
+	}
+	if c := a.clients[integration]; c != nil {
+		return c, nil
+	}
+	key, secrets := Integration{Name: integration}.Vars()
+	what := "veriff"
+	if integration != DefaultIntegration {
+		what, secrets = "veriff integration "+integration, secrets+" (listed in VERIFF_INTEGRATIONS)"
+	}
+	return nil, activities.NotConfigured(what, key+" and "+secrets)
+}
+
+// Poll implements activities.ProviderAPI: the session's decision, if any.
+func (a *API) Poll(ctx context.Context, ref activities.SessionRef) (activities.PollResult, error) {
+	c, err := a.client(ref.Integration)
+	if err != nil {
+		return activities.PollResult{}, err
+	}
+	d, err := c.GetDecision(ctx, ref.SessionID)
+	if err != nil || d == nil || d.Status == "" {
+		return activities.PollResult{}, err
+	}
+	r := activities.PollResult{Found: true, ProviderStatus: d.Status, ReasonCode: d.Reason(), AttemptID: d.AttemptID}
+	if d.DecisionTime != nil {
+		r.DecidedAt = *d.DecisionTime
+	}
+	r.UserID, r.UserIDSource = d.UserID()
+	return r, nil
+}
+
+// Details implements activities.ProviderAPI. Veriff's webhooks carry what
+// the workflow needs (Rules has no FetchesDetails), so it is never asked.
+func (a *API) Details(context.Context, activities.SessionRef) (activities.Details, error) {
+	return activities.Details{}, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("%s has no details call", Name), "UnsupportedProvider", nil)
+}

@@ -1,0 +1,32 @@
+package workflows
+
+// Rules are what the workflow needs to know of a provider; each provider
+// package says its own (providers.Config.Rules) and the worker hands them
+// over in Config.Rules. A run records them with its timings, so changing a
+// provider's rules affects new runs only.
+type Rules struct {
+	// AwaitsProcessed makes a decision wait (up to ProcessedGrace) for the
+	// provider's processed event before the record is written.
+	AwaitsProcessed bool `json:"awaits_processed,omitempty"`
+	// FetchesDetails reads the provider's details (the app's user id) once
+	// per run before the record is written: the webhooks lack them.
+	FetchesDetails bool `json:"fetches_details,omitempty"`
+	// FallbackUserIDSource names the session id when it stands in for the
+	// app's user id (no user id known); "session_id" when empty.
+	FallbackUserIDSource string `json:"fallback_user_id_source,omitempty"`
+}
+
+// rules returns the rules of the session's provider; a provider the worker
+// does not know gets the zero Rules.
+func (c Config) rules(provider string) Rules { return c.Rules[provider] }
+
+// legacyRules are the rules of a run recorded before Config.Rules existed,
+// when they were written into the workflow: Passbase awaited its processed
+// event and fetched its identity, Veriff awaited its 7002 event only with
+// IDV_VERIFF_AWAIT_SUBMITTED. Keeping them lets such runs replay.
+func legacyRules(veriffAwaitSubmitted bool) map[string]Rules {
+	return map[string]Rules{
+		"passbase": {AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key"},
+		"veriff":   {AwaitsProcessed: veriffAwaitSubmitted},
+	}
+}
