@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,10 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/veriff"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -24,21 +26,21 @@ import (
 )
 
 const (
-	passbaseKey  = "pb-secret-api-key"
-	veriffKey    = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
-	veriffSecret = "abcdef12-abcd-abcd-abcd-abcdef012345"
-	identityID   = "b76e244e-26a3-49ef-9c72-3e599bf0b5f2"
-	sessionID    = "12df6045-3846-3e45-946a-14fa6136d78b"
+	identityID = "b76e244e-26a3-49ef-9c72-3e599bf0b5f2"
+	sessionID  = "12df6045-3846-3e45-946a-14fa6136d78b"
 )
 
-func setup(t *testing.T) (*emulator.Emulator, *activities.Activities, string) {
+// setup serves the emulator and builds the activities' provider APIs as
+// the worker does, from env: the variables that point them at it.
+func setup(t *testing.T) (emu *emulator.Emulator, a *activities.Activities, env map[string]string) {
 	t.Helper()
-	ecfg := emulator.Config{PassbaseAPIKey: passbaseKey, VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret}
-	emu := emulator.New(ecfg)
-	srv := httptest.NewServer(emu.Handler())
+	emu, srv, env, err := testkit.StartEmulator(context.Background(), emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(srv.Close)
 	hc := httpapi.NewClient(httpapi.Options{Timeout: 2 * time.Second, RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
-	return emu, &activities.Activities{Providers: apis(t, ecfg.APIEnv(srv.URL), hc)}, srv.URL
+	return emu, &activities.Activities{Providers: apis(t, env, hc)}, env
 }
 
 // apis builds every provider's API from env as the worker does.
@@ -62,7 +64,7 @@ func identityVector(t *testing.T) json.RawMessage {
 
 func TestFetchDetailsPassbase(t *testing.T) {
 	emu, a, _ := setup(t)
-	emu.PutIdentity(identityID, identityVector(t))
+	emu.Put(passbase.Name, identityID, identityVector(t))
 	d, err := a.FetchDetails(context.Background(), activities.SessionRef{Provider: "passbase", SessionID: identityID})
 	if err != nil {
 		t.Fatal(err)
@@ -92,23 +94,23 @@ func TestProviderErrors(t *testing.T) {
 		{name: "unknown identity is 404, permanent", ref: activities.SessionRef{Provider: "passbase", SessionID: "00000000-0000-0000-0000-000000000000"},
 			hint: "no such identity"},
 		{name: "bad API key is 401, permanent", apiKey: "wrong", ref: activities.SessionRef{Provider: "passbase", SessionID: identityID},
-			prepare: func(e *emulator.Emulator) { e.PutIdentity(identityID, json.RawMessage(`{}`)) }, hint: "PASSBASE_API_KEY"},
+			prepare: func(e *emulator.Emulator) { e.Put(passbase.Name, identityID, json.RawMessage(`{}`)) }, hint: "PASSBASE_API_KEY"},
 		{name: "non-uuid id is 400, permanent", ref: activities.SessionRef{Provider: "passbase", SessionID: "not-a-uuid"}, hint: "identity key"},
 		{name: "persistent 500 is retryable", ref: activities.SessionRef{Provider: "passbase", SessionID: identityID}, retryable: true,
 			prepare: func(e *emulator.Emulator) {
-				e.PutIdentity(identityID, json.RawMessage(`{}`))
+				e.Put(passbase.Name, identityID, json.RawMessage(`{}`))
 				e.FailNext(identityID, emulator.Fault{Status: 500}, emulator.Fault{Status: 500}, emulator.Fault{Status: 500})
 			}},
 		{name: "unknown veriff session is 404, permanent", ref: activities.SessionRef{Provider: "veriff", SessionID: "nope"}, hint: "no such session"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, a, url := setup(t)
+			emu, a, env := setup(t)
 			if tc.prepare != nil {
 				tc.prepare(emu)
 			}
 			if tc.apiKey != "" {
-				env := emulator.Config{PassbaseAPIKey: tc.apiKey}.APIEnv(url)
+				env["PASSBASE_API_KEY"] = tc.apiKey
 				a.Providers = apis(t, env, httpapi.NewClient(httpapi.Options{}))
 			}
 			var err error
@@ -134,7 +136,7 @@ func TestProviderErrors(t *testing.T) {
 
 func TestTransientFaultsAreRetriedByTheClient(t *testing.T) {
 	emu, a, _ := setup(t)
-	emu.PutIdentity(identityID, identityVector(t))
+	emu.Put(passbase.Name, identityID, identityVector(t))
 	emu.FailNext(identityID, emulator.Fault{Status: 429}, emulator.Fault{Status: 503})
 	d, err := a.FetchDetails(context.Background(), activities.SessionRef{Provider: "passbase", SessionID: identityID})
 	if err != nil {
@@ -148,12 +150,12 @@ func TestTransientFaultsAreRetriedByTheClient(t *testing.T) {
 func TestPollVeriff(t *testing.T) {
 	emu, a, _ := setup(t)
 	ref := activities.SessionRef{Provider: "veriff", SessionID: sessionID}
-	emu.PutDecision(sessionID, nil)
+	emu.Put(veriff.Name, sessionID, nil)
 	r, err := a.PollDecision(context.Background(), ref)
 	if err != nil || r.Found {
 		t.Fatalf("no decision yet: got %+v, %v", r, err)
 	}
-	emu.PutDecision(sessionID, json.RawMessage(`{"id":"`+sessionID+`","attemptId":"a1","status":"declined","code":9102,"reasonCode":102,"vendorData":"u-9","decisionTime":"2024-05-01T10:00:00.5Z","person":{"firstName":"X"}}`))
+	emu.Put(veriff.Name, sessionID, json.RawMessage(`{"id":"`+sessionID+`","attemptId":"a1","status":"declined","code":9102,"reasonCode":102,"vendorData":"u-9","decisionTime":"2024-05-01T10:00:00.5Z","person":{"firstName":"X"}}`))
 	r, err = a.PollDecision(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -166,9 +168,9 @@ func TestPollVeriff(t *testing.T) {
 }
 
 func TestPollVeriffWrongSecretIsPermanent(t *testing.T) {
-	emu, a, url := setup(t)
-	emu.PutDecision(sessionID, nil)
-	env := emulator.Config{VeriffAPIKey: veriffKey, VeriffSecret: "wrong-secret"}.APIEnv(url)
+	emu, a, env := setup(t)
+	emu.Put(veriff.Name, sessionID, nil)
+	env["VERIFF_SHARED_SECRETS"] = "wrong-secret"
 	a.Providers = apis(t, env, httpapi.NewClient(httpapi.Options{}))
 	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
 	var appErr *temporal.ApplicationError
@@ -180,11 +182,11 @@ func TestPollVeriffWrongSecretIsPermanent(t *testing.T) {
 func TestPollPassbase(t *testing.T) {
 	emu, a, _ := setup(t)
 	ref := activities.SessionRef{Provider: "passbase", SessionID: identityID}
-	emu.PutIdentity(identityID, json.RawMessage(`{"id":"`+identityID+`","status":"processing","updated":100}`))
+	emu.Put(passbase.Name, identityID, json.RawMessage(`{"id":"`+identityID+`","status":"processing","updated":100}`))
 	if r, err := a.PollDecision(context.Background(), ref); err != nil || r.Found {
 		t.Fatalf("processing is no decision: %+v %v", r, err)
 	}
-	emu.PutIdentity(identityID, identityVector(t))
+	emu.Put(passbase.Name, identityID, identityVector(t))
 	r, err := a.PollDecision(context.Background(), ref)
 	if err != nil || !r.Found || r.ProviderStatus != "approved" || r.UserID != "1234567" {
 		t.Fatalf("got %+v %v", r, err)

@@ -9,12 +9,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"strings"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
@@ -27,6 +30,10 @@ type Provider interface {
 	Name() string
 	// NewConfig returns an empty configuration for Load to fill.
 	NewConfig() Config
+	// DevEnv is the provider's variables in a local stack whose emulator
+	// serves at emulatorURL: public dev credentials, and the API's base URL
+	// at the emulator.
+	DevEnv(emulatorURL string) map[string]string
 }
 
 // Config is one provider's part of a binary's environment (its variables
@@ -50,6 +57,17 @@ type Config interface {
 	// provider's webhooks and its API, for messages.
 	WebhookVars() string
 	APIVars() string
+
+	// The development tools' side; the product never calls these.
+
+	// Seal makes body a webhook as the provider sends it, authenticated
+	// with the configuration's first webhook credentials: the headers and
+	// the body to post to /webhooks/<name>.
+	Seal(body []byte) (http.Header, []byte, error)
+	// Emulate mounts the provider's API on the emulator, accepting the
+	// configuration's API credentials and answering with the objects
+	// stored there under the provider's name.
+	Emulate(e *emulator.Emulator)
 }
 
 // Registry lists the providers a binary serves.
@@ -137,6 +155,22 @@ func (cs Configs) Rules() map[string]workflows.Rules {
 	out := map[string]workflows.Rules{}
 	for _, n := range cs.names {
 		out[n] = cs.byName[n].Rules()
+	}
+	return out
+}
+
+// Emulate mounts every provider's emulated API on e.
+func (cs Configs) Emulate(e *emulator.Emulator) {
+	for _, n := range cs.names {
+		cs.byName[n].Emulate(e)
+	}
+}
+
+// DevEnv is every provider's DevEnv in one map.
+func (reg Registry) DevEnv(emulatorURL string) map[string]string {
+	out := map[string]string{}
+	for _, p := range reg {
+		maps.Copy(out, p.DevEnv(emulatorURL))
 	}
 	return out
 }

@@ -1,9 +1,14 @@
+// Package simulator plays providers against a running idvflow: it loads a
+// simulated session's API answer into the provider emulator and posts its
+// webhooks to the receiver, sealed (signed or encrypted) by the provider
+// package as the provider would. What a session sends comes from the
+// providers' scenario builders (veriff.Scenario, passbase.Scenario); this
+// package names no provider.
 package simulator
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,20 +17,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/sim"
 )
 
 // Target is a running idvflow: where to post webhooks, where the provider
-// emulator and the Web UI are, and the secrets the receiver checks.
+// emulator and the Web UI are, and the provider configurations whose
+// webhook credentials seal what is posted (those the receiver checks).
 type Target struct {
-	ReceiverURL    string
-	EmulatorURL    string
-	UIURL          string
-	Namespace      string
-	VeriffAPIKey   string
-	VeriffSecret   string
-	PassbaseSecret string
-	HTTP           *http.Client
+	ReceiverURL string
+	EmulatorURL string
+	UIURL       string
+	Namespace   string
+	Providers   providers.Configs
+	HTTP        *http.Client
 	// Out receives one line per webhook answer; nil prints nothing.
 	Out io.Writer
 }
@@ -42,30 +47,6 @@ type Session struct {
 	UILink string
 }
 
-// PassbaseScenario is `simulate passbase`.
-type PassbaseScenario struct {
-	Outcome string // approved, declined or pending
-	UserID  string
-	Legacy  bool   // AUTHENTICATION_* instead of VERIFICATION_* events
-	Order   string // processed-first, decision-first or together
-	Repeat  int    // deliveries of each webhook (at least 1)
-}
-
-// VeriffScenario is `simulate veriff`.
-type VeriffScenario struct {
-	Outcome   string // approved, declined, resubmission_requested, review, expired, abandoned
-	UserID    string
-	Events    bool // also send the 7001 started and 7002 submitted events
-	Watchlist bool // also send a watchlist screening result
-	Repeat    int
-}
-
-// Outcomes each provider can simulate.
-var (
-	PassbaseOutcomes = []string{"approved", "declined", "pending"}
-	VeriffOutcomes   = []string{"approved", "declined", "resubmission_requested", "review", "expired", "abandoned"}
-)
-
 func (t *Target) client() *http.Client {
 	if t.HTTP != nil {
 		return t.HTTP
@@ -73,93 +54,41 @@ func (t *Target) client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
-func (t *Target) session(provider, id, userID, want string) Session {
-	wid := provider + ":" + id
-	s := Session{Provider: provider, ID: id, UserID: userID, WorkflowID: wid, Want: want}
+func (t *Target) session(s sim.Script) Session {
+	wid := s.Provider + ":" + s.SessionID
+	out := Session{Provider: s.Provider, ID: s.SessionID, UserID: s.UserID, WorkflowID: wid, Want: s.Want}
 	if t.UIURL != "" {
 		// The list filtered to this workflow shows every run of it.
-		s.UILink = strings.TrimRight(t.UIURL, "/") + "/namespaces/" + url.PathEscape(t.Namespace) +
+		out.UILink = strings.TrimRight(t.UIURL, "/") + "/namespaces/" + url.PathEscape(t.Namespace) +
 			"/workflows?query=" + url.QueryEscape(`WorkflowId="`+wid+`"`)
 	}
-	return s
+	return out
 }
 
-// Passbase registers the identity at the emulator and posts the encrypted
-// events in the scenario's order.
-func (t *Target) Passbase(ctx context.Context, sc PassbaseScenario) (Session, error) {
-	if !contains(PassbaseOutcomes, sc.Outcome) {
-		return Session{}, fmt.Errorf("passbase outcome %q: want one of %s", sc.Outcome, strings.Join(PassbaseOutcomes, ", "))
-	}
-	key := NewUUID()
-	userID := orDefault(sc.UserID, "user-"+key[:8])
-	vocab := VocabularyNew
-	if sc.Legacy {
-		vocab = VocabularyLegacy
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	created, processed, decided := now.Add(-3*time.Minute), now.Add(-2*time.Minute), now.Add(-time.Minute)
-	status := sc.Outcome
-	if status == "pending" {
-		decided = processed
-	}
-	if err := t.PutIdentity(ctx, key, PassbaseIdentity(key, userID, status, created, decided)); err != nil {
+// Run plays a scenario: it stores the session's API answer at the emulator
+// and posts its webhooks step by step, each repeat times (at least once).
+func (t *Target) Run(ctx context.Context, sc sim.Scenario, repeat int) (Session, error) {
+	s, err := sc.Script(time.Now())
+	if err != nil {
 		return Session{}, err
 	}
-	processedEv := PassbaseProcessed(vocab, key, userID, "pending", created, processed)
-	var steps [][][]byte
-	if sc.Outcome == "pending" {
-		steps = [][][]byte{{processedEv}}
-	} else {
-		reviewed := PassbaseReviewed(vocab, key, userID, sc.Outcome, created, decided)
-		switch sc.Order {
-		case "decision-first":
-			steps = [][][]byte{{reviewed}, {processedEv}}
-		case "together":
-			steps = [][][]byte{{processedEv, reviewed}}
-		case "", "processed-first":
-			steps = [][][]byte{{processedEv}, {reviewed}}
-		default:
-			return Session{}, fmt.Errorf("order %q: want processed-first, decision-first or together", sc.Order)
-		}
-	}
-	s := t.session("passbase", key, userID, sc.Outcome)
-	for _, step := range steps {
-		if err := t.deliver(ctx, "passbase", step, max(sc.Repeat, 1)); err != nil {
-			return s, err
-		}
-	}
-	return s, nil
+	return t.Play(ctx, s, repeat)
 }
 
-// Veriff registers the decision at the emulator and posts the signed
-// webhooks: events, the decision, and a screening result.
-func (t *Target) Veriff(ctx context.Context, sc VeriffScenario) (Session, error) {
-	if !contains(VeriffOutcomes, sc.Outcome) {
-		return Session{}, fmt.Errorf("veriff outcome %q: want one of %s", sc.Outcome, strings.Join(VeriffOutcomes, ", "))
-	}
-	id, attempt := NewUUID(), NewUUID()
-	userID := orDefault(sc.UserID, "user-"+id[:8])
-	decided := time.Now().UTC().Add(-time.Minute)
-	v, _ := json.Marshal(VeriffVerification(id, attempt, userID, sc.Outcome, decided))
-	if err := t.PutDecision(ctx, id, v); err != nil {
-		return Session{}, err
-	}
-	var steps [][][]byte
-	if sc.Events {
-		steps = append(steps, [][]byte{VeriffEvent(id, attempt, userID, 7001, "started")},
-			[][]byte{VeriffEvent(id, attempt, userID, 7002, "submitted")})
-	}
-	steps = append(steps, [][]byte{VeriffDecision(id, attempt, userID, sc.Outcome, decided)})
-	if sc.Watchlist {
-		steps = append(steps, [][]byte{VeriffScreening(id, attempt, userID, "initial_result", "no_match", decided.Add(time.Second))})
-	}
-	s := t.session("veriff", id, userID, sc.Outcome)
-	for _, step := range steps {
-		if err := t.deliver(ctx, "veriff", step, max(sc.Repeat, 1)); err != nil {
-			return s, err
+// Play is Run for a script already made.
+func (t *Target) Play(ctx context.Context, s sim.Script, repeat int) (Session, error) {
+	if s.API != nil {
+		if err := t.Put(ctx, s.Provider, s.SessionID, s.API); err != nil {
+			return Session{}, err
 		}
 	}
-	return s, nil
+	out := t.session(s)
+	for _, step := range s.Steps {
+		if err := t.deliver(ctx, s.Provider, step, max(repeat, 1)); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // deliver posts the bodies of one step (concurrently when more than one),
@@ -188,30 +117,29 @@ func (t *Target) deliver(ctx context.Context, provider string, bodies [][]byte, 
 	return <-errs
 }
 
-// Send signs (Veriff) or encrypts (Passbase) body and posts it, as the
-// provider would; it returns the receiver's status and answer.
+// Send seals body as the provider would (its package's Seal, with the
+// Target's credentials) and posts it; it returns the receiver's status and
+// answer.
 func (t *Target) Send(ctx context.Context, provider string, body []byte) (int, string, error) {
-	header := http.Header{}
-	switch provider {
-	case "veriff":
-		header.Set("Content-Type", "application/json")
-		header.Set("X-Auth-Client", t.VeriffAPIKey)
-		header.Set("X-Hmac-Signature", VeriffSign(t.VeriffSecret, body))
-	case "passbase":
-		enc, err := passbase.Encrypt(t.PassbaseSecret, body)
-		if err != nil {
-			return 0, "", err
-		}
-		header.Set("Content-Type", "text/plain")
-		body = enc
-	default:
-		return 0, "", fmt.Errorf("provider %q: want veriff or passbase", provider)
+	cfg := t.Providers.Get(provider)
+	if cfg == nil {
+		return 0, "", fmt.Errorf("provider %q: want one of %s", provider, strings.Join(t.Providers.Names(), ", "))
 	}
+	header, sealed, err := cfg.Seal(body)
+	if err != nil {
+		return 0, "", err
+	}
+	return t.Post(ctx, provider, header, sealed)
+}
+
+// Post posts a webhook as given, sealed or not; it returns the receiver's
+// status and answer.
+func (t *Target) Post(ctx context.Context, provider string, header http.Header, body []byte) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.ReceiverURL, "/")+"/webhooks/"+provider, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header = header
+	req.Header = header.Clone()
 	resp, err := t.client().Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("post %s webhook: %w", provider, err)
@@ -224,19 +152,11 @@ func (t *Target) Send(ctx context.Context, provider string, body []byte) (int, s
 	return resp.StatusCode, string(answer), nil
 }
 
-// PutIdentity stores a Passbase identity at the emulator.
-func (t *Target) PutIdentity(ctx context.Context, key string, identity []byte) error {
-	return t.control(ctx, "/_emulator/passbase/identities/"+key, identity)
-}
-
-// PutDecision stores a Veriff verification object at the emulator.
-func (t *Target) PutDecision(ctx context.Context, sessionID string, verification []byte) error {
-	return t.control(ctx, "/_emulator/veriff/sessions/"+sessionID+"/decision", verification)
-}
-
-// control stores an object at the emulator.
-func (t *Target) control(ctx context.Context, path string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimRight(t.EmulatorURL, "/")+path, bytes.NewReader(body))
+// Put stores what the provider's API answers for a session at the
+// emulator (its control route).
+func (t *Target) Put(ctx context.Context, provider, id string, obj []byte) error {
+	path := "/_emulator/objects/" + url.PathEscape(provider) + "/" + url.PathEscape(id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimRight(t.EmulatorURL, "/")+path, bytes.NewReader(obj))
 	if err != nil {
 		return err
 	}
@@ -250,20 +170,4 @@ func (t *Target) control(ctx context.Context, path string, body []byte) error {
 		return fmt.Errorf("provider emulator %s: HTTP %d", path, resp.StatusCode)
 	}
 	return nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-func orDefault(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
 }

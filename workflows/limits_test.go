@@ -8,7 +8,7 @@ import (
 
 	"github.com/idvflow/idvflow/providers/veriff"
 
-	"github.com/idvflow/idvflow/internal/schedules"
+	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -36,7 +36,7 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 
 	cfg := schedules.Skipping.Config
 	cfg.SessionExpiry = 7 * 24 * time.Hour
-	w.emu.PutDecision(id, json.RawMessage(`{"id":"`+id+`","status":"review","vendorData":"`+user+`","decisionTime":"`+start.Format(time.RFC3339)+`"}`))
+	w.emu.Put(veriff.Name, id, json.RawMessage(`{"id":"`+id+`","status":"review","vendorData":"`+user+`","decisionTime":"`+start.Format(time.RFC3339)+`"}`))
 	runs := w.runAll(t, cfg, veriff.Name, id, deliveries, func(time.Time) {}, false)
 	if runs < 10 {
 		t.Fatalf("%d runs for 20,001 signals; want a continuation at least every 2,000", runs)
@@ -75,11 +75,11 @@ func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 				Kind: workflows.KindProgress, UserID: user, UserIDSource: "vendorData", ReceivedAt: start}
 			state := func(at time.Time) {
 				if tc.decides && !at.Before(daySix) {
-					w.emu.PutDecision(tc.id, json.RawMessage(`{"id":"`+tc.id+`","status":"approved","vendorData":"`+user+
+					w.emu.Put(veriff.Name, tc.id, json.RawMessage(`{"id":"`+tc.id+`","status":"approved","vendorData":"`+user+
 						`","decisionTime":"`+daySix.Format(time.RFC3339)+`"}`))
 					return
 				}
-				w.emu.PutDecision(tc.id, nil)
+				w.emu.Put(veriff.Name, tc.id, nil)
 			}
 			runs := w.runAll(t, cfg, veriff.Name, tc.id, []schedules.Delivery{{At: start, Ev: started}}, state, false)
 			if runs < 2 {

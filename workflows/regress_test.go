@@ -14,7 +14,7 @@ import (
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
 
-	"github.com/idvflow/idvflow/internal/schedules"
+	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -45,9 +45,9 @@ func TestR4OlderSessionExpiringNeverUndoesANewerDecision(t *testing.T) {
 	w := sharedWorld(t)
 	user := "user-r4-two-sessions"
 	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.PutDecision(id, nil) } }
+	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.Put(veriff.Name, id, nil) } }
 	approvedAPI := func(time.Time) {
-		w.emu.PutDecision("r4-new", json.RawMessage(`{"id":"r4-new","status":"approved","vendorData":"`+user+`","decisionTime":"`+t0.Add(time.Hour).Format(time.RFC3339)+`"}`))
+		w.emu.Put(veriff.Name, "r4-new", json.RawMessage(`{"id":"r4-new","status":"approved","vendorData":"`+user+`","decisionTime":"`+t0.Add(time.Hour).Format(time.RFC3339)+`"}`))
 	}
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r4-new", []schedules.Delivery{
 		veriffEvent("r4-new", user, "decision/a/approved", workflows.KindDecision, "approved", t0.Add(time.Hour), t0.Add(time.Hour)),
@@ -69,7 +69,7 @@ func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
 	for i, order := range [][2]string{{"pending", "approved"}, {"approved", "pending"}} {
 		id := fmt.Sprintf("e3e3e3e3-0000-4000-8000-%012d", i)
 		user := "user-r3-" + id
-		w.emu.PutIdentity(id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"approved","updated":%d,"metadata":{"customer_user_id":%q}}`, id, t0.Unix(), user)))
+		w.emu.Put(passbase.Name, id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"approved","updated":%d,"metadata":{"customer_user_id":%q}}`, id, t0.Unix(), user)))
 		var ds []schedules.Delivery
 		for j, status := range order {
 			e := workflows.Event{ID: "VERIFICATION_REVIEWED/" + status, Provider: passbase.Name, SessionID: id,
@@ -95,7 +95,7 @@ func TestR5DecisionWithoutTimeForAReturningUser(t *testing.T) {
 	w := sharedWorld(t)
 	user := "user-r5-returning"
 	t0 := time.Date(2026, 7, 3, 9, 0, 0, 0, time.UTC)
-	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.PutDecision(id, nil) } }
+	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.Put(veriff.Name, id, nil) } }
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r5-first", []schedules.Delivery{
 		veriffEvent("r5-first", user, "decision/a/declined", workflows.KindDecision, "declined", t0, t0),
 	}, none("r5-first"), false)
@@ -117,7 +117,7 @@ func TestR5PolledIdentityWithoutTime(t *testing.T) {
 	first, second := "e5e5e5e5-0000-4000-8000-000000000001", "e5e5e5e5-0000-4000-8000-000000000002"
 	identity := func(id, status string, updated int64) func(time.Time) {
 		return func(time.Time) {
-			w.emu.PutIdentity(id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":%q,"updated":%d,"metadata":{"customer_user_id":%q}}`, id, status, updated, user)))
+			w.emu.Put(passbase.Name, id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":%q,"updated":%d,"metadata":{"customer_user_id":%q}}`, id, status, updated, user)))
 		}
 	}
 	pb := func(id, evID string, kind workflows.Kind, status string, at time.Time) schedules.Delivery {

@@ -52,7 +52,8 @@ import (
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/schedules"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -94,9 +95,11 @@ func sharedWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		w := &world{quiet: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
-		ecfg := emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret}
-		w.emu = emulator.New(ecfg)
-		api := httptest.NewServer(w.emu.Handler())
+		var env map[string]string
+		w.emu, _, env, err = testkit.StartEmulator(context.Background(), emulator.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			var body struct{ Data activities.Notification }
 			json.NewDecoder(r.Body).Decode(&body)
@@ -118,7 +121,7 @@ func sharedWorld(t *testing.T) *world {
 			Users:  w.users,
 			Notify: notify.New(app.URL, []byte("notify-secret-notify-secret-0123"), hc),
 		}
-		w.acts.Providers, w.rules = providerAPIs(t, ecfg, api.URL, hc)
+		w.acts.Providers, w.rules = providerAPIs(t, env, hc)
 		theWorld = w
 	})
 	return theWorld

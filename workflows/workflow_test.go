@@ -19,7 +19,10 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/veriff"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -41,8 +44,6 @@ import (
 const (
 	identity = "b76e244e-26a3-49ef-9c72-3e599bf0b5f2"
 	session  = "12df6045-3846-3e45-946a-14fa6136d78b"
-	apiKey   = "api-key"
-	secret   = "shared-secret"
 )
 
 // t0 is when the provider's events happen in these tests.
@@ -64,9 +65,10 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	ecfg := emulator.Config{PassbaseAPIKey: apiKey, VeriffAPIKey: apiKey, VeriffSecret: secret}
-	emu := emulator.New(ecfg)
-	srv := httptest.NewServer(emu.Handler())
+	emu, srv, vars, err := testkit.StartEmulator(context.Background(), emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(srv.Close)
 	users, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
@@ -76,17 +78,17 @@ func newHarness(t *testing.T) *harness {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: time.Second, RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
 	acts := &activities.Activities{Users: users}
 	cfg := workflows.DefaultConfig()
-	acts.Providers, cfg.Rules = providerAPIs(t, ecfg, srv.URL, hc)
+	acts.Providers, cfg.Rules = providerAPIs(t, vars, hc)
 	env.RegisterActivity(acts)
 	h := &harness{t: t, acts: acts, env: env, emu: emu, users: users, cfg: cfg}
 	return h
 }
 
 // providerAPIs builds every provider's API and rules the way the worker
-// does, from the variables that point a worker at the emulator.
-func providerAPIs(t *testing.T, ecfg emulator.Config, url string, hc *retryablehttp.Client) (map[string]activities.ProviderAPI, map[string]workflows.Rules) {
+// does, from env: the variables that point a worker at the emulator.
+func providerAPIs(t *testing.T, env map[string]string, hc *retryablehttp.Client) (map[string]activities.ProviderAPI, map[string]workflows.Rules) {
 	t.Helper()
-	cs, err := registry.Load(context.Background(), envconfig.MapLookuper(ecfg.APIEnv(url)))
+	cs, err := registry.Load(context.Background(), envconfig.MapLookuper(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func providerAPIs(t *testing.T, ecfg emulator.Config, url string, hc *retryableh
 
 // identityFor registers the Passbase identity behind the tests' session.
 func (h *harness) identity(status string, updated time.Time) {
-	h.emu.PutIdentity(identity, json.RawMessage(fmt.Sprintf(
+	h.emu.Put(passbase.Name, identity, json.RawMessage(fmt.Sprintf(
 		`{"id":%q,"status":%q,"updated":%d,"owner":{"first_name":"John"},"metadata":{"customer_user_id":"user-1"}}`,
 		identity, status, updated.Unix())))
 }
@@ -273,11 +275,11 @@ func TestNoDecisionPollsThenExpires(t *testing.T) {
 
 func TestLostWebhookIsRecoveredByPolling(t *testing.T) {
 	h := newHarness(t)
-	h.emu.PutDecision(session, nil)
+	h.emu.Put(veriff.Name, session, nil)
 	h.at(time.Second, workflows.Event{ID: "event/a/7001", Provider: "veriff", SessionID: session, Type: "event:started",
 		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"})
 	h.env.RegisterDelayedCallback(func() {
-		h.emu.PutDecision(session, json.RawMessage(`{"id":"`+session+`","status":"approved","code":9001,"vendorData":"user-2","decisionTime":"2026-03-01T12:30:00Z"}`))
+		h.emu.Put(veriff.Name, session, json.RawMessage(`{"id":"`+session+`","status":"approved","code":9001,"vendorData":"user-2","decisionTime":"2026-03-01T12:30:00Z"}`))
 	}, 3*time.Hour)
 	r, err := h.run("veriff", session)
 	if err != nil {

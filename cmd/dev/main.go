@@ -11,19 +11,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
-
-	"github.com/idvflow/idvflow/providers/passbase"
-	"github.com/idvflow/idvflow/providers/veriff"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/idvflow/idvflow/internal/devcreds"
-	"github.com/idvflow/idvflow/internal/devstack"
+	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/providers/registry"
 )
 
 func main() {
@@ -31,7 +31,7 @@ func main() {
 	if dataDir == "" {
 		dataDir = ".idvflow"
 	}
-	var o devstack.Options
+	var o dev.Options
 	flag.StringVar(&o.DataDir, "data-dir", dataDir, "where Temporal, the user store and the emulator keep their state (env IDV_DEV_DATA_DIR)")
 	flag.IntVar(&o.TemporalPort, "temporal-port", 7233, "Temporal frontend (gRPC) port")
 	flag.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port")
@@ -47,7 +47,7 @@ func main() {
 	logCfg.Format, logCfg.Level = envOr("IDV_LOG_FORMAT", "text"), envOr("IDV_LOG_LEVEL", "info")
 	o.Logger = logging.New(logCfg, os.Stderr)
 
-	s, err := devstack.Start(ctx, o)
+	s, err := dev.Start(ctx, o)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C while starting: a stop, not a failure.
 		fmt.Fprintln(os.Stderr, "idvflow dev stack stopped before it was up")
@@ -75,36 +75,35 @@ func envOr(k, def string) string {
 	return def
 }
 
-func banner(w io.Writer, s *devstack.Stack, o devstack.Options) {
-	vc := s.Worker.Providers.Get(veriff.Name).(*veriff.Config)
-	pc := s.Worker.Providers.Get(passbase.Name).(*passbase.Config)
+func banner(w io.Writer, s *dev.Stack, o dev.Options) {
+	var hooks, secrets strings.Builder
+	for _, p := range registry.All() {
+		fmt.Fprintf(&hooks, "   %s/webhooks/%s", s.ReceiverURL, p.Name())
+		env := p.DevEnv(s.EmulatorURL)
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			if !strings.HasSuffix(k, "_BASE_URL") {
+				fmt.Fprintf(&secrets, "    %s=%s\n", k, devOnly(k, env[k]))
+			}
+		}
+	}
 	fmt.Fprintf(w, `
 idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
 
   Temporal frontend   %s   (namespace %s)
   Temporal Web UI     %s
-  Webhook receiver    %s/webhooks/veriff   %s/webhooks/passbase
+  Webhook receiver%s
   Admin API           %s/v1/users/{id}   /v1/sessions/{provider}/{id}   /readyz
-  Provider emulator   %s   (Passbase /verification/v2, Veriff /v1)
+  Provider emulator   %s   (each provider's API, as the worker calls it)
 
   DEV-ONLY SECRETS (public test values; never use them in production):
-    VERIFF_API_KEY=%s
-    VERIFF_SHARED_SECRETS=%s
-    PASSBASE_WEBHOOK_SECRETS=%s
-    PASSBASE_API_KEY=%s
-  Payload key (IDV_PAYLOAD_KEYS; every worker and receiver on this
+%s  Payload key (IDV_PAYLOAD_KEYS; every worker and receiver on this
   Temporal needs the same): %s
 
   Try:  go run ./cmd/simulate veriff --outcome approved
         go run ./cmd/simulate passbase --outcome declined --order decision-first
 
-`, o.DataDir, s.Temporal.FrontendAddr(), devcreds.Namespace, s.UIURL,
-		s.ReceiverURL, s.ReceiverURL, s.AdminURL, s.EmulatorURL,
-		devOnly(vc.APIKey, devcreds.VeriffAPIKey),
-		devOnly(firstOf(vc.SharedSecrets), devcreds.VeriffSharedSecret),
-		devOnly(firstOf(pc.WebhookSecrets), devcreds.PassbaseWebhookSecret),
-		devOnly(pc.APIKey, devcreds.PassbaseAPIKey),
-		payloadKeySource(o.DataDir))
+`, o.DataDir, s.Temporal.FrontendAddr(), dev.Namespace, s.UIURL, hooks.String(), s.AdminURL, s.EmulatorURL,
+		secrets.String(), payloadKeySource(o.DataDir))
 }
 
 // payloadKeySource says where the dev stack's payload key is, never the key.
@@ -115,18 +114,11 @@ func payloadKeySource(dataDir string) string {
 	return "in " + filepath.Join(dataDir, "payload-key")
 }
 
-// devOnly shows a value only if it is the public dev default: a secret set
-// in the environment is never printed.
-func devOnly(value, devDefault string) string {
-	if value == devDefault {
-		return value
+// devOnly shows the public dev default of a variable the environment
+// does not set: a secret set in the environment is never printed.
+func devOnly(name, devDefault string) string {
+	if v, set := os.LookupEnv(name); set && v != devDefault {
+		return "(set from the environment; not shown)"
 	}
-	return "(set from the environment; not shown)"
-}
-
-func firstOf(xs []string) string {
-	if len(xs) == 0 {
-		return ""
-	}
-	return xs[0]
+	return devDefault
 }

@@ -24,15 +24,14 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/internal/devcreds"
-	"github.com/idvflow/idvflow/internal/devstack"
-	"github.com/idvflow/idvflow/internal/loadtest"
+	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/simulator"
 )
 
 func main() {
-	var o loadtest.Options
+	var o Options
 	flag.IntVar(&o.Concurrency, "c", 16, "concurrency of the closed-loop phases")
 	flag.DurationVar(&o.Duration, "d", 10*time.Second, "duration of each timed phase")
 	flag.IntVar(&o.Sessions, "n", 200, "end-to-end sessions")
@@ -58,15 +57,18 @@ var shortTimings = map[string]string{
 	"IDV_PROCESSED_GRACE": "2s", "IDV_DECISION_POLL_AFTER": "2s", "IDV_POLL_INTERVAL": "2s", "IDV_LATE_EVENT_WINDOW": "5s",
 }
 
-func run(ctx context.Context, o loadtest.Options, out string, running bool, cluster string) error {
+func run(ctx context.Context, o Options, out string, running bool, cluster string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	gin.SetMode(gin.ReleaseMode)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	creds, err := registry.Dev(ctx, envconfig.OsLookuper(), "")
+	if err != nil {
+		return err
+	}
 	t := &simulator.Target{
-		ReceiverURL: "http://127.0.0.1:8080", EmulatorURL: "http://127.0.0.1:8090", Namespace: devcreds.Namespace,
-		VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret, PassbaseSecret: devcreds.PassbaseWebhookSecret,
+		ReceiverURL: "http://127.0.0.1:8080", EmulatorURL: "http://127.0.0.1:8090", Namespace: dev.Namespace, Providers: creds,
 	}
 	temporalAddr, adminURL, dbURL := "127.0.0.1:7233", "http://127.0.0.1:8081", "sqlite:idvflow-dev/users.db"
 	conn := temporalconn.Config{DisableFile: true}
@@ -87,7 +89,7 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool, clus
 			return err
 		}
 		defer os.RemoveAll(dir)
-		s, err := devstack.Start(ctx, devstack.Options{
+		s, err := dev.Start(ctx, dev.Options{
 			DataDir: dir, TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
 			Logger: quiet, Env: envconfig.MultiLookuper(envconfig.MapLookuper(shortTimingsIf(sizing > 0)), envconfig.OsLookuper()),
 		})
@@ -101,7 +103,7 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool, clus
 		o.InProcess = true
 		o.CPUProfile = filepath.Join(out, "receiver-cpu.prof")
 	}
-	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": devcreds.Namespace}
+	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": dev.Namespace}
 	c, err := temporalconn.Lazy(conn, quiet, nil)
 	if err != nil {
 		return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool, clus
 		return measureSizing(ctx, o, dbURL, out)
 	}
 
-	r, err := loadtest.Run(ctx, o)
+	r, err := Run(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -127,7 +129,7 @@ func run(ctx context.Context, o loadtest.Options, out string, running bool, clus
 }
 
 func port() int {
-	p, err := devstack.FreePort()
+	p, err := dev.FreePort()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
@@ -143,18 +145,18 @@ func shortTimingsIf(on bool) map[string]string {
 }
 
 // measureSizing writes sizing.md and sizing.json.
-func measureSizing(ctx context.Context, o loadtest.Options, dbURL, out string) error {
+func measureSizing(ctx context.Context, o Options, dbURL, out string) error {
 	users, err := userstore.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer users.Close()
 	fmt.Fprintf(os.Stderr, "sizing: %d sessions per path\n", sizing)
-	costs, err := loadtest.Sizing(ctx, o, users, sizing)
+	costs, err := Sizing(ctx, o, users, sizing)
 	if err != nil {
 		return err
 	}
-	md := loadtest.SizingMarkdown(costs)
+	md := SizingMarkdown(costs)
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(out, "sizing.md"), []byte(md), 0o644); err != nil {
 		return err

@@ -29,7 +29,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/idvflow/idvflow/internal/devcreds"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -45,9 +49,10 @@ and :8081 (admin API) unless --receiver, --emulator, --ui, --admin say
 otherwise. With --count, it lists every session it created and waits up to
 --wait (20s) for each user to reach the status the scenario leads to
 (a Passbase decision that comes before its processed event waits
-IDV_PROCESSED_GRACE first; a longer --wait shows it). Secrets come from
-VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS (the first of
-each list), else the dev stack's.
+IDV_PROCESSED_GRACE first; a longer --wait shows it). Webhooks are signed or
+encrypted with the providers' variables as the receiver reads them
+(VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS, ...; the
+first of each list), else with the dev stack's.
 `
 
 func main() {
@@ -70,12 +75,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	t := &simulator.Target{
-		Namespace:      envOr("TEMPORAL_NAMESPACE", devcreds.Namespace),
-		VeriffAPIKey:   envOr("VERIFF_API_KEY", devcreds.VeriffAPIKey),
-		VeriffSecret:   firstOf(envOr("VERIFF_SHARED_SECRETS", devcreds.VeriffSharedSecret)),
-		PassbaseSecret: firstOf(envOr("PASSBASE_WEBHOOK_SECRETS", devcreds.PassbaseWebhookSecret)),
+	// The webhooks are sealed with the providers' variables over the dev
+	// stack's credentials, as the receiver reads them.
+	creds, err := registry.Dev(ctx, envconfig.OsLookuper(), "")
+	if err != nil {
+		return err
 	}
+	t := &simulator.Target{Namespace: envOr("TEMPORAL_NAMESPACE", "default"), Providers: creds}
 	fs.StringVar(&t.ReceiverURL, "receiver", "http://127.0.0.1:8080", "receiver base URL")
 	fs.StringVar(&t.EmulatorURL, "emulator", "http://127.0.0.1:8090", "provider emulator base URL")
 	fs.StringVar(&t.UIURL, "ui", "http://127.0.0.1:8233", "Temporal Web UI base URL")
@@ -102,13 +108,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	switch cmd {
 	case "passbase":
 		one = func(i int) (simulator.Session, error) {
-			return t.Passbase(ctx, simulator.PassbaseScenario{Outcome: *outcome, UserID: numbered(*user, i, *count),
-				Legacy: *legacy, Order: *order, Repeat: *repeat})
+			return t.Run(ctx, passbase.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count),
+				Legacy: *legacy, Order: *order}, *repeat)
 		}
 	case "veriff":
 		one = func(i int) (simulator.Session, error) {
-			return t.Veriff(ctx, simulator.VeriffScenario{Outcome: *outcome, UserID: numbered(*user, i, *count),
-				Events: *events, Watchlist: *watchlist, Repeat: *repeat})
+			return t.Run(ctx, veriff.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count),
+				Events: *events, Watchlist: *watchlist}, *repeat)
 		}
 	case "send":
 		if fs.NArg() != 1 {
@@ -282,8 +288,4 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-func firstOf(list string) string {
-	return strings.TrimSpace(strings.Split(list, ",")[0])
 }

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
@@ -30,10 +31,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/devcreds"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/providers/registry"
 )
 
 func main() {
@@ -155,12 +156,15 @@ func ui(ctx context.Context) error {
 	}
 }
 
-// emulate serves the providers' emulated APIs with the dev credentials.
+// emulate serves the providers' emulated APIs, accepting the credentials
+// the environment gives the workers (the dev ones unless it says others).
 func emulate(ctx context.Context) error {
-	e := emulator.New(emulator.Config{
-		PassbaseAPIKey: devcreds.PassbaseAPIKey, VeriffAPIKey: devcreds.VeriffAPIKey,
-		VeriffSecret: devcreds.VeriffSharedSecret, StateFile: os.Getenv("EMULATOR_STATE"),
-	})
+	creds, err := registry.Dev(ctx, envconfig.OsLookuper(), "")
+	if err != nil {
+		return err
+	}
+	e := emulator.New(emulator.Config{StateFile: os.Getenv("EMULATOR_STATE")})
+	creds.Emulate(e)
 	srv := httpserve.Server(env("EMULATOR_ADDR", "127.0.0.1:8090"), e.Handler())
 	return httpserve.Run(ctx, srv, slog.Default())
 }

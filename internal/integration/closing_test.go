@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
-	"github.com/idvflow/idvflow/internal/teststack"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -22,15 +22,14 @@ import (
 func TestR8SignalInTheRunsLastTask(t *testing.T) {
 	wf := workflows.DefaultConfig()
 	wf.LateEventWindow = 2 * time.Second
-	st := faultStack(t, teststack.Options{NoWorker: true, Workflow: wf})
+	st := faultStack(t, testkit.Options{NoWorker: true, Workflow: wf})
 	ctx := context.Background()
 
-	id, user := simulator.NewUUID(), "closing-user"
+	id, user := sim.NewUUID(), "closing-user"
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	post := func(status string, at time.Time) {
-		body := simulator.VeriffDecision(id, simulator.NewUUID(), user, status, at)
-		d := delivery{"/webhooks/veriff", "application/json",
-			http.Header{"X-Auth-Client": {veriffKey}, "X-Hmac-Signature": {simulator.VeriffSign(veriffSecret, body)}}, body}
+		body := veriff.DecisionBody(id, sim.NewUUID(), user, status, at)
+		d := veriffDelivery(veriffKey, veriffSecret, body)
 		if code := send(t, st.Receiver.URL, d); code != http.StatusOK {
 			t.Fatalf("%s: %d", status, code)
 		}

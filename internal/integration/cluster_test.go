@@ -194,14 +194,8 @@ type remoteEmulator struct {
 	target *simulator.Target
 }
 
-func (e remoteEmulator) PutDecision(sessionID string, v json.RawMessage) {
-	if err := e.target.PutDecision(context.Background(), sessionID, v); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e remoteEmulator) PutIdentity(id string, identity json.RawMessage) {
-	if err := e.target.PutIdentity(context.Background(), id, identity); err != nil {
+func (e remoteEmulator) Put(provider, id string, obj json.RawMessage) {
+	if err := e.target.Put(context.Background(), provider, id, obj); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -35,12 +35,13 @@ import (
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/devstack"
+	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/testlog"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 )
 
@@ -180,8 +181,8 @@ func TestConnectAPIKey(t *testing.T) {
 func onePassThrough(t *testing.T, env map[string]string) {
 	t.Helper()
 	ps := startProduction(t, env)
-	id, attempt, user := simulator.NewUUID(), simulator.NewUUID(), "connect-user"
-	body := simulator.VeriffDecision(id, attempt, user, "approved", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	id, attempt, user := sim.NewUUID(), sim.NewUUID(), "connect-user"
+	body := veriff.DecisionBody(id, attempt, user, "approved", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	ps.sendUntilAcked(t, veriffDelivery(veriffKey, veriffSecret, body))
 	ps.waitUser(t, user, "approved")
 }
@@ -197,8 +198,9 @@ type production struct {
 }
 
 // startProduction starts them; env adds to (and overrides) the defaults: a
-// SQLite database, free ports, the default Veriff integration.
-func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Config) *production {
+// SQLite database, free ports, the default Veriff integration. The emulator
+// accepts the worker's provider credentials.
+func startProduction(t *testing.T, env map[string]string) *production {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -212,11 +214,7 @@ func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Con
 		}
 	})
 
-	ecfg := emulator.Config{VeriffAPIKey: veriffKey, VeriffSecret: veriffSecret}
-	if len(emuCfg) > 0 {
-		ecfg = emuCfg[0]
-	}
-	ps.emu = emulator.New(ecfg)
+	ps.emu = emulator.New(emulator.Config{})
 	emuSrv := &http.Server{Handler: ps.emu.Handler()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -226,8 +224,8 @@ func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Con
 	t.Cleanup(func() { emuSrv.Close() })
 
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
-	httpPort, _ := devstack.FreePort()
-	adminPort, _ := devstack.FreePort()
+	httpPort, _ := dev.FreePort()
+	adminPort, _ := dev.FreePort()
 	all := map[string]string{
 		"IDV_DATABASE_URL": dbURL, "IDV_ADMIN_ADDR": fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"IDV_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", httpPort), "IDV_TASK_QUEUE": "connect-test",
@@ -246,6 +244,7 @@ func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Con
 	if err := loadWorker(t, all, &wcfg); err != nil {
 		t.Fatal(err)
 	}
+	wcfg.Providers.Emulate(ps.emu)
 	var rcfg receiver.ServerConfig
 	if err := envconf.Load(ctx, &rcfg, envconfig.MapLookuper(all)); err != nil {
 		t.Fatal(err)
@@ -260,7 +259,7 @@ func startProduction(t *testing.T, env map[string]string, emuCfg ...emulator.Con
 
 func veriffDelivery(apiKey, secret string, body []byte) delivery {
 	return delivery{"/webhooks/veriff", "application/json",
-		http.Header{"X-Auth-Client": {apiKey}, "X-Hmac-Signature": {simulator.VeriffSign(secret, body)}}, body}
+		http.Header{"X-Auth-Client": {apiKey}, "X-Hmac-Signature": {veriff.Sign([]byte(secret), body)}}, body}
 }
 
 // sendUntilAcked posts d until the receiver (starting, or waiting for

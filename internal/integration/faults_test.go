@@ -19,22 +19,22 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
-	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
 )
 
-func faultStack(t *testing.T, o teststack.Options) *teststack.Stack {
+func faultStack(t *testing.T, o testkit.Options) *testkit.Stack {
 	t.Helper()
 	if o.Workflow.SessionExpiry == 0 {
 		o.Workflow = shortSessions()
 		o.Workflow.ActivityTimeout = 3 * time.Second
 	}
 	o.T = t
-	st, err := teststack.Start(context.Background(), o)
+	st, err := testkit.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func mixedSessions(t *testing.T, emu providerAPI, n int) ([]session, []delivery)
 
 // checkUsers asserts every session's user ends in its status with no
 // decision applied twice.
-func checkUsers(t *testing.T, st *teststack.Stack, sessions []session) {
+func checkUsers(t *testing.T, st *testkit.Stack, sessions []session) {
 	t.Helper()
 	checkUserRows(t, st.Users, sessions)
 }
@@ -90,7 +90,7 @@ func checkUserRows(t *testing.T, users *userstore.Store, sessions []session) {
 // provider's redelivery completes every session; nothing acknowledged is
 // lost.
 func TestFaultTemporalUnavailable(t *testing.T) {
-	st := faultStack(t, teststack.Options{})
+	st := faultStack(t, testkit.Options{})
 	px := newProxy(t, st.Temporal.GetFrontendHostPort())
 	opts, err := temporalconn.Options(slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
@@ -102,10 +102,10 @@ func TestFaultTemporalUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	pb, _ := passbase.NewWebhooks([]string{teststack.PassbaseSecret}, false)
+	pb, _ := passbase.NewWebhooks([]string{passbase.DevWebhookSecret}, false)
 	const deadline = time.Second
 	rcv := httptest.NewServer(receiver.New(receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: deadline, RetryAfter: 2 * time.Second,
-		TaskQueue: teststack.TaskQueue}, pc, slog.New(slog.DiscardHandler), nil, veriff.NewWebhooks(teststack.VeriffKey, []string{teststack.VeriffSecret}), pb).Handler())
+		TaskQueue: testkit.TaskQueue}, pc, slog.New(slog.DiscardHandler), nil, veriff.NewWebhooks(veriff.DevAPIKey, []string{veriff.DevSharedSecret}), pb).Handler())
 	defer rcv.Close()
 
 	sessions, all := mixedSessions(t, st.Emulator, 16)
@@ -183,20 +183,20 @@ func TestFaultTemporalUnavailable(t *testing.T) {
 // (b) The worker dies while activities run; a new one takes over: every
 // session completes and each decision is applied once.
 func TestFaultWorkerKilledMidActivity(t *testing.T) {
-	st := faultStack(t, teststack.Options{NoWorker: true})
+	st := faultStack(t, testkit.Options{NoWorker: true})
 	var sessions []session
 	now := time.Now().UTC().Truncate(time.Second)
 	for i := range 6 {
-		key := simulator.NewUUID()
+		key := sim.NewUUID()
 		s := session{provider: "passbase", id: key, userID: "killed-" + key[:8], want: []string{"approved", "declined"}[i%2], decisions: 1}
-		st.Emulator.PutIdentity(key, simulator.PassbaseIdentity(key, s.userID, s.want, now, now))
+		st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, s.userID, s.want, now, now))
 		// The first identity fetch hangs past the worker's death.
 		st.Emulator.FailNext(key, emulator.Fault{Delay: 5 * time.Second})
 		for _, b := range [][]byte{
-			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, s.userID, "", now, now),
-			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, s.userID, s.want, now, now),
+			passbase.ProcessedBody(passbase.VocabularyLegacy, key, s.userID, "", now, now),
+			passbase.ReviewedBody(passbase.VocabularyLegacy, key, s.userID, s.want, now, now),
 		} {
-			enc, _ := passbase.Encrypt(teststack.PassbaseSecret, b)
+			enc, _ := passbase.Encrypt(passbase.DevWebhookSecret, b)
 			s.deliveries = append(s.deliveries, delivery{"/webhooks/passbase", "text/plain", nil, enc})
 		}
 		sessions = append(sessions, s)
@@ -235,18 +235,18 @@ func TestFaultWorkerKilledMidActivity(t *testing.T) {
 // permanent 401 or 404 ends its session with a clear reason on the user and
 // IdvStatus "error" in the Web UI, not retried forever.
 func TestFaultProviderAPI(t *testing.T) {
-	st := faultStack(t, teststack.Options{
+	st := faultStack(t, testkit.Options{
 		Emulator:        emulator.Config{FaultRate: 0.3, FaultDelay: 1500 * time.Millisecond},
 		ProviderTimeout: time.Second,
 	})
 	sessions, all := mixedSessions(t, st.Emulator, 16)
 
 	now := time.Now().UTC().Truncate(time.Second)
-	refused, unknown := simulator.NewUUID(), simulator.NewUUID()
-	st.Emulator.PutIdentity(refused, simulator.PassbaseIdentity(refused, "u-401", "approved", now, now))
+	refused, unknown := sim.NewUUID(), sim.NewUUID()
+	st.Emulator.Put(passbase.Name, refused, passbase.IdentityObject(refused, "u-401", "approved", now, now))
 	st.Emulator.FailNext(refused, emulator.Fault{Status: 401})
 	for _, key := range []string{refused, unknown} {
-		enc, _ := passbase.Encrypt(teststack.PassbaseSecret, simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, "u-"+key[:6], "approved", now, now))
+		enc, _ := passbase.Encrypt(passbase.DevWebhookSecret, passbase.ReviewedBody(passbase.VocabularyLegacy, key, "u-"+key[:6], "approved", now, now))
 		all = append(all, delivery{"/webhooks/passbase", "text/plain", nil, enc})
 	}
 	for _, d := range all {
@@ -290,7 +290,7 @@ func TestFaultProviderAPI(t *testing.T) {
 // write lock): user updates fail and retry, and nothing is lost.
 func TestFaultDatabaseUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users.db")
-	st := faultStack(t, teststack.Options{DatabaseURL: "sqlite:" + path + "?_pragma=busy_timeout(50)"})
+	st := faultStack(t, testkit.Options{DatabaseURL: "sqlite:" + path + "?_pragma=busy_timeout(50)"})
 	sessions, all := mixedSessions(t, st.Emulator, 8)
 
 	locker, err := sql.Open("sqlite", path)

@@ -15,21 +15,23 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/idvflow/idvflow/internal/teststack"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 
+// The stack's credentials: each provider's dev ones.
 const (
-	veriffKey      = teststack.VeriffKey
-	veriffSecret   = teststack.VeriffSecret
-	passbaseSecret = teststack.PassbaseSecret
-	adminToken     = teststack.AdminToken
+	veriffKey      = veriff.DevAPIKey
+	veriffSecret   = veriff.DevSharedSecret
+	passbaseSecret = passbase.DevWebhookSecret
+	adminToken     = testkit.AdminToken
 )
 
 func TestMain(m *testing.M) {
@@ -37,9 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startStack(t *testing.T, wf workflows.Config) *teststack.Stack {
+func startStack(t *testing.T, wf workflows.Config) *testkit.Stack {
 	t.Helper()
-	st, err := teststack.Start(context.Background(), teststack.Options{Workflow: wf, T: t})
+	st, err := testkit.Start(context.Background(), testkit.Options{Workflow: wf, T: t})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,39 +67,37 @@ type session struct {
 // providerAPI is where a session's answers for the provider's API go: the
 // emulator in this process, or one behind its control routes.
 type providerAPI interface {
-	PutDecision(sessionID string, verification json.RawMessage)
-	PutIdentity(id string, identity json.RawMessage)
+	Put(provider, id string, obj json.RawMessage)
 }
 
 func veriffSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session {
-	id, attempt := simulator.NewUUID(), simulator.NewUUID()
+	id, attempt := sim.NewUUID(), sim.NewUUID()
 	s := session{provider: "veriff", id: id, userID: fmt.Sprintf("vf-user-%03d", i)}
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
 	post := func(body []byte) {
-		s.deliveries = append(s.deliveries, delivery{"/webhooks/veriff", "application/json",
-			http.Header{"X-Auth-Client": {veriffKey}, "X-Hmac-Signature": {simulator.VeriffSign(veriffSecret, body)}}, body})
+		s.deliveries = append(s.deliveries, veriffDelivery(veriffKey, veriffSecret, body))
 	}
-	post(simulator.VeriffEvent(id, attempt, s.userID, 7001, "started"))
-	post(simulator.VeriffEvent(id, attempt, s.userID, 7002, "submitted"))
+	post(veriff.EventBody(id, attempt, s.userID, veriff.Started))
+	post(veriff.EventBody(id, attempt, s.userID, veriff.Submitted))
 	final := []string{"approved", "declined"}[r.IntN(2)]
 	if r.IntN(4) == 0 {
-		post(simulator.VeriffDecision(id, attempt, s.userID, "resubmission_requested", t0))
+		post(veriff.DecisionBody(id, attempt, s.userID, "resubmission_requested", t0))
 		s.decisions++
 	}
-	post(simulator.VeriffDecision(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
+	post(veriff.DecisionBody(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
 	s.decisions++
 	s.want = final
-	v, _ := json.Marshal(simulator.VeriffVerification(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
-	emu.PutDecision(id, v)
+	v, _ := json.Marshal(veriff.Verification(id, attempt, s.userID, final, t0.Add(10*time.Minute)))
+	emu.Put(veriff.Name, id, v)
 	return s
 }
 
 func passbaseSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session {
-	key := simulator.NewUUID()
+	key := sim.NewUUID()
 	s := session{provider: "passbase", id: key, userID: fmt.Sprintf("pb-user-%03d", i)}
 	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
 	processed, decided := created.Add(time.Minute), created.Add(5*time.Minute)
-	vocab := []string{simulator.VocabularyLegacy, simulator.VocabularyNew}[r.IntN(2)]
+	vocab := []string{passbase.VocabularyLegacy, passbase.VocabularyNew}[r.IntN(2)]
 	final := []string{"approved", "declined"}[r.IntN(2)]
 	post := func(plain []byte) {
 		body, err := passbase.Encrypt(passbaseSecret, plain)
@@ -106,14 +106,14 @@ func passbaseSession(t *testing.T, emu providerAPI, i int, r *rand.Rand) session
 		}
 		s.deliveries = append(s.deliveries, delivery{"/webhooks/passbase", "text/plain", nil, body})
 	}
-	post(simulator.PassbaseProcessed(vocab, key, s.userID, "pending", created, processed))
-	post(simulator.PassbaseReviewed(vocab, key, s.userID, final, created, decided))
+	post(passbase.ProcessedBody(vocab, key, s.userID, "pending", created, processed))
+	post(passbase.ReviewedBody(vocab, key, s.userID, final, created, decided))
 	s.want, s.decisions = final, 1
-	if vocab == simulator.VocabularyNew {
+	if vocab == passbase.VocabularyNew {
 		// VERIFICATION_COMPLETED "pending" is a (non-final) decision too.
 		s.decisions++
 	}
-	emu.PutIdentity(key, simulator.PassbaseIdentity(key, s.userID, final, created, decided))
+	emu.Put(passbase.Name, key, passbase.IdentityObject(key, s.userID, final, created, decided))
 	return s
 }
 
@@ -201,7 +201,7 @@ func TestSessionsEndToEnd(t *testing.T) {
 
 // waitAllClosed waits until the newest run of every session's workflow has
 // completed.
-func waitAllClosed(t *testing.T, st *teststack.Stack, sessions []session, limit time.Duration) {
+func waitAllClosed(t *testing.T, st *testkit.Stack, sessions []session, limit time.Duration) {
 	t.Helper()
 	waitClosed(t, st.Temporal.GetDefaultClient(), sessions, limit)
 }

@@ -8,8 +8,8 @@ import (
 
 	"go.temporal.io/server/temporaltest"
 
-	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 )
 
 // TestTwoVeriffIntegrations: a company with a web and a mobile integration
@@ -39,18 +39,18 @@ func TestTwoVeriffIntegrations(t *testing.T) {
 		"IDV_POLL_INTERVAL":            "1s",
 		"IDV_VERIFF_AWAIT_SUBMITTED":   "false",
 		"IDV_PROCESSED_GRACE":          "1s",
-	}, emulator.Config{VeriffMore: map[string]string{webKey: webSecret, mobileKey: mobileSecret}})
+	})
 
 	decided := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 	// The web app's decision, under web's key and secret.
-	webSession := simulator.NewUUID()
+	webSession := sim.NewUUID()
 	ps.sendUntilAcked(t, veriffDelivery(webKey, webSecret,
-		simulator.VeriffDecision(webSession, simulator.NewUUID(), "web-user", "approved", decided)))
+		veriff.DecisionBody(webSession, sim.NewUUID(), "web-user", "approved", decided)))
 	ps.waitUser(t, "web-user", "approved")
 
 	// Signed by web, claimed by mobile: the one 401.
-	forged := simulator.VeriffDecision(simulator.NewUUID(), simulator.NewUUID(), "forged-user", "approved", decided)
+	forged := veriff.DecisionBody(sim.NewUUID(), sim.NewUUID(), "forged-user", "approved", decided)
 	crossed := veriffDelivery(mobileKey, webSecret, forged)
 	if code := send(t, ps.url, crossed); code != http.StatusUnauthorized {
 		t.Fatalf("web's signature under mobile's key: %d, want 401", code)
@@ -62,13 +62,13 @@ func TestTwoVeriffIntegrations(t *testing.T) {
 	// A mobile session that only says "submitted": the worker polls with
 	// mobile's credentials (the emulator accepts each key only with its
 	// own secret) and finds the decision.
-	mobileSession, attempt := simulator.NewUUID(), simulator.NewUUID()
-	v, _ := json.Marshal(simulator.VeriffVerification(mobileSession, attempt, "mobile-user", "declined", decided))
-	ps.emu.PutDecision(mobileSession, v)
+	mobileSession, attempt := sim.NewUUID(), sim.NewUUID()
+	v, _ := json.Marshal(veriff.Verification(mobileSession, attempt, "mobile-user", "declined", decided))
+	ps.emu.Put(veriff.Name, mobileSession, v)
 	ps.sendUntilAcked(t, veriffDelivery(mobileKey, mobileSecret,
-		simulator.VeriffEvent(mobileSession, attempt, "mobile-user", 7002, "submitted")))
+		veriff.EventBody(mobileSession, attempt, "mobile-user", veriff.Submitted)))
 	ps.waitUser(t, "mobile-user", "declined")
-	if got := ps.emu.VeriffClient(mobileSession); got != mobileKey {
+	if got := ps.emu.Client(mobileSession); got != mobileKey {
 		t.Fatalf("the mobile session was polled with key %q, want mobile's", got)
 	}
 	if _, err := ps.users.Get(t.Context(), "forged-user"); err == nil {

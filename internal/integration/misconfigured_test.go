@@ -17,7 +17,7 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -29,16 +29,16 @@ import (
 // providers still completes, correctly, once, with no failed run and no
 // phantom user under an identity key.
 func TestMisconfiguredWorkersNeverFailASession(t *testing.T) {
-	st := faultStack(t, teststack.Options{PayloadKeys: payloadcodec.NewKey("k1")})
+	st := faultStack(t, testkit.Options{PayloadKeys: payloadcodec.NewKey("k1")})
 	ctx := context.Background()
 
 	noKeys := st.Temporal.NewClientWithOptions(client.Options{DataConverter: temporalconn.Guarded(nil)})
-	withoutKeys := sdkworker.New(noKeys, teststack.TaskQueue, worker.Options(time.Second))
+	withoutKeys := sdkworker.New(noKeys, testkit.TaskQueue, worker.Options(time.Second))
 	worker.Register(withoutKeys, st.Activities, st.Workflow)
 	noPassbase := *st.Activities
 	noPassbase.Providers = maps.Clone(st.Activities.Providers)
 	noPassbase.Providers[passbase.Name], _ = passbase.Provider{}.NewConfig().API(nil) // no PASSBASE_API_KEY
-	withoutPassbase := sdkworker.New(st.Temporal.GetDefaultClient(), teststack.TaskQueue, worker.Options(time.Second))
+	withoutPassbase := sdkworker.New(st.Temporal.GetDefaultClient(), testkit.TaskQueue, worker.Options(time.Second))
 	worker.Register(withoutPassbase, &noPassbase, st.Workflow)
 	for _, w := range []sdkworker.Worker{withoutKeys, withoutPassbase} {
 		if err := w.Start(); err != nil {

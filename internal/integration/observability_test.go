@@ -13,8 +13,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	sdkpb "go.temporal.io/api/sdk/v1"
 
-	"github.com/idvflow/idvflow/internal/teststack"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 
 	"github.com/idvflow/idvflow/internal/testlog"
@@ -28,7 +30,7 @@ func TestObservability(t *testing.T) {
 	wf := workflows.DefaultConfig()
 	wf.LateEventWindow = time.Second
 	wf.ProcessedGrace = time.Second
-	st, err := teststack.Start(context.Background(), teststack.Options{
+	st, err := testkit.Start(context.Background(), testkit.Options{
 		Workflow: wf, T: t, Spans: spans, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
@@ -37,13 +39,13 @@ func TestObservability(t *testing.T) {
 	t.Cleanup(st.Close)
 	ctx := context.Background()
 
-	sess, err := st.Target.Veriff(ctx, simulator.VeriffScenario{Outcome: "approved", UserID: "obs-user", Repeat: 2})
+	sess, err := st.Target.Run(ctx, veriff.Scenario{Outcome: "approved", UserID: "obs-user"}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A permanent activity failure: a Passbase identity the API does not know.
-	key := simulator.NewUUID()
-	if code, _, err := st.Target.Send(ctx, "passbase", simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", time.Now(), time.Now())); err != nil || code != 200 {
+	key := sim.NewUUID()
+	if code, _, err := st.Target.Send(ctx, "passbase", passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", time.Now(), time.Now())); err != nil || code != 200 {
 		t.Fatalf("passbase webhook: %d %v", code, err)
 	}
 	if code, _, _ := st.Target.Send(ctx, "veriff", []byte(`{"verification":{"status":"approved"}}`)); code != 400 {
@@ -102,7 +104,7 @@ func TestObservability(t *testing.T) {
 			{"idv_webhooks_total", []string{`outcome="malformed"`, `provider="veriff"`, `type="unknown"`}},
 			{"idv_webhook_ack_seconds_count", []string{`outcome="accepted"`, `provider="veriff"`}},
 			// The task queue as it is named, not sanitised to "idv_test".
-			{"idv_session_events_total", []string{`kind="decision"`, `provider="veriff"`, `task_queue="` + teststack.TaskQueue + `"`}},
+			{"idv_session_events_total", []string{`kind="decision"`, `provider="veriff"`, `task_queue="` + testkit.TaskQueue + `"`}},
 			{"idv_session_events_repeated_total", []string{`kind="decision"`, `provider="veriff"`}},
 			{"idv_sessions_finished_total", []string{`provider="veriff"`, `status="approved"`}},
 			{"idv_sessions_finished_total", []string{`provider="passbase"`, `status="error"`}},
@@ -167,7 +169,7 @@ func TestObservability(t *testing.T) {
 		if !receiverLine || !workerLine {
 			t.Fatalf("receiver line with ids: %v, worker line with workflow id: %v\n%s", receiverLine, workerLine, out)
 		}
-		for _, pii := range []string{simulator.FakeLastName, simulator.FakeDocumentNumber, simulator.FakeDateOfBirth, teststack.VeriffSecret} {
+		for _, pii := range []string{sim.LastName, sim.DocumentNumber, sim.DateOfBirth, veriff.DevSharedSecret} {
 			if strings.Contains(out, pii) {
 				t.Fatalf("logs contain %q", pii)
 			}
@@ -188,7 +190,7 @@ func grepIdv(m string) string {
 func scrape(t *testing.T, url string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+teststack.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+testkit.AdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/idvflow/idvflow/internal/payloadcodec"
-	"github.com/idvflow/idvflow/internal/teststack"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/workflows"
 
@@ -27,11 +30,11 @@ import (
 // personal is what the simulated payloads carry about the person: none of
 // it may reach Temporal or a log line.
 var personal = []string{
-	simulator.FakeFirstName, simulator.FakeLastName, simulator.FakeDateOfBirth, simulator.FakeDocumentNumber,
+	sim.FirstName, sim.LastName, sim.DateOfBirth, sim.DocumentNumber,
 	"simona.testperson@example.com", "192.0.2.10",
 }
 
-func rawHistory(t *testing.T, st *teststack.Stack, workflowID string) []byte {
+func rawHistory(t *testing.T, st *testkit.Stack, workflowID string) []byte {
 	t.Helper()
 	it := st.Temporal.GetDefaultClient().GetWorkflowHistory(context.Background(), workflowID, "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -50,14 +53,14 @@ func rawHistory(t *testing.T, st *teststack.Stack, workflowID string) []byte {
 	return b
 }
 
-func runBothProviders(t *testing.T, st *teststack.Stack) []simulator.Session {
+func runBothProviders(t *testing.T, st *testkit.Stack) []simulator.Session {
 	t.Helper()
 	ctx := context.Background()
-	vf, err := st.Target.Veriff(ctx, simulator.VeriffScenario{Outcome: "declined", UserID: "priv-vf", Events: true, Watchlist: true})
+	vf, err := st.Target.Run(ctx, veriff.Scenario{Outcome: "declined", UserID: "priv-vf", Events: true, Watchlist: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := st.Target.Passbase(ctx, simulator.PassbaseScenario{Outcome: "approved", UserID: "priv-pb", Legacy: true})
+	pb, err := st.Target.Run(ctx, passbase.Scenario{Outcome: "approved", UserID: "priv-pb", Legacy: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func shortSessions() workflows.Config {
 func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 	var logs testlog.Buffer
 	key := payloadcodec.NewKey("test-1")
-	st, err := teststack.Start(context.Background(), teststack.Options{
+	st, err := testkit.Start(context.Background(), testkit.Options{
 		Workflow: shortSessions(), T: t, PayloadKeys: key,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -138,7 +141,7 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 		}
 		req, _ = http.NewRequest(http.MethodPost, st.Admin.URL+"/codec/decode", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+teststack.AdminToken)
+		req.Header.Set("Authorization", "Bearer "+testkit.AdminToken)
 		resp, err = http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -163,8 +166,8 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 		if !strings.Contains(out, "msg=webhook") || !strings.Contains(out, "user record updated") {
 			t.Fatalf("the run logged too little to prove anything:\n%s", out)
 		}
-		secrets := []string{teststack.VeriffSecret, teststack.PassbaseSecret, teststack.PassbaseKey, teststack.AdminToken,
-			teststack.NotifySecret, strings.SplitN(key, ":", 2)[1]}
+		secrets := []string{veriff.DevSharedSecret, passbase.DevWebhookSecret, passbase.DevAPIKey, testkit.AdminToken,
+			testkit.NotifySecret, strings.SplitN(key, ":", 2)[1]}
 		for _, s := range append(append([]string{}, personal...), secrets...) {
 			if strings.Contains(out, s) {
 				t.Fatalf("logs contain %q", s)
@@ -176,7 +179,7 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 // TestNoPersonalDataWithoutCodec: even with payloads in plain JSON, the
 // parsers never carry personal fields into Temporal.
 func TestNoPersonalDataWithoutCodec(t *testing.T) {
-	st, err := teststack.Start(context.Background(), teststack.Options{Workflow: shortSessions(), T: t})
+	st, err := testkit.Start(context.Background(), testkit.Options{Workflow: shortSessions(), T: t})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -14,9 +13,8 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/idvflow/idvflow/internal/schedules"
-	"github.com/idvflow/idvflow/internal/teststack"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -33,7 +31,7 @@ const endToEndSchedules = 40
 // must get 200, and every user must end as the model says.
 func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 	tm := schedules.RealTime(time.Now().Add(3 * time.Second))
-	st := faultStack(t, teststack.Options{Workflow: tm.Config})
+	st := faultStack(t, testkit.Options{Workflow: tm.Config})
 	ctx := context.Background()
 
 	var all []schedules.Schedule
@@ -52,7 +50,7 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			for k := range sc.Sessions[j].Decisions {
 				d := &sc.Sessions[j].Decisions[k]
 				if sc.Sessions[j].Provider == veriff.Name {
-					d.ReasonCode = veriffReasonCode(d.Status) // what the simulator's bodies carry
+					d.ReasonCode = veriff.ReasonCodeFor(d.Status) // what the simulator's bodies carry
 				}
 			}
 		}
@@ -103,16 +101,6 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 	}
 }
 
-// veriffReasonCode is the reason code simulator.VeriffDecision sends.
-func veriffReasonCode(status string) string {
-	var v struct {
-		ReasonCode json.Number `json:"reasonCode"`
-	}
-	b, _ := json.Marshal(simulator.VeriffVerification("s", "a", "u", status, time.Now()))
-	json.Unmarshal(b, &v)
-	return v.ReasonCode.String()
-}
-
 // webhookFor is the provider's webhook for a generated event, byte for byte
 // as the provider sends it.
 func webhookFor(t *testing.T, s schedules.Session, user string, ev workflows.Event) (delivery, bool) {
@@ -120,27 +108,26 @@ func webhookFor(t *testing.T, s schedules.Session, user string, ev workflows.Eve
 		var body []byte
 		switch ev.Kind {
 		case workflows.KindDecision:
-			body = simulator.VeriffDecision(s.ID, ev.AttemptID, user, string(ev.Decision), ev.OccurredAt)
+			body = veriff.DecisionBody(s.ID, ev.AttemptID, user, string(ev.Decision), ev.OccurredAt)
 		case workflows.KindProgress:
-			body = simulator.VeriffEvent(s.ID, "attempt", user, 7001, "started")
+			body = veriff.EventBody(s.ID, "attempt", user, veriff.Started)
 		case workflows.KindProcessed:
-			body = simulator.VeriffEvent(s.ID, "attempt", user, 7002, "submitted")
+			body = veriff.EventBody(s.ID, "attempt", user, veriff.Submitted)
 		case workflows.KindScreening:
-			body = simulator.VeriffScreening(s.ID, "attempt", user, "updated_result", ev.ProviderStatus, ev.OccurredAt)
+			body = veriff.ScreeningBody(s.ID, "attempt", user, "updated_result", ev.ProviderStatus, ev.OccurredAt)
 		default: // a type idvflow does not model, naming the session
 			body = []byte(fmt.Sprintf(`{"sessionId":%q,"feature":"ine","n":%q,"vendorData":%q}`, s.ID, ev.ID, user))
 		}
-		return delivery{"/webhooks/veriff", "application/json",
-			http.Header{"X-Auth-Client": {veriffKey}, "X-Hmac-Signature": {simulator.VeriffSign(veriffSecret, body)}}, body}, true
+		return veriffDelivery(veriffKey, veriffSecret, body), true
 	}
 	var plain []byte
 	switch ev.Kind {
 	case workflows.KindDecision:
-		plain = simulator.PassbaseReviewed(simulator.VocabularyNew, s.ID, user, string(ev.Decision), s.Start(), ev.OccurredAt)
+		plain = passbase.ReviewedBody(passbase.VocabularyNew, s.ID, user, string(ev.Decision), s.Start(), ev.OccurredAt)
 	case workflows.KindProgress, workflows.KindProcessed:
 		// The older vocabulary carries the app's user id, as the
 		// generated events do.
-		plain = simulator.PassbaseProcessed(simulator.VocabularyLegacy, s.ID, user, "", s.Start(), s.Start())
+		plain = passbase.ProcessedBody(passbase.VocabularyLegacy, s.ID, user, "", s.Start(), s.Start())
 	default:
 		return delivery{}, false
 	}

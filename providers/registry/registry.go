@@ -29,3 +29,10 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (providers.Configs, er
 	}
 	return cs, nil
 }
+
+// Dev reads every provider's configuration from lookup over the dev
+// defaults (each provider's DevEnv, its API at emulatorURL): what a tool
+// talking to a dev stack uses, with whatever the environment overrides.
+func Dev(ctx context.Context, lookup envconfig.Lookuper, emulatorURL string) (providers.Configs, error) {
+	return Load(ctx, envconfig.MultiLookuper(lookup, envconfig.MapLookuper(All().DevEnv(emulatorURL))))
+}

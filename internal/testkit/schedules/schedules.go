@@ -359,7 +359,7 @@ func (s Session) ProviderState(emu *emulator.Emulator, user string, at time.Time
 				"vendorData": user, "decisionTime": last.providerTime(s), "attemptId": "api"})
 			v = b
 		}
-		emu.PutDecision(s.ID, v)
+		emu.Put(veriff.Name, s.ID, v)
 	} else {
 		status, updated := "processing", s.Start().Unix()
 		if last != nil {
@@ -367,7 +367,7 @@ func (s Session) ProviderState(emu *emulator.Emulator, user string, at time.Time
 		}
 		b, _ := json.Marshal(map[string]any{"id": s.ID, "status": status, "updated": updated,
 			"metadata": map[string]any{"customer_user_id": user}})
-		emu.PutIdentity(s.ID, b)
+		emu.Put(passbase.Name, s.ID, b)
 	}
 	if s.Fault == "transient" {
 		emu.FailNext(s.ID, emulator.Fault{Status: 500}, emulator.Fault{Status: 500})

@@ -1,4 +1,4 @@
-package loadtest_test
+package main
 
 import (
 	"context"
@@ -10,19 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
-	"github.com/idvflow/idvflow/internal/devcreds"
-	"github.com/idvflow/idvflow/internal/devstack"
-	"github.com/idvflow/idvflow/internal/loadtest"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/dev"
 )
-
-func port(t *testing.T) int {
-	p, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestSmoke runs every phase of the load tool briefly against the embedded
 // stack and checks the report's outcomes (not its speed: that is what the
@@ -30,24 +19,23 @@ func port(t *testing.T) int {
 func TestSmoke(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	ctx := context.Background()
-	s, err := devstack.Start(ctx, devstack.Options{
-		DataDir: t.TempDir(), TemporalPort: port(t), UIPort: port(t), HTTPPort: port(t), AdminPort: port(t), EmulatorPort: port(t),
+	s, err := dev.Start(ctx, dev.Options{
+		DataDir: t.TempDir(), TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: devcreds.Namespace})
+	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: dev.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	r, err := loadtest.Run(ctx, loadtest.Options{
+	r, err := Run(ctx, Options{
 		Concurrency: 4, Duration: time.Second, Sessions: 10, TaskQueue: "idv-verification",
 		Temporal: c, AdminURL: s.AdminURL, InProcess: true,
-		Target: &simulator.Target{ReceiverURL: s.ReceiverURL, EmulatorURL: s.EmulatorURL, Namespace: devcreds.Namespace,
-			VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret, PassbaseSecret: devcreds.PassbaseWebhookSecret},
+		Target: s.Target(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,15 @@
-// Package devstack runs all of idvflow in one process for development: the
+// Package dev runs all of idvflow in one process for development: the
 // embedded Temporal dev server with its Web UI, the provider emulator, and
 // the production receiver and worker (with the admin API), configured by
 // dev defaults that every production variable still overrides.
-package devstack
+package dev
 
 import (
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -20,20 +21,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/idvflow/idvflow/providers/passbase"
-	"github.com/idvflow/idvflow/providers/veriff"
-
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/devcreds"
-	"github.com/idvflow/idvflow/internal/devserver"
+	"github.com/idvflow/idvflow/internal/dev/devserver"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 )
 
@@ -86,6 +85,16 @@ type Stack struct {
 
 const ip = "127.0.0.1"
 
+// Namespace is the embedded server's namespace.
+const Namespace = "default"
+
+// Target is the stack as a simulator target: webhooks sealed with the
+// receiver's own credentials.
+func (s *Stack) Target() *simulator.Target {
+	return &simulator.Target{ReceiverURL: s.ReceiverURL, EmulatorURL: s.EmulatorURL, UIURL: s.UIURL,
+		Namespace: Namespace, Providers: s.Receiver.Providers}
+}
+
 func hostPort(port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
 // localURL is the URL on this machine of a server listening on addr: an
@@ -127,20 +136,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(map[string]string{
+	defaults := registry.All().DevEnv(emulatorURL)
+	maps.Copy(defaults, map[string]string{
 		"IDV_PAYLOAD_KEYS":       payloadKey,
 		"IDV_CODEC_CORS_ORIGINS": "http://" + hostPort(o.UIPort) + ",http://localhost:" + strconv.Itoa(o.UIPort),
 		// Loopback: the dev secrets are public. IDV_HTTP_ADDR=:8080 opens it.
-		"IDV_HTTP_ADDR":            hostPort(o.HTTPPort),
-		"IDV_ADMIN_ADDR":           hostPort(o.AdminPort),
-		"IDV_DATABASE_URL":         "sqlite:" + filepath.Join(dataDir, "users.db"),
-		"VERIFF_API_KEY":           devcreds.VeriffAPIKey,
-		"VERIFF_SHARED_SECRETS":    devcreds.VeriffSharedSecret,
-		"VERIFF_BASE_URL":          emulatorURL,
-		"PASSBASE_WEBHOOK_SECRETS": devcreds.PassbaseWebhookSecret,
-		"PASSBASE_API_KEY":         devcreds.PassbaseAPIKey,
-		"PASSBASE_BASE_URL":        emulatorURL + "/verification/v2",
-	}))
+		"IDV_HTTP_ADDR":    hostPort(o.HTTPPort),
+		"IDV_ADMIN_ADDR":   hostPort(o.AdminPort),
+		"IDV_DATABASE_URL": "sqlite:" + filepath.Join(dataDir, "users.db"),
+	})
+	env := envconfig.MultiLookuper(o.Env, envconfig.MapLookuper(defaults))
 	s := &Stack{errs: make(chan error, 4), EmulatorURL: emulatorURL}
 	if err := envconf.Load(ctx, &s.Worker, env); err != nil {
 		return nil, err
@@ -152,7 +157,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	// profile file the shell has for a real cluster.
 	embedded := temporalconn.Config{
 		PayloadKeys: s.Worker.Temporal.PayloadKeys,
-		Env:         temporalconn.EnvMap{"TEMPORAL_ADDRESS": hostPort(o.TemporalPort), "TEMPORAL_NAMESPACE": devcreds.Namespace},
+		Env:         temporalconn.EnvMap{"TEMPORAL_ADDRESS": hostPort(o.TemporalPort), "TEMPORAL_NAMESPACE": Namespace},
 		DisableFile: true,
 	}
 	s.Worker.Temporal, s.Receiver.Temporal = embedded, embedded
@@ -171,7 +176,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		DatabaseFile: filepath.Join(dataDir, "temporal.db"),
 		// The UI decodes payloads through the admin API's codec endpoint.
 		UICodecEndpoint: "http://" + hostPort(o.AdminPort) + "/codec",
-		Namespace:       devcreds.Namespace,
+		Namespace:       Namespace,
 		// A session runs up to IDV_SESSION_EXPIRY plus the late window; keep
 		// closed ones visible for two weeks after that.
 		Retention: 14 * 24 * time.Hour,
@@ -186,14 +191,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	// The emulator answers with the credentials the worker actually uses.
-	vc := s.Worker.Providers.Get(veriff.Name).(*veriff.Config)
-	pc := s.Worker.Providers.Get(passbase.Name).(*passbase.Config)
-	s.Emulator = emulator.New(emulator.Config{
-		PassbaseAPIKey: pc.APIKey,
-		VeriffAPIKey:   vc.APIKey,
-		VeriffSecret:   first(vc.SharedSecrets),
-		StateFile:      filepath.Join(dataDir, "emulator.json"),
-	})
+	s.Emulator = emulator.New(emulator.Config{StateFile: filepath.Join(dataDir, "emulator.json")})
+	s.Worker.Providers.Emulate(s.Emulator)
 	emuSrv := httpserve.Server(hostPort(o.EmulatorPort), s.Emulator.Handler())
 	s.run(func() error { return httpserve.Run(runCtx, emuSrv, log.With("service", "emulator")) })
 	s.run(func() error { return worker.Run(runCtx, &s.Worker, log.With("service", "worker"), s.Telemetry) })
@@ -254,13 +253,6 @@ func FreePort() (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no free port in 20000-29999")
-}
-
-func first(xs []string) string {
-	if len(xs) == 0 {
-		return ""
-	}
-	return xs[0]
 }
 
 func (s *Stack) run(f func() error) {

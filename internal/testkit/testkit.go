@@ -1,8 +1,10 @@
-// Package teststack starts idvflow in one process for tests and tools: a
-// real Temporal server (temporaltest), the worker with the real activities,
-// the receiver and the admin API on httptest, the provider emulator and a
-// SQLite user store.
-package teststack
+// Package testkit starts idvflow in one process for tests: a real Temporal
+// server (temporaltest), the worker with the real activities, the receiver
+// and the admin API on httptest, the provider emulator and a SQLite user
+// store. The worker and the receiver are configured from variables by the
+// production loader, as cmd/worker, cmd/receiver and cmd/dev configure
+// theirs; the providers' variables are their dev defaults (DevEnv).
+package testkit
 
 import (
 	"context"
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,21 +33,19 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Credentials the stack accepts.
+// The stack's own names and credentials; the providers' are their
+// packages' dev credentials.
 const (
-	TaskQueue      = "idv-test"
-	VeriffKey      = "8e4f7cd8-7a19-4d7d-971f-a076407ee03c"
-	VeriffSecret   = "abcdef12-abcd-abcd-abcd-abcdef012345"
-	PassbaseKey    = "passbase-secret-api-key"
-	PassbaseSecret = "passbase-demo-webhook-secret-32b"
-	AdminToken     = "admin-token-for-tests"
-	NotifySecret   = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	TaskQueue    = "idv-test"
+	AdminToken   = "admin-token-for-tests"
+	NotifySecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )
 
 // Options tune a stack.
@@ -65,6 +66,9 @@ type Options struct {
 	// Emulator tunes the provider emulator (faults); its credentials are
 	// always the stack's.
 	Emulator emulator.Config
+	// Env adds variables (a provider's further integrations, say) over the
+	// stack's own.
+	Env map[string]string
 	// ProviderTimeout bounds one provider API attempt (default 10s).
 	ProviderTimeout time.Duration
 }
@@ -156,10 +160,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	ecfg := o.Emulator
-	ecfg.PassbaseAPIKey, ecfg.VeriffAPIKey, ecfg.VeriffSecret = PassbaseKey, VeriffKey, VeriffSecret
-	s.Emulator = emulator.New(ecfg)
-	emu := httptest.NewServer(s.Emulator.Handler())
+	var emu *httptest.Server
+	var vars map[string]string
+	s.Emulator, emu, vars, err = StartEmulator(ctx, o.Emulator)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.closers = append(s.closers, emu.Close)
 
 	dbURL := o.DatabaseURL
@@ -186,13 +193,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	// The worker's and the receiver's configuration come from variables
 	// through the production loader, as cmd/worker and cmd/receiver read
 	// theirs; the stack only names its own servers.
-	env := envconfig.MapLookuper(map[string]string{
-		"VERIFF_API_KEY": VeriffKey, "VERIFF_SHARED_SECRETS": VeriffSecret, "VERIFF_BASE_URL": emu.URL,
-		"PASSBASE_API_KEY": PassbaseKey, "PASSBASE_WEBHOOK_SECRETS": PassbaseSecret,
-		"PASSBASE_BASE_URL": emu.URL + "/verification/v2",
-		"IDV_NOTIFY_URL":    s.App.URL, "IDV_NOTIFY_SECRET": NotifySecret,
+	maps.Copy(vars, map[string]string{
+		"IDV_NOTIFY_URL": s.App.URL, "IDV_NOTIFY_SECRET": NotifySecret,
 		"IDV_DATABASE_URL": dbURL, "IDV_TASK_QUEUE": TaskQueue,
 	})
+	maps.Copy(vars, o.Env)
+	env := envconfig.MapLookuper(vars)
 	var cfg worker.Config
 	var rc receiver.ServerConfig
 	if err := errors.Join(envconf.Load(ctx, &cfg, env), envconf.Load(ctx, &rc, env)); err != nil {
@@ -226,9 +232,25 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	s.Target = &simulator.Target{
 		ReceiverURL: s.Receiver.URL, EmulatorURL: emu.URL, Namespace: s.Temporal.GetDefaultNamespace(),
-		VeriffAPIKey: VeriffKey, VeriffSecret: VeriffSecret, PassbaseSecret: PassbaseSecret,
+		Providers: rc.Providers,
 	}
 	return s, nil
+}
+
+// StartEmulator serves the provider emulator on httptest, answering every
+// provider's API for its dev credentials. vars are the providers' dev
+// variables with their APIs at it: what points a worker there.
+func StartEmulator(ctx context.Context, cfg emulator.Config) (*emulator.Emulator, *httptest.Server, map[string]string, error) {
+	e := emulator.New(cfg)
+	srv := httptest.NewServer(e.Handler())
+	vars := registry.All().DevEnv(srv.URL)
+	creds, err := registry.Load(ctx, envconfig.MapLookuper(vars))
+	if err != nil {
+		srv.Close()
+		return nil, nil, nil, err
+	}
+	creds.Emulate(e)
+	return e, srv, vars, nil
 }
 
 // StartWorker starts a worker of the stack's workflow and activities.

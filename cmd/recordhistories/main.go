@@ -24,8 +24,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/idvflow/idvflow/internal/teststack"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -60,7 +62,7 @@ func record(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	st, err := teststack.Start(ctx, teststack.Options{Workflow: timings()})
+	st, err := testkit.Start(ctx, testkit.Options{Workflow: timings()})
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func record(ctx context.Context, dir string) error {
 	return nil
 }
 
-func recordOne(ctx context.Context, st *teststack.Stack, sc scenario, dir string) error {
+func recordOne(ctx context.Context, st *testkit.Stack, sc scenario, dir string) error {
 	wid, err := sc.run(ctx, st)
 	if err != nil {
 		return err
@@ -121,10 +123,10 @@ func recordOne(ctx context.Context, st *teststack.Stack, sc scenario, dir string
 // scenario drives one session and returns its workflow ID.
 type scenario struct {
 	name string
-	run  func(context.Context, *teststack.Stack) (string, error)
+	run  func(context.Context, *testkit.Stack) (string, error)
 }
 
-func send(ctx context.Context, st *teststack.Stack, provider string, bodies ...[]byte) error {
+func send(ctx context.Context, st *testkit.Stack, provider string, bodies ...[]byte) error {
 	for _, b := range bodies {
 		code, answer, err := st.Target.Send(ctx, provider, b)
 		if err != nil {
@@ -137,89 +139,89 @@ func send(ctx context.Context, st *teststack.Stack, provider string, bodies ...[
 	return nil
 }
 
-func veriffSession(st *teststack.Stack, status string, at time.Time) (id, attempt string) {
-	id, attempt = simulator.NewUUID(), simulator.NewUUID()
-	v, _ := json.Marshal(simulator.VeriffVerification(id, attempt, "u-"+id[:8], status, at))
-	st.Emulator.PutDecision(id, v)
+func veriffSession(st *testkit.Stack, status string, at time.Time) (id, attempt string) {
+	id, attempt = sim.NewUUID(), sim.NewUUID()
+	v, _ := json.Marshal(veriff.Verification(id, attempt, "u-"+id[:8], status, at))
+	st.Emulator.Put(veriff.Name, id, v)
 	return id, attempt
 }
 
-func passbaseSession(st *teststack.Stack, status string, created, updated time.Time) string {
-	key := simulator.NewUUID()
-	st.Emulator.PutIdentity(key, simulator.PassbaseIdentity(key, "u-"+key[:8], status, created, updated))
+func passbaseSession(st *testkit.Stack, status string, created, updated time.Time) string {
+	key := sim.NewUUID()
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, "u-"+key[:8], status, created, updated))
 	return key
 }
 
 var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 
 var scenarios = []scenario{
-	{"veriff-approved", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"veriff-approved", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, att, "u-"+id[:8], "approved", t0))
+		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, att, "u-"+id[:8], "approved", t0))
 	}},
-	{"veriff-events-decision-screening", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"veriff-events-decision-screening", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "declined", t0)
 		u := "u-" + id[:8]
 		return "veriff:" + id, send(ctx, st, "veriff",
-			simulator.VeriffEvent(id, att, u, 7001, "started"), simulator.VeriffEvent(id, att, u, 7002, "submitted"),
-			simulator.VeriffDecision(id, att, u, "declined", t0), simulator.VeriffScreening(id, att, u, "initial_result", "no_match", t0))
+			veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
+			veriff.DecisionBody(id, att, u, "declined", t0), veriff.ScreeningBody(id, att, u, "initial_result", "no_match", t0))
 	}},
-	{"veriff-resubmission-then-approved", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"veriff-resubmission-then-approved", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0.Add(time.Hour))
 		u := "u-" + id[:8]
-		if err := send(ctx, st, "veriff", simulator.VeriffDecision(id, att, u, "resubmission_requested", t0)); err != nil {
+		if err := send(ctx, st, "veriff", veriff.DecisionBody(id, att, u, "resubmission_requested", t0)); err != nil {
 			return "", err
 		}
 		time.Sleep(500 * time.Millisecond)
-		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, simulator.NewUUID(), u, "approved", t0.Add(time.Hour)))
+		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, sim.NewUUID(), u, "approved", t0.Add(time.Hour)))
 	}},
-	{"veriff-decision-found-by-polling", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"veriff-decision-found-by-polling", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffEvent(id, att, "u-"+id[:8], 7001, "started"))
+		return "veriff:" + id, send(ctx, st, "veriff", veriff.EventBody(id, att, "u-"+id[:8], veriff.Started))
 	}},
-	{"veriff-review-then-expired", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"veriff-review-then-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "review", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", simulator.VeriffDecision(id, att, "u-"+id[:8], "review", t0))
+		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, att, "u-"+id[:8], "review", t0))
 	}},
-	{"passbase-processed-then-approved-repeated", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"passbase-processed-then-approved-repeated", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
-		p := simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute))
-		r := simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute))
+		p := passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute))
+		r := passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute))
 		return "passbase:" + key, send(ctx, st, "passbase", p, p, r, p, r, r)
 	}},
-	{"passbase-decision-without-processed", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"passbase-decision-without-processed", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
 		return "passbase:" + key, send(ctx, st, "passbase",
-			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, "u-"+key[:8], "approved", t0, t0.Add(2*time.Minute)))
+			passbase.ReviewedBody(passbase.VocabularyLegacy, key, "u-"+key[:8], "approved", t0, t0.Add(2*time.Minute)))
 	}},
-	{"passbase-approved-then-rereviewed-declined", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"passbase-approved-then-rereviewed-declined", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
 		u := "u-" + key[:8]
 		if err := send(ctx, st, "passbase",
-			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, u, "", t0, t0.Add(time.Minute)),
-			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, u, "approved", t0, t0.Add(2*time.Minute))); err != nil {
+			passbase.ProcessedBody(passbase.VocabularyLegacy, key, u, "", t0, t0.Add(time.Minute)),
+			passbase.ReviewedBody(passbase.VocabularyLegacy, key, u, "approved", t0, t0.Add(2*time.Minute))); err != nil {
 			return "", err
 		}
 		time.Sleep(700 * time.Millisecond)
 		return "passbase:" + key, send(ctx, st, "passbase",
-			simulator.PassbaseReviewed(simulator.VocabularyLegacy, key, u, "declined", t0, t0.Add(time.Hour)))
+			passbase.ReviewedBody(passbase.VocabularyLegacy, key, u, "declined", t0, t0.Add(time.Hour)))
 	}},
-	{"passbase-older-decision-after-newer", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"passbase-older-decision-after-newer", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
 		return "passbase:" + key, send(ctx, st, "passbase",
-			simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
-			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "declined", t0, t0.Add(time.Hour)),
-			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(30*time.Minute)))
+			passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
+			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", t0, t0.Add(time.Hour)),
+			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(30*time.Minute)))
 	}},
-	{"passbase-identity-not-found", func(ctx context.Context, st *teststack.Stack) (string, error) {
-		key := simulator.NewUUID() // never registered at the emulator: 404
+	{"passbase-identity-not-found", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		key := sim.NewUUID() // never registered at the emulator: 404
 		return "passbase:" + key, send(ctx, st, "passbase",
-			simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
-			simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute)))
+			passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
+			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute)))
 	}},
-	{"passbase-no-decision-expired", func(ctx context.Context, st *teststack.Stack) (string, error) {
+	{"passbase-no-decision-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "processing", t0, t0)
 		return "passbase:" + key, send(ctx, st, "passbase",
-			simulator.PassbaseProcessed(simulator.VocabularyLegacy, key, "u-"+key[:8], "", t0, t0.Add(time.Minute)))
+			passbase.ProcessedBody(passbase.VocabularyLegacy, key, "u-"+key[:8], "", t0, t0.Add(time.Minute)))
 	}},
 }

@@ -3,7 +3,7 @@
 // the receiver's accepted webhooks per second at the same concurrency, ack
 // latency at constant open-loop rates, end-to-end sessions per second, and
 // memory and goroutines under load. HTTP load is paced by vegeta.
-package loadtest
+package main
 
 import (
 	"context"
@@ -27,8 +27,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -164,7 +167,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // "started" event for a new session, so each call starts a workflow that
 // then waits, and the two phases ask the same of Temporal.
 func startedBody(id string) []byte {
-	return simulator.VeriffEvent(id, simulator.NewUUID(), "load-"+id[:8], 7001, "started")
+	return veriff.EventBody(id, sim.NewUUID(), "load-"+id[:8], veriff.Started)
 }
 
 // drain waits (up to a minute) until the worker has taken every workflow
@@ -188,8 +191,8 @@ func drain(ctx context.Context, o Options, say func(string)) {
 
 // signalStarted does what the receiver does for one "started" webhook, with
 // a bare client: parse, then SignalWithStart.
-func signalStarted(o Options, p *veriff.Webhooks) error {
-	ev, err := p.Parse(startedBody(simulator.NewUUID()))
+func signalStarted(o Options, p webhook.Provider) error {
+	ev, err := p.Parse(startedBody(sim.NewUUID()))
 	if err != nil {
 		return err
 	}
@@ -201,7 +204,7 @@ func signalStarted(o Options, p *veriff.Webhooks) error {
 // paced calls the bare client open-loop at the pacer's rate, each call in
 // its own goroutine, and collects the latencies into vegeta's metrics.
 func paced(o Options, pacer vegeta.Pacer, d time.Duration) vegeta.Metrics {
-	p := veriff.NewWebhooks(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	p := veriff.NewWebhooks("", nil) // parses only: the receiver has authenticated
 	results := make(chan *vegeta.Result, 1024)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -243,7 +246,7 @@ func paced(o Options, pacer vegeta.Pacer, d time.Duration) vegeta.Metrics {
 // ceiling calls SignalWithStart from C goroutines for the phase's duration,
 // with the event the receiver would send for the same webhook.
 func ceiling(ctx context.Context, o Options) (float64, error) {
-	p := veriff.NewWebhooks(o.Target.VeriffAPIKey, []string{o.Target.VeriffSecret})
+	p := veriff.NewWebhooks("", nil) // parses only: the receiver has authenticated
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var ok, failed atomic.Int64
@@ -276,15 +279,10 @@ func attack(o Options, rate vegeta.Rate, d time.Duration, workers int) vegeta.Me
 	var turn atomic.Uint64
 	targets := o.targets()
 	targeter := func(t *vegeta.Target) error {
-		body := startedBody(simulator.NewUUID())
-		url := strings.TrimRight(targets[turn.Add(1)%uint64(len(targets))].ReceiverURL, "/") + "/webhooks/veriff"
-		t.Method, t.URL, t.Body = http.MethodPost, url, body
-		t.Header = http.Header{
-			"Content-Type":     {"application/json"},
-			"X-Auth-Client":    {o.Target.VeriffAPIKey},
-			"X-Hmac-Signature": {simulator.VeriffSign(o.Target.VeriffSecret, body)},
-		}
-		return nil
+		header, body, err := o.Target.Providers.Get(veriff.Name).Seal(startedBody(sim.NewUUID()))
+		url := strings.TrimRight(targets[turn.Add(1)%uint64(len(targets))].ReceiverURL, "/") + "/webhooks/" + veriff.Name
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url, body, header
+		return err
 	}
 	opts := []func(*vegeta.Attacker){vegeta.Timeout(10 * time.Second), vegeta.KeepAlive(true)}
 	if workers > 0 {
@@ -324,24 +322,24 @@ func endToEnd(ctx context.Context, o Options, r *Report) error {
 		s := &session{want: []string{"approved", "declined"}[rng.IntN(2)]}
 		var ds []delivery
 		if i%2 == 0 {
-			id, att := simulator.NewUUID(), simulator.NewUUID()
+			id, att := sim.NewUUID(), sim.NewUUID()
 			s.userID = "e2e-vf-" + id[:12]
-			v, _ := json.Marshal(simulator.VeriffVerification(id, att, s.userID, s.want, now))
-			if err := o.Target.PutDecision(ctx, id, v); err != nil {
+			v, _ := json.Marshal(veriff.Verification(id, att, s.userID, s.want, now))
+			if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
 				return err
 			}
-			ds = append(ds, delivery{"veriff", simulator.VeriffEvent(id, att, s.userID, 7002, "submitted"), s, false},
-				delivery{"veriff", simulator.VeriffDecision(id, att, s.userID, s.want, now), s, true})
+			ds = append(ds, delivery{"veriff", veriff.EventBody(id, att, s.userID, veriff.Submitted), s, false},
+				delivery{"veriff", veriff.DecisionBody(id, att, s.userID, s.want, now), s, true})
 		} else {
-			key := simulator.NewUUID()
+			key := sim.NewUUID()
 			s.userID = "e2e-pb-" + key[:12]
-			if err := o.Target.PutIdentity(ctx, key, simulator.PassbaseIdentity(key, s.userID, s.want, now.Add(-time.Minute), now)); err != nil {
+			if err := o.Target.Put(ctx, passbase.Name, key, passbase.IdentityObject(key, s.userID, s.want, now.Add(-time.Minute), now)); err != nil {
 				return err
 			}
 			// A Passbase decision applies once both webhooks are in: the
 			// later of the two is the deciding one (marked at send time).
-			ds = append(ds, delivery{"passbase", simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", now.Add(-time.Minute), now.Add(-time.Second)), s, true},
-				delivery{"passbase", simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", s.want, now.Add(-time.Minute), now), s, true})
+			ds = append(ds, delivery{"passbase", passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", now.Add(-time.Minute), now.Add(-time.Second)), s, true},
+				delivery{"passbase", passbase.ReviewedBody(passbase.VocabularyNew, key, "", s.want, now.Add(-time.Minute), now), s, true})
 		}
 		for _, d := range ds {
 			all = append(all, d)

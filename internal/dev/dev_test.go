@@ -1,4 +1,4 @@
-package devstack_test
+package dev_test
 
 import (
 	"context"
@@ -18,9 +18,10 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/devcreds"
-	"github.com/idvflow/idvflow/internal/devstack"
+	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/testlog"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	p, err := devstack.FreePort()
+	p, err := dev.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func freePort(t *testing.T) int {
 
 // startDev starts the dev stack as `go run ./cmd/dev` does, on free ports,
 // with short session timings so closing and polling happen within the test.
-func startDev(t *testing.T) *devstack.Stack {
+func startDev(t *testing.T) *dev.Stack {
 	t.Helper()
 	return startDevWith(t, devOptions(t, shortTimings))
 }
@@ -54,11 +55,11 @@ var shortTimings = map[string]string{
 }
 
 // startDevWith starts the dev stack with o, for the test's life.
-func startDevWith(t *testing.T, o devstack.Options) *devstack.Stack {
+func startDevWith(t *testing.T, o dev.Options) *dev.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := devstack.Start(ctx, o)
+	s, err := dev.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,21 +69,14 @@ func startDevWith(t *testing.T, o devstack.Options) *devstack.Stack {
 
 // devOptions are the dev stack's options on free ports, with env over the
 // dev defaults.
-func devOptions(t *testing.T, env map[string]string) devstack.Options {
+func devOptions(t *testing.T, env map[string]string) dev.Options {
 	t.Helper()
-	return devstack.Options{
+	return dev.Options{
 		DataDir:      t.TempDir(),
 		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
 		AdminPort: freePort(t), EmulatorPort: freePort(t),
 		Env:    envconfig.MapLookuper(env),
 		Logger: slog.New(slog.DiscardHandler),
-	}
-}
-
-func target(s *devstack.Stack) *simulator.Target {
-	return &simulator.Target{
-		ReceiverURL: s.ReceiverURL, EmulatorURL: s.EmulatorURL, UIURL: s.UIURL, Namespace: devcreds.Namespace,
-		VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret, PassbaseSecret: devcreds.PassbaseWebhookSecret,
 	}
 }
 
@@ -100,7 +94,7 @@ func TestSimulatorScenarios(t *testing.T) {
 			t.Errorf("the embedded server logged SQLITE_BUSY")
 		}
 	})
-	tg := target(s)
+	tg := s.Target()
 	ctx := context.Background()
 
 	var sessions []simulator.Session
@@ -111,13 +105,13 @@ func TestSimulatorScenarios(t *testing.T) {
 		}
 		sessions = append(sessions, sess)
 	}
-	for i, outcome := range simulator.PassbaseOutcomes {
+	for i, outcome := range passbase.Outcomes {
 		order := []string{"processed-first", "decision-first", "together"}[i%3]
-		add(tg.Passbase(ctx, simulator.PassbaseScenario{Outcome: outcome, Order: order, Repeat: 2}))
-		add(tg.Passbase(ctx, simulator.PassbaseScenario{Outcome: outcome, Order: order, Legacy: true}))
+		add(tg.Run(ctx, passbase.Scenario{Outcome: outcome, Order: order}, 2))
+		add(tg.Run(ctx, passbase.Scenario{Outcome: outcome, Order: order, Legacy: true}, 1))
 	}
-	for _, outcome := range simulator.VeriffOutcomes {
-		add(tg.Veriff(ctx, simulator.VeriffScenario{Outcome: outcome, Events: true, Watchlist: true, Repeat: 2}))
+	for _, outcome := range veriff.Outcomes {
+		add(tg.Run(ctx, veriff.Scenario{Outcome: outcome, Events: true, Watchlist: true}, 2))
 	}
 
 	deadline := time.Now().Add(90 * time.Second)
@@ -157,7 +151,7 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("UI answered %d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
 
-	sess, err := target(s).Veriff(context.Background(), simulator.VeriffScenario{Outcome: "approved", UserID: "ui-user"})
+	sess, err := s.Target().Run(context.Background(), veriff.Scenario{Outcome: "approved", UserID: "ui-user"}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +220,7 @@ func TestTakenPortIsNamed(t *testing.T) {
 	o := devOptions(t, nil)
 	taken := l.Addr().(*net.TCPAddr).Port
 	o.TemporalPort = taken
-	_, err = devstack.Start(context.Background(), o)
+	_, err = dev.Start(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "-temporal-port") || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
 		t.Fatalf("got %v, want an error naming port %d and -temporal-port", err, taken)
 	}

@@ -1,4 +1,4 @@
-package loadtest
+package main
 
 import (
 	"context"
@@ -13,7 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -95,9 +97,9 @@ func Sizing(ctx context.Context, o Options, users *userstore.Store, n int) ([]Pa
 func sizingPaths(run int64) []sizingPath {
 	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 	user := func(path string, i int) string { return fmt.Sprintf("size-%s-%d-%d", path, run%1e6, i) }
-	veriff := func(ctx context.Context, o Options, bodies ...[]byte) error {
+	sendVeriff := func(ctx context.Context, o Options, bodies ...[]byte) error {
 		for _, b := range bodies {
-			if err := sendOK(ctx, o, "veriff", b); err != nil {
+			if err := sendOK(ctx, o, veriff.Name, b); err != nil {
 				return err
 			}
 		}
@@ -105,17 +107,17 @@ func sizingPaths(run int64) []sizingPath {
 	}
 	return []sizingPath{
 		{"one decision (Veriff decision webhook)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att := simulator.NewUUID(), simulator.NewUUID()
-			return workflows.WorkflowID("veriff", id), veriff(ctx, o, simulator.VeriffDecision(id, att, user("one", i), "approved", at))
+			id, att := sim.NewUUID(), sim.NewUUID()
+			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o, veriff.DecisionBody(id, att, user("one", i), "approved", at))
 		}},
 		{"decision first, processed within the grace (Passbase)", func(ctx context.Context, o Options, i int) (string, error) {
-			key, u := simulator.NewUUID(), user("grace", i)
-			if err := o.Target.PutIdentity(ctx, key, simulator.PassbaseIdentity(key, u, "approved", at.Add(-time.Minute), at)); err != nil {
+			key, u := sim.NewUUID(), user("grace", i)
+			if err := o.Target.Put(ctx, passbase.Name, key, passbase.IdentityObject(key, u, "approved", at.Add(-time.Minute), at)); err != nil {
 				return "", err
 			}
 			for _, b := range [][]byte{
-				simulator.PassbaseReviewed(simulator.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
-				simulator.PassbaseProcessed(simulator.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
+				passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
+				passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
 			} {
 				if err := sendOK(ctx, o, "passbase", b); err != nil {
 					return "", err
@@ -124,20 +126,20 @@ func sizingPaths(run int64) []sizingPath {
 			return workflows.WorkflowID("passbase", key), nil
 		}},
 		{"decision webhook lost, found by polling (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att, u := simulator.NewUUID(), simulator.NewUUID(), user("poll", i)
-			v, _ := json.Marshal(simulator.VeriffVerification(id, att, u, "approved", at))
-			if err := o.Target.PutDecision(ctx, id, v); err != nil {
+			id, att, u := sim.NewUUID(), sim.NewUUID(), user("poll", i)
+			v, _ := json.Marshal(veriff.Verification(id, att, u, "approved", at))
+			if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
 				return "", err
 			}
-			return workflows.WorkflowID("veriff", id), veriff(ctx, o,
-				simulator.VeriffEvent(id, att, u, 7001, "started"), simulator.VeriffEvent(id, att, u, 7002, "submitted"))
+			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o,
+				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
 		}},
 		{"re-review: resubmission requested, then approved (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att, u := simulator.NewUUID(), simulator.NewUUID(), user("rereview", i)
-			return workflows.WorkflowID("veriff", id), veriff(ctx, o,
-				simulator.VeriffEvent(id, att, u, 7001, "started"), simulator.VeriffEvent(id, att, u, 7002, "submitted"),
-				simulator.VeriffDecision(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
-				simulator.VeriffDecision(id, simulator.NewUUID(), u, "approved", at))
+			id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
+			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o,
+				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
+				veriff.DecisionBody(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
+				veriff.DecisionBody(id, sim.NewUUID(), u, "approved", at))
 		}},
 	}
 }

@@ -1,4 +1,4 @@
-package devstack_test
+package dev_test
 
 import (
 	"context"
@@ -14,9 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/devcreds"
+	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/testlog"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 )
 
@@ -32,10 +37,13 @@ func TestKill9ThenRestart(t *testing.T) {
 		// is still running when the process dies.
 		return startBinary(t, bin, data, ports, nil, nil, "IDV_PROCESSED_GRACE=4s", "IDV_LATE_EVENT_WINDOW=3s", "IDV_LOG_LEVEL=error")
 	}
+	devProviders, err := registry.Dev(context.Background(), envconfig.MapLookuper(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tg := &simulator.Target{
 		ReceiverURL: fmt.Sprintf("http://127.0.0.1:%d", ports["http"]), EmulatorURL: fmt.Sprintf("http://127.0.0.1:%d", ports["emulator"]),
-		Namespace: devcreds.Namespace, VeriffAPIKey: devcreds.VeriffAPIKey, VeriffSecret: devcreds.VeriffSharedSecret,
-		PassbaseSecret: devcreds.PassbaseWebhookSecret,
+		Namespace: dev.Namespace, Providers: devProviders,
 	}
 
 	first := start()
@@ -43,11 +51,11 @@ func TestKill9ThenRestart(t *testing.T) {
 	for i := range 6 {
 		// Decision first: each session then waits in its processed grace,
 		// which the kill interrupts.
-		s, err := tg.Passbase(context.Background(), simulator.PassbaseScenario{Outcome: []string{"approved", "declined"}[i%2], Order: "decision-first", Legacy: i%2 == 0})
+		s, err := tg.Run(context.Background(), passbase.Scenario{Outcome: []string{"approved", "declined"}[i%2], Order: "decision-first", Legacy: i%2 == 0}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := tg.Veriff(context.Background(), simulator.VeriffScenario{Outcome: "approved"})
+		v, err := tg.Run(context.Background(), veriff.Scenario{Outcome: "approved"}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
