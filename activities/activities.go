@@ -69,7 +69,7 @@ type Details struct {
 }
 
 // FetchDetails reads what the provider's API knows of a session beyond its
-// webhooks (Passbase: the identity, with the app's user id).
+// webhooks (for instance the record that holds the app's user id).
 func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details, error) {
 	api, err := a.provider(ref)
 	if err != nil {

@@ -37,7 +37,8 @@ type Config struct {
 	// MaxBodyBytes is the largest body read; larger ones get 413.
 	MaxBodyBytes int64 `env:"IDV_MAX_BODY_BYTES, default=1048576"`
 	// SignalTimeout bounds the Temporal call so the answer comes well inside
-	// Veriff's 5,000 ms; past it the answer is 503.
+	// the providers' own timeout (5,000 ms at the strictest); past it the
+	// answer is 503.
 	SignalTimeout time.Duration `env:"IDV_SIGNAL_TIMEOUT, default=3s"`
 	// RetryAfter is the Retry-After sent with a 503.
 	RetryAfter time.Duration `env:"IDV_RETRY_AFTER, default=30s"`

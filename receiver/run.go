@@ -39,7 +39,7 @@ type ServerConfig struct {
 	// source allowlists, *_ALLOWED_CIDRS).
 	TrustedProxies []string `env:"IDV_TRUSTED_PROXIES"`
 
-	// Built-in HTTPS when both are set (Veriff calls only HTTPS URLs).
+	// Built-in HTTPS when both are set (some providers call only HTTPS URLs).
 	TLSCertFile string `env:"IDV_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"IDV_TLS_KEY_FILE"`
 

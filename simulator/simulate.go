@@ -2,7 +2,7 @@
 // simulated session's API answer into the provider emulator and posts its
 // webhooks to the receiver, sealed (signed or encrypted) by the provider
 // package as the provider would. What a session sends comes from the
-// providers' scenario builders (veriff.Scenario, passbase.Scenario); this
+// providers' scenario builders (each provider package's Scenario); this
 // package names no provider.
 package simulator
 

@@ -148,7 +148,7 @@ func (c *Config) WorkflowConfig() workflows.Config {
 
 // Register registers the workflow and activities on w.
 func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Config) {
-	v := &workflows.Verification{Config: wf}
+	v := &workflows.Verification{Config: wf, Legacy: registry.LegacyRules}
 	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
 }

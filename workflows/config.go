@@ -29,8 +29,9 @@ type Config struct {
 	// Rules are each provider's rules, by provider name (rules.go); the
 	// worker fills them from the provider registry.
 	Rules map[string]Rules `json:"rules,omitempty"`
-	// LegacyAwaitSubmitted is read from runs recorded before Rules existed
-	// (the only provider rule that was configurable); see legacyRules.
+	// LegacyAwaitSubmitted is read from runs recorded before Rules existed,
+	// under the name they recorded it (the only provider rule that was
+	// configurable then); see LegacyRules.
 	LegacyAwaitSubmitted bool `json:"veriff_await_submitted,omitempty"`
 	// ActivityTimeout bounds one attempt of an activity; a worker that dies
 	// mid-activity is noticed after it, and the attempt retried elsewhere.

@@ -24,7 +24,7 @@ const QueryState = "state"
 const WorkflowName = "VerificationWorkflow"
 
 // WorkflowID is the ID of the one workflow that collects every webhook of a
-// provider's verification session, e.g. "veriff:12df6045-…".
+// provider's verification session: "<provider>:<session id>".
 func WorkflowID(provider, sessionID string) string {
 	return provider + ":" + sessionID
 }
@@ -33,14 +33,14 @@ func WorkflowID(provider, sessionID string) string {
 type Kind string
 
 const (
-	// KindProcessed: the provider finished processing the end user's data
-	// (Veriff event 7002 "submitted", Passbase AUTHENTICATION_PROCESSED /
-	// VERIFICATION_COMPLETED).
+	// Each provider package's Parse says which of its webhooks is which
+	// kind (docs/providers.md lists them).
+
+	// KindProcessed: the provider finished processing the end user's data.
 	KindProcessed Kind = "processed"
-	// KindDecision: the provider decided (Veriff decision webhook, Passbase
-	// AUTHENTICATION_REVIEW_STATUS_CHANGED / VERIFICATION_REVIEWED).
+	// KindDecision: the provider decided.
 	KindDecision Kind = "decision"
-	// KindProgress: the end user moved on in the flow (Veriff 7001 "started").
+	// KindProgress: the end user moved on in the flow.
 	KindProgress Kind = "progress"
 	// KindScreening: a watchlist (AML/PEP) screening result.
 	KindScreening Kind = "screening"
@@ -87,17 +87,15 @@ type Event struct {
 	// Integration is the provider account whose credentials authenticated
 	// the webhook (a configuration name, e.g. "web"; "" for the default).
 	Integration string `json:"integration,omitempty"`
-	// Type is the provider's name for the webhook, e.g. "decision",
-	// "event:submitted", "VERIFICATION_REVIEWED".
+	// Type is the provider's name for the webhook (its metrics label).
 	Type string `json:"type"`
 	Kind Kind   `json:"kind"`
-	// Decision is set when the event carries a decision. A Passbase
-	// VERIFICATION_COMPLETED with auto-decisions on is KindProcessed and
-	// carries a Decision too.
+	// Decision is set when the event carries a decision; a KindProcessed
+	// event may carry one too (a provider deciding automatically).
 	Decision Status `json:"decision,omitempty"`
 	// ProviderStatus is the provider's raw status word, for the record.
 	ProviderStatus string `json:"provider_status,omitempty"`
-	// ReasonCode is the provider's decision reason code (e.g. Veriff 102).
+	// ReasonCode is the provider's decision reason code, if it has one.
 	ReasonCode string `json:"reason_code,omitempty"`
 	// OccurredAt is the provider's timestamp for the event; decisions are
 	// ordered by it, never by arrival.

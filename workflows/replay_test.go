@@ -1,4 +1,4 @@
-package workflows
+package workflows_test
 
 import (
 	"path/filepath"
@@ -7,9 +7,12 @@ import (
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/workflows"
 )
 
-// histories are recorded from real runs by `go run ./internal/recordhistories`,
+// histories are recorded from real runs by `go run ./cmd/recordhistories`,
 // one folder per version of the workflow's commands. Every one must replay
 // with the current code: that is what lets sessions in flight survive a
 // deploy.
@@ -22,16 +25,17 @@ func histories(t *testing.T, pattern string) []string {
 	return files
 }
 
-func replay(v *Verification, file string) error {
+func replay(v *workflows.Verification, file string) error {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	r.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }
 
 func TestReplayCommittedHistories(t *testing.T) {
 	for _, file := range histories(t, "*/*.json") {
 		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
-			if err := replay(&Verification{Config: DefaultConfig()}, file); err != nil {
+			v := &workflows.Verification{Config: workflows.DefaultConfig(), Legacy: registry.LegacyRules}
+			if err := replay(v, file); err != nil {
 				t.Fatalf("replay: %v", err)
 			}
 		})
@@ -46,7 +50,9 @@ func TestVersionGuardIsWhatKeepsOldSessionsReplaying(t *testing.T) {
 	for _, file := range histories(t, "v0-before-notify/*.json") {
 		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
-			err := replay(&Verification{Config: DefaultConfig(), ignoreVersions: true}, file)
+			v := &workflows.Verification{Config: workflows.DefaultConfig(), Legacy: registry.LegacyRules}
+			workflows.IgnoreVersions(v)
+			err := replay(v, file)
 			if name == "passbase-identity-not-found.json" {
 				// The session failed before any final decision: no step ran
 				// then, and none runs now.

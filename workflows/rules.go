@@ -20,13 +20,9 @@ type Rules struct {
 // does not know gets the zero Rules.
 func (c Config) rules(provider string) Rules { return c.Rules[provider] }
 
-// legacyRules are the rules of a run recorded before Config.Rules existed,
-// when they were written into the workflow: Passbase awaited its processed
-// event and fetched its identity, Veriff awaited its 7002 event only with
-// IDV_VERIFF_AWAIT_SUBMITTED. Keeping them lets such runs replay.
-func legacyRules(veriffAwaitSubmitted bool) map[string]Rules {
-	return map[string]Rules{
-		"passbase": {AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key"},
-		"veriff":   {AwaitsProcessed: veriffAwaitSubmitted},
-	}
-}
+// LegacyRules gives the rules of a run recorded before Config.Rules
+// existed, when each provider's rules were written into the workflow, from
+// the config that run recorded. The provider packages keep those rules
+// (providers.Legacy); the worker passes them as Verification.Legacy, and
+// replaying such a run needs them.
+type LegacyRules func(recorded Config) map[string]Rules

@@ -363,9 +363,9 @@ func (s *session) state() (SessionState, error) {
 	return st, nil
 }
 
-// NormalizeStatus maps a provider's decision word to a Status. Veriff's and
-// Passbase's words are the Status values; an unknown word passes through and
-// counts as non-final.
+// NormalizeStatus maps a provider's decision word to a Status. The
+// providers' words are the Status values; an unknown word passes through
+// and counts as non-final.
 func NormalizeStatus(providerStatus string) Status {
 	return Status(strings.ToLower(strings.TrimSpace(providerStatus)))
 }

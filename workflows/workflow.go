@@ -41,6 +41,9 @@ type Result struct {
 // Verification runs VerificationWorkflow with the worker's timings.
 type Verification struct {
 	Config Config
+	// Legacy gives runs recorded before Config.Rules existed their rules;
+	// without it such runs get none (and would not replay).
+	Legacy LegacyRules
 
 	// ignoreVersions runs every onboarding step even in sessions that
 	// started before it existed. Only the replay test sets it, to show that
@@ -122,8 +125,8 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 		// Cannot happen for a plain struct; fall back to the defaults.
 		cfg = DefaultConfig()
 	}
-	if cfg.Rules == nil {
-		cfg.Rules = legacyRules(cfg.LegacyAwaitSubmitted)
+	if cfg.Rules == nil && v.Legacy != nil {
+		cfg.Rules = v.Legacy(cfg)
 	}
 	return cfg
 }

@@ -72,7 +72,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 
 // APIError is a failed provider API call.
 type APIError struct {
-	// Op names the call, e.g. "passbase GET /identities/{id}".
+	// Op names the call: "<provider> <method> <path>".
 	Op string
 	// StatusCode is the HTTP status, or 0 when no response came.
 	StatusCode int

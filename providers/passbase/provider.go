@@ -32,6 +32,14 @@ func (Provider) Name() string { return Name }
 // NewConfig implements providers.Provider.
 func (Provider) NewConfig() providers.Config { return &Config{} }
 
+// LegacyRules implements providers.Legacy: before runs recorded their
+// rules, a decision awaited the processed event and the identity was
+// fetched, with the identity key standing in for the user id. These are
+// frozen: they describe what those runs did, whatever Rules says now.
+func (Provider) LegacyRules(workflows.Config) workflows.Rules {
+	return workflows.Rules{AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key"}
+}
+
 // Config is the Passbase part of a binary's environment. One API key: a
 // Passbase project has one, and several webhook secrets are accepted (a
 // rotation, or several projects' webhooks to one receiver).

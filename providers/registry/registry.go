@@ -11,6 +11,7 @@ import (
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // All is every provider, in the order messages list them.
@@ -19,6 +20,12 @@ func All() providers.Registry {
 		veriff.Provider{},
 		passbase.Provider{},
 	}
+}
+
+// LegacyRules gives runs recorded before the workflow recorded its rules
+// the rules they ran with (workflows.Verification.Legacy).
+func LegacyRules(recorded workflows.Config) map[string]workflows.Rules {
+	return All().LegacyRules(recorded)
 }
 
 // Load reads every provider's configuration from lookup.

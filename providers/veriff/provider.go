@@ -25,6 +25,13 @@ func (Provider) Name() string { return Name }
 // NewConfig implements providers.Provider.
 func (Provider) NewConfig() providers.Config { return &Config{} }
 
+// LegacyRules implements providers.Legacy: before runs recorded their
+// rules, a decision awaited the 7002 event only with the recorded
+// IDV_VERIFF_AWAIT_SUBMITTED.
+func (Provider) LegacyRules(recorded workflows.Config) workflows.Rules {
+	return workflows.Rules{AwaitsProcessed: recorded.LegacyAwaitSubmitted}
+}
+
 // Webhooks implements providers.Config: every configured integration's
 // webhooks.
 func (c *Config) Webhooks() (webhook.Provider, error) {

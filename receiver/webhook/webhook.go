@@ -17,7 +17,7 @@ import (
 var (
 	// ErrUnauthenticated: the request is not provably from the provider.
 	// Every cause gets the same answer, so the receiver leaks nothing about
-	// which check failed (and is no padding oracle for Passbase's CBC).
+	// which check failed (and is no padding oracle for an encrypted body).
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrIgnored: authentic, but of a type idvflow does not model and
 	// cannot route to a session. It is acknowledged, never refused.
@@ -40,13 +40,13 @@ type Provider interface {
 	// Name is the provider's name in routes, workflow IDs and metrics.
 	Name() string
 	// Authenticate checks the request and returns the JSON body: the body
-	// itself (Veriff, signed) or its decryption (Passbase). Any failure is
+	// itself (signed) or its decryption (encrypted). Any failure is
 	// ErrUnauthenticated.
 	Authenticate(header http.Header, body []byte) ([]byte, error)
 	// Parse maps the authentic JSON to the workflow's event. It returns
 	// ErrIgnored or a *MalformedError when there is nothing to signal, and
 	// ErrUnauthenticated when the bytes turn out not to be authentic after
-	// all (a Passbase plaintext that is not JSON).
+	// all (a decrypted body that is not JSON).
 	Parse(body []byte) (workflows.Event, error)
 	// Types names the webhook types the provider models, a fixed set: the
 	// receiver's metrics label these by name and any other type "other".
