@@ -82,17 +82,14 @@ func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details,
 	return d, checkAnswer(ref.Provider, d.UserID, d.UserIDSource, d.ProviderStatus, "", "")
 }
 
-// provider is the API of ref's provider. A provider this worker has no
-// credentials for is NotConfigured (retried on any worker); one no worker
-// knows ends the call for good.
+// provider is the API of ref's provider; one this worker does not know
+// ends the call for good. (A known provider without credentials answers
+// NotConfigured itself, retried on any worker.)
 func (a *Activities) provider(ref SessionRef) (ProviderAPI, error) {
 	api, ok := a.Providers[ref.Provider]
-	switch {
-	case !ok:
+	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("unknown provider %q", ref.Provider), "UnsupportedProvider", nil)
-	case api == nil:
-		return nil, NotConfigured(ref.Provider, "its API credentials (see the README)")
 	}
 	return api, nil
 }

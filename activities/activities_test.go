@@ -50,7 +50,7 @@ func apis(t *testing.T, env map[string]string, hc *retryablehttp.Client) map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	apis, _ := cs.APIs(hc)
+	apis := cs.APIs(hc)
 	return apis
 }
 

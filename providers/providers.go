@@ -48,9 +48,11 @@ type Config interface {
 	// AllowedCIDRs names the provider's source allowlist variable and
 	// returns its entries (none: any source).
 	AllowedCIDRs() (variable string, cidrs []string)
-	// API calls the provider's API; configured is false without
-	// credentials (the API then answers activities.NotConfigured).
-	API(hc *retryablehttp.Client) (api activities.ProviderAPI, configured bool)
+	// API calls the provider's API; without credentials it answers
+	// activities.NotConfigured (a worker that has them takes the call).
+	API(hc *retryablehttp.Client) activities.ProviderAPI
+	// HasAPI reports whether the API has credentials.
+	HasAPI() bool
 	// Rules are what the workflow needs to know of the provider.
 	Rules() workflows.Rules
 	// WebhookVars and APIVars name the variables that configure the
@@ -143,19 +145,25 @@ func (cs Configs) Webhooks() ([]webhook.Provider, error) {
 	return out, errors.Join(errs...)
 }
 
-// APIs returns every provider's API by name, and the names of those that
-// have credentials. An API without them answers activities.NotConfigured.
-func (cs Configs) APIs(hc *retryablehttp.Client) (map[string]activities.ProviderAPI, []string) {
+// APIs returns every provider's API by name. An API without credentials
+// answers activities.NotConfigured.
+func (cs Configs) APIs(hc *retryablehttp.Client) map[string]activities.ProviderAPI {
 	apis := map[string]activities.ProviderAPI{}
-	var configured []string
 	for _, n := range cs.names {
-		api, ok := cs.byName[n].API(hc)
-		apis[n] = api
-		if ok {
-			configured = append(configured, n)
+		apis[n] = cs.byName[n].API(hc)
+	}
+	return apis
+}
+
+// WithoutAPI names the providers whose API has no credentials.
+func (cs Configs) WithoutAPI() []string {
+	var out []string
+	for _, n := range cs.names {
+		if !cs.byName[n].HasAPI() {
+			out = append(out, n)
 		}
 	}
-	return apis, configured
+	return out
 }
 
 // Rules returns every provider's workflow rules, by name.

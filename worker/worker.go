@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +84,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Log.Validate()...)
 	errs = append(errs, envconf.Required("IDV_TASK_QUEUE", c.TaskQueue, "IDV_DATABASE_URL", c.DatabaseURL)...)
 	errs = append(errs, c.Providers.Validate()...)
-	if _, configured := c.Providers.APIs(nil); len(configured) == 0 {
+	if len(c.Providers.WithoutAPI()) == len(c.Providers.Names()) {
 		var vars []string
 		for _, n := range c.Providers.Names() {
 			vars = append(vars, c.Providers.Get(n).APIVars())
@@ -129,7 +128,7 @@ func CheckAdminAddr(addr, token string) error {
 func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
 	a := &activities.Activities{Users: users}
-	a.Providers, _ = cfg.Providers.APIs(hc)
+	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
 		a.Notify = notify.New(cfg.NotifyURL, key, httpapi.NewClient(httpapi.Options{Logger: log.With("component", "notify")}))
@@ -217,12 +216,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 
 	// Sessions of a provider this worker cannot call are left to workers
 	// that can (their activities retry); say so once, at start.
-	_, configured := cfg.Providers.APIs(nil)
-	for _, n := range cfg.Providers.Names() {
-		if !slices.Contains(configured, n) {
-			log.Warn(n+" API not configured on this worker: its sessions' API calls wait for a worker with "+cfg.Providers.Get(n).APIVars(),
-				"task_queue", cfg.TaskQueue)
-		}
+	for _, n := range cfg.Providers.WithoutAPI() {
+		log.Warn(n+" API not configured on this worker: its sessions' API calls wait for a worker with "+cfg.Providers.Get(n).APIVars(),
+			"task_queue", cfg.TaskQueue)
 	}
 	if cfg.Temporal.PayloadKeys == "" {
 		log.Warn("IDV_PAYLOAD_KEYS not set: this worker reads and writes plain payloads; sessions encrypted by other workers or receivers wait for one that has the keys",

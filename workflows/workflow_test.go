@@ -92,7 +92,7 @@ func providerAPIs(t *testing.T, env map[string]string, hc *retryablehttp.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	apis, _ := cs.APIs(hc)
+	apis := cs.APIs(hc)
 	return apis, cs.Rules()
 }
 

@@ -37,7 +37,7 @@ func TestMisconfiguredWorkersNeverFailASession(t *testing.T) {
 	worker.Register(withoutKeys, st.Activities, st.Workflow)
 	noPassbase := *st.Activities
 	noPassbase.Providers = maps.Clone(st.Activities.Providers)
-	noPassbase.Providers[passbase.Name], _ = passbase.Provider{}.NewConfig().API(nil) // no PASSBASE_API_KEY
+	noPassbase.Providers[passbase.Name] = passbase.Provider{}.NewConfig().API(nil) // no PASSBASE_API_KEY
 	withoutPassbase := sdkworker.New(st.Temporal.GetDefaultClient(), testkit.TaskQueue, worker.Options(time.Second))
 	worker.Register(withoutPassbase, &noPassbase, st.Workflow)
 	for _, w := range []sdkworker.Worker{withoutKeys, withoutPassbase} {

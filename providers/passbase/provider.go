@@ -102,12 +102,15 @@ func (c *Config) Rules() workflows.Rules {
 }
 
 // API implements providers.Config.
-func (c *Config) API(hc *retryablehttp.Client) (activities.ProviderAPI, bool) {
-	if c.APIKey == "" {
-		return &API{}, false
+func (c *Config) API(hc *retryablehttp.Client) activities.ProviderAPI {
+	if !c.HasAPI() {
+		return &API{}
 	}
-	return &API{client: NewClient(c.BaseURL, c.APIKey, hc)}, true
+	return &API{client: NewClient(c.BaseURL, c.APIKey, hc)}
 }
+
+// HasAPI implements providers.Config.
+func (c *Config) HasAPI() bool { return c.APIKey != "" }
 
 // API is Passbase's Verification API as the activities call it.
 type API struct {

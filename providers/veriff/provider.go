@@ -3,6 +3,7 @@ package veriff
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.temporal.io/sdk/temporal"
@@ -62,14 +63,19 @@ func (c *Config) Rules() workflows.Rules {
 // API implements providers.Config: a client per configured integration; a
 // session's calls use the key and first secret of the integration its
 // webhooks came from.
-func (c *Config) API(hc *retryablehttp.Client) (activities.ProviderAPI, bool) {
+func (c *Config) API(hc *retryablehttp.Client) activities.ProviderAPI {
 	api := &API{clients: map[string]*Client{}}
 	for _, in := range c.Integrations() {
 		if in.Configured() { // the rest is refused by Validate
 			api.clients[in.Name] = NewClient(c.BaseURL, in.APIKey, []byte(in.SharedSecrets[0]), hc)
 		}
 	}
-	return api, len(api.clients) > 0
+	return api
+}
+
+// HasAPI implements providers.Config: some integration has credentials.
+func (c *Config) HasAPI() bool {
+	return slices.ContainsFunc(c.Integrations(), Integration.Configured)
 }
 
 // API is Veriff's station API as the activities call it.
