@@ -139,7 +139,9 @@ func (t *Target) Post(ctx context.Context, provider string, header http.Header, 
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header = header.Clone()
+	if header != nil {
+		req.Header = header.Clone()
+	}
 	resp, err := t.client().Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("post %s webhook: %w", provider, err)
