@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -29,10 +30,6 @@ type Config struct {
 	// Rules are each provider's rules, by provider name (rules.go); the
 	// worker fills them from the provider registry.
 	Rules map[string]Rules `json:"rules,omitempty"`
-	// LegacyAwaitSubmitted is read from runs recorded before Rules existed,
-	// under the name they recorded it (the only provider rule that was
-	// configurable then); see LegacyRules.
-	LegacyAwaitSubmitted bool `json:"veriff_await_submitted,omitempty"`
 	// ActivityTimeout bounds one attempt of an activity; a worker that dies
 	// mid-activity is noticed after it, and the attempt retried elsewhere.
 	ActivityTimeout time.Duration `env:"IDV_ACTIVITY_TIMEOUT, default=1m" json:"activity_timeout"`
@@ -41,7 +38,27 @@ type Config struct {
 	// Runs recorded before the field existed have nil and keep running the
 	// step as they did.
 	Notify *bool `json:"notify,omitempty"`
+
+	// recorded is the JSON the run recorded, fields since removed included
+	// (see Recorded).
+	recorded []byte
 }
+
+// UnmarshalJSON decodes a recorded config and keeps its bytes.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config // without this method
+	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+		return err
+	}
+	c.recorded = append([]byte(nil), b...)
+	return nil
+}
+
+// Recorded is the JSON a replayed or continued run recorded its config as,
+// nil for a config that was never recorded. LegacyRules reads the settings
+// that runs recorded before Rules existed (provider settings that are now
+// each provider's own) from it.
+func (c Config) Recorded() []byte { return c.recorded }
 
 // activityTimeout is ActivityTimeout, or one minute for runs recorded
 // before the setting existed.

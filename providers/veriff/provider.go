@@ -2,6 +2,7 @@ package veriff
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -30,7 +31,13 @@ func (Provider) NewConfig() providers.Config { return &Config{} }
 // rules, a decision awaited the 7002 event only with the recorded
 // IDV_VERIFF_AWAIT_SUBMITTED.
 func (Provider) LegacyRules(recorded workflows.Config) workflows.Rules {
-	return workflows.Rules{AwaitsProcessed: recorded.LegacyAwaitSubmitted}
+	var old struct {
+		AwaitSubmitted bool `json:"veriff_await_submitted"`
+	}
+	// A config that is not JSON was not recorded by an old run: the
+	// setting's default, off.
+	_ = json.Unmarshal(recorded.Recorded(), &old)
+	return workflows.Rules{AwaitsProcessed: old.AwaitSubmitted}
 }
 
 // Webhooks implements providers.Config: every configured integration's
