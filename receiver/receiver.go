@@ -272,7 +272,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		return OutcomeMalformed, workflows.Event{}
 	}
 
-	plain, err := p.Authenticate(c.Request.Header, body)
+	plain, integration, err := webhook.Authenticate(p, c.Request.Header, body)
 	if err != nil {
 		c.Set(reasonKey, err.Error()) // which check failed, for the log line only
 		c.JSON(http.StatusUnauthorized, unauthenticated)
@@ -280,9 +280,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	}
 
 	ev, err := p.Parse(plain)
-	if in, ok := p.(webhook.Integrated); ok && err == nil {
-		ev.Integration = in.Integration(c.Request.Header)
-	}
+	ev.Integration = integration
 	var malformed *webhook.MalformedError
 	switch {
 	case errors.Is(err, webhook.ErrUnauthenticated):

@@ -2,14 +2,13 @@ package workflows_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
 	"github.com/idvflow/idvflow/internal/testkit/schedules"
-	"github.com/idvflow/idvflow/workflows"
 )
 
 // R10: a session that receives 20,000 repeated signals stays within
@@ -19,24 +18,17 @@ func TestR10TwentyThousandRepeatedSignals(t *testing.T) {
 	w := sharedWorld(t)
 	const id, user = "r10-repeats", "user-r10-repeats"
 	start := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	review := workflows.Event{ID: "decision/a1/review/x", Provider: veriff.Name, SessionID: id, Type: "decision",
-		Kind: workflows.KindDecision, Decision: workflows.StatusReview, ProviderStatus: "review", OccurredAt: start,
-		UserID: user, UserIDSource: "vendorData"}
-	approved := review
-	approved.ID, approved.Decision, approved.ProviderStatus, approved.OccurredAt = "decision/a2/approved/x", workflows.StatusApproved, "approved", start.Add(6*time.Hour)
-
+	review := veriff.DecisionBody(id, "a1", user, "review", start)
 	var deliveries []schedules.Delivery
 	for i := range 20000 {
-		e := review
-		e.ReceivedAt = start.Add(time.Duration(i) * time.Second)
-		deliveries = append(deliveries, schedules.Delivery{At: e.ReceivedAt, Ev: e})
+		deliveries = append(deliveries, arrive(veriff.Name, start.Add(time.Duration(i)*time.Second), review))
 	}
-	approved.ReceivedAt = start.Add(20000 * time.Second)
-	deliveries = append(deliveries, schedules.Delivery{At: approved.ReceivedAt, Ev: approved})
+	deliveries = append(deliveries, arrive(veriff.Name, start.Add(20000*time.Second),
+		veriff.DecisionBody(id, "a2", user, "approved", start.Add(5*time.Hour))))
 
 	cfg := schedules.Skipping.Config
 	cfg.SessionExpiry = 7 * 24 * time.Hour
-	w.emu.Put(veriff.Name, id, json.RawMessage(`{"id":"`+id+`","status":"review","vendorData":"`+user+`","decisionTime":"`+start.Format(time.RFC3339)+`"}`))
+	w.emu.Put(veriff.Name, id, sim.JSON(veriff.Verification(id, "a1", user, "review", start)))
 	runs := w.runAll(t, cfg, veriff.Name, id, deliveries, func(time.Time) {}, false)
 	if runs < 10 {
 		t.Fatalf("%d runs for 20,001 signals; want a continuation at least every 2,000", runs)
@@ -71,17 +63,15 @@ func TestR10PollingForSevenDaysEveryMinute(t *testing.T) {
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			user := "user-" + tc.id
-			started := workflows.Event{ID: "event/a/7001", Provider: veriff.Name, SessionID: tc.id, Type: "event:started",
-				Kind: workflows.KindProgress, UserID: user, UserIDSource: "vendorData", ReceivedAt: start}
+			started := arrive(veriff.Name, start, veriff.EventBody(tc.id, "a", user, veriff.Started))
 			state := func(at time.Time) {
 				if tc.decides && !at.Before(daySix) {
-					w.emu.Put(veriff.Name, tc.id, json.RawMessage(`{"id":"`+tc.id+`","status":"approved","vendorData":"`+user+
-						`","decisionTime":"`+daySix.Format(time.RFC3339)+`"}`))
+					w.emu.Put(veriff.Name, tc.id, sim.JSON(veriff.Verification(tc.id, "a", user, "approved", daySix)))
 					return
 				}
 				w.emu.Put(veriff.Name, tc.id, nil)
 			}
-			runs := w.runAll(t, cfg, veriff.Name, tc.id, []schedules.Delivery{{At: start, Ev: started}}, state, false)
+			runs := w.runAll(t, cfg, veriff.Name, tc.id, []schedules.Delivery{started}, state, false)
 			if runs < 2 {
 				t.Fatalf("%d runs: a week of polls every minute must continue as new", runs)
 			}

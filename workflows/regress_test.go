@@ -6,26 +6,23 @@ package workflows_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
 	"github.com/idvflow/idvflow/internal/testkit/schedules"
-	"github.com/idvflow/idvflow/workflows"
 )
 
-func veriffEvent(id, user, evID string, kind workflows.Kind, status string, pt, received time.Time) schedules.Delivery {
-	e := workflows.Event{ID: evID, Provider: veriff.Name, SessionID: id, Type: "decision", Kind: kind,
-		Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: pt, ReceivedAt: received,
-		UserID: user, UserIDSource: "vendorData"}
-	if kind != workflows.KindDecision {
-		e.Type, e.Decision = "event:started", ""
-	}
-	return schedules.Delivery{At: received, Ev: e}
+// arrive is a webhook body built by the provider's package, signalled as
+// the receiver signals it when it arrives at at.
+func arrive(provider string, at time.Time, body []byte) schedules.Delivery {
+	ev := receive(provider, body)
+	ev.ReceivedAt = at
+	return schedules.Delivery{At: at, Ev: ev, Body: body}
 }
 
 func (w *world) user(t *testing.T, id string) (string, string) {
@@ -47,35 +44,38 @@ func TestR4OlderSessionExpiringNeverUndoesANewerDecision(t *testing.T) {
 	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.Put(veriff.Name, id, nil) } }
 	approvedAPI := func(time.Time) {
-		w.emu.Put(veriff.Name, "r4-new", json.RawMessage(`{"id":"r4-new","status":"approved","vendorData":"`+user+`","decisionTime":"`+t0.Add(time.Hour).Format(time.RFC3339)+`"}`))
+		w.emu.Put(veriff.Name, "r4-new", sim.JSON(veriff.Verification("r4-new", "a", user, "approved", t0.Add(time.Hour))))
 	}
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r4-new", []schedules.Delivery{
-		veriffEvent("r4-new", user, "decision/a/approved", workflows.KindDecision, "approved", t0.Add(time.Hour), t0.Add(time.Hour)),
+		arrive(veriff.Name, t0.Add(time.Hour), veriff.DecisionBody("r4-new", "a", user, "approved", t0.Add(time.Hour))),
 	}, approvedAPI, false)
+	started := veriff.EventBody("r4-old", "a", user, veriff.Started)
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r4-old", []schedules.Delivery{
-		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0),
-		veriffEvent("r4-old", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, t0.Add(10*24*time.Hour)),
+		arrive(veriff.Name, t0, started),
+		arrive(veriff.Name, t0.Add(10*24*time.Hour), started),
 	}, none("r4-old"), false)
 	if st, h := w.user(t, user); st != "approved" || h != "approved" {
 		t.Fatalf("user %s with decisions %q, want approved only", st, h)
 	}
 }
 
-// R3: Passbase says pending and then approved within the same second (its
-// times are whole seconds): the final decision wins, whichever came first.
+// R3: Passbase says pending (processing finished, awaiting review) and
+// approved within the same second (its times are whole seconds): the final
+// decision wins, whichever came first.
 func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
 	w := sharedWorld(t)
 	t0 := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
 	for i, order := range [][2]string{{"pending", "approved"}, {"approved", "pending"}} {
 		id := fmt.Sprintf("e3e3e3e3-0000-4000-8000-%012d", i)
 		user := "user-r3-" + id
-		w.emu.Put(passbase.Name, id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":"approved","updated":%d,"metadata":{"customer_user_id":%q}}`, id, t0.Unix(), user)))
+		w.emu.Put(passbase.Name, id, passbase.IdentityObject(id, user, "approved", t0, t0))
+		body := map[string][]byte{
+			"pending":  passbase.ProcessedBody(passbase.VocabularyNew, id, "", "pending", t0, t0),
+			"approved": passbase.ReviewedBody(passbase.VocabularyNew, id, "", "approved", t0, t0),
+		}
 		var ds []schedules.Delivery
 		for j, status := range order {
-			e := workflows.Event{ID: "VERIFICATION_REVIEWED/" + status, Provider: passbase.Name, SessionID: id,
-				Type: "VERIFICATION_REVIEWED", Kind: workflows.KindDecision, Decision: workflows.Status(status), ProviderStatus: status,
-				OccurredAt: t0, ReceivedAt: t0.Add(time.Duration(j+1) * time.Second), UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
-			ds = append(ds, schedules.Delivery{At: e.ReceivedAt, Ev: e})
+			ds = append(ds, arrive(passbase.Name, t0.Add(time.Duration(j+1)*time.Second), body[status]))
 		}
 		w.runAll(t, schedules.Skipping.Config, passbase.Name, id, ds, func(time.Time) {}, false)
 		if st, _ := w.user(t, user); st != "approved" {
@@ -88,8 +88,8 @@ func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
 // environment never puts a signal and a firing timer in one task):
 // internal/integration TestR8SignalInTheRunsLastTask.
 
-// R5: a Veriff decision without decisionTime or acceptanceTime (full auto)
-// is ordered by when it was received, so it replaces a returning user's
+// R5: a Veriff decision without decisionTime or acceptanceTime (as full
+// auto decisions come) is ordered by when it was received, so it replaces a returning user's
 // older decision instead of being "older" than everything (the year 1).
 func TestR5DecisionWithoutTimeForAReturningUser(t *testing.T) {
 	w := sharedWorld(t)
@@ -97,11 +97,11 @@ func TestR5DecisionWithoutTimeForAReturningUser(t *testing.T) {
 	t0 := time.Date(2026, 7, 3, 9, 0, 0, 0, time.UTC)
 	none := func(id string) func(time.Time) { return func(time.Time) { w.emu.Put(veriff.Name, id, nil) } }
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r5-first", []schedules.Delivery{
-		veriffEvent("r5-first", user, "decision/a/declined", workflows.KindDecision, "declined", t0, t0),
+		arrive(veriff.Name, t0, veriff.DecisionBody("r5-first", "a", user, "declined", t0)),
 	}, none("r5-first"), false)
 	later := t0.Add(30 * 24 * time.Hour)
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r5-second", []schedules.Delivery{
-		veriffEvent("r5-second", user, "fullauto/b/approved", workflows.KindDecision, "approved", time.Time{}, later),
+		arrive(veriff.Name, later, veriff.DecisionBody("r5-second", "b", user, "approved", time.Time{})),
 	}, none("r5-second"), false)
 	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
 		t.Fatalf("user %s with decisions %q, want declined then approved", st, h)
@@ -115,22 +115,18 @@ func TestR5PolledIdentityWithoutTime(t *testing.T) {
 	user := "user-r5-updated-zero"
 	t0 := time.Date(2026, 7, 4, 9, 0, 0, 0, time.UTC)
 	first, second := "e5e5e5e5-0000-4000-8000-000000000001", "e5e5e5e5-0000-4000-8000-000000000002"
-	identity := func(id, status string, updated int64) func(time.Time) {
-		return func(time.Time) {
-			w.emu.Put(passbase.Name, id, json.RawMessage(fmt.Sprintf(`{"id":%q,"status":%q,"updated":%d,"metadata":{"customer_user_id":%q}}`, id, status, updated, user)))
-		}
-	}
-	pb := func(id, evID string, kind workflows.Kind, status string, at time.Time) schedules.Delivery {
-		e := workflows.Event{ID: evID, Provider: passbase.Name, SessionID: id, Type: "X", Kind: kind,
-			Decision: workflows.Status(status), ProviderStatus: status, OccurredAt: at, ReceivedAt: at,
-			UserID: user, UserIDSource: "additional_attributes.customer_user_id"}
-		return schedules.Delivery{At: at, Ev: e}
+	identity := func(id, status string, updated time.Time) func(time.Time) {
+		return func(time.Time) { w.emu.Put(passbase.Name, id, passbase.IdentityObject(id, user, status, t0, updated)) }
 	}
 	w.runAll(t, schedules.Skipping.Config, passbase.Name, first, []schedules.Delivery{
-		pb(first, "reviewed", workflows.KindDecision, "declined", t0)}, identity(first, "declined", t0.Unix()), false)
-	// The second session's decision webhook is lost; the poll finds it.
+		arrive(passbase.Name, t0, passbase.ReviewedBody(passbase.VocabularyLegacy, first, user, "declined", t0, t0)),
+	}, identity(first, "declined", t0), false)
+	// The second session's decision webhook is lost; the poll finds it,
+	// with "updated": 0.
+	at := t0.Add(24 * time.Hour)
 	w.runAll(t, schedules.Skipping.Config, passbase.Name, second, []schedules.Delivery{
-		pb(second, "processed", workflows.KindProcessed, "", t0.Add(24*time.Hour))}, identity(second, "approved", 0), false)
+		arrive(passbase.Name, at, passbase.ProcessedBody(passbase.VocabularyLegacy, second, user, "", at, at)),
+	}, identity(second, "approved", time.Unix(0, 0)), false)
 	if st, h := w.user(t, user); st != "approved" || h != "declined,approved" {
 		t.Fatalf("user %s with decisions %q, want declined then approved", st, h)
 	}
@@ -142,7 +138,7 @@ func TestR5PolledIdentityWithoutTime(t *testing.T) {
 func TestR8VeriffPollRefusedForGoodEndsTheSession(t *testing.T) {
 	w := sharedWorld(t)
 	user := "user-r8-veriff-404"
-	started := veriffEvent("r8-unknown", user, "event/a/7001", workflows.KindProgress, "", time.Time{}, time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC))
+	started := arrive(veriff.Name, time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC), veriff.EventBody("r8-unknown", "a", user, veriff.Started))
 	// The emulator knows no such session: every poll answers 404.
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, "r8-unknown", []schedules.Delivery{started}, func(time.Time) {}, true)
 	u, err := w.users.Get(context.Background(), user)

@@ -20,8 +20,10 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
 	"go.temporal.io/sdk/activity"
@@ -96,16 +98,28 @@ func providerAPIs(t *testing.T, env map[string]string, hc *retryablehttp.Client)
 	return apis, cs.Rules()
 }
 
-// identityFor registers the Passbase identity behind the tests' session.
+// identity registers the Passbase identity behind the tests' session.
 func (h *harness) identity(status string, updated time.Time) {
-	h.emu.Put(passbase.Name, identity, json.RawMessage(fmt.Sprintf(
-		`{"id":%q,"status":%q,"updated":%d,"owner":{"first_name":"John"},"metadata":{"customer_user_id":"user-1"}}`,
-		identity, status, updated.Unix())))
+	h.emu.Put(passbase.Name, identity, passbase.IdentityObject(identity, "user-1", status, t0, updated))
 }
 
-// at delivers ev after d of workflow time.
+// at delivers ev after d of workflow time, stamped with its arrival as the
+// receiver stamps it.
 func (h *harness) at(d time.Duration, ev workflows.Event) {
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(workflows.SignalEvent, ev) }, d)
+	h.env.RegisterDelayedCallback(func() {
+		ev.ReceivedAt = h.env.Now().UTC()
+		h.env.SignalWorkflow(workflows.SignalEvent, ev)
+	}, d)
+}
+
+// receive is what the receiver signals for a webhook body built by the
+// provider's package.
+func receive(provider string, body []byte) workflows.Event {
+	ev, ok := schedules.Receive(provider, body)
+	if !ok {
+		panic("the receiver signals nothing for this " + provider + " webhook: " + string(body))
+	}
+	return ev
 }
 
 func (h *harness) run(provider, sessionID string) (workflows.Result, error) {
@@ -163,20 +177,26 @@ func statuses(u userstore.User) string {
 	return strings.Join(s, ",")
 }
 
+// pbProcessed is Passbase's processed event (older vocabulary: it names
+// user-1).
 func pbProcessed(at time.Time) workflows.Event {
-	return workflows.Event{ID: "AUTHENTICATION_PROCESSED/" + at.String(), Provider: "passbase", SessionID: identity,
-		Type: "AUTHENTICATION_PROCESSED", Kind: workflows.KindProcessed, OccurredAt: at, UserID: "user-1", UserIDSource: "additional_attributes.customer_user_id"}
+	return receive(passbase.Name, passbase.ProcessedBody(passbase.VocabularyLegacy, identity, "user-1", "", at, at))
 }
 
+// pbReviewed is Passbase's decision event (newer vocabulary: it names no
+// user; the identity does).
 func pbReviewed(status workflows.Status, at time.Time) workflows.Event {
-	return workflows.Event{ID: "VERIFICATION_REVIEWED/" + string(status) + at.String(), Provider: "passbase", SessionID: identity,
-		Type: "VERIFICATION_REVIEWED", Kind: workflows.KindDecision, Decision: status, ProviderStatus: string(status), OccurredAt: at}
+	return receive(passbase.Name, passbase.ReviewedBody(passbase.VocabularyNew, identity, "", string(status), t0, at))
 }
 
+// vfDecision is Veriff's decision webhook for user-2.
 func vfDecision(status workflows.Status, at time.Time) workflows.Event {
-	return workflows.Event{ID: "decision/" + string(status) + at.String(), Provider: "veriff", SessionID: session,
-		Type: "decision", Kind: workflows.KindDecision, Decision: status, ProviderStatus: string(status), OccurredAt: at,
-		UserID: "user-2", UserIDSource: "vendorData"}
+	return receive(veriff.Name, veriff.DecisionBody(session, "attempt", "user-2", string(status), at))
+}
+
+// vfStarted is Veriff's "started" event for user-2.
+func vfStarted() workflows.Event {
+	return receive(veriff.Name, veriff.EventBody(session, "attempt", "user-2", veriff.Started))
 }
 
 func TestOrders(t *testing.T) {
@@ -276,10 +296,9 @@ func TestNoDecisionPollsThenExpires(t *testing.T) {
 func TestLostWebhookIsRecoveredByPolling(t *testing.T) {
 	h := newHarness(t)
 	h.emu.Put(veriff.Name, session, nil)
-	h.at(time.Second, workflows.Event{ID: "event/a/7001", Provider: "veriff", SessionID: session, Type: "event:started",
-		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"})
+	h.at(time.Second, vfStarted())
 	h.env.RegisterDelayedCallback(func() {
-		h.emu.Put(veriff.Name, session, json.RawMessage(`{"id":"`+session+`","status":"approved","code":9001,"vendorData":"user-2","decisionTime":"2026-03-01T12:30:00Z"}`))
+		h.emu.Put(veriff.Name, session, sim.JSON(veriff.Verification(session, "attempt", "user-2", "approved", t0.Add(30*time.Minute))))
 	}, 3*time.Hour)
 	r, err := h.run("veriff", session)
 	if err != nil {
@@ -386,8 +405,7 @@ func TestNotFoundEndsTheSessionWithAReason(t *testing.T) {
 func TestScreeningAfterDecisionIsApplied(t *testing.T) {
 	h := newHarness(t)
 	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
-	h.at(5*time.Hour, workflows.Event{ID: "screening/1", Provider: "veriff", SessionID: session, Type: "watchlist:updated_result",
-		Kind: workflows.KindScreening, ProviderStatus: "possible_match", OccurredAt: t0.Add(5 * time.Hour)})
+	h.at(5*time.Hour, receive(veriff.Name, veriff.ScreeningBody(session, "attempt", "user-2", "updated_result", "possible_match", t0.Add(5*time.Hour))))
 	if _, err := h.run("veriff", session); err != nil {
 		t.Fatal(err)
 	}
@@ -401,9 +419,7 @@ func TestScreeningAfterDecisionIsApplied(t *testing.T) {
 // the year 1.
 func TestStateOmitsMissingTimes(t *testing.T) {
 	h := newHarness(t)
-	started := workflows.Event{ID: "event/a/7001", Provider: "veriff", SessionID: session, Type: "event:started",
-		Kind: workflows.KindProgress, UserID: "user-2", UserIDSource: "vendorData"}
-	h.at(time.Minute, started)
+	h.at(time.Minute, vfStarted())
 	h.at(2*time.Minute, vfDecision(workflows.StatusApproved, t0))
 	st := h.stateAt(time.Hour)
 	if _, err := h.run("veriff", session); err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/simulator"
@@ -73,9 +74,9 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 	temporalAddr, adminURL, dbURL := "127.0.0.1:7233", "http://127.0.0.1:8081", "sqlite:idvflow-dev/users.db"
 	conn := temporalconn.Config{DisableFile: true}
 	if cluster != "" {
-		env, err := readEnv(cluster)
+		env, err := envconf.ReadFile(cluster)
 		if err != nil {
-			return err
+			return fmt.Errorf("-cluster: %w (is deploy/local-cluster.sh up?)", err)
 		}
 		o.Receivers = strings.Split(env["IDV_CLUSTER_RECEIVERS"], ",")
 		t.ReceiverURL, t.EmulatorURL, adminURL = o.Receivers[0], env["IDV_CLUSTER_EMULATOR"], env["IDV_CLUSTER_ADMIN"]
@@ -163,21 +164,6 @@ func measureSizing(ctx context.Context, o Options, dbURL, out string) error {
 	}
 	b, _ := jsonIndent(costs)
 	return os.WriteFile(filepath.Join(out, "sizing.json"), b, 0o644)
-}
-
-// readEnv reads a KEY=value file (deploy/local-cluster.sh's env).
-func readEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("-cluster: %w (is deploy/local-cluster.sh up?)", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = v
-		}
-	}
-	return env, nil
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
@@ -117,4 +118,21 @@ func Required(pairs ...string) []error {
 		}
 	}
 	return errs
+}
+
+// ReadFile reads a file of KEY=value lines, as deploy/local-cluster.sh
+// writes its stack's variables (no quoting, no comments); the cluster test
+// and the load tool read it.
+func ReadFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSuffix(line, "\r"), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
 }

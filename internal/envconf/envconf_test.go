@@ -2,6 +2,9 @@ package envconf_test
 
 import (
 	"context"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,5 +116,23 @@ func TestUnencryptedPassbaseIsNeverAnAccident(t *testing.T) {
 	env := map[string]string{"PASSBASE_ALLOW_UNENCRYPTED": "true", "PASSBASE_ALLOWED_CIDRS": "10.0.0.0/8"}
 	if err := envconf.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
 		t.Fatalf("unencrypted behind an allowlist must be allowed: %v", err)
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cluster.env")
+	if err := os.WriteFile(path, []byte("TEMPORAL_ADDRESS=127.0.0.1:7233\r\nIDV_CLUSTER_DATABASE_URL=postgres://u:p@h/db?sslmode=disable\n\nnot a variable\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, err := envconf.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:7233", "IDV_CLUSTER_DATABASE_URL": "postgres://u:p@h/db?sslmode=disable"}
+	if !maps.Equal(env, want) {
+		t.Fatalf("%v, want %v", env, want)
+	}
+	if _, err := envconf.ReadFile(filepath.Join(t.TempDir(), "missing.env")); err == nil {
+		t.Fatal("a missing file read without an error")
 	}
 }

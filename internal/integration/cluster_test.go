@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/simulator"
 )
@@ -37,7 +37,10 @@ func TestClusterFaults(t *testing.T) {
 	if envFile == "" {
 		t.Skip("IDV_CLUSTER_ENV is not set: start deploy/local-cluster.sh up and point it at its env file")
 	}
-	cluster := readEnvFile(t, envFile)
+	cluster, err := envconf.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
+	}
 	receivers := strings.Split(cluster["IDV_CLUSTER_RECEIVERS"], ",")
 	script := cluster["IDV_CLUSTER_SCRIPT"]
 	api := remoteEmulator{t: t, target: &simulator.Target{EmulatorURL: cluster["IDV_CLUSTER_EMULATOR"]}}
@@ -168,23 +171,6 @@ func post(hc *http.Client, base string, d delivery) (int, error) {
 	io.Copy(io.Discard, resp.Body) // lets the connection be reused
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-func readEnvFile(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	return env
 }
 
 // remoteEmulator sets the emulator's answers through its control routes

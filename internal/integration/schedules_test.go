@@ -2,14 +2,10 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/idvflow/idvflow/providers/passbase"
-	"github.com/idvflow/idvflow/providers/veriff"
 
 	"pgregory.net/rapid"
 
@@ -42,17 +38,6 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			// Sessions begin at the receiver's clock (R4): give each its own
 			// second, so milliseconds of latency cannot tie two of them.
 			sc.Sessions[j].At += time.Duration(j) * 4 * time.Second
-			if sc.Sessions[j].Provider == passbase.Name {
-				// A late run then begins with the older vocabulary's event,
-				// which names the user as the generated events do.
-				sc.Sessions[j].LateNudge = true
-			}
-			for k := range sc.Sessions[j].Decisions {
-				d := &sc.Sessions[j].Decisions[k]
-				if sc.Sessions[j].Provider == veriff.Name {
-					d.ReasonCode = veriff.ReasonCodeFor(d.Status) // what the simulator's bodies carry
-				}
-			}
 		}
 		all = append(all, sc)
 	}
@@ -71,12 +56,10 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 				defer wg.Done()
 				for _, d := range s.Deliveries(sc.User) {
 					time.Sleep(time.Until(d.At))
-					body, ok := webhookFor(t, s, sc.User, d.Ev)
-					if !ok {
-						continue
-					}
-					if code := send(t, st.Receiver.URL, body); code != http.StatusOK {
-						t.Errorf("%s %s: %d", s.ID, d.Ev.Type, code)
+					// The same bytes the workflow test's events were parsed
+					// from, sealed as the provider sends them.
+					if code, answer, err := st.Target.Send(ctx, s.Provider, d.Body); err != nil || code != http.StatusOK {
+						t.Errorf("%s %s: %d %s %v", s.ID, d.Ev.Type, code, answer, err)
 					}
 				}
 			}()
@@ -99,41 +82,4 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			schedules.Check(t, st.Users, sent, sc, schedules.Model(sc), false)
 		})
 	}
-}
-
-// webhookFor is the provider's webhook for a generated event, byte for byte
-// as the provider sends it.
-func webhookFor(t *testing.T, s schedules.Session, user string, ev workflows.Event) (delivery, bool) {
-	if s.Provider == veriff.Name {
-		var body []byte
-		switch ev.Kind {
-		case workflows.KindDecision:
-			body = veriff.DecisionBody(s.ID, ev.AttemptID, user, string(ev.Decision), ev.OccurredAt)
-		case workflows.KindProgress:
-			body = veriff.EventBody(s.ID, "attempt", user, veriff.Started)
-		case workflows.KindProcessed:
-			body = veriff.EventBody(s.ID, "attempt", user, veriff.Submitted)
-		case workflows.KindScreening:
-			body = veriff.ScreeningBody(s.ID, "attempt", user, "updated_result", ev.ProviderStatus, ev.OccurredAt)
-		default: // a type idvflow does not model, naming the session
-			body = []byte(fmt.Sprintf(`{"sessionId":%q,"feature":"ine","n":%q,"vendorData":%q}`, s.ID, ev.ID, user))
-		}
-		return veriffDelivery(veriffKey, veriffSecret, body), true
-	}
-	var plain []byte
-	switch ev.Kind {
-	case workflows.KindDecision:
-		plain = passbase.ReviewedBody(passbase.VocabularyNew, s.ID, user, string(ev.Decision), s.Start(), ev.OccurredAt)
-	case workflows.KindProgress, workflows.KindProcessed:
-		// The older vocabulary carries the app's user id, as the
-		// generated events do.
-		plain = passbase.ProcessedBody(passbase.VocabularyLegacy, s.ID, user, "", s.Start(), s.Start())
-	default:
-		return delivery{}, false
-	}
-	body, err := passbase.Encrypt(passbaseSecret, plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return delivery{"/webhooks/passbase", "text/plain", nil, body}, true
 }

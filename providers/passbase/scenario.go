@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // This file builds Passbase's side of simulated sessions, byte for byte as
@@ -122,4 +123,40 @@ func (sc Scenario) Script(now time.Time) (sim.Script, error) {
 		return sim.Script{}, fmt.Errorf("order %q: want processed-first, decision-first or together", sc.Order)
 	}
 	return s, nil
+}
+
+// Generator implements sim.Generated.
+func (Provider) Generator() sim.Generator { return generator{} }
+
+// generator makes Passbase's webhooks of generated schedules, in the older
+// vocabulary: only its events name the app's user (the newer ones leave it
+// to the identity), so every webhook of a session names it the same way.
+// That vocabulary has no progress event: a session opens with its
+// processed event, and its decisions are approved or declined.
+type generator struct{}
+
+func (generator) Draws() sim.Draws {
+	return sim.Draws{Statuses: []string{"approved", "declined"}}
+}
+
+func (generator) Body(ev sim.Event) []byte {
+	switch ev.Kind {
+	case workflows.KindProgress, workflows.KindProcessed:
+		return ProcessedBody(VocabularyLegacy, ev.SessionID, ev.UserID, "", ev.Began, ev.Began)
+	case workflows.KindDecision:
+		return ReviewedBody(VocabularyLegacy, ev.SessionID, ev.UserID, ev.Status, ev.Began, ev.At)
+	case workflows.KindOther: // an event idvflow does not model
+		return sim.JSON(sim.Object{
+			{Key: "event", Value: "DATAPOINT_UPDATED"}, {Key: "key", Value: ev.SessionID},
+			{Key: "created", Value: ev.Began.Unix()}, {Key: "updated", Value: ev.Began.Unix() + int64(ev.N)},
+		})
+	}
+	return nil
+}
+
+func (generator) API(sessionID, userID string, began time.Time, latest *sim.Event) []byte {
+	if latest == nil {
+		return IdentityObject(sessionID, userID, "processing", began, began)
+	}
+	return IdentityObject(sessionID, userID, latest.Status, began, latest.At)
 }

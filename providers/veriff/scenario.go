@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // This file builds Veriff's side of simulated sessions, byte for byte as
@@ -43,13 +44,31 @@ func ReasonCodeFor(status string) string {
 	return ""
 }
 
+// reasons are the reason texts of the reason codes simulated decisions
+// carry.
+var reasons = map[string]string{
+	"102": "Suspected document tampering",
+	"103": "Face mismatch",
+	"105": "Suspicious behaviour",
+}
+
 // Verification is the "verification" object of a decision webhook and of
 // GET /v1/sessions/{id}/decision.
 func Verification(sessionID, attemptID, userID, status string, decidedAt time.Time) map[string]any {
-	var reason, reasonCode any
-	if code := ReasonCodeFor(status); code != "" {
-		reasonCode, _ = strconv.Atoi(code)
-		reason = map[string]string{"102": "Physical document not used", "103": "Face mismatch"}[code]
+	return verification(sessionID, attemptID, userID, status, ReasonCodeFor(status), decidedAt)
+}
+
+// verification is Verification with any reason code; a zero decidedAt
+// leaves the decision untimed.
+func verification(sessionID, attemptID, userID, status, reasonCode string, decidedAt time.Time) map[string]any {
+	var accepted time.Time
+	if !decidedAt.IsZero() {
+		accepted = decidedAt.Add(-3 * time.Minute)
+	}
+	var reason, code any
+	if reasonCode != "" {
+		code, _ = strconv.Atoi(reasonCode)
+		reason = reasons[reasonCode]
 	}
 	return map[string]any{
 		"id":        sessionID,
@@ -59,24 +78,36 @@ func Verification(sessionID, attemptID, userID, status string, decidedAt time.Ti
 			"firstName": sim.FirstName, "lastName": sim.LastName, "dateOfBirth": sim.DateOfBirth,
 			"idNumber": nil, "gender": nil,
 		},
-		"reason":     reason,
-		"status":     status,
-		"comments":   []any{},
-		"document":   map[string]any{"type": "PASSPORT", "number": sim.DocumentNumber, "country": "EE"},
-		"reasonCode": reasonCode,
-		"vendorData": userID,
-		"endUserId":  nil,
-		// Veriff's timestamps have millisecond precision.
-		"decisionTime":   decidedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"acceptanceTime": decidedAt.Add(-3 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"reason":         reason,
+		"status":         status,
+		"comments":       []any{},
+		"document":       map[string]any{"type": "PASSPORT", "number": sim.DocumentNumber, "country": "EE"},
+		"reasonCode":     code,
+		"vendorData":     userID,
+		"endUserId":      nil,
+		"decisionTime":   timestamp(decidedAt),
+		"acceptanceTime": timestamp(accepted),
 	}
+}
+
+// timestamp is Veriff's form of a time, with millisecond precision; null
+// for none.
+func timestamp(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 // DecisionBody is a decision webhook body, compact as Veriff sends it.
 func DecisionBody(sessionID, attemptID, userID, status string, decidedAt time.Time) []byte {
+	return decisionBody(Verification(sessionID, attemptID, userID, status, decidedAt))
+}
+
+func decisionBody(v map[string]any) []byte {
 	return sim.JSON(sim.Object{
 		{Key: "status", Value: "success"},
-		{Key: "verification", Value: Verification(sessionID, attemptID, userID, status, decidedAt)},
+		{Key: "verification", Value: v},
 		{Key: "technicalData", Value: map[string]any{"ip": "192.0.2.10"}},
 	})
 }
@@ -97,13 +128,13 @@ func EventBody(sessionID, attemptID, userID string, code int) []byte {
 }
 
 // ScreeningBody is a watchlist screening webhook body; checkType is
-// "initial_result" or "updated_result".
+// "initial_result" or "updated_result". A zero at leaves it untimed.
 func ScreeningBody(sessionID, attemptID, userID, checkType, matchStatus string, at time.Time) []byte {
 	return sim.JSON(sim.Object{
 		{Key: "checkType", Value: checkType}, {Key: "attemptId", Value: attemptID}, {Key: "sessionId", Value: sessionID},
 		{Key: "vendorData", Value: userID}, {Key: "endUserId", Value: nil}, {Key: "matchStatus", Value: matchStatus},
 		{Key: "searchTerm", Value: map[string]any{"name": sim.FirstName + " " + sim.LastName, "year": sim.DateOfBirth[:4]}},
-		{Key: "totalHits", Value: 0}, {Key: "createdAt", Value: at.UTC().Format("2006-01-02T15:04:05.000Z")}, {Key: "hits", Value: []any{}},
+		{Key: "totalHits", Value: 0}, {Key: "createdAt", Value: timestamp(at)}, {Key: "hits", Value: []any{}},
 	})
 }
 
@@ -137,4 +168,47 @@ func (sc Scenario) Script(now time.Time) (sim.Script, error) {
 		s.Steps = append(s.Steps, [][]byte{ScreeningBody(id, attempt, userID, "initial_result", "no_match", decided.Add(time.Second))})
 	}
 	return s, nil
+}
+
+// Generator implements sim.Generated.
+func (Provider) Generator() sim.Generator { return generator{} }
+
+// generator makes Veriff's webhooks of generated schedules.
+type generator struct{}
+
+func (generator) Draws() sim.Draws {
+	return sim.Draws{
+		Statuses:    Outcomes,
+		ReasonCodes: []string{"", "", "102", "105"},
+		Screenings:  []string{"no_match", "possible_match"},
+		Untimed:     true,
+	}
+}
+
+func (generator) Body(ev sim.Event) []byte {
+	// The session's events share one attempt; each decision is its own.
+	const attempt = "attempt"
+	switch ev.Kind {
+	case workflows.KindProgress:
+		return EventBody(ev.SessionID, attempt, ev.UserID, Started)
+	case workflows.KindProcessed:
+		return EventBody(ev.SessionID, attempt, ev.UserID, Submitted)
+	case workflows.KindDecision:
+		return decisionBody(verification(ev.SessionID, attempt+"-"+strconv.Itoa(ev.N), ev.UserID, ev.Status, ev.ReasonCode, ev.At))
+	case workflows.KindScreening:
+		return ScreeningBody(ev.SessionID, attempt, ev.UserID, "updated_result", ev.Status, ev.At)
+	case workflows.KindOther: // a feature idvflow does not model, naming the session
+		return sim.JSON(sim.Object{
+			{Key: "sessionId", Value: ev.SessionID}, {Key: "attemptId", Value: attempt}, {Key: "feature", Value: "ine"},
+			{Key: "n", Value: ev.N}, {Key: "vendorData", Value: ev.UserID},
+		})
+	}
+	return nil
+}
+
+func (generator) API(sessionID, userID string, _ time.Time, latest *sim.Event) []byte {
+	if latest == nil {
+		return nil // the session has no decision: "verification": null
+	}
+	return sim.JSON(verification(sessionID, "api", userID, latest.Status, latest.ReasonCode, latest.At))
 }

@@ -40,30 +40,34 @@ func (*Webhooks) Types() []string {
 
 // Authenticate verifies the signature over the body exactly as received.
 func (p *Webhooks) Authenticate(h http.Header, body []byte) ([]byte, error) {
-	if err := p.verify(h, body); err != nil {
+	plain, _, err := p.AuthenticateIntegration(h, body)
+	return plain, err
+}
+
+// AuthenticateIntegration implements webhook.Integrated: it also names the
+// integration whose API key the request carries. The key is only a name;
+// it is believed because the body's signature under that integration's
+// secret checked.
+func (p *Webhooks) AuthenticateIntegration(h http.Header, body []byte) ([]byte, string, error) {
+	in, err := p.verify(h, body)
+	if err != nil {
 		// The reason names the check for the operator's log; the answer is
 		// the same for every cause.
-		return nil, fmt.Errorf("%w: %v", webhook.ErrUnauthenticated, err)
+		return nil, "", fmt.Errorf("%w: %v", webhook.ErrUnauthenticated, err)
 	}
-	return body, nil
+	return body, in.Name, nil
 }
 
-// Integration implements webhook.Integrated: the integration whose API key
-// an authentic request carries. The key is only a name; it is believed
-// because the body's signature under that integration's secret checked.
-func (p *Webhooks) Integration(h http.Header) string {
-	in, _ := Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
-	return in.Name
-}
-
-func (p *Webhooks) verify(h http.Header, body []byte) error {
+// verify returns the integration whose key the request carries and whose
+// secrets signed body.
+func (p *Webhooks) verify(h http.Header, body []byte) (Integration, error) {
 	in, ok := Find(p.integrations, firstHeader(h, "X-Auth-Client", "Vrf-Auth-Client"))
 	if !ok {
-		return fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY nor the API key of an integration in VERIFF_INTEGRATIONS")
+		return Integration{}, fmt.Errorf("client key (X-AUTH-CLIENT) is not VERIFF_API_KEY nor the API key of an integration in VERIFF_INTEGRATIONS")
 	}
 	sig := firstHeader(h, "X-Hmac-Signature", "Vrf-Hmac-Signature")
 	if b, err := hex.DecodeString(sig); err != nil || len(b) != sha256.Size {
-		return fmt.Errorf("signature (X-HMAC-SIGNATURE) is not 64 hex digits")
+		return Integration{}, fmt.Errorf("signature (X-HMAC-SIGNATURE) is not 64 hex digits")
 	}
 	secrets := make([][]byte, len(in.SharedSecrets))
 	for i, s := range in.SharedSecrets {
@@ -71,9 +75,9 @@ func (p *Webhooks) verify(h http.Header, body []byte) error {
 	}
 	if !Verify(secrets, body, sig) {
 		_, secretsVar := in.Vars()
-		return fmt.Errorf("signature matches none of %s", secretsVar)
+		return Integration{}, fmt.Errorf("signature matches none of %s", secretsVar)
 	}
-	return nil
+	return in, nil
 }
 
 func firstHeader(h http.Header, names ...string) string {

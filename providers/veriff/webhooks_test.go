@@ -284,13 +284,13 @@ func TestIntegrations(t *testing.T) {
 		"no key":               {"", "web-secret", ""},
 	} {
 		h := headers(tc.client, sign(tc.secret, body))
-		_, err := p.Authenticate(h, body)
+		_, integration, err := p.AuthenticateIntegration(h, body)
 		if (err == nil) != (tc.integration != "") {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if err == nil && p.Integration(h) != tc.integration {
-			t.Errorf("%s: integration %q, want %q", name, p.Integration(h), tc.integration)
+		if integration != tc.integration {
+			t.Errorf("%s: integration %q, want %q", name, integration, tc.integration)
 		}
 	}
 }

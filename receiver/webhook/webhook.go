@@ -54,9 +54,22 @@ type Provider interface {
 }
 
 // Integrated is implemented by providers that serve several integrations
-// (accounts) and can tell which one an authentic request belongs to.
+// (accounts): authenticating a request finds the integration whose
+// credentials it carries, and says which, so the receiver looks it up once.
 type Integrated interface {
-	Integration(header http.Header) string
+	// AuthenticateIntegration is Authenticate that also names the
+	// integration.
+	AuthenticateIntegration(header http.Header, body []byte) (plain []byte, integration string, err error)
+}
+
+// Authenticate authenticates a request to p, with the integration it
+// belongs to when p is Integrated ("" otherwise).
+func Authenticate(p Provider, header http.Header, body []byte) (plain []byte, integration string, err error) {
+	if in, ok := p.(Integrated); ok {
+		return in.AuthenticateIntegration(header, body)
+	}
+	plain, err = p.Authenticate(header, body)
+	return plain, "", err
 }
 
 // CheckSessionID rejects session ids that cannot be a provider's id (they

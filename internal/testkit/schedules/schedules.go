@@ -2,24 +2,33 @@
 // reference model written from docs/semantics.md and nothing else, what
 // the user's record must be after them. The time-skipping workflow test and
 // the end-to-end test against a real server both use it.
+//
+// A schedule draws its sessions from every registered provider that has a
+// generator (sim.Generated); each event becomes that provider's webhook,
+// and what the workflow is signalled is what the provider's own parser
+// makes of those bytes, as in the receiver. The model reads the provider's
+// identities, times, codes and user-id source from the parsed events, so
+// it names no provider.
 package schedules
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"strconv"
+	"sync"
 	"time"
 
-	"github.com/idvflow/idvflow/providers/passbase"
-	"github.com/idvflow/idvflow/providers/veriff"
-
+	"github.com/sethvargo/go-envconfig"
 	"pgregory.net/rapid"
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -132,21 +141,108 @@ type Schedule struct {
 // Start is when the session's first webhook arrives.
 func (s Session) Start() time.Time { return s.tm.Base.Add(s.At) }
 
+// providerTime is when the provider made the decision (its webhook and its
+// API carry it at the provider's own precision).
 func (d Decision) providerTime(s Session) time.Time {
 	t := s.Start().Add(d.Offset)
 	if d.Late {
 		t = t.Add(s.tm.LateMade)
 	}
-	if s.Provider == passbase.Name {
-		t = t.Truncate(time.Second) // Passbase times are whole seconds
-	}
 	return t
 }
 
-var (
-	veriffStatuses   = []string{"approved", "declined", "resubmission_requested", "review", "expired", "abandoned"}
-	passbaseStatuses = []string{"approved", "declined", "pending"}
-)
+// ── The providers ───────────────────────────────────────────────────────
+
+// provider is what schedules use of a registered provider: its generator
+// (nil without one), its webhooks as the receiver authenticates and parses
+// them (with the dev credentials), and its rules.
+type provider struct {
+	name     string
+	gen      sim.Generator
+	cfg      providers.Config
+	webhooks webhook.Provider
+	rules    workflows.Rules
+}
+
+// registered is every registered provider, in the registry's order; read
+// once, never changed.
+var registered = sync.OnceValue(func() []provider {
+	cs, err := registry.Dev(context.Background(), envconfig.MapLookuper(nil), "http://emulator.invalid")
+	if err != nil {
+		panic(fmt.Sprintf("schedules: the dev configuration: %v", err))
+	}
+	var out []provider
+	for _, p := range registry.All() {
+		cfg := cs.Get(p.Name())
+		wh, err := cfg.Webhooks()
+		if err != nil || wh == nil {
+			panic(fmt.Sprintf("schedules: %s webhooks with dev credentials: %v", p.Name(), err))
+		}
+		pr := provider{name: p.Name(), cfg: cfg, webhooks: wh, rules: cfg.Rules()}
+		if g, ok := p.(sim.Generated); ok {
+			pr.gen = g.Generator()
+		}
+		out = append(out, pr)
+	}
+	return out
+})
+
+// Providers names the providers schedules draw sessions from: those with a
+// generator.
+func Providers() []string {
+	var out []string
+	for _, p := range registered() {
+		if p.gen != nil {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+func lookup(name string) provider {
+	for _, p := range registered() {
+		if p.name == name && p.gen != nil {
+			return p
+		}
+	}
+	panic(fmt.Sprintf("schedules: provider %q has no generator (want one of %v)", name, Providers()))
+}
+
+// Receive is what the receiver signals for a webhook body the provider's
+// package built (before Seal): the workflow tests signal nothing else. ok
+// is false for a webhook the receiver acknowledges without a signal.
+func Receive(providerName string, body []byte) (ev workflows.Event, ok bool) {
+	for _, p := range registered() {
+		if p.name == providerName {
+			return p.receive(body)
+		}
+	}
+	panic(fmt.Sprintf("schedules: no provider %q", providerName))
+}
+
+// receive is what the receiver signals for body: sealed as the provider
+// sends it, authenticated, parsed, and tagged with its integration. ok is
+// false for a webhook the receiver acknowledges without a signal. A body
+// the receiver would refuse is a bug in the provider's generator.
+func (p provider) receive(body []byte) (workflows.Event, bool) {
+	header, sealed, err := p.cfg.Seal(body)
+	if err != nil {
+		panic(fmt.Sprintf("schedules: seal a %s webhook: %v", p.name, err))
+	}
+	plain, integration, err := webhook.Authenticate(p.webhooks, header, sealed)
+	if err != nil {
+		panic(fmt.Sprintf("schedules: authenticate a %s webhook: %v", p.name, err))
+	}
+	ev, err := p.webhooks.Parse(plain)
+	if errors.Is(err, webhook.ErrIgnored) {
+		return ev, false
+	}
+	if err != nil {
+		panic(fmt.Sprintf("schedules: parse a generated %s webhook: %v\n%s", p.name, err, plain))
+	}
+	ev.Integration = integration
+	return ev, true
+}
 
 func arrivals(t *rapid.T, tm Timing, label string, max int) []time.Duration {
 	n := rapid.IntRange(0, max).Draw(t, label+" count")
@@ -174,32 +270,29 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 	sessions := rapid.IntRange(1, 3).Draw(t, "sessions")
 	for i := range sessions {
 		s := Session{
-			Provider: rapid.SampledFrom([]string{veriff.Name, passbase.Name}).Draw(t, "provider"),
+			Provider: rapid.SampledFrom(Providers()).Draw(t, "provider"),
 			ID:       fmt.Sprintf("%08x-0000-4000-8000-%012x", n, i),
 			At:       (time.Duration(rapid.IntRange(0, 30).Draw(t, "session start step")) * tm.StartUnit).Truncate(time.Second),
 			tm:       tm,
 			Fault:    rapid.SampledFrom([]string{"", "", "", "transient", "notfound"}).Draw(t, "fault"),
 		}
-		statuses := veriffStatuses
-		if s.Provider == passbase.Name {
-			statuses = passbaseStatuses
-		}
+		draws := lookup(s.Provider).gen.Draws()
 		var offset time.Duration
 		for range rapid.IntRange(0, 3).Draw(t, "decisions") {
 			// Nondecreasing provider times, often equal, sometimes "in
 			// the future" of their arrival (up to an hour).
 			offset += rapid.SampledFrom(tm.TimeSteps).Draw(t, "time step")
 			d := Decision{
-				Status: rapid.SampledFrom(statuses).Draw(t, "status"),
+				Status: rapid.SampledFrom(draws.Statuses).Draw(t, "status"),
 				Offset: offset,
 				Late:   rapid.IntRange(0, 4).Draw(t, "late") == 0,
 				NoTime: rapid.IntRange(0, 4).Draw(t, "no time") == 0,
 			}
 			// An event without a time arrives in one run only (docs/semantics.md,
 			// "Known limits"): not redelivered late, not made late.
-			d.NoTime = d.NoTime && !d.Late && tm.NoTime
-			if s.Provider == veriff.Name {
-				d.ReasonCode = rapid.SampledFrom([]string{"", "", "102", "105"}).Draw(t, "reason code")
+			d.NoTime = d.NoTime && !d.Late && tm.NoTime && draws.Untimed
+			if len(draws.ReasonCodes) > 0 {
+				d.ReasonCode = rapid.SampledFrom(draws.ReasonCodes).Draw(t, "reason code")
 			}
 			if !d.Late {
 				d.Early = arrivals(t, tm, "decision arrival", 3)
@@ -225,12 +318,12 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			})
 		}
 		s.Processed = arrivals(t, tm, "processed arrival", 2)
-		if s.Provider == veriff.Name {
+		if len(draws.Screenings) > 0 {
 			for range rapid.IntRange(0, 2).Draw(t, "screenings") {
 				sg := Screening{
-					Status: rapid.SampledFrom([]string{"no_match", "possible_match"}).Draw(t, "screening status"),
+					Status: rapid.SampledFrom(draws.Screenings).Draw(t, "screening status"),
 					Offset: (time.Duration(rapid.IntRange(0, 600).Draw(t, "screening step")) * tm.ArrivalUnit).Truncate(time.Second),
-					NoTime: rapid.IntRange(0, 4).Draw(t, "screening no time") == 0 && tm.NoTime,
+					NoTime: rapid.IntRange(0, 4).Draw(t, "screening no time") == 0 && tm.NoTime && draws.Untimed,
 					Early:  arrivals(t, tm, "screening arrival", 2),
 				}
 				if !sg.NoTime {
@@ -257,128 +350,128 @@ func seq(n int) []int {
 
 // ── What the receiver would signal ──────────────────────────────────────
 
-// Delivery is one webhook as the receiver signals it.
+// Delivery is one webhook: its body as the provider sends it (before
+// Seal), and the event the receiver signals for it at At.
 type Delivery struct {
-	At time.Time
-	Ev workflows.Event
+	At   time.Time
+	Ev   workflows.Event
+	Body []byte
 }
 
-func (s Session) userSource() string {
-	if s.Provider == veriff.Name {
-		return "vendorData"
+// webhookOf is a made-up event's webhook body and what the receiver makes
+// of it (ok false: acknowledged, nothing signalled).
+type webhookOf struct {
+	body []byte
+	ev   workflows.Event
+	ok   bool
+}
+
+func (s Session) event(user string, kind workflows.Kind, n int) sim.Event {
+	return sim.Event{Kind: kind, SessionID: s.ID, UserID: user, Began: s.Start(), N: n}
+}
+
+func (s Session) webhook(e sim.Event) webhookOf {
+	p := lookup(s.Provider)
+	body := p.gen.Body(e)
+	if body == nil {
+		return webhookOf{}
 	}
-	return "additional_attributes.customer_user_id"
+	ev, ok := p.receive(body)
+	return webhookOf{body, ev, ok}
 }
 
-func (s Session) event(user, id, typ string, kind workflows.Kind) workflows.Event {
-	return workflows.Event{ID: id, Provider: s.Provider, SessionID: s.ID, Type: typ, Kind: kind,
-		UserID: user, UserIDSource: s.userSource()}
+// decision is the webhook of the session's i-th decision; timed gives it
+// its time even when its webhook has none (as the API always does).
+func (s Session) decision(user string, i int, d Decision, timed bool) webhookOf {
+	return s.webhook(s.decisionEvent(user, i, d, timed))
 }
 
-func (s Session) decisionEvent(user string, i int, d Decision) workflows.Event {
-	var pt time.Time
-	if !d.NoTime {
-		pt = d.providerTime(s)
+func (s Session) decisionEvent(user string, i int, d Decision, timed bool) sim.Event {
+	e := s.event(user, workflows.KindDecision, i)
+	e.Status, e.ReasonCode = d.Status, d.ReasonCode
+	if timed || !d.NoTime {
+		e.At = d.providerTime(s)
 	}
-	var ev workflows.Event
-	if s.Provider == veriff.Name {
-		ev = s.event(user, "decision/attempt-"+strconv.Itoa(i)+"/"+d.Status+"/"+pt.Format(time.RFC3339Nano), "decision", workflows.KindDecision)
-		ev.AttemptID = "attempt-" + strconv.Itoa(i)
-	} else {
-		ev = s.event(user, "VERIFICATION_REVIEWED/"+s.ID+"/"+strconv.FormatInt(pt.Unix(), 10)+"/"+d.Status, "VERIFICATION_REVIEWED", workflows.KindDecision)
-	}
-	ev.Decision, ev.ProviderStatus, ev.ReasonCode, ev.OccurredAt = workflows.Status(d.Status), d.Status, d.ReasonCode, pt
-	return ev
+	return e
 }
 
-func (s Session) screeningEvent(user string, sg Screening) workflows.Event {
-	var pt time.Time
+func (s Session) screening(user string, i int, sg Screening) webhookOf {
+	e := s.event(user, workflows.KindScreening, i)
+	e.Status = sg.Status
 	if !sg.NoTime {
-		pt = s.Start().Add(sg.Offset)
+		e.At = s.Start().Add(sg.Offset)
 	}
-	// The identity stands for the digest of the signed body (R7): two
-	// screenings differ in it exactly when their bodies do.
-	ev := s.event(user, "screening/"+sg.Status+"/"+strconv.FormatInt(int64(sg.Offset), 10)+"/"+pt.Format(time.RFC3339Nano), "watchlist:updated_result", workflows.KindScreening)
-	ev.ProviderStatus, ev.OccurredAt = sg.Status, pt
-	return ev
+	return s.webhook(e)
+}
+
+// userSource is the field the session's webhooks name the user in: the
+// record's user-id source.
+func (s Session) userSource(user string) string {
+	return s.webhook(s.event(user, workflows.KindProgress, 0)).ev.UserIDSource
 }
 
 // Deliveries lists every webhook of the session in arrival order, each with
 // the receipt time the receiver stamps.
 func (s Session) Deliveries(user string) []Delivery {
 	var out []Delivery
-	add := func(cluster time.Duration, offsets []time.Duration, ev workflows.Event) {
+	add := func(cluster time.Duration, offsets []time.Duration, w webhookOf) {
+		if !w.ok {
+			return // the receiver acknowledges it and signals nothing
+		}
 		for _, o := range offsets {
-			e := ev
+			e := w.ev
 			e.ReceivedAt = s.Start().Add(cluster + o)
 			if e.Validate() != nil {
 				continue // the receiver answers 400: dated in the future (R5)
 			}
-			out = append(out, Delivery{At: e.ReceivedAt, Ev: e})
+			out = append(out, Delivery{At: e.ReceivedAt, Ev: e, Body: w.body})
 		}
 	}
-	progress := s.event(user, "event/start/7001", "event:started", workflows.KindProgress)
-	add(0, []time.Duration{0}, progress) // every session begins with one
+	opening := s.webhook(s.event(user, workflows.KindProgress, 0))
+	add(0, []time.Duration{0}, opening) // every session begins with one
 	if s.LateNudge {
-		add(s.tm.LateCluster, []time.Duration{0}, progress)
+		add(s.tm.LateCluster, []time.Duration{0}, opening)
 	}
 	for i, d := range s.Decisions {
-		ev := s.decisionEvent(user, i, d)
-		add(0, d.Early, ev)
-		add(s.tm.LateCluster, d.Again, ev)
+		w := s.decision(user, i, d, false)
+		add(0, d.Early, w)
+		add(s.tm.LateCluster, d.Again, w)
 	}
+	processed := s.webhook(s.event(user, workflows.KindProcessed, 0))
 	for _, o := range s.Processed {
-		add(0, []time.Duration{o}, s.event(user, "processed", "event:submitted", workflows.KindProcessed))
+		add(0, []time.Duration{o}, processed)
 	}
-	for _, sg := range s.Screenings {
-		ev := s.screeningEvent(user, sg)
-		add(0, sg.Early, ev)
-		add(s.tm.LateCluster, sg.Again, ev)
+	for i, sg := range s.Screenings {
+		w := s.screening(user, i, sg)
+		add(0, sg.Early, w)
+		add(s.tm.LateCluster, sg.Again, w)
 	}
 	for i, o := range s.Others {
-		add(0, []time.Duration{o}, s.event(user, "other/"+strconv.Itoa(i), "other", workflows.KindOther))
+		add(0, []time.Duration{o}, s.webhook(s.event(user, workflows.KindOther, i)))
 	}
 	slices.SortStableFunc(out, func(a, b Delivery) int { return a.At.Compare(b.At) })
 	return out
 }
 
+// ProviderState sets what the emulated API answers for the session from
+// at on: its latest decision made by then (nil: none), or nothing at all
+// (404) for a session it does not know; a transient fault fails its next
+// two calls.
 func (s Session) ProviderState(emu *emulator.Emulator, user string, at time.Time) {
 	if s.Fault == "notfound" {
 		return
 	}
-	var last *Decision
-	for i := range s.Decisions {
-		if !s.Decisions[i].Late || !at.Before(s.Start().Add(s.tm.LateMade)) {
-			last = &s.Decisions[i]
+	var latest *sim.Event
+	for i, d := range s.Decisions {
+		if !d.Late || !at.Before(s.Start().Add(s.tm.LateMade)) {
+			e := s.decisionEvent(user, i, d, true)
+			latest = &e
 		}
 	}
-	if s.Provider == veriff.Name {
-		var v json.RawMessage
-		if last != nil {
-			b, _ := json.Marshal(map[string]any{"id": s.ID, "status": last.Status, "reasonCode": nullIfEmpty(last.ReasonCode),
-				"vendorData": user, "decisionTime": last.providerTime(s), "attemptId": "api"})
-			v = b
-		}
-		emu.Put(veriff.Name, s.ID, v)
-	} else {
-		status, updated := "processing", s.Start().Unix()
-		if last != nil {
-			status, updated = last.Status, last.providerTime(s).Unix()
-		}
-		b, _ := json.Marshal(map[string]any{"id": s.ID, "status": status, "updated": updated,
-			"metadata": map[string]any{"customer_user_id": user}})
-		emu.Put(passbase.Name, s.ID, b)
-	}
+	emu.Put(s.Provider, s.ID, lookup(s.Provider).gen.API(s.ID, user, s.Start(), latest))
 	if s.Fault == "transient" {
 		emu.FailNext(s.ID, emulator.Fault{Status: 500}, emulator.Fault{Status: 500})
 	}
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // ── The reference model: docs/semantics.md, and nothing else ───────────
@@ -470,15 +563,16 @@ func Model(sc Schedule) Result {
 	var screenings []screen
 	for _, s := range sc.Sessions {
 		began := s.Start() // R4: the session's first run starts at its first webhook
+		source := s.userSource(sc.User)
 		rank := func(status string) int {
 			if final(status) {
 				return 2
 			}
 			return 1
 		}
-		decision := func(d Decision, pt, received time.Time) *Entry {
-			return &Entry{At: orderTime(pt, received), Rank: rank(d.Status), Status: d.Status,
-				Provider: s.Provider, Session: s.ID, Code: d.ReasonCode, Source: s.userSource()}
+		decision := func(ev workflows.Event, received time.Time) *Entry {
+			return &Entry{At: orderTime(ev.OccurredAt, received), Rank: rank(string(ev.Decision)), Status: string(ev.Decision),
+				Provider: s.Provider, Session: s.ID, Code: ev.ReasonCode, Source: source}
 		}
 		end := func(status string, after *Entry) *Entry {
 			at := began
@@ -486,7 +580,7 @@ func Model(sc Schedule) Result {
 				at = after.At
 			}
 			e := &Entry{At: at, Rank: 3, Status: status, Provider: s.Provider, Session: s.ID,
-				Source: s.userSource(), sessionEnd: true}
+				Source: source, sessionEnd: true}
 			if status == "expired" {
 				e.Reason = "no final decision before IDV_SESSION_EXPIRY"
 			} else {
@@ -506,13 +600,13 @@ func Model(sc Schedule) Result {
 			// taken in at its first arrival in the run.
 			first := map[string]time.Time{}
 			var order []string
-			byID := map[string]Decision{}
+			byID := map[string]workflows.Event{}
 			for i, d := range s.Decisions {
 				when := d.Early
 				if late {
 					when = d.Again
 				}
-				ev := s.decisionEvent(sc.User, i, d)
+				ev := s.decision(sc.User, i, d, false).ev
 				if when = accepted(when, s.Start(), cluster, ev.OccurredAt); len(when) == 0 {
 					continue
 				}
@@ -522,31 +616,26 @@ func Model(sc Schedule) Result {
 					if !ok {
 						order = append(order, ev.ID)
 					}
-					first[ev.ID], byID[ev.ID] = at, d
+					first[ev.ID], byID[ev.ID] = at, ev
 				}
 			}
 			for _, id := range order {
-				d := byID[id]
-				var pt time.Time
-				if !d.NoTime {
-					pt = d.providerTime(s)
-				}
-				known = append(known, decision(d, pt, first[id]))
+				known = append(known, decision(byID[id], first[id]))
 			}
 			// R7 again: screenings with one identity are one, at its first
 			// arrival in the run.
 			seen := map[string]int{}
-			for _, sg := range s.Screenings {
+			for i, sg := range s.Screenings {
 				when := sg.Early
 				if late {
 					when = sg.Again
 				}
-				ev := s.screeningEvent(sc.User, sg)
+				ev := s.screening(sc.User, i, sg).ev
 				if when = accepted(when, s.Start(), cluster, ev.OccurredAt); len(when) == 0 {
 					continue
 				}
 				opened = true
-				g := screen{orderTime(ev.OccurredAt, s.Start().Add(cluster+slices.Min(when))), sg.Status}
+				g := screen{orderTime(ev.OccurredAt, s.Start().Add(cluster+slices.Min(when))), ev.ProviderStatus}
 				if i, ok := seen[ev.ID]; ok {
 					if g.at.Before(screenings[i].at) {
 						screenings[i] = g
@@ -563,8 +652,8 @@ func Model(sc Schedule) Result {
 			latest := maxOf(known...)
 			var result *Entry
 			switch {
-			case s.Provider == passbase.Name && s.Fault == "notfound":
-				// Every write waits for the identity, which never comes.
+			case lookup(s.Provider).rules.FetchesDetails && s.Fault == "notfound":
+				// Every write waits for the details, which never come.
 				result = end("error", nil)
 			case latest != nil && final(latest.Status):
 				result = latest
@@ -573,9 +662,9 @@ func Model(sc Schedule) Result {
 			default:
 				// R8: the run polls; the API answers its latest decision.
 				var polled *Entry
-				for _, d := range s.Decisions {
+				for i, d := range s.Decisions {
 					if !d.Late || late {
-						polled = decision(d, d.providerTime(s), time.Time{})
+						polled = decision(s.decision(sc.User, i, d, true).ev, time.Time{})
 					}
 				}
 				if polled != nil {

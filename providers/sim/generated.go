@@ -1,0 +1,69 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Generated schedules (internal/testkit/schedules) draw made-up events for
+// every provider that has a Generator, and take each event's webhook from
+// it: the schedule's tests then signal exactly what the provider's own
+// parser makes of those bytes, and send the same bytes to a real receiver.
+
+// Event is one made-up event of a generated session.
+type Event struct {
+	// Kind is the event to build: KindProgress is the webhook that opens
+	// every session; KindDecision, KindProcessed, KindScreening and
+	// KindOther (a type idvflow does not model) follow in any order.
+	Kind      workflows.Kind
+	SessionID string
+	UserID    string
+	// Began is when the session's first webhook was sent.
+	Began time.Time
+	// N tells apart the session's decisions (each one its own attempt)
+	// and its other events.
+	N int
+	// Status is a decision's or a screening's status, from Draws.
+	Status string
+	// ReasonCode is a decision's reason code, from Draws.ReasonCodes.
+	ReasonCode string
+	// At is the provider's time of a decision or screening; zero: the
+	// webhook carries none (only when Draws.Untimed).
+	At time.Time
+}
+
+// Draws is what a generated schedule may draw for a provider.
+type Draws struct {
+	// Statuses are the statuses of its decisions.
+	Statuses []string
+	// ReasonCodes are the reason codes a decision may carry ("" for none,
+	// repeated to make it likelier); nil when its decisions carry none.
+	ReasonCodes []string
+	// Screenings are the statuses of its screening results; nil when it
+	// sends none.
+	Screenings []string
+	// Untimed is true when its decision and screening webhooks may carry
+	// no time of their own.
+	Untimed bool
+}
+
+// Generator is a provider's side of generated schedules.
+type Generator interface {
+	// Draws says what a schedule may draw for the provider.
+	Draws() Draws
+	// Body is the event's webhook body as the provider sends it, before
+	// Seal. Every body names ev.UserID the same way, so a session's user
+	// id has one source; nil when the provider sends no such webhook.
+	Body(ev Event) []byte
+	// API is what the provider's API answers for the session when latest
+	// is the newest decision it has made (nil: none yet). It answers a
+	// decision as its webhook carries it, with a time always.
+	API(sessionID, userID string, began time.Time, latest *Event) []byte
+}
+
+// Generated is implemented by a provider (providers.Provider) whose
+// sessions generated schedules include.
+type Generated interface {
+	Generator() Generator
+}
