@@ -41,7 +41,7 @@ type Emulator struct {
 	objects map[string]json.RawMessage // provider/id -> what the API answers
 	faults  map[string][]Fault
 	calls   map[string]int
-	answers map[string][]int  // id -> statuses served, in order
+	answers map[string][]int  // id -> statuses served, in the order the calls arrived
 	clients map[string]string // id -> the credential of its last authentic call
 }
 
@@ -129,9 +129,10 @@ func (e *Emulator) Calls(id string) int {
 	return e.calls[id]
 }
 
-// Answers returns the HTTP statuses served for id's API calls, in order (0
-// for a call its caller abandoned), so a test can tell a retried transient
-// fault from a repeated permanent one.
+// Answers returns the HTTP statuses served for id's API calls in the order
+// the calls arrived (0 for a call its caller abandoned, or one still being
+// answered), so a test can tell a retried transient fault from a repeated
+// permanent one.
 func (e *Emulator) Answers(id string) []int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -163,6 +164,12 @@ func (e *Emulator) Handler() http.Handler { return e.mux }
 func (e *Emulator) Handle(pattern string, h func(w http.ResponseWriter, r *http.Request, id string)) {
 	e.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
+		// The answer's place is the call's arrival, not its end: a slow
+		// answer its caller abandoned stays before the retry that followed.
+		e.mu.Lock()
+		slot := len(e.answers[id])
+		e.answers[id] = append(e.answers[id], 0)
+		e.mu.Unlock()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		if e.countAndFault(sw, id) {
 			h(sw, r, id)
@@ -172,7 +179,7 @@ func (e *Emulator) Handle(pattern string, h func(w http.ResponseWriter, r *http.
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		e.answers[id] = append(e.answers[id], sw.status)
+		e.answers[id][slot] = sw.status
 	})
 }
 
