@@ -51,11 +51,7 @@ func (c *Config) Emulate(e *emulator.Emulator) {
 			emulator.WriteJSON(w, http.StatusUnauthorized, failure("Mandatory X-AUTH-CLIENT header containing the API key is missing or invalid"))
 			return
 		}
-		var secrets [][]byte
-		for _, s := range in.SharedSecrets {
-			secrets = append(secrets, []byte(s))
-		}
-		if !Verify(secrets, []byte(id), r.Header.Get("X-HMAC-SIGNATURE")) {
+		if !in.Verifies([]byte(id), r.Header.Get("X-HMAC-SIGNATURE")) {
 			emulator.WriteJSON(w, http.StatusUnauthorized, failure("Signature does not match the session id signed with the shared secret"))
 			return
 		}

@@ -58,6 +58,16 @@ func (i Integration) Vars() (apiKey, secrets string) {
 	return p + "API_KEY", p + "SHARED_SECRETS"
 }
 
+// Verifies reports whether sig signs payload under one of the
+// integration's secrets (Verify).
+func (i Integration) Verifies(payload []byte, sig string) bool {
+	secrets := make([][]byte, len(i.SharedSecrets))
+	for k, s := range i.SharedSecrets {
+		secrets[k] = []byte(s)
+	}
+	return Verify(secrets, payload, sig)
+}
+
 // Configured reports whether the integration has credentials.
 func (i Integration) Configured() bool { return i.APIKey != "" && len(i.SharedSecrets) > 0 }
 

@@ -69,11 +69,7 @@ func (p *Webhooks) verify(h http.Header, body []byte) (Integration, error) {
 	if b, err := hex.DecodeString(sig); err != nil || len(b) != sha256.Size {
 		return Integration{}, fmt.Errorf("signature (X-HMAC-SIGNATURE) is not 64 hex digits")
 	}
-	secrets := make([][]byte, len(in.SharedSecrets))
-	for i, s := range in.SharedSecrets {
-		secrets[i] = []byte(s)
-	}
-	if !Verify(secrets, body, sig) {
+	if !in.Verifies(body, sig) {
 		_, secretsVar := in.Vars()
 		return Integration{}, fmt.Errorf("signature matches none of %s", secretsVar)
 	}
