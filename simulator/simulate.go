@@ -19,6 +19,7 @@ import (
 
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // Target is a running idvflow: where to post webhooks, where the provider
@@ -55,7 +56,7 @@ func (t *Target) client() *http.Client {
 }
 
 func (t *Target) session(s sim.Script) Session {
-	wid := s.Provider + ":" + s.SessionID
+	wid := workflows.WorkflowID(s.Provider, s.SessionID)
 	out := Session{Provider: s.Provider, ID: s.SessionID, UserID: s.UserID, WorkflowID: wid, Want: s.Want}
 	if t.UIURL != "" {
 		// The list filtered to this workflow shows every run of it.

@@ -108,7 +108,7 @@ func sizingPaths(run int64) []sizingPath {
 	return []sizingPath{
 		{"one decision (Veriff decision webhook)", func(ctx context.Context, o Options, i int) (string, error) {
 			id, att := sim.NewUUID(), sim.NewUUID()
-			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o, veriff.DecisionBody(id, att, user("one", i), "approved", at))
+			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o, veriff.DecisionBody(id, att, user("one", i), "approved", at))
 		}},
 		{"decision first, processed within the grace (Passbase)", func(ctx context.Context, o Options, i int) (string, error) {
 			key, u := sim.NewUUID(), user("grace", i)
@@ -123,7 +123,7 @@ func sizingPaths(run int64) []sizingPath {
 					return "", err
 				}
 			}
-			return workflows.WorkflowID("passbase", key), nil
+			return workflows.WorkflowID(passbase.Name, key), nil
 		}},
 		{"decision webhook lost, found by polling (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
 			id, att, u := sim.NewUUID(), sim.NewUUID(), user("poll", i)
@@ -131,12 +131,12 @@ func sizingPaths(run int64) []sizingPath {
 			if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
 				return "", err
 			}
-			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o,
+			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o,
 				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
 		}},
 		{"re-review: resubmission requested, then approved (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
 			id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
-			return workflows.WorkflowID("veriff", id), sendVeriff(ctx, o,
+			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o,
 				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
 				veriff.DecisionBody(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
 				veriff.DecisionBody(id, sim.NewUUID(), u, "approved", at))

@@ -157,71 +157,71 @@ var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 var scenarios = []scenario{
 	{"veriff-approved", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, att, "u-"+id[:8], "approved", t0))
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, "u-"+id[:8], "approved", t0))
 	}},
 	{"veriff-events-decision-screening", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "declined", t0)
 		u := "u-" + id[:8]
-		return "veriff:" + id, send(ctx, st, "veriff",
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name,
 			veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
 			veriff.DecisionBody(id, att, u, "declined", t0), veriff.ScreeningBody(id, att, u, "initial_result", "no_match", t0))
 	}},
 	{"veriff-resubmission-then-approved", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0.Add(time.Hour))
 		u := "u-" + id[:8]
-		if err := send(ctx, st, "veriff", veriff.DecisionBody(id, att, u, "resubmission_requested", t0)); err != nil {
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "resubmission_requested", t0)); err != nil {
 			return "", err
 		}
 		time.Sleep(500 * time.Millisecond)
-		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, sim.NewUUID(), u, "approved", t0.Add(time.Hour)))
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, sim.NewUUID(), u, "approved", t0.Add(time.Hour)))
 	}},
 	{"veriff-decision-found-by-polling", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", veriff.EventBody(id, att, "u-"+id[:8], veriff.Started))
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.EventBody(id, att, "u-"+id[:8], veriff.Started))
 	}},
 	{"veriff-review-then-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "review", t0)
-		return "veriff:" + id, send(ctx, st, "veriff", veriff.DecisionBody(id, att, "u-"+id[:8], "review", t0))
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, "u-"+id[:8], "review", t0))
 	}},
 	{"passbase-processed-then-approved-repeated", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
 		p := passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute))
 		r := passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute))
-		return "passbase:" + key, send(ctx, st, "passbase", p, p, r, p, r, r)
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name, p, p, r, p, r, r)
 	}},
 	{"passbase-decision-without-processed", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "approved", t0, t0.Add(2*time.Minute))
-		return "passbase:" + key, send(ctx, st, "passbase",
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ReviewedBody(passbase.VocabularyLegacy, key, "u-"+key[:8], "approved", t0, t0.Add(2*time.Minute)))
 	}},
 	{"passbase-approved-then-rereviewed-declined", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
 		u := "u-" + key[:8]
-		if err := send(ctx, st, "passbase",
+		if err := send(ctx, st, passbase.Name,
 			passbase.ProcessedBody(passbase.VocabularyLegacy, key, u, "", t0, t0.Add(time.Minute)),
 			passbase.ReviewedBody(passbase.VocabularyLegacy, key, u, "approved", t0, t0.Add(2*time.Minute))); err != nil {
 			return "", err
 		}
 		time.Sleep(700 * time.Millisecond)
-		return "passbase:" + key, send(ctx, st, "passbase",
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ReviewedBody(passbase.VocabularyLegacy, key, u, "declined", t0, t0.Add(time.Hour)))
 	}},
 	{"passbase-older-decision-after-newer", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "declined", t0, t0.Add(time.Hour))
-		return "passbase:" + key, send(ctx, st, "passbase",
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
 			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", t0, t0.Add(time.Hour)),
 			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(30*time.Minute)))
 	}},
 	{"passbase-identity-not-found", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := sim.NewUUID() // never registered at the emulator: 404
-		return "passbase:" + key, send(ctx, st, "passbase",
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
 			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute)))
 	}},
 	{"passbase-no-decision-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "processing", t0, t0)
-		return "passbase:" + key, send(ctx, st, "passbase",
+		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ProcessedBody(passbase.VocabularyLegacy, key, "u-"+key[:8], "", t0, t0.Add(time.Minute)))
 	}},
 }
