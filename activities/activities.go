@@ -189,10 +189,43 @@ type UserUpdate struct {
 // can never hold (docs/semantics.md R9); retrying cannot help.
 const ErrTypeInvalidChange = "InvalidChange"
 
+// UpdateResult is what the store did with a change and what it holds for
+// it (userstore.Result): the workflow adopts it, so every run of a session
+// orders and names the change the way the store first took it.
+type UpdateResult struct {
+	Outcome record.Outcome `json:"outcome"`
+	// ChangeID names the change in every run (a digest, never the user id).
+	ChangeID string `json:"change_id,omitempty"`
+	// At is the order time the store holds for the change.
+	At time.Time `json:"at,omitzero"`
+	// Session is the session's greatest provider decision the store holds.
+	Session SessionDecision `json:"session,omitzero"`
+}
+
+// SessionDecision is a session's greatest provider decision in the store.
+type SessionDecision struct {
+	At         time.Time `json:"at,omitzero"`
+	Status     string    `json:"status,omitempty"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+}
+
+// UnmarshalJSON reads a result, or the bare outcome that runs recorded
+// before the store said more (their histories replay with it).
+func (r *UpdateResult) UnmarshalJSON(b []byte) error {
+	var outcome record.Outcome
+	if err := json.Unmarshal(b, &outcome); err == nil {
+		*r = UpdateResult{Outcome: outcome}
+		return nil
+	}
+	type plain UpdateResult // without this method
+	return json.Unmarshal(b, (*plain)(r))
+}
+
 // UpdateUser applies u to the user's record, once, never replacing a newer
-// decision; it reports "applied", "duplicate" or "stale".
-func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (record.Outcome, error) {
-	out, err := a.Users.Apply(ctx, userstore.Change{
+// decision; it reports "applied", "duplicate" or "stale", and what the
+// store holds for the change.
+func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (UpdateResult, error) {
+	res, err := a.Users.Apply(ctx, userstore.Change{
 		UserID:       u.UserID,
 		UserIDSource: u.UserIDSource,
 		Kind:         u.Kind,
@@ -208,13 +241,16 @@ func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (record.Outco
 		Reason:       u.Reason,
 	})
 	if errors.Is(err, userstore.ErrInvalid) {
-		return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidChange, err)
+		return UpdateResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidChange, err)
 	}
 	if err != nil {
 		// Database errors are transient from here: Temporal retries.
-		return "", fmt.Errorf("update user: %w", err)
+		return UpdateResult{}, fmt.Errorf("update user: %w", err)
 	}
-	return out, nil
+	return UpdateResult{
+		Outcome: res.Outcome, ChangeID: res.ChangeID, At: res.At,
+		Session: SessionDecision{At: res.Session.At, Status: res.Session.Status, ReasonCode: res.Session.ReasonCode},
+	}, nil
 }
 
 // Notification is a final decision to post to the team's app.
@@ -227,7 +263,17 @@ type Notification struct {
 	Status     string    `json:"status"`
 	DecidedAt  time.Time `json:"decided_at"`
 	ReasonCode string    `json:"reason_code,omitempty"`
+	// Kind says what Status is (docs/semantics.md R1): "verdict" (approved,
+	// declined: a verdict on the person) or "session_outcome" (how one
+	// session ended). Runs recorded before it send none.
+	Kind string `json:"kind,omitempty"`
 }
+
+// Kinds of notification.
+const (
+	NotifyVerdict        = "verdict"
+	NotifySessionOutcome = "session_outcome"
+)
 
 // NotifyResult says whether the notification went out.
 type NotifyResult struct {

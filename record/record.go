@@ -179,3 +179,69 @@ func CheckTime(field string, t time.Time) error {
 	}
 	return fmt.Errorf("%s is outside 2000-01-01 to 2200-01-01", field)
 }
+
+// Verdict reports whether a status is a verdict on the person (R1):
+// approved or declined. Every other outcome (review, resubmission
+// requested, pending, a provider's expired or abandoned, idvflow's expired
+// and error) is a session outcome: it says how one session ended or
+// stands, not who the person is.
+func Verdict(status string) bool {
+	return status == "approved" || status == "declined"
+}
+
+// State is what a user's record holds of decisions (R2): the greatest
+// decision of any kind applied to it, and the greatest verdict (nil before
+// the user has one).
+type State struct {
+	Latest  Key
+	Verdict *Key
+}
+
+// NewState is the record a user's first decision makes.
+func NewState(k Key) State {
+	s := State{Latest: k}
+	if Verdict(k.Status) {
+		s.Verdict = &k
+	}
+	return s
+}
+
+// Shown is the decision the record's status shows: the greatest verdict
+// once the user has one, before that the greatest session outcome. A
+// verdict changes only by a greater verdict.
+func (s State) Shown() Key {
+	if s.Verdict != nil {
+		return *s.Verdict
+	}
+	return s.Latest
+}
+
+// With applies decision k to the record: it becomes the latest if it is
+// greater than the latest, and the verdict if it is a verdict greater than
+// the verdict. The outcome is Applied when the record says something new
+// (the shown decision or the latest session outcome changed content), and
+// Stale otherwise, even where a key moved (R2: a greater decision that says
+// the same thing moves the key only).
+func (s State) With(k Key) (State, Outcome) {
+	next := s
+	if k.Compare(s.Latest) > 0 {
+		next.Latest = k
+	}
+	if Verdict(k.Status) && (s.Verdict == nil || k.Compare(*s.Verdict) > 0) {
+		v := k
+		next.Verdict = &v
+	}
+	if next.Shown().SameContent(s.Shown()) && next.Latest.SameContent(s.Latest) &&
+		(next.Verdict == nil) == (s.Verdict == nil) {
+		return next, Stale
+	}
+	return next, Applied
+}
+
+// Equal reports whether two states hold the same keys.
+func (s State) Equal(o State) bool {
+	if s.Latest.Compare(o.Latest) != 0 || (s.Verdict == nil) != (o.Verdict == nil) {
+		return false
+	}
+	return s.Verdict == nil || s.Verdict.Compare(*o.Verdict) == 0
+}

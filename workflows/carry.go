@@ -28,6 +28,9 @@ const (
 	// carriedScreenings bounds the screening results waiting for the
 	// session's first write; the newest are kept (R6 keeps only the newest).
 	carriedScreenings = 100
+	// carriedUnwritten bounds the older decisions not yet written that a
+	// run hands over (writeOlder); the newest are kept.
+	carriedUnwritten = 100
 )
 
 // Carried is the state one run of a session hands to the next when it
@@ -53,6 +56,11 @@ type Carried struct {
 	StepFailures []string            `json:"step_failures,omitempty"`
 	LastOutcome  record.Outcome      `json:"last_outcome,omitempty"`
 	DecidedAt    time.Time           `json:"decided_at,omitzero"`
+	ChangeID     string              `json:"change_id,omitempty"`
+	Failing      string              `json:"failing,omitempty"`
+	LastStatus   Status              `json:"last_status,omitempty"`
+	LastCode     string              `json:"last_code,omitempty"`
+	Unwritten    []Event             `json:"unwritten,omitempty"`
 	UserID       string              `json:"user_id,omitempty"`
 	UserIDSource string              `json:"user_id_source,omitempty"`
 	Status       Status              `json:"status,omitempty"`
@@ -83,6 +91,8 @@ func (s *session) carry() Carried {
 		Screenings: newestScreenings(s.screenings, carriedScreenings), Details: s.details, Polls: s.polls,
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
 		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
+		ChangeID: s.changeID, Failing: s.failing, LastStatus: s.lastStatus, LastCode: s.lastCode,
+		Unwritten: lastN(s.unwritten, carriedUnwritten),
 		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
 	}
 }
@@ -96,6 +106,8 @@ func (s *session) restore(c Carried) {
 	s.latest, s.applied, s.screenings, s.details, s.polls = c.Latest, c.Applied, c.Screenings, c.Details, c.Polls
 	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
 	s.stepFailures, s.lastOutcome, s.decidedAt = c.StepFailures, c.LastOutcome, c.DecidedAt
+	s.changeID, s.failing, s.lastStatus, s.lastCode = c.ChangeID, c.Failing, c.LastStatus, c.LastCode
+	s.unwritten = c.Unwritten
 	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
 }
 

@@ -14,6 +14,24 @@ type Rules struct {
 	// FallbackUserIDSource names the session id when it stands in for the
 	// app's user id (no user id known); "session_id" when empty.
 	FallbackUserIDSource string `json:"fallback_user_id_source,omitempty"`
+	// UserIDSources ranks the fields a provider names the app's user in,
+	// best first: a session takes the user id of the best source any of its
+	// events or details gave. Runs recorded without it keep the first id
+	// they saw.
+	UserIDSources []string `json:"user_id_sources,omitempty"`
+}
+
+// betterSource reports whether user-id source a ranks before b.
+func (r Rules) betterSource(a, b string) bool {
+	rank := func(s string) int {
+		for i, x := range r.UserIDSources {
+			if x == s {
+				return i
+			}
+		}
+		return len(r.UserIDSources)
+	}
+	return rank(a) < rank(b)
 }
 
 // rules returns the rules of the session's provider; a provider the worker

@@ -41,7 +41,13 @@ type session struct {
 
 	stepFailures []string
 	lastOutcome  record.Outcome // of the last decision applied
-	decidedAt    time.Time      // of the last decision applied
+	decidedAt    time.Time      // of the last decision applied, as the store orders it
+	changeID     string         // of the last decision applied, as the store names it
+	failing      string         // why the session failed, while the error is not yet written
+	tried        *Event         // the decision being applied, until it is
+	unwritten    []Event        // decisions received and not yet written to the store
+	lastStatus   Status         // of the last decision written
+	lastCode     string         // its reason code
 
 	userID, userIDSource string
 	status               Status
@@ -149,6 +155,9 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	if e.Kind == KindScreening && e.ProviderStatus != "" {
 		s.screenings = append(s.screenings, e)
 	}
+	if e.Decision != "" {
+		s.unwritten = append(s.unwritten, e) // every decision reaches the store (writeOlder)
+	}
 	if e.Decision != "" && (s.latest == nil || e.orderKey().Compare(s.latest.orderKey()) > 0) {
 		// Decisions are ordered by the provider's time, never by arrival
 		// (R2, R3): an older one that arrives late is recorded and ignored.
@@ -173,9 +182,15 @@ func (s *session) decided() bool {
 	return s.applied != nil && s.applied.Decision.Final() && !s.hasNewDecision()
 }
 
-// learnUserID keeps the first user id a source gives.
+// learnUserID takes the user id of the best source the session's events
+// and details gave (Rules.UserIDSources): a later event may name the user
+// in a field the provider's spec ranks first. Among equals, the first wins.
 func (s *session) learnUserID(ctx workflow.Context, id, source string) {
-	if id == "" || s.userID != "" {
+	if id == "" || (s.userID != "" && !s.cfg.rules(s.in.Provider).betterSource(source, s.userIDSource)) {
+		return
+	}
+	if id == s.userID {
+		s.userIDSource = source // the same user, named by a better field
 		return
 	}
 	s.userID, s.userIDSource = id, source

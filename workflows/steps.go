@@ -40,30 +40,38 @@ func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.
 }
 
 // notifyApp posts the final decision to the team's app (IDV_NOTIFY_URL), as
-// a Standard Webhooks message. Its webhook-id is derived from the decision,
-// so a retry, or a later run that meets the same decision, sends the same id
-// and the app can drop the repeat.
+// a Standard Webhooks message. Its webhook-id and decided_at are the
+// store's change id and order time (R7), so a retry, or a later run that
+// meets the same decision, sends the same id and time, and the app can drop
+// the repeat.
 func (s *session) notifyApp(ctx workflow.Context) error {
 	if s.lastOutcome == record.Stale {
 		return nil // the user's record holds a newer decision than this one
 	}
 	userID, _ := s.resolvedUserID()
 	n := activities.Notification{
-		WebhookID: "msg_" + s.decisionKey(),
+		WebhookID: "msg_" + s.changeID,
 		UserID:    userID, Provider: s.in.Provider, SessionID: s.in.SessionID,
-		Status: string(s.status), DecidedAt: s.decidedAt,
+		Status: string(s.lastStatus), ReasonCode: s.lastCode, DecidedAt: s.decidedAt, Kind: activities.NotifySessionOutcome,
 	}
-	if s.applied != nil {
-		n.ReasonCode = s.applied.ReasonCode
+	if record.Verdict(n.Status) {
+		n.Kind = activities.NotifyVerdict
+	}
+	if s.changeID == "" {
+		// A store answer recorded before it named changes: as it was sent.
+		n.WebhookID, n.Kind, n.Status, n.ReasonCode = "msg_"+s.decisionKey(), "", string(s.status), ""
+		if s.applied != nil {
+			n.ReasonCode = s.applied.ReasonCode
+		}
 	}
 	var a *activities.Activities
 	var r activities.NotifyResult
 	return workflow.ExecuteActivity(s.withRetries(ctx, "notify the app: "+n.Status), a.NotifyApp, n).Get(ctx, &r)
 }
 
-// decisionKey identifies the decision last applied: the same session,
-// status and decision time give the same key, in any run. Steps use it for
-// the idempotency keys of their side effects.
+// decisionKey identifies the decision last applied for runs whose store
+// answers named no change: the same session, status and decision time give
+// the same key.
 func (s *session) decisionKey() string {
 	sum := sha256.Sum256([]byte(s.in.Provider + "|" + s.in.SessionID + "|" + string(s.status) + "|" +
 		s.decidedAt.UTC().Format(time.RFC3339Nano)))

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -68,22 +69,33 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 	if in.Carried == nil {
 		s.setStatus(ctx, StatusWaiting)
 	}
+	if s.failing != "" {
+		// The previous run handed over while it wrote why the session
+		// failed: write it, unless something newer came.
+		return s.fail(ctx, errors.New(s.failing))
+	}
 
 	for {
 		if !s.decided() {
 			// 1. A decision: by webhook, or by polling once it is late.
 			w, err := s.awaitDecision(ctx)
 			switch {
+			case errors.Is(err, errHandOver):
+				return s.continueAsNew(ctx)
 			case err != nil:
 				return s.fail(ctx, err)
 			case w == tooLong:
 				return s.continueAsNew(ctx)
 			case w == timedOut:
 				// None before IDV_SESSION_EXPIRY: the session expired.
-				if err := s.expire(ctx); err != nil {
+				if err := s.expire(ctx); errors.Is(err, errHandOver) {
+					return s.continueAsNew(ctx)
+				} else if err != nil {
 					return s.fail(ctx, err)
 				}
-				if s.drain(ctx); s.pending() {
+				if more, err := s.settle(ctx); errors.Is(err, errHandOver) {
+					return s.continueAsNew(ctx)
+				} else if more {
 					continue // it arrived with the expiry: apply it
 				}
 				return s.finish(ctx)
@@ -91,22 +103,34 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 			// 2. The processed milestone, for at most the grace period.
 			s.awaitProcessed(ctx)
 			// 3. The provider's details and the user's record.
-			if err := s.applyDecision(ctx); err != nil {
+			if err := s.applyDecision(ctx); errors.Is(err, errHandOver) {
+				return s.continueAsNew(ctx)
+			} else if err != nil {
 				return s.fail(ctx, err)
 			}
-			if !s.applied.Decision.Final() {
+			// 4. The onboarding steps that follow a final decision (steps.go).
+			final := s.applied.Decision.Final()
+			if final {
+				s.afterFinalDecision(ctx)
+			}
+			// 5. The older decisions the run received: the store takes
+			// every decision a session gave, so it remembers each (R7).
+			if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
+				return s.continueAsNew(ctx)
+			}
+			if !final {
 				continue // a person or the end user acts next; wait for the next decision
 			}
-			// 4. The onboarding steps that follow a final decision (steps.go).
-			s.afterFinalDecision(ctx)
 		}
-		// 5. Stay open for late changes; a quiet window ends the run, unless
+		// 6. Stay open for late changes; a quiet window ends the run, unless
 		// something arrived with its end.
 		switch s.awaitLateChanges(ctx) {
 		case tooLong:
 			return s.continueAsNew(ctx)
 		case timedOut:
-			if s.drain(ctx); s.pending() {
+			if more, err := s.settle(ctx); errors.Is(err, errHandOver) {
+				return s.continueAsNew(ctx)
+			} else if more {
 				continue
 			}
 			return s.finish(ctx)
@@ -213,21 +237,68 @@ func (s *session) expectsProcessed() bool {
 // decision, with any screening results, to the user's record.
 func (s *session) applyDecision(ctx workflow.Context) error {
 	d := s.latest
+	s.tried = d // until it is applied: what a failure would drop
 	s.next(ctx, "update the user record", 0)
 	if err := s.fetchDetails(ctx); err != nil {
 		return err
 	}
-	u := activities.UserUpdate{
+	out, err := s.updateUser(ctx, s.decisionUpdate(d))
+	if err != nil {
+		return err
+	}
+	s.adopt(d, out)
+	s.tried = nil
+	s.pollFrom, s.nextPollAt = time.Time{}, time.Time{} // the next wait starts afresh
+	s.setStatus(ctx, s.applied.Decision)
+	return s.applyScreenings(ctx)
+}
+
+// decisionUpdate is the change that applies decision d.
+func (s *session) decisionUpdate(d *Event) activities.UserUpdate {
+	return activities.UserUpdate{
 		Kind: record.KindDecision, Status: string(d.Decision), ReasonCode: d.ReasonCode,
 		DecidedAt: d.orderKey().At, ProviderTime: d.OccurredAt, EventID: d.ID,
 	}
-	if err := s.updateUser(ctx, u); err != nil {
-		return err
+}
+
+// adopt makes the store's answer for applied decision d the run's view of
+// its session (docs/semantics.md R7): d is ordered by the time the store
+// holds for it (an untimed decision keeps its first receipt, in whatever
+// run it comes again), and a greater decision the store holds for the
+// session, applied by an earlier run, counts as applied here too. Answers
+// recorded before the store said more change nothing.
+func (s *session) adopt(d *Event, out activities.UpdateResult) {
+	applied := *d
+	if applied.OccurredAt.IsZero() && !out.At.IsZero() {
+		applied.ReceivedAt = out.At
 	}
-	s.applied = d
-	s.pollFrom, s.nextPollAt = time.Time{}, time.Time{} // the next wait starts afresh
-	s.setStatus(ctx, d.Decision)
-	return s.applyScreenings(ctx)
+	s.unwritten = slices.DeleteFunc(s.unwritten, func(e Event) bool { return e.ID == d.ID })
+	if s.latest != nil && s.latest.ID == d.ID {
+		s.latest = &applied
+	}
+	s.applied = &applied
+	if sd := out.Session; sd.Status != "" {
+		held := Event{
+			ID:       "store/" + sd.Status + "/" + sd.ReasonCode + "/" + sd.At.UTC().Format(time.RFC3339Nano),
+			Provider: s.in.Provider, SessionID: s.in.SessionID, Type: "store", Kind: KindDecision,
+			Decision: NormalizeStatus(sd.Status), ProviderStatus: sd.Status, ReasonCode: sd.ReasonCode,
+			OccurredAt: sd.At, ReceivedAt: sd.At,
+		}
+		if held.orderKey().Compare(applied.orderKey()) > 0 {
+			// An earlier run applied it, and ran its steps: none run again.
+			s.applied, s.lastOutcome = &held, record.Stale
+		}
+	}
+	if s.latest == nil || s.applied.orderKey().Compare(s.latest.orderKey()) > 0 {
+		// d was ordered earlier than this run thought: the newest of what
+		// the run has not written may now be newer than it.
+		s.latest = s.applied
+		for i := range s.unwritten {
+			if s.unwritten[i].orderKey().Compare(s.latest.orderKey()) > 0 {
+				s.latest = &s.unwritten[i]
+			}
+		}
+	}
 }
 
 // awaitLateChanges keeps a decided session open for the late-event window,
@@ -241,12 +312,15 @@ func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 			}
 			s.lateUntil = time.Time{}
 		}
+		if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
+			return tooLong
+		}
 		if s.lateUntil.IsZero() {
 			s.lateUntil = workflow.Now(ctx).Add(s.cfg.LateEventWindow)
 		}
 		d := s.lateUntil.Sub(workflow.Now(ctx))
 		s.next(ctx, "absorb late events", d)
-		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 }
+		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 || s.hasOlder() }
 		switch s.await(ctx, d, "late-event window", changed) {
 		case timedOut:
 			s.next(ctx, "done", 0)
@@ -261,6 +335,66 @@ func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 	}
 }
 
+// hasOlder reports whether the run received a decision, not newer than the
+// one it applied, that it has not written yet.
+func (s *session) hasOlder() bool {
+	return s.applied != nil && slices.ContainsFunc(s.unwritten, func(e Event) bool {
+		return e.orderKey().Compare(s.applied.orderKey()) <= 0
+	})
+}
+
+// writeOlder writes every decision the run received that is not newer
+// than the one it applied and was not written yet (R7: the store takes
+// every decision a session gives, so a redelivery in a later run, even of
+// one without a provider time, is ordered as it was the first time, and an
+// older verdict still counts, R2). A write that changes the record runs the
+// steps for it; one that fails for good is logged and dropped. Runs
+// recorded before this wrote only the newest decision.
+func (s *session) writeOlder(ctx workflow.Context) error {
+	if !s.hasOlder() || (s.cfg.rules(s.in.Provider).FetchesDetails && s.details == nil) {
+		return nil
+	}
+	if workflow.GetVersion(ctx, "write-every-decision", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		s.unwritten = nil
+		return nil
+	}
+	for s.hasOlder() {
+		i := slices.IndexFunc(s.unwritten, func(e Event) bool { return e.orderKey().Compare(s.applied.orderKey()) <= 0 })
+		e := s.unwritten[i]
+		s.unwritten = slices.Delete(s.unwritten, i, i+1)
+		out, err := s.updateUser(ctx, s.decisionUpdate(&e))
+		if errors.Is(err, errHandOver) {
+			s.unwritten = append(s.unwritten, e)
+			return err
+		}
+		if err != nil {
+			s.logger.Warn("older decision not written", "error", err)
+			continue
+		}
+		if e.Decision.Final() && out.Outcome != record.Stale {
+			s.afterFinalDecision(ctx) // it changed the record: an older verdict
+		}
+	}
+	return nil
+}
+
+// settle is what a run does right before it closes: it reads what was
+// delivered and writes the older decisions it has not written. It reports
+// whether something arrived that the run must act on instead of closing.
+func (s *session) settle(ctx workflow.Context) (bool, error) {
+	for {
+		if s.drain(ctx); s.pending() {
+			return true, nil
+		}
+		if !s.hasOlder() {
+			return false, nil
+		}
+		if err := s.writeOlder(ctx); err != nil {
+			return false, err
+		}
+	}
+}
+
 // expire marks the user expired: the session ran out of time without a final
 // decision. It is ordered after everything the session said, never after a
 // decision another session made later (R4).
@@ -268,7 +402,10 @@ func (s *session) expire(ctx workflow.Context) error {
 	if err := s.fetchDetails(ctx); err != nil {
 		return err
 	}
-	if err := s.updateUser(ctx, s.sessionEnd(StatusExpired, "no final decision before IDV_SESSION_EXPIRY")); err != nil {
+	if err := s.writeOlder(ctx); err != nil {
+		return err
+	}
+	if _, err := s.updateUser(ctx, s.sessionEnd(StatusExpired, "no final decision before IDV_SESSION_EXPIRY")); err != nil {
 		return err
 	}
 	s.setStatus(ctx, StatusExpired)
@@ -280,9 +417,9 @@ func (s *session) expire(ctx workflow.Context) error {
 	return nil
 }
 
-// sessionEnd is idvflow's own ending of the session (R4): ordered by the
-// decision the session last applied, which the store raises to when the
-// session began.
+// sessionEnd is idvflow's own ending of the session (R4). The store orders
+// it from what it holds of the session (when it began, its greatest
+// decision); DecidedAt is only what this run knows, for stores that do not.
 func (s *session) sessionEnd(st Status, reason string) activities.UserUpdate {
 	u := activities.UserUpdate{Kind: record.KindDecision, Status: string(st), Reason: reason, SessionEnd: true}
 	if s.applied != nil {
@@ -298,11 +435,13 @@ func (s *session) finish(ctx workflow.Context) (Result, error) {
 }
 
 // fail records on the user why the session could not finish, and ends the
-// run with that reason so it shows as failed in the Web UI. Events that
-// arrived with the failure are not dropped: the session continues as new
-// and tries again with them (R8).
+// run with that reason so it shows as failed in the Web UI. No event
+// Temporal delivered is dropped (R8): a decision newer than the one that
+// failed, whether it came before the failure was seen, with it, or while
+// the error was being written, makes the session continue as new and act
+// on it instead of failing.
 func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
-	if s.drain(ctx) {
+	if s.drain(ctx) || (s.newerThanTried() && s.afterFailureVersioned(ctx)) {
 		return s.continueAsNew(ctx)
 	}
 	reason := cause.Error()
@@ -316,15 +455,54 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 	s.reason = reason
 	s.setStatus(ctx, StatusError)
 	s.next(ctx, "failed: "+reason, 0)
-	s.finished(ctx)
+	if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
+		s.failing = reason
+		return s.continueAsNew(ctx)
+	}
 	// The record must say why, so this update retries until it lands.
-	if err := s.updateUser(ctx, s.sessionEnd(StatusError, reason)); err != nil {
+	if _, err := s.updateUser(ctx, s.sessionEnd(StatusError, reason)); err != nil {
+		if errors.Is(err, errHandOver) {
+			s.failing = reason // the next run writes it
+			return s.continueAsNew(ctx)
+		}
+		s.finished(ctx)
 		return s.result(), fmt.Errorf("record failure on user: %w", err)
 	}
-	if err := s.applyScreenings(ctx); err != nil {
-		s.logger.Warn("screening not applied", "error", err)
+	s.failing = ""
+	// What came while the error was written: screenings apply now; a
+	// newer decision goes to a new run.
+	for {
+		if err := s.applyScreenings(ctx); err != nil {
+			s.logger.Warn("screening not applied", "error", err)
+			break
+		}
+		if !s.afterFailureVersioned(ctx) {
+			break // runs recorded before looked no further
+		}
+		if s.drain(ctx); s.newerThanTried() {
+			return s.continueAsNew(ctx)
+		}
+		if len(s.screenings) == 0 {
+			break
+		}
 	}
+	s.finished(ctx)
 	return s.result(), temporal.NewNonRetryableApplicationError(reason, "SessionFailed", cause)
+}
+
+// afterFailureVersioned reports whether this run reads what arrived while
+// its error was written; runs recorded before did not.
+func (s *session) afterFailureVersioned(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, "read-after-failure", workflow.DefaultVersion, 1) == 1
+}
+
+// newerThanTried reports whether a decision newer than the applied one,
+// and newer than the one whose application failed (if one did), waits.
+func (s *session) newerThanTried() bool {
+	if !s.hasNewDecision() {
+		return false
+	}
+	return s.tried == nil || s.latest.orderKey().Compare(s.tried.orderKey()) > 0
 }
 
 func (s *session) result() Result {
@@ -340,7 +518,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 	var a *activities.Activities
 	var d activities.Details
 	ref := s.ref()
-	if err := workflow.ExecuteActivity(s.withRetries(ctx, "fetch the "+s.in.Provider+" details"), a.FetchDetails, ref).Get(ctx, &d); err != nil {
+	if err := s.get(ctx, workflow.ExecuteActivity(s.withRetries(ctx, "fetch the "+s.in.Provider+" details"), a.FetchDetails, ref), &d); err != nil {
 		return err
 	}
 	s.details = &d
@@ -398,7 +576,7 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 		sc := s.screenings[0]
 		u := activities.UserUpdate{Kind: record.KindScreening, Status: sc.ProviderStatus,
 			DecidedAt: record.OrderTime(sc.OccurredAt, sc.ReceivedAt), ProviderTime: sc.OccurredAt, EventID: sc.ID}
-		if err := s.updateUser(ctx, u); err != nil {
+		if _, err := s.updateUser(ctx, u); err != nil {
 			return err
 		}
 		s.screenings = s.screenings[1:]
@@ -407,23 +585,48 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 }
 
 // updateUser applies one change to the user's record; the store makes a
-// repeat a no-op, so Temporal may retry it freely.
-func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) error {
+// repeat a no-op, so Temporal may retry it freely. It returns what the
+// store holds for the change.
+func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 	u.UserID, u.UserIDSource = s.resolvedUserID()
 	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.began
 	if u.SessionBegan.IsZero() || s.startedAt.Before(u.SessionBegan) {
 		u.SessionBegan = s.startedAt
 	}
 	var a *activities.Activities
-	var out record.Outcome
-	if err := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.UpdateUser, u).Get(ctx, &out); err != nil {
-		return err
+	var out activities.UpdateResult
+	f := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.UpdateUser, u)
+	if err := s.get(ctx, f, &out); err != nil {
+		return out, err
 	}
 	if u.Kind == record.KindDecision {
-		s.lastOutcome, s.decidedAt = out, u.DecidedAt
+		// The store's order time and change id name the change for the
+		// steps that follow (R7); answers recorded before it gave them
+		// leave the run's own.
+		s.lastOutcome, s.decidedAt, s.changeID = out.Outcome, u.DecidedAt, out.ChangeID
+		s.lastStatus, s.lastCode = Status(u.Status), u.ReasonCode
+		if !out.At.IsZero() {
+			s.decidedAt = out.At
+		}
 	}
-	s.logger.Info("user record updated", "kind", u.Kind, "status", u.Status, "outcome", out)
-	return nil
+	s.logger.Info("user record updated", "kind", u.Kind, "status", u.Status, "outcome", out.Outcome)
+	return out, nil
+}
+
+// errHandOver ends a step whose activity is still running because the run
+// must continue as new (R10): the next run takes the step again, and the
+// store answers a repeated change from its log.
+var errHandOver = errors.New("the run hands over to a new run")
+
+// get waits for an activity's result. A run that grows too long while it
+// waits (a store outage while webhooks keep coming) hands over long before
+// Temporal's limits instead of waiting it out.
+func (s *session) get(ctx workflow.Context, f workflow.Future, v any) error {
+	_ = workflow.Await(ctx, func() bool { return f.IsReady() || s.tooLong(ctx) })
+	if !f.IsReady() && workflow.GetVersion(ctx, "hand-over-in-activities", workflow.DefaultVersion, 1) == 1 {
+		return errHandOver
+	}
+	return f.Get(ctx, v)
 }
 
 // withRetries is for activities that must eventually succeed: transient

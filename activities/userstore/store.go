@@ -10,7 +10,9 @@ package userstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"embed"
 	"errors"
 	"fmt"
@@ -124,7 +126,10 @@ func (c Change) orderKey() record.Key {
 	}
 }
 
-// User is the current record of one user.
+// User is the current record of one user. Status and the fields beside it
+// are the decision the record shows: the user's newest verdict once they
+// have one, before that their newest session outcome (R2). LatestSession
+// is the newest decision of any kind, whichever session made it.
 type User struct {
 	UserID          string
 	Status          string
@@ -136,7 +141,18 @@ type User struct {
 	Reason          string
 	ScreeningStatus string
 	UpdatedAt       time.Time
+	LatestSession   SessionOutcome
 	History         []HistoryEntry
+}
+
+// SessionOutcome is one session's decision as the record shows it.
+type SessionOutcome struct {
+	Provider   string
+	SessionID  string
+	Status     string
+	DecidedAt  time.Time
+	ReasonCode string
+	Reason     string
 }
 
 // HistoryEntry is one applied change.
@@ -253,123 +269,213 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// Result is what the store did with a change, and what it holds for it:
+// the run that sent the change adopts these, so every run of a session, and
+// every attempt, sees the change the way the store first took it.
+type Result struct {
+	Outcome Outcome
+	// ChangeID names the change in every run and attempt: a digest of its
+	// change key (which holds the user id, so it is never sent as it is).
+	// Steps derive their idempotency keys from it.
+	ChangeID string
+	// At is the order time the store holds for the change: the time it
+	// was first taken with (an untimed decision keeps its first receipt; a
+	// session end the time the store ordered it at, R4).
+	At time.Time
+	// Session is the greatest provider decision of the change's session
+	// the store has taken, in any run; zero before the first.
+	Session SessionDecision
+}
+
+// SessionDecision is a session's greatest provider decision as the store
+// holds it.
+type SessionDecision struct {
+	At         time.Time
+	Rank       record.Rank
+	Status     string
+	ReasonCode string
+}
+
 // Apply applies c to the user's record, at most once, and never lets an older
 // decision replace a newer one (docs/semantics.md R2-R7).
-func (s *Store) Apply(ctx context.Context, c Change) (Outcome, error) {
+func (s *Store) Apply(ctx context.Context, c Change) (Result, error) {
 	if err := c.check(); err != nil {
-		return "", err
+		return Result{}, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", fmt.Errorf("apply change: begin: %w", err)
+		return Result{}, fmt.Errorf("apply change: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
-	if c.SessionEnd || !c.SessionBegan.IsZero() {
-		if c.At, err = s.sessionBegan(ctx, tx, c); err != nil {
-			return "", err
+	sess, err := s.session(ctx, tx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.SessionEnd {
+		// R4: the store orders a session's own ending from what it holds
+		// of the session, never from a time the run supplies.
+		c.At = sess.began
+		if sess.last.At.After(c.At) {
+			c.At = sess.last.At
 		}
 	}
 	key := c.key()
+	res := Result{ChangeID: changeID(key), At: c.At.UTC()}
 	// Claim the key first: a concurrent attempt of the same change waits
 	// here for this transaction (PostgreSQL's unique index), then answers
 	// from the log, so it can never see "stale" for a change just applied.
-	res, err := tx.ExecContext(ctx, `INSERT INTO change_log (change_key, outcome) VALUES ($1, '') ON CONFLICT (change_key) DO NOTHING`, key)
+	claim, err := tx.ExecContext(ctx, `INSERT INTO change_log (change_key, outcome, at_us) VALUES ($1, '', $2) ON CONFLICT (change_key) DO NOTHING`,
+		key, micros(c.At))
 	if err != nil {
-		return "", fmt.Errorf("apply change: claim key: %w", err)
+		return Result{}, fmt.Errorf("apply change: claim key: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return "", fmt.Errorf("apply change: claim key: %w", err)
+	if n, err := claim.RowsAffected(); err != nil {
+		return Result{}, fmt.Errorf("apply change: claim key: %w", err)
 	} else if n == 0 {
 		var first Outcome
-		if err := tx.QueryRowContext(ctx, `SELECT outcome FROM change_log WHERE change_key = $1`, key).Scan(&first); err != nil {
-			return "", fmt.Errorf("apply change: look up key: %w", err)
+		var at int64
+		if err := tx.QueryRowContext(ctx, `SELECT outcome, at_us FROM change_log WHERE change_key = $1`, key).Scan(&first, &at); err != nil {
+			return Result{}, fmt.Errorf("apply change: look up key: %w", err)
 		}
+		if at != 0 { // logged before order times were: keep the run's
+			res.At = fromMicros(at)
+		}
+		res.Outcome, res.Session = first, sess.last
 		if first == Applied {
-			return Duplicate, nil
+			res.Outcome = Duplicate
 		}
-		return first, nil
+		return res, nil
 	}
 
-	var out Outcome
 	switch c.Kind {
 	case KindDecision:
-		out, err = s.applyDecision(ctx, tx, c)
+		res.Outcome, err = s.applyDecision(ctx, tx, c)
 	case KindScreening:
-		out, err = s.applyScreening(ctx, tx, c)
+		res.Outcome, err = s.applyScreening(ctx, tx, c)
 	default:
-		return "", fmt.Errorf("%w: unknown kind %q", ErrInvalid, c.Kind)
+		return Result{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, c.Kind)
 	}
 	if errors.Is(err, errNoUserYet) {
-		return Stale, nil // rolled back: the key stays free
+		res.Outcome, res.Session = Stale, sess.last
+		return res, nil // rolled back: the key stays free
 	}
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	if out == Applied {
+	if c.Kind == KindDecision && !c.SessionEnd {
+		if sess.last, err = s.raiseSession(ctx, tx, c, sess.last); err != nil {
+			return Result{}, err
+		}
+	}
+	res.Session = sess.last
+	if res.Outcome == Applied {
 		_, err = tx.ExecContext(ctx, `
 INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			key, c.UserID, c.Kind, c.Status, c.Provider, c.SessionID, micros(c.At), c.ReasonCode, c.Reason, micros(s.now()))
 		if err != nil {
-			return "", fmt.Errorf("apply change: record history: %w", err)
+			return Result{}, fmt.Errorf("apply change: record history: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE change_log SET outcome = $1 WHERE change_key = $2`, string(out), key); err != nil {
-		return "", fmt.Errorf("apply change: log outcome: %w", err)
+	if _, err := tx.ExecContext(ctx, `UPDATE change_log SET outcome = $1 WHERE change_key = $2`, string(res.Outcome), key); err != nil {
+		return Result{}, fmt.Errorf("apply change: log outcome: %w", err)
 	}
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
 	if err := tx.Commit(); err != nil {
-		return "", fmt.Errorf("apply change: commit: %w", err)
+		return Result{}, fmt.Errorf("apply change: commit: %w", err)
 	}
-	return out, nil
+	return res, nil
 }
 
-// sessionBegan records when c's session began, if this is its first
-// change, and returns the order time of c: for a session end, the later of
-// when the session began and c.At (R4); otherwise c.At.
-func (s *Store) sessionBegan(ctx context.Context, tx *sql.Tx, c Change) (time.Time, error) {
-	if !c.SessionBegan.IsZero() {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (provider, session_id, began_at_us) VALUES ($1, $2, $3)
-ON CONFLICT (provider, session_id) DO NOTHING`, c.Provider, c.SessionID, micros(c.SessionBegan)); err != nil {
-			return time.Time{}, fmt.Errorf("apply change: record session start: %w", err)
-		}
-	}
-	if !c.SessionEnd {
-		return c.At, nil
-	}
-	var began int64
-	err := tx.QueryRowContext(ctx, `SELECT began_at_us FROM sessions WHERE provider = $1 AND session_id = $2`,
-		c.Provider, c.SessionID).Scan(&began)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return c.At, nil
-	case err != nil:
-		return time.Time{}, fmt.Errorf("apply change: read session start: %w", err)
-	}
-	if b := fromMicros(began); b.After(c.At) {
-		return b, nil
-	}
-	return c.At.UTC(), nil
+// changeID is the digest of a change key that leaves the store.
+func changeID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
 }
 
-// applyDecision makes c the user's record if its order key is greater than
-// the record's (R2). A greater key with the same content moves the record's
-// order key only: nothing new for the app, no history row, "stale".
-func (s *Store) applyDecision(ctx context.Context, tx *sql.Tx, c Change) (Outcome, error) {
-	lock := ""
+// sessionRow is what the store holds of one session: when it began (R4)
+// and its greatest provider decision.
+type sessionRow struct {
+	began time.Time
+	last  SessionDecision
+}
+
+// session records when c's session began, if this is its first change,
+// and returns what the store holds of the session, locked for this
+// transaction on PostgreSQL.
+func (s *Store) session(ctx context.Context, tx *sql.Tx, c Change) (sessionRow, error) {
+	began := c.SessionBegan
+	if began.IsZero() {
+		began = c.At
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (provider, session_id, began_at_us) VALUES ($1, $2, $3)
+ON CONFLICT (provider, session_id) DO NOTHING`, c.Provider, c.SessionID, micros(began)); err != nil {
+		return sessionRow{}, fmt.Errorf("apply change: record session start: %w", err)
+	}
+	var row sessionRow
+	var b, at int64
+	var rank int
+	err := tx.QueryRowContext(ctx, `SELECT began_at_us, last_at_us, last_rank, last_status, last_reason_code
+FROM sessions WHERE provider = $1 AND session_id = $2`+s.lock(), c.Provider, c.SessionID).Scan(
+		&b, &at, &rank, &row.last.Status, &row.last.ReasonCode)
+	if err != nil {
+		return sessionRow{}, fmt.Errorf("apply change: read session: %w", err)
+	}
+	row.began = fromMicros(b)
+	if row.last.Status != "" {
+		row.last.At, row.last.Rank = fromMicros(at), record.Rank(rank)
+	}
+	return row, nil
+}
+
+// raiseSession makes provider decision c its session's greatest, if it is.
+func (s *Store) raiseSession(ctx context.Context, tx *sql.Tx, c Change, last SessionDecision) (SessionDecision, error) {
+	k := c.orderKey()
+	cur := record.Key{At: last.At, Rank: last.Rank, Status: last.Status, Provider: c.Provider, SessionID: c.SessionID,
+		ReasonCode: last.ReasonCode}
+	// Only status, time, rank and reason code tell a session's decisions
+	// apart (its provider and session are the same).
+	k.Reason, k.UserIDSource = "", ""
+	if last.Status != "" && k.Compare(cur) <= 0 {
+		return last, nil
+	}
+	next := SessionDecision{At: c.At.UTC(), Rank: k.Rank, Status: c.Status, ReasonCode: c.ReasonCode}
+	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_at_us = $1, last_rank = $2, last_status = $3, last_reason_code = $4
+WHERE provider = $5 AND session_id = $6`, micros(next.At), int(next.Rank), next.Status, next.ReasonCode, c.Provider, c.SessionID); err != nil {
+		return last, fmt.Errorf("apply change: record the session's decision: %w", err)
+	}
+	return next, nil
+}
+
+// lock is the row lock a read-modify-write takes: PostgreSQL locks the
+// row; SQLite has one writer at a time already.
+func (s *Store) lock() string {
 	if s.dialect == goose.DialectPostgres {
-		lock = " FOR UPDATE" // SQLite has one writer; PostgreSQL locks the row
+		return " FOR UPDATE"
 	}
-	cur, err := s.currentKey(ctx, tx, c.UserID, lock)
+	return ""
+}
+
+// recordColumns are the users columns of the decision the record shows
+// and of its latest decision (record.State), in the order state reads them.
+const recordColumns = `decided_at_us, decision_rank, status, provider, session_id, reason_code, reason, user_id_source,
+latest_at_us, latest_rank, latest_status, latest_provider, latest_session_id, latest_reason_code, latest_reason, latest_user_id_source`
+
+// applyDecision folds c into the user's record (record.State.With, R2):
+// the record's status shows the greatest verdict once the user has one,
+// and its latest session outcome the greatest decision of any kind.
+func (s *Store) applyDecision(ctx context.Context, tx *sql.Tx, c Change) (Outcome, error) {
+	cur, err := s.state(ctx, tx, c.UserID)
 	if errors.Is(err, sql.ErrNoRows) {
+		st := record.NewState(c.orderKey())
+		shown, latest := keyArgs(st.Shown()), keyArgs(st.Latest)
 		res, err := tx.ExecContext(ctx, `
-INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id) DO NOTHING`,
-			c.UserID, c.Status, c.Provider, c.SessionID, c.UserIDSource, micros(c.At), int(record.RankOf(c.Status, c.SessionEnd)),
-			c.ReasonCode, c.Reason, micros(s.now()))
+INSERT INTO users (user_id, updated_at_us, `+recordColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (user_id) DO NOTHING`,
+			append(append([]any{c.UserID, micros(s.now())}, shown...), latest...)...)
 		if err != nil {
 			return "", fmt.Errorf("apply decision: insert user: %w", err)
 		}
@@ -377,49 +483,65 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id) DO NOTHIN
 			return Applied, nil
 		}
 		// Another transaction created the user meanwhile: compare with it.
-		cur, err = s.currentKey(ctx, tx, c.UserID, lock)
+		cur, err = s.state(ctx, tx, c.UserID)
 	}
 	if err != nil {
 		return "", fmt.Errorf("apply decision: read user: %w", err)
 	}
-	next := c.orderKey()
-	if next.Compare(cur) <= 0 {
+	next, out := cur.With(c.orderKey())
+	if next.Equal(cur) {
 		return Stale, nil
 	}
+	shown, latest := keyArgs(next.Shown()), keyArgs(next.Latest)
 	_, err = tx.ExecContext(ctx, `
-UPDATE users SET status = $1, provider = $2, session_id = $3, user_id_source = $4, decided_at_us = $5,
-    decision_rank = $6, reason_code = $7, reason = $8, updated_at_us = $9
-WHERE user_id = $10`,
-		c.Status, c.Provider, c.SessionID, c.UserIDSource, micros(c.At), int(next.Rank), c.ReasonCode, c.Reason,
-		micros(s.now()), c.UserID)
+UPDATE users SET decided_at_us = $1, decision_rank = $2, status = $3, provider = $4, session_id = $5, reason_code = $6,
+    reason = $7, user_id_source = $8, latest_at_us = $9, latest_rank = $10, latest_status = $11, latest_provider = $12,
+    latest_session_id = $13, latest_reason_code = $14, latest_reason = $15, latest_user_id_source = $16, updated_at_us = $17
+WHERE user_id = $18`, append(append(shown, latest...), micros(s.now()), c.UserID)...)
 	if err != nil {
 		return "", fmt.Errorf("apply decision: update user: %w", err)
 	}
-	if next.SameContent(cur) {
-		return Stale, nil
-	}
-	return Applied, nil
+	return out, nil
 }
 
-func (s *Store) currentKey(ctx context.Context, tx *sql.Tx, userID, lock string) (record.Key, error) {
-	var k record.Key
-	var at int64
-	var rank int
-	err := tx.QueryRowContext(ctx, `
-SELECT decided_at_us, decision_rank, status, provider, session_id, reason_code, reason, user_id_source
-FROM users WHERE user_id = $1`+lock, userID).Scan(
-		&at, &rank, &k.Status, &k.Provider, &k.SessionID, &k.ReasonCode, &k.Reason, &k.UserIDSource)
-	k.At, k.Rank = fromMicros(at), record.Rank(rank)
-	return k, err
+// keyArgs are k's columns, in recordColumns' order.
+func keyArgs(k record.Key) []any {
+	return []any{micros(k.At), int(k.Rank), k.Status, k.Provider, k.SessionID, k.ReasonCode, k.Reason, k.UserIDSource}
+}
+
+// state reads the user's record.State, locked for this transaction.
+func (s *Store) state(ctx context.Context, tx *sql.Tx, userID string) (record.State, error) {
+	var shown, latest record.Key
+	var shownAt, latestAt int64
+	var shownRank, latestRank int
+	err := tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM users WHERE user_id = $1`+s.lock(), userID).Scan(
+		&shownAt, &shownRank, &shown.Status, &shown.Provider, &shown.SessionID, &shown.ReasonCode, &shown.Reason, &shown.UserIDSource,
+		&latestAt, &latestRank, &latest.Status, &latest.Provider, &latest.SessionID, &latest.ReasonCode, &latest.Reason, &latest.UserIDSource)
+	if err != nil {
+		return record.State{}, err
+	}
+	shown.At, shown.Rank = fromMicros(shownAt), record.Rank(shownRank)
+	latest.At, latest.Rank = fromMicros(latestAt), record.Rank(latestRank)
+	st := record.State{Latest: latest}
+	if record.Verdict(shown.Status) {
+		st.Verdict = &shown
+	}
+	return st, nil
 }
 
 // applyScreening sets the user's screening status to c's if c is newer (by
 // provider time, then status as text) than the one on record (R6). It never
 // touches the decision, and a user without a record gets none from it.
 func (s *Store) applyScreening(ctx context.Context, tx *sql.Tx, c Change) (Outcome, error) {
+	// Statuses compare byte by byte (R6), as in Go and SQLite; PostgreSQL
+	// would otherwise compare them under the database's collation.
+	collate := ""
+	if s.dialect == goose.DialectPostgres {
+		collate = ` COLLATE "C"`
+	}
 	res, err := tx.ExecContext(ctx, `
 UPDATE users SET screening_status = $1, screening_at_us = $2, updated_at_us = $3
-WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screening_status < $1))`,
+WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screening_status`+collate+` < $1`+collate+`))`,
 		c.Status, micros(c.At), micros(s.now()), c.UserID)
 	if err != nil {
 		return "", fmt.Errorf("apply screening: %w", err)
@@ -461,18 +583,21 @@ func (s *Store) RowCounts(ctx context.Context) (map[string]int64, error) {
 // Get returns the user's record with its history, oldest change first.
 func (s *Store) Get(ctx context.Context, userID string) (User, error) {
 	u := User{UserID: userID}
-	var decided, updated int64
+	var decided, updated, latest int64
+	l := &u.LatestSession
 	err := s.db.QueryRowContext(ctx, `
-SELECT status, provider, session_id, user_id_source, decided_at_us, reason_code, reason, screening_status, updated_at_us
+SELECT status, provider, session_id, user_id_source, decided_at_us, reason_code, reason, screening_status, updated_at_us,
+    latest_provider, latest_session_id, latest_status, latest_at_us, latest_reason_code, latest_reason
 FROM users WHERE user_id = $1`, userID).Scan(
-		&u.Status, &u.Provider, &u.SessionID, &u.UserIDSource, &decided, &u.ReasonCode, &u.Reason, &u.ScreeningStatus, &updated)
+		&u.Status, &u.Provider, &u.SessionID, &u.UserIDSource, &decided, &u.ReasonCode, &u.Reason, &u.ScreeningStatus, &updated,
+		&l.Provider, &l.SessionID, &l.Status, &latest, &l.ReasonCode, &l.Reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
-	u.DecidedAt, u.UpdatedAt = fromMicros(decided), fromMicros(updated)
+	u.DecidedAt, u.UpdatedAt, l.DecidedAt = fromMicros(decided), fromMicros(updated), fromMicros(latest)
 
 	rows, err := s.db.QueryContext(ctx, `
 SELECT kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us

@@ -43,6 +43,18 @@ func OpenSQLite(t *testing.T) *userstore.Store {
 // OpenPostgres opens a store in a schema of its own, dropped at the end.
 func OpenPostgres(t *testing.T, base string) *userstore.Store {
 	t.Helper()
+	s, err := userstore.Open(context.Background(), postgresSchema(t, base))
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// postgresSchema makes a schema of its own under base, dropped at the end,
+// and returns the URL that uses it.
+func postgresSchema(t *testing.T, base string) string {
+	t.Helper()
 	ctx := context.Background()
 	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
 	admin, err := sql.Open("pgx", base)
@@ -61,12 +73,7 @@ func OpenPostgres(t *testing.T, base string) *userstore.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := userstore.Open(ctx, u.String())
-	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return u.String()
 }
 
 func decision(user, session, status string, at time.Time) userstore.Change {
@@ -82,15 +89,16 @@ func decision(user, session, status string, at time.Time) userstore.Change {
 	}
 }
 
-func mustApply(t *testing.T, s *userstore.Store, c userstore.Change, want userstore.Outcome) {
+func mustApply(t *testing.T, s *userstore.Store, c userstore.Change, want userstore.Outcome) userstore.Result {
 	t.Helper()
 	got, err := s.Apply(context.Background(), c)
 	if err != nil {
 		t.Fatalf("apply %s: %v", c.Status, err)
 	}
-	if got != want {
-		t.Fatalf("apply %s at %s: outcome %q, want %q", c.Status, c.At, got, want)
+	if got.Outcome != want {
+		t.Fatalf("apply %s at %s: outcome %q, want %q", c.Status, c.At, got.Outcome, want)
 	}
+	return got
 }
 
 func mustGet(t *testing.T, s *userstore.Store, user string) userstore.User {
@@ -121,6 +129,7 @@ func TestApply(t *testing.T) {
 			t.Run("older decision never overwrites a newer one", func(t *testing.T) {
 				mustApply(t, s, decision("u2", "s2", "declined", t0.Add(time.Hour)), userstore.Applied)
 				mustApply(t, s, decision("u2", "s2", "approved", t0), userstore.Stale)
+				mustApply(t, s, decision("u2", "s2", "review", t0), userstore.Stale)
 				u := mustGet(t, s, "u2")
 				if u.Status != "declined" || len(u.History) != 1 {
 					t.Fatalf("got %q with %d history rows, want declined with 1", u.Status, len(u.History))
@@ -178,7 +187,7 @@ func TestApply(t *testing.T) {
 						if err != nil {
 							t.Errorf("apply: %v", err)
 						}
-						outcomes <- o
+						outcomes <- o.Outcome
 					}()
 				}
 				wg.Wait()
@@ -286,7 +295,7 @@ func TestR7OverlappingAttemptIsDuplicate(t *testing.T) {
 					if err != nil {
 						t.Error(err)
 					}
-					out <- o
+					out <- o.Outcome
 				}()
 				return out
 			}
@@ -314,5 +323,215 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	}
 	if got := err.Error(); strings.Contains(got, "secret") {
 		t.Fatalf("error leaks the password: %s", got)
+	}
+}
+
+// The store is the session's memory (docs/semantics.md R2, R4, R7): what
+// it answers for a change is what every run adopts.
+func TestStoreAuthority(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	end := func(user, session, status string) userstore.Change {
+		return userstore.Change{UserID: user, UserIDSource: "vendorData", Kind: userstore.KindDecision, Status: status,
+			Provider: "veriff", SessionID: session, SessionEnd: true, Reason: "r"}
+	}
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("R7 a repeat is answered with the order time and id the change was first taken with", func(t *testing.T) {
+				c := decision("a1", "s", "resubmission_requested", time.Time{})
+				c.At, c.EventID, c.SessionBegan = t0, "decision/1/resubmission_requested/-", t0
+				first := mustApply(t, s, c, userstore.Applied)
+				c.At, c.SessionBegan = t0.Add(60*24*time.Hour), t0.Add(60*24*time.Hour) // again, 60 days later, in a new run
+				again := mustApply(t, s, c, userstore.Duplicate)
+				if !again.At.Equal(t0) || again.ChangeID != first.ChangeID || first.ChangeID == "" {
+					t.Fatalf("repeat answered %+v, first %+v; want the first's time %s and id", again, first, t0)
+				}
+				if strings.Contains(first.ChangeID, "a1") {
+					t.Fatalf("change id %q shows the user id", first.ChangeID)
+				}
+			})
+			t.Run("R4 a session end is ordered from what the store holds of the session, not the run's time", func(t *testing.T) {
+				c := decision("a2", "s2", "review", t0.Add(time.Hour))
+				c.SessionBegan = t0
+				mustApply(t, s, c, userstore.Applied)
+				e := end("a2", "s2", "expired")
+				e.At, e.SessionBegan = t0.Add(90*24*time.Hour), t0.Add(90*24*time.Hour) // a run that thinks otherwise
+				got := mustApply(t, s, e, userstore.Applied)
+				if !got.At.Equal(t0.Add(time.Hour)) {
+					t.Fatalf("end ordered at %s, want the session's last decision %s", got.At, t0.Add(time.Hour))
+				}
+				if got.Session.Status != "review" || !got.Session.At.Equal(t0.Add(time.Hour)) {
+					t.Fatalf("session answer %+v, want review at %s", got.Session, t0.Add(time.Hour))
+				}
+				// A session without decisions ends at when it began.
+				first := userstore.Change{UserID: "a2", Kind: userstore.KindScreening, Status: "no_match", Provider: "veriff",
+					SessionID: "s2b", At: t0, SessionBegan: t0.Add(2 * time.Hour)}
+				mustApply(t, s, first, userstore.Applied)
+				got = mustApply(t, s, end("a2", "s2b", "expired"), userstore.Applied)
+				if !got.At.Equal(t0.Add(2 * time.Hour)) {
+					t.Fatalf("end of a session without decisions at %s, want when it began", got.At)
+				}
+			})
+			t.Run("R7 the session answer is its greatest decision, whichever run applied it", func(t *testing.T) {
+				mustApply(t, s, decision("a3", "s3", "declined", t0.Add(time.Hour)), userstore.Applied)
+				got := mustApply(t, s, decision("a3", "s3", "review", t0), userstore.Stale)
+				if got.Session.Status != "declined" || !got.Session.At.Equal(t0.Add(time.Hour)) {
+					t.Fatalf("session answer %+v, want declined", got.Session)
+				}
+			})
+		})
+	}
+}
+
+// R2: a verdict (approved, declined) changes only by a newer verdict;
+// session outcomes show as the latest session beside it.
+func TestVerdicts(t *testing.T) {
+	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			latest := func(u userstore.User) string { return u.LatestSession.SessionID + "/" + u.LatestSession.Status }
+			t.Run("a later session that expires leaves the approval", func(t *testing.T) {
+				mustApply(t, s, decision("v1", "first", "approved", t0), userstore.Applied)
+				e := userstore.Change{UserID: "v1", UserIDSource: "vendorData", Kind: userstore.KindDecision, Status: "expired",
+					Provider: "veriff", SessionID: "second", SessionEnd: true, SessionBegan: t0.Add(time.Minute), Reason: "no final decision"}
+				mustApply(t, s, e, userstore.Applied)
+				u := mustGet(t, s, "v1")
+				if u.Status != "approved" || u.SessionID != "first" || latest(u) != "second/expired" || len(u.History) != 2 {
+					t.Fatalf("got status %s of %s, latest %s, %d rows; want approved of first, latest second/expired, 2 rows",
+						u.Status, u.SessionID, latest(u), len(u.History))
+				}
+			})
+			for _, st := range []string{"abandoned", "expired", "review", "resubmission_requested", "pending", "error"} {
+				t.Run("a later "+st+" leaves the approval", func(t *testing.T) {
+					user := "v-" + st
+					mustApply(t, s, decision(user, "first", "approved", t0), userstore.Applied)
+					mustApply(t, s, decision(user, "second", st, t0.Add(time.Hour)), userstore.Applied)
+					if u := mustGet(t, s, user); u.Status != "approved" || latest(u) != "second/"+st {
+						t.Fatalf("status %s, latest %s", u.Status, latest(u))
+					}
+				})
+			}
+			t.Run("a newer verdict replaces the verdict", func(t *testing.T) {
+				mustApply(t, s, decision("v2", "first", "approved", t0), userstore.Applied)
+				mustApply(t, s, decision("v2", "second", "expired", t0.Add(time.Hour)), userstore.Applied)
+				mustApply(t, s, decision("v2", "third", "declined", t0.Add(2*time.Hour)), userstore.Applied)
+				if u := mustGet(t, s, "v2"); u.Status != "declined" || latest(u) != "third/declined" {
+					t.Fatalf("status %s, latest %s", u.Status, latest(u))
+				}
+			})
+			t.Run("an older verdict after a newer session outcome becomes the status", func(t *testing.T) {
+				mustApply(t, s, decision("v3", "second", "review", t0.Add(time.Hour)), userstore.Applied)
+				mustApply(t, s, decision("v3", "first", "approved", t0), userstore.Applied)
+				if u := mustGet(t, s, "v3"); u.Status != "approved" || latest(u) != "second/review" {
+					t.Fatalf("status %s, latest %s", u.Status, latest(u))
+				}
+				mustApply(t, s, decision("v3", "zero", "declined", t0.Add(-time.Hour)), userstore.Stale)
+			})
+			t.Run("the same session re-reviewed from approved to review keeps the verdict", func(t *testing.T) {
+				mustApply(t, s, decision("v4", "s", "approved", t0), userstore.Applied)
+				mustApply(t, s, decision("v4", "s", "review", t0.Add(time.Hour)), userstore.Applied)
+				if u := mustGet(t, s, "v4"); u.Status != "approved" || latest(u) != "s/review" {
+					t.Fatalf("status %s, latest %s", u.Status, latest(u))
+				}
+				mustApply(t, s, decision("v4", "s", "declined", t0.Add(2*time.Hour)), userstore.Applied)
+				if u := mustGet(t, s, "v4"); u.Status != "declined" {
+					t.Fatalf("status %s, want declined", u.Status)
+				}
+			})
+			t.Run("before any verdict the status is the newest session outcome", func(t *testing.T) {
+				mustApply(t, s, decision("v5", "s", "review", t0), userstore.Applied)
+				mustApply(t, s, decision("v5", "s2", "expired", t0.Add(time.Hour)), userstore.Applied)
+				if u := mustGet(t, s, "v5"); u.Status != "expired" || latest(u) != "s2/expired" {
+					t.Fatalf("status %s, latest %s", u.Status, latest(u))
+				}
+			})
+		})
+	}
+}
+
+// R6: equal-time screenings whose statuses differ only in case or
+// punctuation end the same on every database: byte order, as in Go. (On
+// PostgreSQL this needs a database whose collation is not C: .ci/run makes
+// its test database with ICU's en-US.)
+func TestR6ScreeningStatusesCompareAsBytes(t *testing.T) {
+	t0 := time.Date(2026, 4, 3, 10, 0, 0, 0, time.UTC)
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for i, order := range [][]string{{"no_match", "No_match"}, {"No_match", "no_match"}, {"no-match", "no_match"}, {"no_match", "no-match"}} {
+				user := fmt.Sprintf("r6-%d", i)
+				mustApply(t, s, decision(user, "s", "approved", t0), userstore.Applied)
+				for _, st := range order {
+					sc := userstore.Change{UserID: user, Kind: userstore.KindScreening, Status: st, Provider: "veriff",
+						SessionID: "s", ProviderTime: t0, At: t0, EventID: st}
+					if _, err := s.Apply(context.Background(), sc); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := order[0]
+				if order[1] > want {
+					want = order[1]
+				}
+				if got := mustGet(t, s, user).ScreeningStatus; got != want {
+					t.Fatalf("%v: screening %q, want %q (byte order)", order, got, want)
+				}
+			}
+		})
+	}
+}
+
+// The verdict migration (00003) on rows written under the old rule: a user
+// approved in one session whose later session expired showed "expired";
+// after it they show the approval, with the expiry as the latest session,
+// and the sessions remember their greatest decision.
+func TestMigrationToVerdicts(t *testing.T) {
+	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
+	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
+		urls["postgres"] = postgresSchema(t, pg)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	for name, dbURL := range urls {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := userstore.MigrateTo(ctx, dbURL, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
+				 VALUES ('m1', 'expired', 'veriff', 's2', 'vendorData', ` + fmt.Sprint(t0+2000) + `, 3, '', 'no final decision before IDV_SESSION_EXPIRY', 0),
+				        ('m2', 'review', 'veriff', 's3', 'vendorData', ` + fmt.Sprint(t0) + `, 1, '', '', 0)`,
+				`INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
+				 VALUES ('k1', 'm1', 'decision', 'approved', 'veriff', 's1', ` + fmt.Sprint(t0+1000) + `, '', '', 0),
+				        ('k2', 'm1', 'decision', 'expired', 'veriff', 's2', ` + fmt.Sprint(t0+2000) + `, '', 'no final decision before IDV_SESSION_EXPIRY', 0),
+				        ('k3', 'm2', 'decision', 'review', 'veriff', 's3', ` + fmt.Sprint(t0) + `, '', '', 0)`,
+				`INSERT INTO sessions (provider, session_id, began_at_us) VALUES ('veriff', 's1', ` + fmt.Sprint(t0) + `), ('veriff', 's2', ` + fmt.Sprint(t0+1500) + `)`,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+			s, err := userstore.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			u := mustGet(t, s, "m1")
+			if u.Status != "approved" || u.SessionID != "s1" || u.LatestSession.Status != "expired" || u.LatestSession.SessionID != "s2" {
+				t.Fatalf("m1 after the migration: status %s of %s, latest %+v", u.Status, u.SessionID, u.LatestSession)
+			}
+			if u := mustGet(t, s, "m2"); u.Status != "review" || u.LatestSession.Status != "review" {
+				t.Fatalf("m2 after the migration: %+v", u)
+			}
+			// s1's greatest decision came from its history: s1's own end
+			// is ordered at its approval, not at when it began.
+			got := mustApply(t, s, userstore.Change{UserID: "m1", Kind: userstore.KindDecision, Status: "expired",
+				Provider: "veriff", SessionID: "s1", SessionEnd: true, Reason: "r"}, userstore.Stale)
+			if !got.At.Equal(time.UnixMicro(t0 + 1000).UTC()) {
+				t.Fatalf("s1's end at %s, want at its approval", got.At)
+			}
+			if u := mustGet(t, s, "m1"); u.Status != "approved" {
+				t.Fatalf("m1: %s", u.Status)
+			}
+		})
 	}
 }

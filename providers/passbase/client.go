@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/receiver/webhook"
 )
 
 // DefaultBaseURL is Passbase's production API.
@@ -38,7 +39,9 @@ type Identity struct {
 	Score    float64        `json:"score"`
 	Created  int64          `json:"created"`
 	Updated  int64          `json:"updated"`
-	Metadata map[string]any `json:"metadata"`
+	// Metadata is kept as raw JSON: a numeric user id read as a float64
+	// would lose digits above 2^53 and name another user.
+	Metadata map[string]json.RawMessage `json:"metadata"`
 }
 
 // UpdatedAt is when Passbase last changed the identity.
@@ -62,21 +65,11 @@ func UnixTime(v int64) time.Time {
 // SDK ("customer_user_id", else "user_id"), and the field it came from.
 func (i Identity) UserID() (id, source string) {
 	for _, k := range []string{"customer_user_id", "user_id"} {
-		if s := stringValue(i.Metadata[k]); s != "" {
+		if s := webhook.Scalar(i.Metadata[k]); s != "" {
 			return s, "metadata." + k
 		}
 	}
 	return "", ""
-}
-
-func stringValue(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		return fmt.Sprintf("%.0f", v)
-	}
-	return ""
 }
 
 // Decided reports whether the identity's status is a decision the workflow

@@ -98,7 +98,8 @@ func (c *Config) APIVars() string { return "PASSBASE_API_KEY" }
 // event, and the app's user id is only in the identity, read by API; the
 // identity key stands in for it until then.
 func (c *Config) Rules() workflows.Rules {
-	return workflows.Rules{AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key"}
+	return workflows.Rules{AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key",
+		UserIDSources: userIDSources}
 }
 
 // API implements providers.Config.
@@ -145,3 +146,8 @@ func (a *API) Details(ctx context.Context, ref activities.SessionRef) (activitie
 	id, src := ident.UserID()
 	return activities.Details{UserID: id, UserIDSource: src, ProviderStatus: ident.Status, UpdatedAt: ident.UpdatedAt()}, nil
 }
+
+// userIDSources are the fields Passbase names the app's user in, as
+// docs/semantics.md ranks them: the webhook's customer_user_id, else the
+// identity's metadata.
+var userIDSources = []string{"additional_attributes.customer_user_id", "metadata.customer_user_id", "metadata.user_id"}

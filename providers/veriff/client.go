@@ -42,6 +42,9 @@ type Decision struct {
 	VendorData   *string         `json:"vendorData"`
 	EndUserID    *string         `json:"endUserId"`
 	DecisionTime *time.Time      `json:"decisionTime"`
+	// AcceptanceTime is when Veriff accepted the session; a decision
+	// without decisionTime is ordered by it, as its webhook is (R5).
+	AcceptanceTime *time.Time `json:"acceptanceTime"`
 }
 
 // Reason returns the reason code as text ("" when none).

@@ -64,7 +64,7 @@ func (c *Config) APIVars() string { return c.WebhookVars() }
 // Rules implements providers.Config: Veriff's webhooks and poll answers
 // carry the app's user id (vendorData), so there are no details to fetch.
 func (c *Config) Rules() workflows.Rules {
-	return workflows.Rules{AwaitsProcessed: c.AwaitSubmitted}
+	return workflows.Rules{AwaitsProcessed: c.AwaitSubmitted, UserIDSources: userIDSources}
 }
 
 // API implements providers.Config: a client per configured integration; a
@@ -117,8 +117,11 @@ func (a *API) Poll(ctx context.Context, ref activities.SessionRef) (activities.P
 		return activities.PollResult{}, err
 	}
 	r := activities.PollResult{Found: true, ProviderStatus: d.Status, ReasonCode: d.Reason(), AttemptID: d.AttemptID}
-	if d.DecisionTime != nil {
+	switch {
+	case d.DecisionTime != nil:
 		r.DecidedAt = *d.DecisionTime
+	case d.AcceptanceTime != nil:
+		r.DecidedAt = *d.AcceptanceTime
 	}
 	r.UserID, r.UserIDSource = d.UserID()
 	return r, nil
@@ -130,3 +133,7 @@ func (a *API) Details(context.Context, activities.SessionRef) (activities.Detail
 	return activities.Details{}, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("%s has no details call", Name), "UnsupportedProvider", nil)
 }
+
+// userIDSources are the fields Veriff names the app's user in, as
+// docs/semantics.md ranks them: vendorData, else endUserId.
+var userIDSources = []string{"vendorData", "endUserId"}
