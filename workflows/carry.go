@@ -93,7 +93,7 @@ func (s *session) carry() Carried {
 		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
 		ChangeID: s.changeID, Failing: s.failing, LastStatus: s.lastStatus, LastCode: s.lastCode,
 		Unwritten: lastN(s.unwritten, carriedUnwritten),
-		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
+		UserID:    s.userID, UserIDSource: s.userIDSource, Status: s.status,
 	}
 }
 

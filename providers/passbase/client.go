@@ -34,11 +34,11 @@ func NewClient(baseURL, apiKey string, hc *retryablehttp.Client) *Client {
 // resources (names, documents) are deliberately not decoded: they are
 // personal data the workflow has no use for.
 type Identity struct {
-	ID       string         `json:"id"`
-	Status   string         `json:"status"`
-	Score    float64        `json:"score"`
-	Created  int64          `json:"created"`
-	Updated  int64          `json:"updated"`
+	ID      string  `json:"id"`
+	Status  string  `json:"status"`
+	Score   float64 `json:"score"`
+	Created int64   `json:"created"`
+	Updated int64   `json:"updated"`
 	// Metadata is kept as raw JSON: a numeric user id read as a float64
 	// would lose digits above 2^53 and name another user.
 	Metadata map[string]json.RawMessage `json:"metadata"`
