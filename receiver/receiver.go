@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -311,7 +312,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),
 			"workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID), "error", err)
 		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) {
+		if errors.As(err, &invalid) && !clearsByItself(invalid) {
 			// Temporal will refuse this request however often it comes:
 			// a 503 would make the provider retry it for a week.
 			c.JSON(http.StatusBadRequest, gin.H{"error": "refused by the workflow engine as invalid"})
@@ -367,4 +368,20 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	return err
+}
+
+// runLimits are the messages of the InvalidArgument refusals that concern
+// the run, not the request (server v1.32.1 service/history/consts): they
+// clear once the run continues as new or ends, when the same request
+// starts or reaches the next run. Such a refusal gets 503 with Retry-After,
+// so the provider delivers the webhook again; a 400 would lose it.
+var runLimits = []string{
+	"exceeded workflow execution limit for signal events",
+	"Workflow history size exceeds limit.",
+	"Workflow history count exceeds limit.",
+	"Workflow mutable state size exceeds limit.",
+}
+
+func clearsByItself(err *serviceerror.InvalidArgument) bool {
+	return slices.ContainsFunc(runLimits, func(m string) bool { return strings.Contains(err.Error(), m) })
 }

@@ -344,6 +344,27 @@ func TestInvalidArgumentIsNotRetried(t *testing.T) {
 	}
 }
 
+// Temporal's limits on one run are refused as InvalidArgument, but clear
+// by themselves once the run continues as new: the provider must deliver
+// the webhook again (503), not drop it (400).
+func TestRunLimitRefusalsAreRetried(t *testing.T) {
+	for _, msg := range []string{
+		"exceeded workflow execution limit for signal events",
+		"Workflow history count exceeds limit.",
+		"Workflow history size exceeds limit.",
+	} {
+		t.Run(msg, func(t *testing.T) {
+			tc := &fakeTemporal{err: serviceerror.NewInvalidArgument(msg)}
+			srv := newServer(t, tc, io.Discard)
+			body := `{"verification":{"id":"s1","status":"approved"}}`
+			r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+			}
+		})
+	}
+}
+
 func hmacHex(secret, body string) string { return veriffp.Sign([]byte(secret), []byte(body)) }
 
 // TestCountersPerOutcome shows idv_webhooks_total moving for each outcome

@@ -81,6 +81,12 @@ type world struct {
 	mu    sync.Mutex
 	sent  []schedules.Notification
 	quiet sdklog.Logger
+
+	// prepare, when a test sets it, readies each run's environment (run
+	// counts from 0) before it starts, for instance with an activity that
+	// takes its time while webhooks keep coming. Tests that set it reset
+	// it when they end.
+	prepare func(env *testsuite.TestWorkflowEnvironment, run int)
 }
 
 var (
@@ -176,6 +182,9 @@ func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pen
 		env := suite.NewTestWorkflowEnvironment()
 		env.SetStartTime(start)
 		env.RegisterActivity(w.acts)
+		if w.prepare != nil {
+			w.prepare(env, runs)
+		}
 		cfg.Rules = w.rules
 		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})

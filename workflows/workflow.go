@@ -108,11 +108,12 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 			} else if err != nil {
 				return s.fail(ctx, err)
 			}
-			// 4. The onboarding steps that follow a final decision (steps.go).
-			final := s.applied.Decision.Final()
-			if final {
+			// 4. The onboarding steps that follow a final decision (steps.go),
+			// for the decision this run wrote.
+			if s.lastStatus.Final() {
 				s.afterFinalDecision(ctx)
 			}
+			final := s.applied.Decision.Final()
 			// 5. The older decisions the run received: the store takes
 			// every decision a session gave, so it remembers each (R7).
 			if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
@@ -285,8 +286,9 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 			OccurredAt: sd.At, ReceivedAt: sd.At,
 		}
 		if held.orderKey().Compare(applied.orderKey()) > 0 {
-			// An earlier run applied it, and ran its steps: none run again.
-			s.applied, s.lastOutcome = &held, record.Stale
+			// An earlier run applied it (and ran its steps): the session
+			// waits for what is newer than that.
+			s.applied = &held
 		}
 	}
 	if s.latest == nil || s.applied.orderKey().Compare(s.latest.orderKey()) > 0 {

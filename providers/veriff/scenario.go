@@ -127,6 +127,16 @@ func EventBody(sessionID, attemptID, userID string, code int) []byte {
 	})
 }
 
+// EndUserEventBody is an event webhook body that names the user only in
+// endUserId, as sessions created with an end-user id and no vendorData do.
+func EndUserEventBody(sessionID, attemptID, endUserID string, code int) []byte {
+	action := map[int]string{Started: "started", Submitted: "submitted"}[code]
+	return sim.JSON(sim.Object{
+		{Key: "id", Value: sessionID}, {Key: "attemptId", Value: attemptID}, {Key: "feature", Value: "selfid"},
+		{Key: "code", Value: code}, {Key: "action", Value: action}, {Key: "vendorData", Value: nil}, {Key: "endUserId", Value: endUserID},
+	})
+}
+
 // ScreeningBody is a watchlist screening webhook body; checkType is
 // "initial_result" or "updated_result". A zero at leaves it untimed.
 func ScreeningBody(sessionID, attemptID, userID, checkType, matchStatus string, at time.Time) []byte {

@@ -49,6 +49,10 @@ type Timing struct {
 	// NoTime lets webhooks lack a provider time (the receiver would stamp
 	// its own clock, which only the time-skipping environment controls).
 	NoTime bool
+	// Replays are further times (from a session's start) its late cluster
+	// may arrive at instead of LateCluster: a captured body replayed weeks
+	// after the user was decided.
+	Replays []time.Duration
 }
 
 // Skipping is the timing for the time-skipping test environment: a
@@ -72,6 +76,7 @@ var Skipping = Timing{
 	LateCluster: 72 * time.Hour,
 	TimeSteps:   []time.Duration{0, 0, time.Second, 2 * time.Second, time.Minute, 30 * time.Minute, time.Hour},
 	NoTime:      true,
+	Replays:     []time.Duration{60 * 24 * time.Hour},
 }
 
 // RealTime is the timing for a real server in real time, from base: whole
@@ -126,9 +131,18 @@ type Session struct {
 	Processed  []time.Duration
 	Screenings []Screening
 	Others     []time.Duration
-	LateNudge  bool   // a progress event in the late cluster: a late run with nothing to decide
-	Fault      string // "", "transient", "notfound"
+	LateNudge  bool          // a progress event in the late cluster: a late run with nothing to decide
+	LateAt     time.Duration // when the late cluster arrives, from the start; 0: Timing.LateCluster
+	Fault      string        // "", "transient", "notfound"
 	tm         Timing
+}
+
+// lateCluster is when the session's late cluster arrives, from its start.
+func (s Session) lateCluster() time.Duration {
+	if s.LateAt > 0 {
+		return s.LateAt
+	}
+	return s.tm.LateCluster
 }
 
 type Schedule struct {
@@ -288,18 +302,16 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 				Late:   rapid.IntRange(0, 4).Draw(t, "late") == 0,
 				NoTime: rapid.IntRange(0, 4).Draw(t, "no time") == 0,
 			}
-			// An event without a time arrives in one run only (docs/semantics.md,
-			// "Known limits"): not redelivered late, not made late.
-			d.NoTime = d.NoTime && !d.Late && tm.NoTime && draws.Untimed
+			// An event without a time is ordered by its first receipt, in
+			// whatever run it comes again (R5, R7).
+			d.NoTime = d.NoTime && tm.NoTime && draws.Untimed
 			if len(draws.ReasonCodes) > 0 {
 				d.ReasonCode = rapid.SampledFrom(draws.ReasonCodes).Draw(t, "reason code")
 			}
 			if !d.Late {
 				d.Early = arrivals(t, tm, "decision arrival", 3)
 			}
-			if !d.NoTime {
-				d.Again = arrivals(t, tm, "decision late arrival", 1)
-			}
+			d.Again = arrivals(t, tm, "decision late arrival", 1)
 			if d.Late {
 				offset = 0 // late decisions' offsets count from LateMade
 			}
@@ -327,6 +339,9 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 					Early:  arrivals(t, tm, "screening arrival", 2),
 				}
 				if !sg.NoTime {
+					// An untimed screening redelivered after close is a new
+					// screening at its new receipt (R6 keeps no memory of
+					// screenings): not drawn, tested by example.
 					sg.Again = arrivals(t, tm, "screening late arrival", 1)
 				}
 				s.Screenings = append(s.Screenings, sg)
@@ -334,6 +349,9 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 		}
 		s.Others = arrivals(t, tm, "other arrival", 1)
 		s.LateNudge = rapid.IntRange(0, 5).Draw(t, "late nudge") == 0
+		if len(tm.Replays) > 0 && rapid.IntRange(0, 3).Draw(t, "replayed weeks later") == 0 {
+			s.LateAt = rapid.SampledFrom(tm.Replays).Draw(t, "replay at")
+		}
 		sc.Sessions = append(sc.Sessions, s)
 	}
 	sc.RunOrder = rapid.Permutation(seq(sessions)).Draw(t, "run order")
@@ -430,12 +448,12 @@ func (s Session) Deliveries(user string) []Delivery {
 	opening := s.webhook(s.event(user, workflows.KindProgress, 0))
 	add(0, []time.Duration{0}, opening) // every session begins with one
 	if s.LateNudge {
-		add(s.tm.LateCluster, []time.Duration{0}, opening)
+		add(s.lateCluster(), []time.Duration{0}, opening)
 	}
 	for i, d := range s.Decisions {
 		w := s.decision(user, i, d, false)
 		add(0, d.Early, w)
-		add(s.tm.LateCluster, d.Again, w)
+		add(s.lateCluster(), d.Again, w)
 	}
 	processed := s.webhook(s.event(user, workflows.KindProcessed, 0))
 	for _, o := range s.Processed {
@@ -444,7 +462,7 @@ func (s Session) Deliveries(user string) []Delivery {
 	for i, sg := range s.Screenings {
 		w := s.screening(user, i, sg)
 		add(0, sg.Early, w)
-		add(s.tm.LateCluster, sg.Again, w)
+		add(s.lateCluster(), sg.Again, w)
 	}
 	for i, o := range s.Others {
 		add(0, []time.Duration{o}, s.webhook(s.event(user, workflows.KindOther, i)))
@@ -543,7 +561,8 @@ func accepted(offsets []time.Duration, start time.Time, cluster time.Duration, p
 }
 
 type Result struct {
-	record     *Entry
+	record     *Entry  // the decision the record shows (R2)
+	latest     *Entry  // the record's latest session outcome
 	candidates []Entry // every decision a run may write
 	screening  string
 	notified   bool // the record's decision must have been sent to the app
@@ -552,10 +571,15 @@ type Result struct {
 // Screening is the screening status the record must end with.
 func (r Result) Screening() string { return r.screening }
 
+// R1: a verdict on the person.
+func verdict(status string) bool { return status == "approved" || status == "declined" }
+
 // Model is docs/semantics.md applied to the schedule.
 func Model(sc Schedule) Result {
 	var res Result
-	var results []*Entry
+	// R2, R7: the store takes every decision a session gives and every
+	// ending; the record is their fold, whatever the order.
+	var taken []*Entry
 	type screen struct {
 		at     time.Time
 		status string
@@ -574,6 +598,8 @@ func Model(sc Schedule) Result {
 			return &Entry{At: orderTime(ev.OccurredAt, received), Rank: rank(string(ev.Decision)), Status: string(ev.Decision),
 				Provider: s.Provider, Session: s.ID, Code: ev.ReasonCode, Source: source}
 		}
+		// R4: an ending follows when the session began and everything the
+		// store holds of it.
 		end := func(status string, after *Entry) *Entry {
 			at := began
 			if after != nil && after.At.After(at) {
@@ -588,13 +614,16 @@ func Model(sc Schedule) Result {
 			}
 			return e
 		}
+		// R7: what the store holds of the session across its runs: its
+		// greatest decision, and the first receipt of each untimed one.
+		var prior *Entry
+		firstReceipt := map[string]time.Time{}
 		// R8: one run per cluster of deliveries.
 		for _, late := range []bool{false, true} {
 			cluster := time.Duration(0)
 			if late {
-				cluster = s.tm.LateCluster
+				cluster = s.lateCluster()
 			}
-			var known []*Entry
 			opened := !late || s.LateNudge
 			// R7: deliveries with one provider identity are one event,
 			// taken in at its first arrival in the run.
@@ -619,8 +648,13 @@ func Model(sc Schedule) Result {
 					first[ev.ID], byID[ev.ID] = at, ev
 				}
 			}
+			var known []*Entry
 			for _, id := range order {
-				known = append(known, decision(byID[id], first[id]))
+				at := first[id]
+				if r, ok := firstReceipt[id]; ok {
+					at = r // taken before: ordered as it was then
+				}
+				known = append(known, decision(byID[id], at))
 			}
 			// R7 again: screenings with one identity are one, at its first
 			// arrival in the run.
@@ -648,17 +682,33 @@ func Model(sc Schedule) Result {
 			if !opened {
 				continue
 			}
+			if lookup(s.Provider).rules.FetchesDetails && s.Fault == "notfound" {
+				// Every write waits for the details, which never come: the
+				// run writes only its error.
+				e := end("error", prior)
+				res.candidates = append(res.candidates, *e)
+				taken = append(taken, e)
+				continue
+			}
+			// R7: the run writes every decision it received.
+			for _, id := range order {
+				if _, ok := firstReceipt[id]; !ok && byID[id].OccurredAt.IsZero() {
+					firstReceipt[id] = first[id]
+				}
+			}
 			res.candidates = append(res.candidates, derefs(known)...)
+			taken = append(taken, known...)
 			latest := maxOf(known...)
-			var result *Entry
+			if latest != nil {
+				// The store's first answer tells the run what the session
+				// holds from its earlier runs.
+				latest = maxOf(latest, prior)
+			}
+			var ending *Entry
 			switch {
-			case lookup(s.Provider).rules.FetchesDetails && s.Fault == "notfound":
-				// Every write waits for the details, which never come.
-				result = end("error", nil)
 			case latest != nil && final(latest.Status):
-				result = latest
 			case s.Fault == "notfound":
-				result = end("error", latest) // the first poll is refused for good
+				ending = end("error", maxOf(prior, latest)) // the first poll is refused for good
 			default:
 				// R8: the run polls; the API answers its latest decision.
 				var polled *Entry
@@ -669,19 +719,34 @@ func Model(sc Schedule) Result {
 				}
 				if polled != nil {
 					res.candidates = append(res.candidates, *polled)
+					taken = append(taken, polled)
 				}
-				latest = maxOf(latest, polled)
-				if latest != nil && final(latest.Status) {
-					result = latest
-				} else {
-					result = end("expired", latest)
+				latest = maxOf(latest, polled, prior)
+				if latest == nil || !final(latest.Status) {
+					ending = end("expired", latest)
 				}
+				known = append(known, polled)
 			}
-			res.candidates = append(res.candidates, *result)
-			results = append(results, result)
+			if ending != nil {
+				res.candidates = append(res.candidates, *ending)
+				taken = append(taken, ending)
+			}
+			prior = maxOf(append(known, prior)...)
 		}
 	}
-	res.record = maxOf(results...)
+	// R2: the record shows the greatest verdict once there is one, else
+	// the greatest session outcome; the latest is the greatest of all.
+	res.latest = maxOf(taken...)
+	var verdicts []*Entry
+	for _, e := range taken {
+		if verdict(e.Status) {
+			verdicts = append(verdicts, e)
+		}
+	}
+	res.record = res.latest
+	if v := maxOf(verdicts...); v != nil {
+		res.record = v
+	}
 	res.notified = res.record != nil && (res.record.Rank == 2 || res.record.Status == "expired")
 	var top *screen
 	for i := range screenings {
@@ -728,6 +793,10 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 	if err != nil {
 		t.Fatalf("user %s: %v (model: %+v)", sc.User, err, want.record)
 	}
+	for _, h := range u.History {
+		t.Logf("history: %s %s %s %s %s applied %s", h.Kind, h.Status, h.SessionID, h.DecidedAt.Format(time.RFC3339Nano), h.ReasonCode, h.AppliedAt.Format(time.RFC3339Nano))
+	}
+	t.Logf("record %s %s %s, latest %+v", u.Status, u.SessionID, u.DecidedAt, u.LatestSession)
 	got := Entry{At: u.DecidedAt, Status: u.Status, Provider: u.Provider, Session: u.SessionID,
 		Code: u.ReasonCode, Reason: u.Reason, Source: u.UserIDSource}
 	m := *want.record
@@ -740,6 +809,12 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 		got.Code != m.Code || got.Source != m.Source || (!m.looseReason && got.Reason != m.Reason) || (m.looseReason && got.Reason == "") {
 		t.Fatalf("R2: record %+v,\nmodel wants %+v", got, m)
 	}
+	// R2: the latest session outcome beside it.
+	l, ml := u.LatestSession, *want.latest
+	latestOK := l.DecidedAt.Equal(ml.At) || (!exact && ml.sessionEnd && !l.DecidedAt.Before(ml.At) && l.DecidedAt.Sub(ml.At) < time.Second)
+	if !latestOK || l.Status != ml.Status || l.SessionID != ml.Session || l.Provider != ml.Provider || l.ReasonCode != ml.Code {
+		t.Fatalf("R2: latest session %+v,\nmodel wants %+v", l, ml)
+	}
 	// R6: the newest screening.
 	if u.ScreeningStatus != want.screening {
 		for _, h := range u.History {
@@ -747,9 +822,14 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 		}
 		t.Fatalf("R6: screening %q, model wants %q", u.ScreeningStatus, want.screening)
 	}
-	// R2/R7: the history moves forward only, each row a decision a session
-	// made, consecutive rows saying different things, the last the record's.
+	// R2/R7: each history row is a decision a session made or an ending,
+	// and the history moves forward on each of its two tracks: a row is
+	// newer than every row before it (a new latest), or a verdict newer
+	// than every verdict before it; consecutive rows say different things;
+	// the last is the record's or its latest session's.
 	var prev *Entry
+	prevLatest := false
+	var newest, newestVerdict *Entry
 	for _, h := range u.History {
 		if h.Kind != userstore.KindDecision {
 			continue
@@ -761,24 +841,43 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 		}) {
 			t.Fatalf("R7: history row %+v is no decision of the user's sessions", row)
 		}
-		if prev != nil {
-			if row.At.Before(prev.At) {
-				t.Fatalf("R2: history moved backwards: %+v after %+v", row, *prev)
-			}
-			if row.Status == prev.Status && row.Session == prev.Session && row.Code == prev.Code && row.Provider == prev.Provider {
-				t.Fatalf("R7: one decision applied twice: %+v", row)
-			}
+		// R1, R3: a row with idvflow's reason is an ending.
+		switch {
+		case h.Reason != "":
+			row.Rank = 3
+		case final(h.Status):
+			row.Rank = 2
+		default:
+			row.Rank = 1
 		}
-		prev = &row
+		row.Reason = h.Reason
+		isLatest := newest == nil || row.after(*newest)
+		switch {
+		case isLatest:
+			newest = &row
+		case verdict(row.Status) && (newestVerdict == nil || row.after(*newestVerdict)):
+		default:
+			t.Fatalf("R2: history moved backwards: %+v after %+v (verdict %+v)", row, *newest, newestVerdict)
+		}
+		if verdict(row.Status) && (newestVerdict == nil || row.after(*newestVerdict)) {
+			newestVerdict = &row
+		}
+		// The same content twice in a row is one decision applied twice,
+		// unless the first was a verdict older than the latest and the
+		// second makes it the latest too.
+		if prev != nil && prevLatest && row.Status == prev.Status && row.Session == prev.Session && row.Code == prev.Code && row.Provider == prev.Provider {
+			t.Fatalf("R7: one decision applied twice: %+v", row)
+		}
+		prev, prevLatest = &row, isLatest
 	}
-	if prev == nil || prev.Status != m.Status || prev.Session != m.Session {
-		t.Fatalf("R2: the last history row %+v is not the record's %s/%s", prev, m.Session, m.Status)
+	if prev == nil || !((prev.Status == m.Status && prev.Session == m.Session) || (prev.Status == ml.Status && prev.Session == ml.Session)) {
+		t.Fatalf("R2: the last history row %+v is neither the record's %s/%s nor its latest %s/%s", prev, m.Session, m.Status, ml.Session, ml.Status)
 	}
 	// The app heard of the decision the record holds, under one id.
 	ids := map[string]string{}
 	heard := false
 	for _, n := range sent {
-		k := n.Data.SessionID + "|" + n.Data.Status + "|" + n.Data.DecidedAt.UTC().Format(time.RFC3339Nano)
+		k := n.Data.SessionID + "|" + n.Data.Status + "|" + n.Data.ReasonCode + "|" + n.Data.DecidedAt.UTC().Format(time.RFC3339Nano)
 		if id, ok := ids[k]; ok && id != n.WebhookID {
 			t.Fatalf("one decision sent under two webhook ids: %s", k)
 		}
