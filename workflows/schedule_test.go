@@ -36,11 +36,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idvflow/idvflow/providers/veriff"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -150,8 +152,22 @@ func (w *world) notifications(user string) []schedules.Notification {
 // has one), or none; nothing at all for a session it does not know.
 // runSession runs every run of the session.
 func (w *world) runSession(t fataler, s schedules.Session, user string) {
-	w.runAll(t, schedules.Skipping.Config, s.Provider, s.ID, s.Deliveries(user), func(at time.Time) { s.ProviderState(w.emu, user, at) },
-		s.Fault == "notfound")
+	h := &hooks{slow: s.SlowWrite, slowUntil: s.Start().Add(600 * schedules.Skipping.ArrivalUnit), raceAt: s.RaceAt,
+		race: func(at time.Time) []schedules.Delivery { return s.RaceDeliveries(user, at) }}
+	w.runWith(t, schedules.Skipping.Config, s.Provider, s.ID, s.Deliveries(user), func(at time.Time) { s.ProviderState(w.emu, user, at) },
+		s.Fault == "notfound", h)
+}
+
+// hooks stage, in a session's first run, what only the activities' timing
+// can: the first decision write lasting until slowUntil while the webhooks
+// due by then arrive (slow), and the race decisions arriving while the
+// first call to the provider's API runs ("poll") or while the error is
+// written ("write").
+type hooks struct {
+	slow      bool
+	slowUntil time.Time
+	raceAt    string
+	race      func(at time.Time) []schedules.Delivery
 }
 
 // runAll delivers a session's webhooks the way Temporal would: the first
@@ -166,6 +182,11 @@ type fataler interface {
 }
 
 func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pending []schedules.Delivery, setState func(time.Time), mayFail bool) int {
+	return w.runWith(t, cfg, provider, id, pending, setState, mayFail, nil)
+}
+
+// runWith is runAll with hooks for the first run (nil: none).
+func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pending []schedules.Delivery, setState func(time.Time), mayFail bool, h *hooks) int {
 	var carried *workflows.Carried
 	var start time.Time
 	runs := 0
@@ -190,15 +211,32 @@ func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pen
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 		// One callback at a time, each scheduling the next: the test
 		// environment's timers are not made for tens of thousands at once.
+		// The hooks run beside the callbacks (in the activities): mu keeps
+		// next theirs in turn.
+		var mu sync.Mutex
 		next := 0
+		take := func(until time.Time) []schedules.Delivery {
+			mu.Lock()
+			defer mu.Unlock()
+			from := next
+			for next < len(pending) && !pending[next].At.After(until) {
+				next++
+			}
+			return pending[from:next]
+		}
 		var deliver func()
 		deliver = func() {
-			for now := pending[next].At; next < len(pending) && !pending[next].At.After(now); next++ {
-				env.SignalWorkflow(workflows.SignalEvent, pending[next].Ev)
+			for _, d := range take(env.Now()) {
+				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if next < len(pending) {
 				env.RegisterDelayedCallback(deliver, pending[next].At.Sub(env.Now()))
 			}
+		}
+		if h != nil && runs == 0 {
+			w.hook(env, h, take)
 		}
 		if len(pending) > 0 {
 			env.RegisterDelayedCallback(deliver, pending[0].At.Sub(start))
@@ -218,9 +256,46 @@ func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pen
 		} else if err != nil && !mayFail {
 			t.Fatalf("session %s failed: %v", id, err)
 		}
+		mu.Lock()
 		pending = pending[next:]
+		mu.Unlock()
 	}
 	return runs
+}
+
+// hook stages h in env's run; take hands over the pending deliveries due by
+// a time.
+func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func(time.Time) []schedules.Delivery) {
+	var slowDone, raced atomic.Bool
+	race := func(at string) {
+		if h.raceAt == at && !raced.Swap(true) {
+			for _, d := range h.race(env.Now()) {
+				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
+			}
+		}
+	}
+	env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+			if h.slow && u.Kind == "decision" && !u.SessionEnd && !slowDone.Swap(true) {
+				for _, d := range take(h.slowUntil) { // they arrive while the write lasts
+					env.SignalWorkflow(workflows.SignalEvent, d.Ev)
+				}
+			}
+			if u.Status == string(workflows.StatusError) {
+				race("write")
+			}
+			return w.acts.UpdateUser(ctx, u)
+		})
+	env.OnActivity(w.acts.PollDecision, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, ref activities.SessionRef) (activities.PollResult, error) {
+			race("poll")
+			return w.acts.PollDecision(ctx, ref)
+		})
+	env.OnActivity(w.acts.FetchDetails, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, ref activities.SessionRef) (activities.Details, error) {
+			race("poll")
+			return w.acts.FetchDetails(ctx, ref)
+		})
 }
 
 // ── The property ────────────────────────────────────────────────────────

@@ -388,11 +388,12 @@ func (s *session) settle(ctx workflow.Context) (bool, error) {
 		if s.drain(ctx); s.pending() {
 			return true, nil
 		}
+		before := len(s.unwritten)
 		if !s.hasOlder() {
 			return false, nil
 		}
-		if err := s.writeOlder(ctx); err != nil {
-			return false, err
+		if err := s.writeOlder(ctx); err != nil || len(s.unwritten) == before {
+			return false, err // nothing more it can write
 		}
 	}
 }
@@ -483,6 +484,14 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 		}
 		if s.drain(ctx); s.newerThanTried() {
 			return s.continueAsNew(ctx)
+		}
+		if before := len(s.unwritten); s.hasOlder() {
+			if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
+				return s.continueAsNew(ctx) // the error is written: the next run goes on
+			}
+			if len(s.unwritten) < before {
+				continue
+			}
 		}
 		if len(s.screenings) == 0 {
 			break

@@ -31,6 +31,11 @@ type Event struct {
 	// At is the provider's time of a decision or screening; zero: the
 	// webhook carries none (only when Draws.Untimed).
 	At time.Time
+	// Lesser names the user only in the field the provider's rules rank
+	// below its best (Rules.UserIDSources), as some sessions' early
+	// webhooks do (only for KindProgress and KindProcessed, when
+	// Draws.Lesser).
+	Lesser bool
 }
 
 // Draws is what a generated schedule may draw for a provider.
@@ -46,6 +51,10 @@ type Draws struct {
 	// Untimed is true when its decision and screening webhooks may carry
 	// no time of their own.
 	Untimed bool
+	// Lesser is true when its progress and processed webhooks may name
+	// the user only in a lesser field (Event.Lesser), before a decision
+	// names them in the best.
+	Lesser bool
 }
 
 // Generator is a provider's side of generated schedules.

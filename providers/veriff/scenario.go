@@ -190,8 +190,11 @@ func (generator) Draws() sim.Draws {
 	return sim.Draws{
 		Statuses:    Outcomes,
 		ReasonCodes: []string{"", "", "102", "105"},
-		Screenings:  []string{"no_match", "possible_match"},
-		Untimed:     true,
+		// Words that differ from these only in case or punctuation
+		// compare as bytes everywhere (R6).
+		Screenings: []string{"no_match", "possible_match", "No_match", "no-match"},
+		Untimed:    true,
+		Lesser:     true,
 	}
 }
 
@@ -199,10 +202,12 @@ func (generator) Body(ev sim.Event) []byte {
 	// The session's events share one attempt; each decision is its own.
 	const attempt = "attempt"
 	switch ev.Kind {
-	case workflows.KindProgress:
-		return EventBody(ev.SessionID, attempt, ev.UserID, Started)
-	case workflows.KindProcessed:
-		return EventBody(ev.SessionID, attempt, ev.UserID, Submitted)
+	case workflows.KindProgress, workflows.KindProcessed:
+		code := map[workflows.Kind]int{workflows.KindProgress: Started, workflows.KindProcessed: Submitted}[ev.Kind]
+		if ev.Lesser {
+			return EndUserEventBody(ev.SessionID, attempt, ev.UserID, code)
+		}
+		return EventBody(ev.SessionID, attempt, ev.UserID, code)
 	case workflows.KindDecision:
 		return decisionBody(verification(ev.SessionID, attempt+"-"+strconv.Itoa(ev.N), ev.UserID, ev.Status, ev.ReasonCode, ev.At))
 	case workflows.KindScreening:

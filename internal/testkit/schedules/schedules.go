@@ -49,6 +49,11 @@ type Timing struct {
 	// NoTime lets webhooks lack a provider time (the receiver would stamp
 	// its own clock, which only the time-skipping environment controls).
 	NoTime bool
+	// Hooks lets sessions draw what only the time-skipping test's hooks
+	// can stage: a write to the store that lasts while the cluster's
+	// webhooks arrive (Session.SlowWrite), and decisions that arrive while
+	// the provider's API refuses the session for good (Decision.Race).
+	Hooks bool
 	// Replays are further times (from a session's start) its late cluster
 	// may arrive at instead of LateCluster: a captured body replayed weeks
 	// after the user was decided.
@@ -76,6 +81,7 @@ var Skipping = Timing{
 	LateCluster: 72 * time.Hour,
 	TimeSteps:   []time.Duration{0, 0, time.Second, 2 * time.Second, time.Minute, 30 * time.Minute, time.Hour},
 	NoTime:      true,
+	Hooks:       true,
 	Replays:     []time.Duration{60 * 24 * time.Hour},
 }
 
@@ -113,6 +119,10 @@ type Decision struct {
 	Late       bool            // made between the first run and the late cluster
 	Early      []time.Duration // arrivals in the first cluster
 	Again      []time.Duration // arrivals in the late cluster
+	// Race: its first delivery arrives while the first run meets the
+	// provider's permanent refusal (Session.RaceAt), and not at all if that
+	// run never does.
+	Race bool
 }
 
 type Screening struct {
@@ -134,7 +144,16 @@ type Session struct {
 	LateNudge  bool          // a progress event in the late cluster: a late run with nothing to decide
 	LateAt     time.Duration // when the late cluster arrives, from the start; 0: Timing.LateCluster
 	Fault      string        // "", "transient", "notfound"
-	tm         Timing
+	// Lesser: the session's progress and processed webhooks name the user
+	// only in the provider's lesser field; its decisions in the best.
+	Lesser bool
+	// SlowWrite: the first run's first decision write lasts while the rest
+	// of the first cluster arrives.
+	SlowWrite bool
+	// RaceAt is when race decisions arrive: "poll" while the first call
+	// to the provider's API runs, "write" while the error is written.
+	RaceAt string
+	tm     Timing
 }
 
 // lateCluster is when the session's late cluster arrives, from its start.
@@ -291,6 +310,13 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			Fault:    rapid.SampledFrom([]string{"", "", "", "transient", "notfound"}).Draw(t, "fault"),
 		}
 		draws := lookup(s.Provider).gen.Draws()
+		s.Lesser = draws.Lesser && rapid.IntRange(0, 3).Draw(t, "lesser user field first") == 0
+		if tm.Hooks {
+			s.SlowWrite = rapid.IntRange(0, 4).Draw(t, "slow write") == 0
+			if s.Fault == "notfound" {
+				s.RaceAt = rapid.SampledFrom([]string{"poll", "write"}).Draw(t, "race at")
+			}
+		}
 		var offset time.Duration
 		for range rapid.IntRange(0, 3).Draw(t, "decisions") {
 			// Nondecreasing provider times, often equal, sometimes "in
@@ -308,7 +334,11 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			if len(draws.ReasonCodes) > 0 {
 				d.ReasonCode = rapid.SampledFrom(draws.ReasonCodes).Draw(t, "reason code")
 			}
-			if !d.Late {
+			// A race decision is timed and dated before the first poll, so
+			// the receiver takes it whenever the race happens (R5).
+			d.Race = s.RaceAt != "" && !d.Late && !d.NoTime && d.Offset <= 55*time.Minute &&
+				rapid.IntRange(0, 2).Draw(t, "race") == 0
+			if !d.Late && !d.Race {
 				d.Early = arrivals(t, tm, "decision arrival", 3)
 			}
 			d.Again = arrivals(t, tm, "decision late arrival", 1)
@@ -334,7 +364,8 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			for range rapid.IntRange(0, 2).Draw(t, "screenings") {
 				sg := Screening{
 					Status: rapid.SampledFrom(draws.Screenings).Draw(t, "screening status"),
-					Offset: (time.Duration(rapid.IntRange(0, 600).Draw(t, "screening step")) * tm.ArrivalUnit).Truncate(time.Second),
+					// Often at one time, so equal-time ties are common (R6).
+					Offset: (time.Duration(rapid.SampledFrom([]int{0, 0, rapid.IntRange(0, 600).Draw(t, "screening step")}).Draw(t, "screening time")) * tm.ArrivalUnit).Truncate(time.Second),
 					NoTime: rapid.IntRange(0, 4).Draw(t, "screening no time") == 0 && tm.NoTime && draws.Untimed,
 					Early:  arrivals(t, tm, "screening arrival", 2),
 				}
@@ -385,7 +416,8 @@ type webhookOf struct {
 }
 
 func (s Session) event(user string, kind workflows.Kind, n int) sim.Event {
-	return sim.Event{Kind: kind, SessionID: s.ID, UserID: user, Began: s.Start(), N: n}
+	lesser := s.Lesser && (kind == workflows.KindProgress || kind == workflows.KindProcessed)
+	return sim.Event{Kind: kind, SessionID: s.ID, UserID: user, Began: s.Start(), N: n, Lesser: lesser}
 }
 
 func (s Session) webhook(e sim.Event) webhookOf {
@@ -422,10 +454,40 @@ func (s Session) screening(user string, i int, sg Screening) webhookOf {
 	return s.webhook(e)
 }
 
-// userSource is the field the session's webhooks name the user in: the
-// record's user-id source.
-func (s Session) userSource(user string) string {
-	return s.webhook(s.event(user, workflows.KindProgress, 0)).ev.UserIDSource
+// betterSource is the better of two user-id sources, as the provider's
+// rules rank them ("" is no source).
+func (s Session) betterSource(a, b string) string {
+	if a == "" {
+		return b
+	}
+	rank := func(x string) int {
+		if i := slices.Index(lookup(s.Provider).rules.UserIDSources, x); i >= 0 {
+			return i
+		}
+		return len(lookup(s.Provider).rules.UserIDSources)
+	}
+	if b != "" && rank(b) < rank(a) {
+		return b
+	}
+	return a
+}
+
+// RaceDeliveries are the session's race decisions as the receiver signals
+// them when they arrive at at (those the receiver takes then).
+func (s Session) RaceDeliveries(user string, at time.Time) []Delivery {
+	var out []Delivery
+	for i, d := range s.Decisions {
+		if !d.Race {
+			continue
+		}
+		w := s.decision(user, i, d, false)
+		e := w.ev
+		e.ReceivedAt = at
+		if w.ok && e.Validate() == nil {
+			out = append(out, Delivery{At: at, Ev: e, Body: w.body})
+		}
+	}
+	return out
 }
 
 // Deliveries lists every webhook of the session in arrival order, each with
@@ -587,20 +649,19 @@ func Model(sc Schedule) Result {
 	var screenings []screen
 	for _, s := range sc.Sessions {
 		began := s.Start() // R4: the session's first run starts at its first webhook
-		source := s.userSource(sc.User)
 		rank := func(status string) int {
 			if final(status) {
 				return 2
 			}
 			return 1
 		}
-		decision := func(ev workflows.Event, received time.Time) *Entry {
+		decision := func(ev workflows.Event, received time.Time, source string) *Entry {
 			return &Entry{At: orderTime(ev.OccurredAt, received), Rank: rank(string(ev.Decision)), Status: string(ev.Decision),
-				Provider: s.Provider, Session: s.ID, Code: ev.ReasonCode, Source: source}
+				Provider: s.Provider, Session: s.ID, Code: ev.ReasonCode, Source: s.betterSource(source, ev.UserIDSource)}
 		}
 		// R4: an ending follows when the session began and everything the
 		// store holds of it.
-		end := func(status string, after *Entry) *Entry {
+		end := func(status string, after *Entry, source string) *Entry {
 			at := began
 			if after != nil && after.At.After(at) {
 				at = after.At
@@ -624,7 +685,24 @@ func Model(sc Schedule) Result {
 			if late {
 				cluster = s.lateCluster()
 			}
+			// The run names the user by the best field any of its events
+			// names them in (docs/semantics.md, Words).
+			source := ""
+			see := func(ev workflows.Event) { source = s.betterSource(source, ev.UserIDSource) }
 			opened := !late || s.LateNudge
+			if opened {
+				see(s.webhook(s.event(sc.User, workflows.KindProgress, 0)).ev)
+			}
+			if !late {
+				if w := s.webhook(s.event(sc.User, workflows.KindProcessed, 0)); w.ok && len(s.Processed) > 0 {
+					see(w.ev)
+				}
+				for i := range s.Others {
+					if w := s.webhook(s.event(sc.User, workflows.KindOther, i)); w.ok {
+						see(w.ev)
+					}
+				}
+			}
 			// R7: deliveries with one provider identity are one event,
 			// taken in at its first arrival in the run.
 			first := map[string]time.Time{}
@@ -640,6 +718,7 @@ func Model(sc Schedule) Result {
 					continue
 				}
 				opened = true
+				see(ev)
 				at := s.Start().Add(cluster + slices.Min(when))
 				if f, ok := first[ev.ID]; !ok || at.Before(f) {
 					if !ok {
@@ -647,14 +726,6 @@ func Model(sc Schedule) Result {
 					}
 					first[ev.ID], byID[ev.ID] = at, ev
 				}
-			}
-			var known []*Entry
-			for _, id := range order {
-				at := first[id]
-				if r, ok := firstReceipt[id]; ok {
-					at = r // taken before: ordered as it was then
-				}
-				known = append(known, decision(byID[id], at))
 			}
 			// R7 again: screenings with one identity are one, at its first
 			// arrival in the run.
@@ -669,6 +740,7 @@ func Model(sc Schedule) Result {
 					continue
 				}
 				opened = true
+				see(ev)
 				g := screen{orderTime(ev.OccurredAt, s.Start().Add(cluster+slices.Min(when))), ev.ProviderStatus}
 				if i, ok := seen[ev.ID]; ok {
 					if g.at.Before(screenings[i].at) {
@@ -682,12 +754,42 @@ func Model(sc Schedule) Result {
 			if !opened {
 				continue
 			}
+			var known []*Entry
+			for _, id := range order {
+				at := first[id]
+				if r, ok := firstReceipt[id]; ok {
+					at = r // taken before: ordered as it was then
+				}
+				known = append(known, decision(byID[id], at, source))
+			}
+			take := func(es ...*Entry) {
+				for _, e := range es {
+					if e != nil {
+						res.candidates = append(res.candidates, *e)
+						taken = append(taken, e)
+					}
+				}
+			}
+			// Race decisions arrive only while the first run meets the
+			// provider's permanent refusal; the receiver times them then,
+			// but they are timed, so only their provider time counts.
+			var races []*Entry
+			if !late {
+				for i, d := range s.Decisions {
+					if d.Race {
+						ev := s.decision(sc.User, i, d, false).ev
+						races = append(races, decision(ev, time.Time{}, source))
+					}
+				}
+			}
+			raceSource := source
+			for _, r := range races {
+				raceSource = s.betterSource(raceSource, r.Source)
+			}
 			if lookup(s.Provider).rules.FetchesDetails && s.Fault == "notfound" {
 				// Every write waits for the details, which never come: the
 				// run writes only its error.
-				e := end("error", prior)
-				res.candidates = append(res.candidates, *e)
-				taken = append(taken, e)
+				take(end("error", prior, source))
 				continue
 			}
 			// R7: the run writes every decision it received.
@@ -696,40 +798,54 @@ func Model(sc Schedule) Result {
 					firstReceipt[id] = first[id]
 				}
 			}
-			res.candidates = append(res.candidates, derefs(known)...)
-			taken = append(taken, known...)
+			take(known...)
 			latest := maxOf(known...)
 			if latest != nil {
 				// The store's first answer tells the run what the session
 				// holds from its earlier runs.
 				latest = maxOf(latest, prior)
 			}
-			var ending *Entry
 			switch {
 			case latest != nil && final(latest.Status):
+				// Nothing refuses the run: its race decisions never come.
+			case s.Fault == "notfound" && s.RaceAt == "write":
+				// The first poll is refused for good; while the error is
+				// written, the race decisions come, and a newer one goes to
+				// a new run (R8).
+				take(end("error", maxOf(latest, prior), source))
+				take(races...)
+				if newer := maxOf(races...); newer != nil && (latest == nil || newer.after(*latest)) {
+					if latest = maxOf(latest, newer); !final(latest.Status) {
+						take(end("error", maxOf(latest, prior), raceSource))
+					}
+				}
+				known = append(known, races...)
 			case s.Fault == "notfound":
-				ending = end("error", maxOf(prior, latest)) // the first poll is refused for good
+				// The race decisions come while the first poll runs, which
+				// is refused for good (R8).
+				take(races...)
+				known = append(known, races...)
+				if latest = maxOf(append(races, latest)...); latest == nil || !final(latest.Status) {
+					take(end("error", maxOf(latest, prior), raceSource))
+				}
 			default:
 				// R8: the run polls; the API answers its latest decision.
 				var polled *Entry
 				for i, d := range s.Decisions {
 					if !d.Late || late {
-						polled = decision(s.decision(sc.User, i, d, true).ev, time.Time{})
+						polled = decision(s.decision(sc.User, i, d, true).ev, time.Time{}, source)
 					}
 				}
-				if polled != nil {
-					res.candidates = append(res.candidates, *polled)
-					taken = append(taken, polled)
-				}
+				take(polled)
 				latest = maxOf(latest, polled, prior)
 				if latest == nil || !final(latest.Status) {
-					ending = end("expired", latest)
+					after := source
+					if polled != nil {
+						after = polled.Source
+					}
+					take(end("expired", latest, after))
 				}
 				known = append(known, polled)
-			}
-			if ending != nil {
-				res.candidates = append(res.candidates, *ending)
-				taken = append(taken, ending)
 			}
 			prior = maxOf(append(known, prior)...)
 		}
