@@ -222,3 +222,26 @@ func TestR10HandsOverDuringALongWrite(t *testing.T) {
 		t.Fatalf("%d runs, user %s; want a handover and the approval", runs, st)
 	}
 }
+
+// R5, R7: an untimed decision redelivered after close beside a newer one in
+// the same instant: the run first takes the untimed one as the newest (its
+// new receipt), the store orders it at its first receipt, and the run must
+// then apply the newer one it already holds (found at -rapid.checks=500,
+// seed 8248275565250864787, once untimed redeliveries were drawn).
+func TestR7UntimedRepeatBesideANewerDecision(t *testing.T) {
+	w := sharedWorld(t)
+	sc := schedules.Skipping.Written("user-r7-untimed-beside-newer",
+		schedules.Session{Provider: veriff.Name, ID: "0000dddd-0000-4000-8000-000000000001", At: 2 * time.Minute,
+			Decisions: []schedules.Decision{
+				{Status: "review", Early: []time.Duration{3 * time.Second}},
+				{Status: "declined", Offset: time.Second, NoTime: true, ReasonCode: "102", Early: []time.Duration{600 * time.Second, time.Second, time.Second}, Again: []time.Duration{time.Second}},
+				{Status: "review", Late: true, ReasonCode: "102", Again: []time.Duration{time.Second}},
+			},
+			Processed: []time.Duration{600 * time.Second, 22 * time.Second},
+			Screenings: []schedules.Screening{{Status: "no_match", Again: []time.Duration{17 * time.Second}}},
+		})
+	for _, i := range sc.RunOrder {
+		w.runSession(t, sc.Sessions[i], sc.User)
+	}
+	schedules.Check(t, w.users, w.notifications(sc.User), sc, schedules.Model(sc), true)
+}

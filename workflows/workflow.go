@@ -292,13 +292,13 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 		}
 	}
 	if s.latest == nil || s.applied.orderKey().Compare(s.latest.orderKey()) > 0 {
-		// d was ordered earlier than this run thought: the newest of what
-		// the run has not written may now be newer than it.
 		s.latest = s.applied
-		for i := range s.unwritten {
-			if s.unwritten[i].orderKey().Compare(s.latest.orderKey()) > 0 {
-				s.latest = &s.unwritten[i]
-			}
+	}
+	// d may be ordered earlier than this run thought: what the run has
+	// not written yet may be newer than it now.
+	for i := range s.unwritten {
+		if e := s.unwritten[i]; e.orderKey().Compare(s.latest.orderKey()) > 0 {
+			s.latest = &e
 		}
 	}
 }

@@ -369,12 +369,7 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 					NoTime: rapid.IntRange(0, 4).Draw(t, "screening no time") == 0 && tm.NoTime && draws.Untimed,
 					Early:  arrivals(t, tm, "screening arrival", 2),
 				}
-				if !sg.NoTime {
-					// An untimed screening redelivered after close is a new
-					// screening at its new receipt (R6 keeps no memory of
-					// screenings): not drawn, tested by example.
-					sg.Again = arrivals(t, tm, "screening late arrival", 1)
-				}
+				sg.Again = arrivals(t, tm, "screening late arrival", 1)
 				s.Screenings = append(s.Screenings, sg)
 			}
 		}
@@ -679,6 +674,7 @@ func Model(sc Schedule) Result {
 		// greatest decision, and the first receipt of each untimed one.
 		var prior *Entry
 		firstReceipt := map[string]time.Time{}
+		screened := map[string]bool{}
 		// R8: one run per cluster of deliveries.
 		for _, late := range []bool{false, true} {
 			cluster := time.Duration(0)
@@ -728,7 +724,7 @@ func Model(sc Schedule) Result {
 				}
 			}
 			// R7 again: screenings with one identity are one, at its first
-			// arrival in the run.
+			// arrival in the run; one an earlier run took is a repeat.
 			seen := map[string]int{}
 			for i, sg := range s.Screenings {
 				when := sg.Early
@@ -748,11 +744,17 @@ func Model(sc Schedule) Result {
 					}
 					continue
 				}
+				if screened[ev.ID] {
+					continue
+				}
 				seen[ev.ID] = len(screenings)
 				screenings = append(screenings, g)
 			}
 			if !opened {
 				continue
+			}
+			for id := range seen {
+				screened[id] = true
 			}
 			var known []*Entry
 			for _, id := range order {
