@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -182,7 +183,32 @@ type UserView struct {
 	ReasonCode      string        `json:"reason_code,omitempty"`
 	Reason          string        `json:"reason,omitempty"`
 	ScreeningStatus string        `json:"screening_status,omitempty"`
-	History         []HistoryView `json:"history"`
+	// StatusKind is "verdict" (approved, declined) or "session_outcome":
+	// once a user has a verdict, Status is their newest verdict
+	// (docs/semantics.md R2).
+	StatusKind string `json:"status_kind"`
+	// LatestSession is the newest decision of any kind, of any session:
+	// a later session's outcome shows here beside the verdict.
+	LatestSession SessionView   `json:"latest_session"`
+	History       []HistoryView `json:"history"`
+}
+
+// SessionView is one session's decision on the record.
+type SessionView struct {
+	Provider   string    `json:"provider"`
+	SessionID  string    `json:"session_id"`
+	Status     string    `json:"status"`
+	DecidedAt  time.Time `json:"decided_at"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// statusKind names what a status is (docs/semantics.md R1).
+func statusKind(status string) string {
+	if record.Verdict(status) {
+		return "verdict"
+	}
+	return "session_outcome"
 }
 
 // HistoryView is one applied change.
@@ -212,6 +238,7 @@ func (s *Server) user(c *gin.Context) {
 		UserID: u.UserID, Status: u.Status, Provider: u.Provider, SessionID: u.SessionID,
 		UserIDSource: u.UserIDSource, DecidedAt: u.DecidedAt, UpdatedAt: u.UpdatedAt,
 		ReasonCode: u.ReasonCode, Reason: u.Reason, ScreeningStatus: u.ScreeningStatus,
+		StatusKind: statusKind(u.Status), LatestSession: SessionView(u.LatestSession),
 		History: make([]HistoryView, 0, len(u.History)),
 	}
 	for _, h := range u.History {

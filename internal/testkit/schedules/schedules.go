@@ -637,6 +637,7 @@ func Model(sc Schedule) Result {
 	// R2, R7: the store takes every decision a session gives and every
 	// ending; the record is their fold, whatever the order.
 	var taken []*Entry
+	changes := map[string]bool{}
 	type screen struct {
 		at     time.Time
 		status string
@@ -764,12 +765,21 @@ func Model(sc Schedule) Result {
 				}
 				known = append(known, decision(byID[id], at, source))
 			}
+			// R7: a change the store took before (the same session, status,
+			// reason code and time) is answered from its log: the first
+			// one stands, whatever field the later run named the user by.
 			take := func(es ...*Entry) {
 				for _, e := range es {
-					if e != nil {
-						res.candidates = append(res.candidates, *e)
-						taken = append(taken, e)
+					if e == nil {
+						continue
 					}
+					id := fmt.Sprint(e.Session, e.Status, e.Code, e.At.UnixMicro(), e.sessionEnd)
+					if changes[id] {
+						continue
+					}
+					changes[id] = true
+					res.candidates = append(res.candidates, *e)
+					taken = append(taken, e)
 				}
 			}
 			// Race decisions arrive only while the first run meets the
