@@ -21,8 +21,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/receiver/webhook"
+	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -173,16 +173,16 @@ func (s *Server) ready(c *gin.Context) {
 
 // UserView is the JSON of GET /v1/users/{id}.
 type UserView struct {
-	UserID          string        `json:"user_id"`
-	Status          string        `json:"status"`
-	Provider        string        `json:"provider"`
-	SessionID       string        `json:"session_id"`
-	UserIDSource    string        `json:"user_id_source"`
-	DecidedAt       time.Time     `json:"decided_at"`
-	UpdatedAt       time.Time     `json:"updated_at"`
-	ReasonCode      string        `json:"reason_code,omitempty"`
-	Reason          string        `json:"reason,omitempty"`
-	ScreeningStatus string        `json:"screening_status,omitempty"`
+	UserID          string    `json:"user_id"`
+	Status          string    `json:"status"`
+	Provider        string    `json:"provider"`
+	SessionID       string    `json:"session_id"`
+	UserIDSource    string    `json:"user_id_source"`
+	DecidedAt       time.Time `json:"decided_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	ReasonCode      string    `json:"reason_code,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	ScreeningStatus string    `json:"screening_status,omitempty"`
 	// StatusKind is "verdict" (approved, declined) or "session_outcome":
 	// once a user has a verdict, Status is their newest verdict
 	// (docs/semantics.md R2).

@@ -237,7 +237,7 @@ func TestR7UntimedRepeatBesideANewerDecision(t *testing.T) {
 				{Status: "declined", Offset: time.Second, NoTime: true, ReasonCode: "102", Early: []time.Duration{600 * time.Second, time.Second, time.Second}, Again: []time.Duration{time.Second}},
 				{Status: "review", Late: true, ReasonCode: "102", Again: []time.Duration{time.Second}},
 			},
-			Processed: []time.Duration{600 * time.Second, 22 * time.Second},
+			Processed:  []time.Duration{600 * time.Second, 22 * time.Second},
 			Screenings: []schedules.Screening{{Status: "no_match", Again: []time.Duration{17 * time.Second}}},
 		})
 	for _, i := range sc.RunOrder {
