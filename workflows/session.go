@@ -155,7 +155,7 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	if e.Kind == KindScreening && e.ProviderStatus != "" {
 		s.screenings = append(s.screenings, e)
 	}
-	if e.Decision != "" {
+	if e.Decision != "" && !s.sameAsApplied(e) {
 		s.unwritten = append(s.unwritten, e) // every decision reaches the store (writeOlder)
 	}
 	if e.Decision != "" && (s.latest == nil || e.orderKey().Compare(s.latest.orderKey()) > 0) {
@@ -163,6 +163,13 @@ func (s *session) record(ctx workflow.Context, e Event) {
 		// (R2, R3): an older one that arrives late is recorded and ignored.
 		s.latest = &e
 	}
+}
+
+// sameAsApplied reports whether e is the decision the run applied, under
+// another identity (a poll answer of a decision that came by webhook): a
+// timed decision with the same order key is the same change to the store.
+func (s *session) sameAsApplied(e Event) bool {
+	return s.applied != nil && !e.OccurredAt.IsZero() && e.orderKey().Compare(s.applied.orderKey()) == 0
 }
 
 // see adds id to the seen set.

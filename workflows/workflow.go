@@ -274,6 +274,7 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 		applied.ReceivedAt = out.At
 	}
 	s.unwritten = slices.DeleteFunc(s.unwritten, func(e Event) bool { return e.ID == d.ID })
+	defer func() { s.unwritten = slices.DeleteFunc(s.unwritten, s.sameAsApplied) }()
 	if s.latest != nil && s.latest.ID == d.ID {
 		s.latest = &applied
 	}

@@ -3,7 +3,7 @@
 // user store) and writes each run's event history as JSON, for the replay
 // tests in package workflows:
 //
-//	go run ./internal/recordhistories -out testdata/histories/v1-notify
+//	go run ./cmd/recordhistories -out testdata/histories/v3-store-authority
 //
 // Record a new set whenever the workflow's commands change, and keep the old
 // sets: every committed history must still replay (docs/extending.md).
@@ -174,6 +174,16 @@ var scenarios = []scenario{
 		}
 		time.Sleep(500 * time.Millisecond)
 		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, sim.NewUUID(), u, "approved", t0.Add(time.Hour)))
+	}},
+	{"veriff-older-decision-after-newer", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		id, att := veriffSession(st, "approved", t0.Add(time.Hour))
+		u := "u-" + id[:8]
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name,
+			veriff.DecisionBody(id, att, u, "approved", t0.Add(time.Hour)), veriff.DecisionBody(id, sim.NewUUID(), u, "review", t0))
+	}},
+	{"veriff-untimed-decision", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		id, att := veriffSession(st, "approved", t0)
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, "u-"+id[:8], "approved", time.Time{}))
 	}},
 	{"veriff-decision-found-by-polling", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "approved", t0)
