@@ -92,6 +92,9 @@ func (s *Server) cors(c *gin.Context) {
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	g := gin.New()
+	// Route on the escaped path: a user id may hold "/" (sent as %2F),
+	// and the parameter is unescaped after matching.
+	g.UseRawPath, g.UnescapePathValues = true, true
 	g.Use(gin.Recovery(), s.checkHost)
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)

@@ -103,3 +103,29 @@ func TestBlockedSessionSaysWhy(t *testing.T) {
 		t.Fatalf("%d %s, want 409 saying why", w.Code, w.Body)
 	}
 }
+
+// askedUsers records which user id the admin API asked the store for.
+type askedUsers struct{ asked []string }
+
+func (a *askedUsers) Get(_ context.Context, id string) (userstore.User, error) {
+	a.asked = append(a.asked, id)
+	return userstore.User{UserID: id, Status: "approved"}, nil
+}
+func (a *askedUsers) Ping(context.Context) error { return nil }
+
+// A user id the store accepts can be read back, whatever it holds: "/"
+// (escaped as %2F), spaces, percent signs.
+func TestUserIDsWithSlashes(t *testing.T) {
+	for escaped, want := range map[string]string{
+		"tenant%2F7%2Fuser%209": "tenant/7/user 9",
+		"a%25b":                 "a%b",
+		"plain":                 "plain",
+	} {
+		u := &askedUsers{}
+		h := admin.New(u, noTemporal{}, "", slog.New(slog.DiscardHandler)).Handler()
+		w := do(h, http.MethodGet, "127.0.0.1:8081", "/v1/users/"+escaped, nil, "")
+		if w.Code != http.StatusOK || len(u.asked) != 1 || u.asked[0] != want {
+			t.Fatalf("GET /v1/users/%s: %d, asked the store for %q; want 200 for %q", escaped, w.Code, u.asked, want)
+		}
+	}
+}

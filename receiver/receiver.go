@@ -24,6 +24,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/propagation"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -92,8 +93,12 @@ func (r *Receiver) Handler() http.Handler {
 	g.HandleMethodNotAllowed = true
 	g.Use(r.recover, requestID)
 	if r.tel != nil {
+		// No propagator: whoever sends a request (or replays a captured
+		// one) could otherwise choose the trace id and attach baggage that
+		// travels into Temporal's headers, outside the payload encryption;
+		// the signature covers the body only. Each webhook is a root span.
 		g.Use(otelgin.Middleware("idvflow-receiver",
-			otelgin.WithTracerProvider(r.tel.Tracer), otelgin.WithPropagators(r.tel.Propagator)))
+			otelgin.WithTracerProvider(r.tel.Tracer), otelgin.WithPropagators(propagation.NewCompositeTextMapPropagator())))
 	}
 	g.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "not found"}) })
 	g.NoMethod(func(c *gin.Context) {

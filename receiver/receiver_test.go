@@ -17,6 +17,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -46,6 +48,7 @@ type fakeTemporal struct {
 	err     error
 	delay   time.Duration
 	signals []signal
+	ctx     context.Context // of the last call
 }
 
 type signal struct {
@@ -66,6 +69,7 @@ func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.ctx = ctx
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -362,6 +366,36 @@ func TestRunLimitRefusalsAreRetried(t *testing.T) {
 				t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
 			}
 		})
+	}
+}
+
+// A sender chooses no trace id and no baggage of what idvflow sends to
+// Temporal: the HMAC covers the body only, so incoming traceparent and
+// baggage headers are not trusted, with tracing on or off; the receiver
+// starts its own root span.
+func TestIncomingTraceContextIsNotTrusted(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Options{Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close(context.Background())
+	tc := &fakeTemporal{}
+	cfg := receiver.Config{MaxBodyBytes: 4096, SignalTimeout: time.Second, RetryAfter: time.Second, TaskQueue: "q"}
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), tel, veriff.NewWebhooks(veriffClient, []string{veriffSecret})).Handler())
+	defer srv.Close()
+	body := `{"verification":{"id":"s1","status":"approved"}}`
+	h := veriffHeaders(hmacHex(veriffSecret, body))
+	const sent = "4bf92f3577b34da6a3ce929d0e0e4736"
+	h.Set("traceparent", "00-"+sent+"-00f067aa0ba902b7-01")
+	h.Set("baggage", "email=someone%40example.com,note="+strings.Repeat("x", 2000))
+	if r := post(t, srv.URL+"/webhooks/veriff", "application/json", h, []byte(body)); r.status != http.StatusOK {
+		t.Fatalf("status %d", r.status)
+	}
+	if b := baggage.FromContext(tc.ctx); b.Len() != 0 {
+		t.Fatalf("the sender's baggage (%d members) reached Temporal", b.Len())
+	}
+	if id := trace.SpanContextFromContext(tc.ctx).TraceID().String(); id == sent {
+		t.Fatalf("the sender's trace id %s reached Temporal", id)
 	}
 }
 

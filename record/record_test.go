@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -101,5 +103,79 @@ func TestR9Strings(t *testing.T) {
 	}
 	if record.CheckString("user id", string(long), record.MaxUserID) == nil {
 		t.Error("256 bytes accepted")
+	}
+}
+
+func TestR1Verdicts(t *testing.T) {
+	for status, verdict := range map[string]bool{
+		"approved": true, "declined": true, "expired": false, "abandoned": false,
+		"review": false, "resubmission_requested": false, "pending": false, "error": false, "something_new": false,
+	} {
+		if record.Verdict(status) != verdict {
+			t.Errorf("Verdict(%q) = %v", status, !verdict)
+		}
+	}
+}
+
+// R2: the record's state is the fold of the decisions applied to it, the
+// same in every order: the greatest of all as the latest, the greatest
+// verdict as the status once there is one.
+func TestR2StateIsTheSameInEveryOrder(t *testing.T) {
+	statuses := []string{"approved", "declined", "review", "expired", "abandoned", "pending"}
+	rapid.Check(t, func(rt *rapid.T) {
+		var keys []record.Key
+		for range rapid.IntRange(1, 6).Draw(rt, "decisions") {
+			st := rapid.SampledFrom(statuses).Draw(rt, "status")
+			end := st == "expired" && rapid.Bool().Draw(rt, "idvflow's ending")
+			keys = append(keys, record.Key{
+				At:        t0.Add(time.Duration(rapid.IntRange(0, 3).Draw(rt, "time")) * time.Minute),
+				Rank:      record.RankOf(st, end),
+				Status:    st,
+				SessionID: rapid.SampledFrom([]string{"s1", "s2"}).Draw(rt, "session"),
+			})
+		}
+		fold := func(ks []record.Key) record.State {
+			st := record.NewState(ks[0])
+			for _, k := range ks[1:] {
+				st, _ = st.With(k)
+			}
+			return st
+		}
+		want := fold(keys)
+		order := rapid.Permutation(keys).Draw(rt, "order")
+		if got := fold(order); !got.Equal(want) {
+			rt.Fatalf("R2: %v in order %v gives %+v, in order %v %+v", keys, order, got, keys, want)
+		}
+		var latest, verdict *record.Key
+		for i, k := range keys {
+			if latest == nil || k.Compare(*latest) > 0 {
+				latest = &keys[i]
+			}
+			if record.Verdict(k.Status) && (verdict == nil || k.Compare(*verdict) > 0) {
+				verdict = &keys[i]
+			}
+		}
+		shown := *latest
+		if verdict != nil {
+			shown = *verdict
+		}
+		if want.Latest.Compare(*latest) != 0 || want.Shown().Compare(shown) != 0 {
+			rt.Fatalf("R2: state %+v, want latest %+v shown %+v", want, *latest, shown)
+		}
+	})
+}
+
+// R2: a later session outcome beside a verdict is applied (it is the new
+// latest) but leaves the status; a newer verdict replaces it.
+func TestR2VerdictChangesOnlyByAVerdict(t *testing.T) {
+	approved := record.Key{At: t0, Rank: record.RankFinal, Status: "approved", SessionID: "s1"}
+	st := record.NewState(approved)
+	st, out := st.With(record.Key{At: t0.Add(time.Hour), Rank: record.RankSessionEnd, Status: "expired", SessionID: "s2"})
+	if out != record.Applied || st.Shown().Status != "approved" || st.Latest.Status != "expired" {
+		t.Fatalf("after a later expiry: %s, shown %s, latest %s", out, st.Shown().Status, st.Latest.Status)
+	}
+	st, out = st.With(record.Key{At: t0.Add(2 * time.Hour), Rank: record.RankFinal, Status: "declined", SessionID: "s3"})
+	if out != record.Applied || st.Shown().Status != "declined" {
+		t.Fatalf("after a newer decline: %s, shown %s", out, st.Shown().Status)
 	}
 }

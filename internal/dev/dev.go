@@ -222,28 +222,36 @@ func devPayloadKey(dataDir string) (string, error) {
 	return key, nil
 }
 
-// FreePort returns a free loopback port below the kernel's ephemeral range
-// (32768+), so it cannot collide with the ports the embedded Temporal server
-// asks the kernel for.
-// portsFree says which port is taken before anything starts: the embedded
-// Temporal server would otherwise fail deep inside its start.
+// portsFree says which address is taken before anything starts: the
+// embedded Temporal server would otherwise fail deep inside its start. It
+// checks the addresses the stack will listen on: IDV_HTTP_ADDR and
+// IDV_ADMIN_ADDR, when the environment sets them, instead of the ports.
 func (o Options) portsFree() error {
 	for _, p := range []struct {
-		flag string
-		port int
+		flag, variable string
+		port           int
 	}{
-		{"-temporal-port", o.TemporalPort}, {"-ui-port", o.UIPort}, {"-http-port", o.HTTPPort},
-		{"-admin-port", o.AdminPort}, {"-emulator-port", o.EmulatorPort},
+		{"-temporal-port", "", o.TemporalPort}, {"-ui-port", "", o.UIPort}, {"-http-port", "IDV_HTTP_ADDR", o.HTTPPort},
+		{"-admin-port", "IDV_ADMIN_ADDR", o.AdminPort}, {"-emulator-port", "", o.EmulatorPort},
 	} {
-		l, err := net.Listen("tcp", hostPort(p.port))
+		addr, how := hostPort(p.port), "choose another with "+p.flag
+		if p.variable != "" && o.Env != nil {
+			if v, ok := o.Env.Lookup(p.variable); ok && v != "" {
+				addr, how = v, "choose another with "+p.variable
+			}
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("port %d is in use (another `go run ./cmd/dev`?): stop it, or choose another with %s", p.port, p.flag)
+			return fmt.Errorf("%s is in use (another `go run ./cmd/dev`?): stop it, or %s", addr, how)
 		}
 		l.Close()
 	}
 	return nil
 }
 
+// FreePort returns a free loopback port below the kernel's ephemeral range
+// (32768+), so it cannot collide with the ports the embedded Temporal server
+// asks the kernel for.
 func FreePort() (int, error) {
 	for range 200 {
 		p := 20000 + rand.IntN(10000)

@@ -225,3 +225,27 @@ func TestTakenPortIsNamed(t *testing.T) {
 		t.Fatalf("got %v, want an error naming port %d and -temporal-port", err, taken)
 	}
 }
+
+// A taken default port is no reason to refuse when the environment moves
+// the receiver and the admin API elsewhere (IDV_HTTP_ADDR, IDV_ADMIN_ADDR):
+// the stack checks the addresses it will listen on.
+func TestTakenFlagPortMovedByTheEnvironment(t *testing.T) {
+	var taken []int
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		taken = append(taken, l.Addr().(*net.TCPAddr).Port)
+	}
+	http, admin := freePort(t), freePort(t)
+	o := devOptions(t, map[string]string{
+		"IDV_HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(http), "IDV_ADMIN_ADDR": "127.0.0.1:" + strconv.Itoa(admin),
+	})
+	o.HTTPPort, o.AdminPort = taken[0], taken[1]
+	s := startDevWith(t, o)
+	if want := "http://127.0.0.1:" + strconv.Itoa(http); s.ReceiverURL != want {
+		t.Fatalf("receiver URL %s, want %s", s.ReceiverURL, want)
+	}
+}
