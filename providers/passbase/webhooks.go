@@ -88,9 +88,11 @@ func isJSON(contentType string) bool {
 
 // Decrypt opens base64(IV || AES-256-CBC(PKCS#7)) under any configured key.
 // CBC has no MAC: what tells the right key from a wrong one is valid padding
-// and a plaintext shaped like a JSON object ({…}); a wrong key passes both
-// about once in 2^24 tries. Parse then checks the JSON in full, and a body
-// that is not JSON is unauthenticated there too.
+// and a plaintext that is a JSON object. A wrong key gives valid padding and
+// a {…} shape about once in 2^24 tries, so the shape alone would take a
+// genuine body sealed under a later key for one under an earlier key, and
+// refuse it (and every redelivery of it): the JSON is checked in full, and
+// the next key tried when it is not JSON.
 func (p *Webhooks) Decrypt(body []byte) ([]byte, bool) {
 	body = bytes.TrimSpace(body)
 	raw := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
@@ -106,7 +108,7 @@ func (p *Webhooks) Decrypt(body []byte) ([]byte, bool) {
 	plain := make([]byte, len(ct))
 	for _, b := range p.blocks {
 		cipher.NewCBCDecrypter(b, iv).CryptBlocks(plain, ct)
-		if out, ok := unpad(plain); ok && objectShaped(out) {
+		if out, ok := unpad(plain); ok && objectShaped(out) && json.Valid(out) {
 			return out, true
 		}
 	}
@@ -156,7 +158,10 @@ type payload struct {
 // Parse maps an authentic Passbase event to the workflow's event.
 func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 	var pl payload
-	if err := json.Unmarshal(body, &pl); err != nil {
+	var malformed *webhook.MalformedError
+	if err := webhook.Unmarshal(body, &pl); errors.As(err, &malformed) {
+		return workflows.Event{}, err
+	} else if err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
 			// Decrypted bytes that are not JSON came from a wrong key or a
@@ -216,6 +221,10 @@ func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 		if id := webhook.Scalar(pl.AdditionalAttributes.CustomerUserID); id != "" {
 			ev.UserID, ev.UserIDSource = id, "additional_attributes.customer_user_id"
 		}
+	}
+	// What the receiver would refuse is refused here already.
+	if err := ev.Validate(); err != nil {
+		return workflows.Event{}, webhook.Malformed("%v", err)
 	}
 	return ev, nil
 }

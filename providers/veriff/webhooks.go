@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -129,7 +130,10 @@ type payload struct {
 // Parse maps an authentic Veriff webhook to the workflow's event.
 func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 	var pl payload
-	if err := json.Unmarshal(body, &pl); err != nil {
+	var malformed *webhook.MalformedError
+	if err := webhook.Unmarshal(body, &pl); errors.As(err, &malformed) {
+		return workflows.Event{}, err
+	} else if err != nil {
 		return workflows.Event{}, webhook.Malformed("body is not a JSON object of a Veriff webhook")
 	}
 	var (
@@ -154,6 +158,10 @@ func (p *Webhooks) Parse(body []byte) (workflows.Event, error) {
 	ev.Provider = Name
 	if err := webhook.CheckSessionID(ev.SessionID); err != nil {
 		return workflows.Event{}, err
+	}
+	// What the receiver would refuse is refused here already.
+	if err := ev.Validate(); err != nil {
+		return workflows.Event{}, webhook.Malformed("%v", err)
 	}
 	return ev, nil
 }
