@@ -72,6 +72,24 @@ type Config interface {
 	Emulate(e *emulator.Emulator)
 }
 
+// Warner is implemented by a provider configuration that can work but is
+// weaker than it should be in production: the receiver logs each warning
+// at start (naming variables, never values).
+type Warner interface {
+	Warnings() []string
+}
+
+// Warnings are the warnings of every provider configuration that has any.
+func (c Configs) Warnings() []string {
+	var out []string
+	for _, name := range c.names {
+		if w, ok := c.byName[name].(Warner); ok {
+			out = append(out, w.Warnings()...)
+		}
+	}
+	return out
+}
+
 // Legacy is implemented by a provider whose rules were written into the
 // workflow before runs recorded them (workflows.Config.Rules): it gives
 // those rules to the runs recorded then, from the config they recorded, so

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -117,6 +118,11 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	if err != nil {
 		return err
 	}
+	if !loopback(cfg.HTTPAddr) { // on loopback only this machine can send
+		for _, w := range cfg.Providers.Warnings() {
+			log.Warn(w)
+		}
+	}
 	tc, err := temporalconn.Lazy(cfg.Temporal, log, tel)
 	if err != nil {
 		return err
@@ -162,4 +168,17 @@ func NewHTTPServer(addr string, readTimeout time.Duration, h http.Handler) *http
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

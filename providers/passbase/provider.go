@@ -77,6 +77,17 @@ func (c *Config) Validate() []error {
 	return errs
 }
 
+// Warnings implements providers.Warner: Passbase bodies carry no MAC
+// (AES-CBC only, by Passbase's design), so without a source allowlist a
+// leaked webhook secret is all it takes to forge one.
+func (c *Config) Warnings() []string {
+	if len(c.WebhookSecrets) > 0 && len(c.Allowed) == 0 {
+		return []string{"PASSBASE_ALLOWED_CIDRS is unset: Passbase webhook bodies are encrypted but carry no MAC, " +
+			"so in production restrict them to Passbase's source addresses"}
+	}
+	return nil
+}
+
 // Webhooks implements providers.Config.
 func (c *Config) Webhooks() (webhook.Provider, error) {
 	if len(c.WebhookSecrets) == 0 && !c.AllowUnencrypted {

@@ -343,3 +343,17 @@ func TestRotationWhenTheFirstKeyLooksRight(t *testing.T) {
 		t.Fatalf("parse: %+v, %v; want the approval sealed under the second secret", ev, err)
 	}
 }
+
+// Without a source allowlist the receiver warns at start: Passbase bodies
+// carry no MAC.
+func TestWarnsWithoutAllowlist(t *testing.T) {
+	if w := (&passbase.Config{WebhookSecrets: []string{secret}}).Warnings(); len(w) != 1 || !strings.Contains(w[0], "PASSBASE_ALLOWED_CIDRS") {
+		t.Fatalf("warnings %q, want one naming PASSBASE_ALLOWED_CIDRS", w)
+	}
+	if w := (&passbase.Config{WebhookSecrets: []string{secret}, Allowed: []string{"192.0.2.0/24"}}).Warnings(); len(w) != 0 {
+		t.Fatalf("warnings %q with an allowlist", w)
+	}
+	if w := (&passbase.Config{}).Warnings(); len(w) != 0 {
+		t.Fatalf("warnings %q without Passbase", w)
+	}
+}
