@@ -34,6 +34,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/secrets"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/providers"
@@ -93,6 +94,11 @@ func (c *Config) Validate() []error {
 	}
 	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
 		errs = append(errs, err)
+	}
+	if c.AdminToken != "" {
+		if err := secrets.Check("IDV_ADMIN_TOKEN", c.AdminToken, 16); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	errs = append(errs, c.Temporal.Validate()...)
 	if c.NotifyURL != "" {

@@ -42,6 +42,7 @@ func TestAuditR10HandsOverDuringALongNotification(t *testing.T) {
 		if run > 0 {
 			return
 		}
+		env.SetTestTimeout(time.Minute) // the environment's 3s would end a run that waits
 		env.OnActivity(w.acts.NotifyApp, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, n activities.Notification) (activities.NotifyResult, error) {
 				for range 2100 { // the provider repeats itself meanwhile
@@ -55,7 +56,7 @@ func TestAuditR10HandsOverDuringALongNotification(t *testing.T) {
 		arrive(veriff.Name, t0, veriff.DecisionBody(id, "a", user, "approved", t0)),
 	}, func(time.Time) {}, false)
 	handedOver := !released.Load()
-	if !handedOver {
+	if handedOver {
 		close(release)
 	}
 	if !handedOver || runs < 2 {

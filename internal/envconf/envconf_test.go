@@ -80,7 +80,7 @@ func TestReceiverRotationSecrets(t *testing.T) {
 	var cfg receiver.ServerConfig
 	env := envconfig.MapLookuper(map[string]string{
 		"VERIFF_API_KEY":        "k",
-		"VERIFF_SHARED_SECRETS": "old-secret,new-secret",
+		"VERIFF_SHARED_SECRETS": "old-secret-0123456789,new-secret-0123456789",
 	})
 	if err := envconf.Load(context.Background(), &cfg, env); err != nil {
 		t.Fatal(err)
@@ -134,5 +134,41 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := envconf.ReadFile(filepath.Join(t.TempDir(), "missing.env")); err == nil {
 		t.Fatal("a missing file read without an error")
+	}
+}
+
+// deploy/env.example's placeholders never start a stack: every secret in
+// it is refused at start by the binary that reads it, naming the variable,
+// never the value.
+func TestEnvExamplePlaceholdersAreRefused(t *testing.T) {
+	env, err := envconf.ReadFile(filepath.Join("..", "..", "deploy", "env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["IDV_DATABASE_URL"] = "sqlite::memory:"
+	var w worker.Config
+	werr := envconf.Load(context.Background(), &w, envconfig.MapLookuper(env))
+	var r receiver.ServerConfig
+	rerr := envconf.Load(context.Background(), &r, envconfig.MapLookuper(env))
+	for _, c := range []struct {
+		err  error
+		vars []string
+	}{
+		{werr, []string{"IDV_ADMIN_TOKEN", "IDV_PAYLOAD_KEYS", "VERIFF_SHARED_SECRETS", "VERIFF_API_KEY", "PASSBASE_WEBHOOK_SECRETS", "PASSBASE_API_KEY"}},
+		{rerr, []string{"IDV_PAYLOAD_KEYS", "VERIFF_SHARED_SECRETS", "PASSBASE_WEBHOOK_SECRETS"}},
+	} {
+		if c.err == nil {
+			t.Fatal("env.example's placeholders were accepted")
+		}
+		for _, v := range c.vars {
+			if !strings.Contains(c.err.Error(), v) {
+				t.Errorf("error lacks %s:\n%s", v, c.err)
+			}
+		}
+		for k, v := range env {
+			if (strings.Contains(k, "SECRET") || strings.Contains(k, "TOKEN") || strings.Contains(k, "KEY")) && strings.Contains(c.err.Error(), v) {
+				t.Fatalf("the error echoes %s's value:\n%s", k, c.err)
+			}
+		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/idvflow/idvflow/internal/secrets"
 )
 
 // MetadataEncoding marks an encrypted payload; MetadataKeyID names its key.
@@ -41,6 +43,9 @@ func ParseKeys(spec string) (*Codec, error) {
 		key, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil || len(key) != 32 {
 			return nil, fmt.Errorf("IDV_PAYLOAD_KEYS entry %d (%s): the key must be 32 bytes, base64", i+1, id)
+		}
+		if err := secrets.CheckKey(fmt.Sprintf("IDV_PAYLOAD_KEYS entry %d (%s)", i+1, id), key); err != nil {
+			return nil, err
 		}
 		block, _ := aes.NewCipher(key)
 		aead, err := cipher.NewGCM(block)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/internal/secrets"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
@@ -57,10 +58,18 @@ type Config struct {
 // without a source allowlist that excludes the internet (the network is
 // then all that authenticates a Passbase webhook).
 func (c *Config) Validate() []error {
-	if !c.AllowUnencrypted {
-		return nil
-	}
 	var errs []error
+	for _, s := range c.WebhookSecrets {
+		if err := secrets.Check("PASSBASE_WEBHOOK_SECRETS", s, 32); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if secrets.Placeholder(c.APIKey) {
+		errs = append(errs, errors.New("PASSBASE_API_KEY is a placeholder: set the project's secret API key"))
+	}
+	if !c.AllowUnencrypted {
+		return errs
+	}
 	if len(c.WebhookSecrets) > 0 {
 		errs = append(errs, errors.New("PASSBASE_ALLOW_UNENCRYPTED=true cannot go with PASSBASE_WEBHOOK_SECRETS: "+
 			"anyone could skip decryption by sending application/json; unset one"))

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/idvflow/idvflow/internal/secrets"
 )
 
 // Sign is Veriff's X-HMAC-SIGNATURE of payload under secret: lowercase hex
@@ -141,6 +143,16 @@ func (c *Config) Validate() []error {
 			errs = append(errs, fmt.Errorf("Veriff integrations %q and %q have the same API key", other, in.Name))
 		}
 		seen[in.APIKey] = in.Name
+		key, secretsVar := in.Vars()
+		if secrets.Placeholder(in.APIKey) {
+			errs = append(errs, fmt.Errorf("%s is a placeholder: set the integration's API key", key))
+		}
+		for _, s := range in.SharedSecrets {
+			// Veriff's shared secrets are UUIDs: anything shorter is not one.
+			if err := secrets.Check(secretsVar, s, 16); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errs
 }

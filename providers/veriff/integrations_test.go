@@ -60,17 +60,20 @@ func TestIntegrationsFromTheEnvironment(t *testing.T) {
 		want  []string // integration names, or
 		fails string   // a variable the error names
 	}{
-		{"single", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "s"}, []string{"default"}, ""},
+		{"single", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000009"}, []string{"default"}, ""},
 		{"none", map[string]string{}, nil, ""},
 		{"two named", map[string]string{"VERIFF_INTEGRATIONS": "web,mobile",
-			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "s1,s0", "VERIFF_MOBILE_API_KEY": "b", "VERIFF_MOBILE_SHARED_SECRETS": "s2"},
+			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000001,5a7d1e0c-9b3f-4c21-8e6a-000000000000", "VERIFF_MOBILE_API_KEY": "b", "VERIFF_MOBILE_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000002"},
 			[]string{"web", "mobile"}, ""},
-		{"default and named", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "s", "VERIFF_INTEGRATIONS": "web",
-			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "s1"}, []string{"default", "web"}, ""},
+		{"default and named", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000009", "VERIFF_INTEGRATIONS": "web",
+			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000001"}, []string{"default", "web"}, ""},
 		{"named without secrets", map[string]string{"VERIFF_INTEGRATIONS": "web", "VERIFF_WEB_API_KEY": "a"}, nil, "VERIFF_WEB_SHARED_SECRETS"},
-		{"same key twice", map[string]string{"VERIFF_API_KEY": "a", "VERIFF_SHARED_SECRETS": "s", "VERIFF_INTEGRATIONS": "web",
-			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "s1"}, nil, "same API key"},
+		{"same key twice", map[string]string{"VERIFF_API_KEY": "a", "VERIFF_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000009", "VERIFF_INTEGRATIONS": "web",
+			"VERIFF_WEB_API_KEY": "a", "VERIFF_WEB_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000001"}, nil, "same API key"},
 		{"bad name", map[string]string{"VERIFF_INTEGRATIONS": "Web App"}, nil, "VERIFF_INTEGRATIONS"},
+		{"placeholder secret", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "your-veriff-shared-secret"}, nil, "VERIFF_SHARED_SECRETS is a placeholder"},
+		{"short secret", map[string]string{"VERIFF_API_KEY": "k", "VERIFF_SHARED_SECRETS": "s3cret"}, nil, "VERIFF_SHARED_SECRETS is shorter"},
+		{"placeholder key", map[string]string{"VERIFF_API_KEY": "your-veriff-api-key", "VERIFF_SHARED_SECRETS": "5a7d1e0c-9b3f-4c21-8e6a-000000000003"}, nil, "VERIFF_API_KEY is a placeholder"},
 		{"reserved name", map[string]string{"VERIFF_INTEGRATIONS": "default"}, nil, "VERIFF_INTEGRATIONS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
