@@ -16,6 +16,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/sethvargo/go-envconfig"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/dev"
@@ -247,5 +250,44 @@ func TestTakenFlagPortMovedByTheEnvironment(t *testing.T) {
 	s := startDevWith(t, o)
 	if want := "http://127.0.0.1:" + strconv.Itoa(http); s.ReceiverURL != want {
 		t.Fatalf("receiver URL %s, want %s", s.ReceiverURL, want)
+	}
+}
+
+// The first session on a brand-new dev server is not held back: its
+// workflow tasks do not fail while the server's caches catch up with the
+// search attributes the worker just registered (they once failed with
+// BadSearchAttributes for 10 seconds, the namespace cache's refresh).
+func TestFirstSessionOnAFreshServer(t *testing.T) {
+	s := startDevWith(t, devOptions(t, shortTimings))
+	ctx := context.Background()
+	sess, err := s.Target().Run(ctx, veriff.Scenario{Outcome: "approved"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var u admin.UserView
+		if get(t, s.AdminURL+"/v1/users/"+sess.UserID, &u) == http.StatusOK && u.Status == "approved" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first session never reached the user")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: dev.Namespace, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it := c.GetWorkflowHistory(ctx, sess.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			t.Fatalf("a workflow task failed: %v", e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage())
+		}
 	}
 }

@@ -102,6 +102,12 @@ func Start(opts Options) (*Server, error) {
 			// visibility throughput for the UI and the load tool.
 			dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
 			dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+			// The worker registers idvflow's search attributes on a fresh
+			// server; without these, the first sessions' workflow tasks
+			// fail (BadSearchAttributes) until the caches refresh, 10 s
+			// later. Both are for dev servers: one process, one SQLite.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+			dynamicconfig.NamespaceCacheRefreshInterval.Key():           time.Second,
 		}),
 	)
 	if err != nil {
