@@ -44,6 +44,11 @@ type Config struct {
 	SignalTimeout time.Duration `env:"IDV_SIGNAL_TIMEOUT, default=3s"`
 	// RetryAfter is the Retry-After sent with a 503.
 	RetryAfter time.Duration `env:"IDV_RETRY_AFTER, default=30s"`
+	// MaxInFlight bounds the webhooks served at once, before they are
+	// authenticated: each may hold a body of up to MaxBodyBytes and its
+	// decoding, so this bounds the receiver's memory. One over it gets 503
+	// with Retry-After (counted as outcome "overloaded"); 0 is no bound.
+	MaxInFlight int `env:"IDV_MAX_IN_FLIGHT, default=256"`
 	// TaskQueue is where new session workflows are started.
 	TaskQueue string `env:"IDV_TASK_QUEUE, default=idv-verification"`
 	// Allowed lists, per provider name, the networks its webhooks may come
@@ -70,6 +75,7 @@ const (
 	OutcomeMalformed       Outcome = "malformed"
 	OutcomeTooLarge        Outcome = "too_large"
 	OutcomeUnavailable     Outcome = "unavailable"
+	OutcomeOverloaded      Outcome = "overloaded"
 )
 
 // Receiver serves POST /webhooks/{provider}.
@@ -79,12 +85,17 @@ type Receiver struct {
 	providers []webhook.Provider
 	log       *slog.Logger
 	tel       *telemetry.Telemetry
+	slots     chan struct{} // one per webhook in flight (Config.MaxInFlight)
 }
 
 // New returns a receiver for the given providers; tel may be nil (no
 // metrics, no traces).
 func New(cfg Config, temporal Signaler, log *slog.Logger, tel *telemetry.Telemetry, providers ...webhook.Provider) *Receiver {
-	return &Receiver{cfg: cfg, temporal: temporal, providers: providers, log: log, tel: tel}
+	r := &Receiver{cfg: cfg, temporal: temporal, providers: providers, log: log, tel: tel}
+	if cfg.MaxInFlight > 0 {
+		r.slots = make(chan struct{}, cfg.MaxInFlight)
+	}
+	return r
 }
 
 // Handler returns the gin engine with one route per provider.
@@ -253,6 +264,16 @@ func plainToken(s string) bool {
 }
 
 func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows.Event) {
+	if r.slots != nil {
+		select {
+		case r.slots <- struct{}{}:
+			defer func() { <-r.slots }()
+		default:
+			c.Set(reasonKey, "too many webhooks in flight")
+			r.retryLater(c, "too many webhooks in flight, retry later")
+			return OutcomeOverloaded, workflows.Event{}
+		}
+	}
 	// A source outside the allowlist gets the answer of any failed
 	// authentication, before its body is read.
 	if !r.allowed(c.Request, p.Name()) {
@@ -323,12 +344,17 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 			c.JSON(http.StatusBadRequest, gin.H{"error": "refused by the workflow engine as invalid"})
 			return OutcomeMalformed, ev
 		}
-		c.Header("Retry-After", strconv.Itoa(int(r.cfg.RetryAfter.Seconds())))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporarily unavailable, retry later"})
+		r.retryLater(c, "temporarily unavailable, retry later")
 		return OutcomeUnavailable, ev
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 	return OutcomeAccepted, ev
+}
+
+// retryLater answers 503 with Retry-After: the provider delivers again.
+func (r *Receiver) retryLater(c *gin.Context, reason string) {
+	c.Header("Retry-After", strconv.Itoa(int(r.cfg.RetryAfter.Seconds())))
+	c.JSON(http.StatusServiceUnavailable, gin.H{"error": reason})
 }
 
 // readBody reads the whole body once, refusing more than MaxBodyBytes. An

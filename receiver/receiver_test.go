@@ -49,6 +49,9 @@ type fakeTemporal struct {
 	delay   time.Duration
 	signals []signal
 	ctx     context.Context // of the last call
+	// entered, when set, is told of each call, which then waits for hold.
+	entered chan struct{}
+	hold    chan struct{}
 }
 
 type signal struct {
@@ -60,6 +63,10 @@ type signal struct {
 
 func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, arg any,
 	opts client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+		<-f.hold
+	}
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
@@ -396,6 +403,46 @@ func TestIncomingTraceContextIsNotTrusted(t *testing.T) {
 	}
 	if id := trace.SpanContextFromContext(tc.ctx).TraceID().String(); id == sent {
 		t.Fatalf("the sender's trace id %s reached Temporal", id)
+	}
+}
+
+// IDV_MAX_IN_FLIGHT bounds the webhooks served at once, before
+// authentication: one over it gets 503 with Retry-After, counted, and the
+// provider delivers it again; once a slot frees, webhooks are taken again.
+func TestInFlightBound(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Options{Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close(context.Background())
+	tc := &fakeTemporal{entered: make(chan struct{}), hold: make(chan struct{})}
+	cfg := receiver.Config{MaxBodyBytes: 4096, SignalTimeout: 10 * time.Second, RetryAfter: 7 * time.Second, TaskQueue: "q", MaxInFlight: 2}
+	srv := httptest.NewServer(receiver.New(cfg, tc, slog.New(slog.DiscardHandler), tel, veriff.NewWebhooks(veriffClient, []string{veriffSecret})).Handler())
+	defer srv.Close()
+	body := `{"verification":{"id":"s1","status":"approved"}}`
+	send := func() response {
+		return post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+	}
+	held := make(chan response, 2)
+	for range 2 {
+		go func() { held <- send() }()
+		<-tc.entered // in flight, waiting on Temporal
+	}
+	if r := send(); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "7" {
+		t.Fatalf("third webhook: %d, Retry-After %q; want 503 with Retry-After 7", r.status, r.header.Get("Retry-After"))
+	}
+	close(tc.hold)
+	for range 2 {
+		if r := <-held; r.status != http.StatusOK {
+			t.Fatalf("held webhook: %d", r.status)
+		}
+	}
+	tc.entered = nil
+	if r := send(); r.status != http.StatusOK {
+		t.Fatalf("after the slots freed: %d", r.status)
+	}
+	if n := testutil.ToFloat64(tel.Webhooks.WithLabelValues("veriff", "unknown", "overloaded")); n != 1 {
+		t.Fatalf("overloaded counted %v times, want 1", n)
 	}
 }
 

@@ -73,7 +73,7 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		Registry: reg,
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idv_webhooks_total",
-			Help: "Webhooks received, by provider, webhook type and outcome (accepted, ignored, unauthenticated, malformed, too_large, unavailable).",
+			Help: "Webhooks received, by provider, webhook type and outcome (accepted, ignored, unauthenticated, malformed, too_large, unavailable, overloaded).",
 		}, []string{"provider", "type", "outcome"}),
 		AckSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "idv_webhook_ack_seconds",
