@@ -4,6 +4,7 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/internal/testkit/schedules"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -61,5 +64,177 @@ func TestAuditR10HandsOverDuringALongNotification(t *testing.T) {
 	}
 	if !handedOver || runs < 2 {
 		t.Fatalf("R10: %d runs; the run waited for the notification to end before it handed over (2,100 signals meanwhile)", runs)
+	}
+}
+
+// R8, R10: a Passbase session whose identity the API does not know (404 on
+// the details fetch) fails; its error write lasts (a store outage) while
+// webhooks keep coming, so the run hands over with the error still to write
+// (Carried.Failing). The next run must write it and end. It does not: the
+// decision that could not be applied is still "newer than the applied one"
+// and the new run no longer knows it was the one that failed (tried is not
+// carried), so every run continues as new at once, without end.
+func TestAuditR8FailingHandOverEnds(t *testing.T) {
+	w := sharedWorld(t)
+	defer func() { w.prepare = nil }()
+	t0 := time.Date(2026, 9, 7, 9, 0, 0, 0, time.UTC)
+	key := "0000a0d1-0000-4000-8000-00000000f404" // the emulator knows no such identity: 404
+	user := "user-audit-r8-failing-handover"
+	repeat := arrive(passbase.Name, t0, passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "", t0, t0)).Ev
+	release := make(chan struct{})
+	go func() { time.Sleep(5 * time.Second); close(release) }()
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run > 0 {
+			return
+		}
+		env.SetTestTimeout(time.Minute)
+		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
+			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+				if u.Status == string(workflows.StatusError) {
+					for range 2100 { // the provider repeats itself while the store is down
+						env.SignalWorkflow(workflows.SignalEvent, repeat)
+					}
+					<-release
+				}
+				return w.acts.UpdateUser(ctx, u)
+			})
+	}
+	var f auditFataler
+	func() {
+		defer func() { recover() }() // auditFataler stops runAll with a panic
+		w.runAll(&f, schedules.Skipping.Config, passbase.Name, key, []schedules.Delivery{
+			arrive(passbase.Name, t0, passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "", t0, t0)),
+			arrive(passbase.Name, t0.Add(time.Second), passbase.ReviewedBody(passbase.VocabularyLegacy, key, user, "approved", t0, t0.Add(time.Second))),
+		}, func(time.Time) {}, true)
+	}()
+	if f.msg != "" {
+		t.Fatalf("R8/R10: the failing session never ends: %s", f.msg)
+	}
+	if st, h := w.user(t, user); st != "error" {
+		t.Fatalf("user %s (%q), want the error written", st, h)
+	}
+}
+
+// auditFataler records runAll's fatal message and stops it.
+type auditFataler struct{ msg string }
+
+func (f *auditFataler) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(f) }
+func (f *auditFataler) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(f)
+}
+
+// R7: "A run writes every decision it receives, the newest first and then
+// each older one (a write of an older one is mostly stale ...)". One
+// cluster brings a session's approval (t0), its decline (t0+1m) and a
+// re-review (t0+2m) in one instant. The run applies the review, then writes
+// the older ones in arrival order, not newest first: the approval, older
+// than the decline the run already holds, becomes the user's verdict for a
+// moment and is sent to the app as a verdict, then the decline replaces it.
+func TestAuditR7OlderDecisionsWrittenNewestFirst(t *testing.T) {
+	w := sharedWorld(t)
+	t0 := time.Date(2026, 9, 8, 9, 0, 0, 0, time.UTC)
+	id, user := "audit-r7-newest-first", "user-audit-r7-newest-first"
+	at := t0.Add(3 * time.Minute)
+	w.emu.Put(veriff.Name, id, sim.JSON(veriff.Verification(id, "a3", user, "review", t0.Add(2*time.Minute))))
+	w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
+		arrive(veriff.Name, at, veriff.DecisionBody(id, "a1", user, "approved", t0)),
+		arrive(veriff.Name, at, veriff.DecisionBody(id, "a2", user, "declined", t0.Add(time.Minute))),
+		arrive(veriff.Name, at, veriff.DecisionBody(id, "a3", user, "review", t0.Add(2*time.Minute))),
+	}, func(time.Time) {}, false)
+	st, h := w.user(t, user)
+	for _, n := range w.notifications(user) {
+		if n.Data.Status == "approved" {
+			t.Fatalf("R7: the app was told %q (%s) although the run already held the newer decline; record %s, history %q",
+				n.Data.Status, n.Data.Kind, st, h)
+		}
+	}
+	if st != "declined" {
+		t.Fatalf("record %s (%q), want declined", st, h)
+	}
+}
+
+// The generated-schedule property (schedules.Check) is what guards R7's
+// "the app sees one id and one time however often, and in however many
+// runs, it is sent" on the drawn schedules. It keys notifications by
+// session, status, reason code and decided_at, so one decision sent under a
+// second webhook-id with a second decided_at (issue 19, item 3) passes it.
+func TestAuditCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
+	w := sharedWorld(t)
+	sc := schedules.Skipping.Written("user-audit-check-two-ids",
+		schedules.Session{Provider: veriff.Name, ID: "0000a0d1-0000-4000-8000-00000000c4ec", At: time.Minute,
+			Decisions: []schedules.Decision{{Status: "approved", NoTime: true, Early: []time.Duration{time.Second}}}})
+	for _, i := range sc.RunOrder {
+		w.runSession(t, sc.Sessions[i], sc.User)
+	}
+	sent := w.notifications(sc.User)
+	if len(sent) == 0 {
+		t.Fatal("no notification")
+	}
+	again := sent[0]
+	again.WebhookID += "-other"
+	again.Data.DecidedAt = again.Data.DecidedAt.Add(60 * 24 * time.Hour) // the replay's own receipt
+	rec := &auditRecorder{}
+	func() {
+		defer func() { recover() }()
+		schedules.Check(rec, w.users, append(sent, again), sc, schedules.Model(sc), true)
+	}()
+	if rec.failed == "" {
+		t.Fatalf("schedules.Check accepts %s/%s sent as %s at %s and as %s at %s",
+			again.Data.SessionID, again.Data.Status, sent[0].WebhookID, sent[0].Data.DecidedAt, again.WebhookID, again.Data.DecidedAt)
+	}
+}
+
+type auditRecorder struct{ failed string }
+
+func (r *auditRecorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...); panic(r) }
+func (r *auditRecorder) Logf(string, ...any)               {}
+
+// R8 + R10, the Veriff form of the loop above and issue 19's own scenario:
+// the poll is refused for good (404), the error write lasts (a store
+// outage) while the provider keeps repeating itself, and an approval is
+// acknowledged meanwhile. The run hands over with the error to write; the
+// next run sees the newer approval and continues as new before writing or
+// applying anything, with the error still to write: every run after does
+// the same, and the acknowledged approval is never applied.
+func TestAuditR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
+	w := sharedWorld(t)
+	defer func() { w.prepare = nil }()
+	t0 := time.Date(2026, 9, 9, 9, 0, 0, 0, time.UTC)
+	id := "audit-r8-fail-handover"
+	user := "user-" + id // the emulator knows no such session: 404
+	repeat := arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)).Ev
+	approved := arrive(veriff.Name, t0.Add(time.Hour+time.Second), veriff.DecisionBody(id, "a", user, "approved", t0.Add(30*time.Minute))).Ev
+	release := make(chan struct{})
+	go func() { time.Sleep(5 * time.Second); close(release) }()
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run > 0 {
+			return
+		}
+		env.SetTestTimeout(time.Minute)
+		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
+			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+				if u.Status == string(workflows.StatusError) {
+					env.SignalWorkflow(workflows.SignalEvent, approved) // acknowledged while the error is written
+					for range 2100 {
+						env.SignalWorkflow(workflows.SignalEvent, repeat)
+					}
+					<-release
+				}
+				return w.acts.UpdateUser(ctx, u)
+			})
+	}
+	var f auditFataler
+	func() {
+		defer func() { recover() }()
+		w.runAll(&f, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
+			arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)),
+		}, func(time.Time) {}, true)
+	}()
+	if f.msg != "" {
+		t.Fatalf("R8: the acknowledged approval is never applied: %s", f.msg)
+	}
+	if st, h := w.user(t, user); st != "approved" {
+		t.Fatalf("user %s (%q): the acknowledged approval was dropped", st, h)
 	}
 }

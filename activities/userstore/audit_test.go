@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,43 @@ func TestAuditR2VerdictLoggedStaleBeforeMigration(t *testing.T) {
 					res.Outcome, u.Status, u.SessionID, u.LatestSession.Status, u.LatestSession.SessionID)
 			}
 		})
+	}
+}
+
+// Migration 00003 fills each session's greatest decision with three
+// correlated subqueries over user_changes per session row, filtered by
+// (provider, session_id): no index covers them (user_changes is indexed by
+// user_id and change_key only), so on SQLite every session row scans the
+// whole history table three times: sessions × changes row visits, run by
+// Open at the worker's start. A store with a million sessions does not
+// finish migrating.
+func TestAuditMigration00003SessionBackfillUsesAnIndex(t *testing.T) {
+	u := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
+	db, err := userstore.MigrateTo(context.Background(), u, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN
+UPDATE sessions SET last_at_us = COALESCE((SELECT h.decided_at_us FROM user_changes h
+    WHERE h.provider = sessions.provider AND h.session_id = sessions.session_id AND h.kind = 'decision' AND h.reason = ''
+    ORDER BY h.decided_at_us DESC, h.id DESC LIMIT 1), 0)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	for _, d := range plan {
+		if d == "SCAN h" || d == "SCAN user_changes" || strings.HasPrefix(d, "SCAN h ") {
+			t.Fatalf("the 00003 session backfill scans user_changes for every session row: plan %q", plan)
+		}
 	}
 }
