@@ -61,6 +61,8 @@ type Carried struct {
 	LastStatus   Status              `json:"last_status,omitempty"`
 	LastCode     string              `json:"last_code,omitempty"`
 	Unwritten    []Event             `json:"unwritten,omitempty"`
+	Tried        *Event              `json:"tried,omitempty"`
+	StepsPending bool                `json:"steps_pending,omitempty"`
 	UserID       string              `json:"user_id,omitempty"`
 	UserIDSource string              `json:"user_id_source,omitempty"`
 	Status       Status              `json:"status,omitempty"`
@@ -92,8 +94,8 @@ func (s *session) carry() Carried {
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
 		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
 		ChangeID: s.changeID, Failing: s.failing, LastStatus: s.lastStatus, LastCode: s.lastCode,
-		Unwritten: lastN(s.unwritten, carriedUnwritten),
-		UserID:    s.userID, UserIDSource: s.userIDSource, Status: s.status,
+		Unwritten: lastN(s.unwritten, carriedUnwritten), Tried: s.tried, StepsPending: s.stepsPending,
+		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
 	}
 }
 
@@ -107,7 +109,7 @@ func (s *session) restore(c Carried) {
 	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
 	s.stepFailures, s.lastOutcome, s.decidedAt = c.StepFailures, c.LastOutcome, c.DecidedAt
 	s.changeID, s.failing, s.lastStatus, s.lastCode = c.ChangeID, c.Failing, c.LastStatus, c.LastCode
-	s.unwritten = c.Unwritten
+	s.unwritten, s.tried, s.stepsPending = c.Unwritten, c.Tried, c.StepsPending
 	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
 }
 

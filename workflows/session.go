@@ -45,6 +45,7 @@ type session struct {
 	changeID     string         // of the last decision applied, as the store names it
 	failing      string         // why the session failed, while the error is not yet written
 	tried        *Event         // the decision being applied, until it is
+	stepsPending bool           // the steps of the last change have not run to the end
 	unwritten    []Event        // decisions received and not yet written to the store
 	lastStatus   Status         // of the last decision written
 	lastCode     string         // its reason code

@@ -3,6 +3,7 @@ package workflows
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -18,25 +19,39 @@ import (
 // One line per step: a change ID that is new and never reused, and the step.
 // Sessions that started before the line existed replay without it; new ones
 // run it. See docs/extending.md.
-func (s *session) afterFinalDecision(ctx workflow.Context) {
+//
+// It returns errHandOver when the run must continue as new while a step
+// runs (R10: an app that is down while webhooks keep coming); the next run
+// runs the steps again.
+func (s *session) afterFinalDecision(ctx workflow.Context) error {
+	s.stepsPending = false
 	if s.cfg.Notify == nil || *s.cfg.Notify { // no IDV_NOTIFY_URL: nothing to run
-		s.step(ctx, "notify-app", s.notifyApp)
+		if err := s.step(ctx, "notify-app", s.notifyApp); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // step runs one onboarding step behind workflow.GetVersion, so adding it does
 // not change what sessions already in flight replay. A step that fails for
 // good is logged and recorded; it does not undo the decision.
-func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.Context) error) {
+func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.Context) error) error {
 	v := workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1)
 	if v == workflow.DefaultVersion && !s.ignoreVersions {
-		return // the session started before this step existed
+		return nil // the session started before this step existed
 	}
 	s.next(ctx, changeID, 0)
-	if err := run(ctx); err != nil {
+	err := run(ctx)
+	switch {
+	case errors.Is(err, errHandOver):
+		s.stepsPending = true
+		return err
+	case err != nil:
 		s.logger.Warn("onboarding step failed", "step", changeID, "error", err)
 		s.stepFailures = append(s.stepFailures, changeID)
 	}
+	return nil
 }
 
 // notifyApp posts the final decision to the team's app (IDV_NOTIFY_URL), as
@@ -66,7 +81,7 @@ func (s *session) notifyApp(ctx workflow.Context) error {
 	}
 	var a *activities.Activities
 	var r activities.NotifyResult
-	return workflow.ExecuteActivity(s.withRetries(ctx, "notify the app: "+n.Status), a.NotifyApp, n).Get(ctx, &r)
+	return s.get(ctx, workflow.ExecuteActivity(s.withRetries(ctx, "notify the app: "+n.Status), a.NotifyApp, n), &r)
 }
 
 // decisionKey identifies the decision last applied for runs whose store

@@ -74,6 +74,13 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		// failed: write it, unless something newer came.
 		return s.fail(ctx, errors.New(s.failing))
 	}
+	if s.stepsPending {
+		// The previous run handed over while a step ran: run it again
+		// (its side effects carry the change's id, so a repeat is safe).
+		if err := s.afterFinalDecision(ctx); errors.Is(err, errHandOver) {
+			return s.continueAsNew(ctx)
+		}
+	}
 
 	for {
 		if !s.decided() {
@@ -111,7 +118,9 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 			// 4. The onboarding steps that follow a final decision (steps.go),
 			// for the decision this run wrote.
 			if s.lastStatus.Final() {
-				s.afterFinalDecision(ctx)
+				if err := s.afterFinalDecision(ctx); errors.Is(err, errHandOver) {
+					return s.continueAsNew(ctx)
+				}
 			}
 			final := s.applied.Decision.Final()
 			// 5. The older decisions the run received: the store takes
@@ -323,7 +332,9 @@ func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 		}
 		d := s.lateUntil.Sub(workflow.Now(ctx))
 		s.next(ctx, "absorb late events", d)
-		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 || s.hasOlder() }
+		// An older decision does not wake the window (runs recorded before
+		// did not); it is written when the window wakes or closes.
+		changed := func() bool { return s.hasNewDecision() || len(s.screenings) > 0 }
 		switch s.await(ctx, d, "late-event window", changed) {
 		case timedOut:
 			s.next(ctx, "done", 0)
@@ -362,7 +373,14 @@ func (s *session) writeOlder(ctx workflow.Context) error {
 		return nil
 	}
 	for s.hasOlder() {
-		i := slices.IndexFunc(s.unwritten, func(e Event) bool { return e.orderKey().Compare(s.applied.orderKey()) <= 0 })
+		// The newest first: an older verdict reaches the record (and the
+		// app) only if no newer decision the run holds supersedes it.
+		i := -1
+		for j, e := range s.unwritten {
+			if e.orderKey().Compare(s.applied.orderKey()) <= 0 && (i < 0 || e.orderKey().Compare(s.unwritten[i].orderKey()) > 0) {
+				i = j
+			}
+		}
 		e := s.unwritten[i]
 		s.unwritten = slices.Delete(s.unwritten, i, i+1)
 		out, err := s.updateUser(ctx, s.decisionUpdate(&e))
@@ -375,7 +393,10 @@ func (s *session) writeOlder(ctx workflow.Context) error {
 			continue
 		}
 		if e.Decision.Final() && out.Outcome != record.Stale {
-			s.afterFinalDecision(ctx) // it changed the record: an older verdict
+			// It changed the record: an older verdict.
+			if err := s.afterFinalDecision(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -413,7 +434,9 @@ func (s *session) expire(ctx workflow.Context) error {
 		return err
 	}
 	s.setStatus(ctx, StatusExpired)
-	s.afterFinalDecision(ctx)
+	if err := s.afterFinalDecision(ctx); err != nil {
+		return err
+	}
 	if err := s.applyScreenings(ctx); err != nil {
 		s.logger.Warn("screening not applied", "error", err)
 	}
@@ -446,6 +469,7 @@ func (s *session) finish(ctx workflow.Context) (Result, error) {
 // on it instead of failing.
 func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 	if s.drain(ctx) || (s.newerThanTried() && s.afterFailureVersioned(ctx)) {
+		s.failing = "" // the next run acts on what came, and fails again if it must
 		return s.continueAsNew(ctx)
 	}
 	reason := cause.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
@@ -30,7 +31,8 @@ func MigrateTo(ctx context.Context, databaseURL string, version int64) (*sql.DB,
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(dialect, db, sub)
+	s := &Store{db: db, dialect: dialect, now: time.Now}
+	p, err := goose.NewProvider(dialect, db, sub, goose.WithGoMigrations(s.relog()))
 	if err != nil {
 		return nil, err
 	}

@@ -253,7 +253,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(s.dialect, s.db, sub)
+	p, err := goose.NewProvider(s.dialect, s.db, sub, goose.WithGoMigrations(s.relog()))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

@@ -1001,10 +1001,20 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 	if prev == nil || !((prev.Status == m.Status && prev.Session == m.Session) || (prev.Status == ml.Status && prev.Session == ml.Session)) {
 		t.Fatalf("R2: the last history row %+v is neither the record's %s/%s nor its latest %s/%s", prev, m.Session, m.Status, ml.Session, ml.Status)
 	}
-	// The app heard of the decision the record holds, under one id.
+	// The app heard of the decision the record holds, under one id; each
+	// notification is dated as the store orders a decision of the user's
+	// sessions (R7: an untimed one at its first receipt, an ending when the
+	// store ordered it), never at a later receipt or at no time.
 	ids := map[string]string{}
 	heard := false
 	for _, n := range sent {
+		if !slices.ContainsFunc(want.candidates, func(c Entry) bool {
+			near := c.At.Equal(n.Data.DecidedAt) || (!exact && c.sessionEnd && !n.Data.DecidedAt.Before(c.At) && n.Data.DecidedAt.Sub(c.At) < time.Second)
+			return near && c.Session == n.Data.SessionID && c.Status == n.Data.Status && c.Code == n.Data.ReasonCode
+		}) {
+			t.Fatalf("R7: notification %s of %s/%s dated %s is no decision of the user's sessions as the store orders them",
+				n.WebhookID, n.Data.SessionID, n.Data.Status, n.Data.DecidedAt)
+		}
 		k := n.Data.SessionID + "|" + n.Data.Status + "|" + n.Data.ReasonCode + "|" + n.Data.DecidedAt.UTC().Format(time.RFC3339Nano)
 		if id, ok := ids[k]; ok && id != n.WebhookID {
 			t.Fatalf("one decision sent under two webhook ids: %s", k)

@@ -49,6 +49,7 @@ DROP TABLE verdicts_before;
 -- its ending the same way: its greatest provider decision. Existing rows:
 -- from the history's provider decisions (idvflow's endings carry a reason,
 -- provider decisions none).
+CREATE INDEX user_changes_session ON user_changes (provider, session_id, decided_at_us);
 ALTER TABLE sessions ADD COLUMN last_at_us BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN last_rank INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN last_status TEXT NOT NULL DEFAULT '';
@@ -69,10 +70,14 @@ UPDATE sessions SET last_rank = CASE
     ELSE 1 END;
 
 -- R7: the order time each change was first taken with; a repeat in any
--- run is ordered by it. 0 for changes logged before.
+-- run is ordered by it. Changes applied before: their history row's time;
+-- the rest are read from their keys by migration 4 (Go: reorder.go).
 ALTER TABLE change_log ADD COLUMN at_us BIGINT NOT NULL DEFAULT 0;
+UPDATE change_log SET at_us = COALESCE((SELECT h.decided_at_us FROM user_changes h
+    WHERE h.change_key = change_log.change_key), 0);
 
 -- +goose Down
+DROP INDEX user_changes_session;
 ALTER TABLE change_log DROP COLUMN at_us;
 ALTER TABLE sessions DROP COLUMN last_reason_code;
 ALTER TABLE sessions DROP COLUMN last_status;

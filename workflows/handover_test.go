@@ -1,6 +1,7 @@
 package workflows_test
 
-// Audit of issue 19: failing tests for what the change breaks.
+// Hand-overs and failures that overlap (issue 19, found by an outside
+// review, each failing before its fix).
 
 import (
 	"context"
@@ -25,7 +26,7 @@ import (
 // bound". The notify step (retried without limit while the app is down) is
 // such an activity: webhooks keep coming while it waits, and the run must
 // hand over at 2,000 signals instead of running into Temporal's 10,000.
-func TestAuditR10HandsOverDuringALongNotification(t *testing.T) {
+func TestR10HandsOverDuringALongNotification(t *testing.T) {
 	w := sharedWorld(t)
 	defer func() { w.prepare = nil }()
 	t0 := time.Date(2026, 9, 6, 9, 0, 0, 0, time.UTC)
@@ -70,11 +71,10 @@ func TestAuditR10HandsOverDuringALongNotification(t *testing.T) {
 // R8, R10: a Passbase session whose identity the API does not know (404 on
 // the details fetch) fails; its error write lasts (a store outage) while
 // webhooks keep coming, so the run hands over with the error still to write
-// (Carried.Failing). The next run must write it and end. It does not: the
-// decision that could not be applied is still "newer than the applied one"
-// and the new run no longer knows it was the one that failed (tried is not
-// carried), so every run continues as new at once, without end.
-func TestAuditR8FailingHandOverEnds(t *testing.T) {
+// (Carried.Failing). The next run writes it and ends: it knows which
+// decision failed (Carried.Tried), so that decision is not taken for a
+// newer one that would make it continue as new again, without end.
+func TestR8FailingHandOverEnds(t *testing.T) {
 	w := sharedWorld(t)
 	defer func() { w.prepare = nil }()
 	t0 := time.Date(2026, 9, 7, 9, 0, 0, 0, time.UTC)
@@ -99,9 +99,9 @@ func TestAuditR8FailingHandOverEnds(t *testing.T) {
 				return w.acts.UpdateUser(ctx, u)
 			})
 	}
-	var f auditFataler
+	var f stopFataler
 	func() {
-		defer func() { recover() }() // auditFataler stops runAll with a panic
+		defer func() { recover() }() // stopFataler stops runAll with a panic
 		w.runAll(&f, schedules.Skipping.Config, passbase.Name, key, []schedules.Delivery{
 			arrive(passbase.Name, t0, passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "", t0, t0)),
 			arrive(passbase.Name, t0.Add(time.Second), passbase.ReviewedBody(passbase.VocabularyLegacy, key, user, "approved", t0, t0.Add(time.Second))),
@@ -115,23 +115,22 @@ func TestAuditR8FailingHandOverEnds(t *testing.T) {
 	}
 }
 
-// auditFataler records runAll's fatal message and stops it.
-type auditFataler struct{ msg string }
+// stopFataler records runAll's fatal message and stops it.
+type stopFataler struct{ msg string }
 
-func (f *auditFataler) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(f) }
-func (f *auditFataler) Fatalf(format string, args ...any) {
+func (f *stopFataler) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(f) }
+func (f *stopFataler) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	panic(f)
 }
 
 // R7: "A run writes every decision it receives, the newest first and then
-// each older one (a write of an older one is mostly stale ...)". One
-// cluster brings a session's approval (t0), its decline (t0+1m) and a
-// re-review (t0+2m) in one instant. The run applies the review, then writes
-// the older ones in arrival order, not newest first: the approval, older
-// than the decline the run already holds, becomes the user's verdict for a
-// moment and is sent to the app as a verdict, then the decline replaces it.
-func TestAuditR7OlderDecisionsWrittenNewestFirst(t *testing.T) {
+// each older one". One cluster brings a session's approval (t0), its
+// decline (t0+1m) and a re-review (t0+2m) in one instant. The run applies
+// the review, then the decline (the newest of the older ones), so the
+// approval, older than the decline, never becomes the user's verdict, even
+// for a moment, and the app is never told of it.
+func TestR7OlderDecisionsWrittenNewestFirst(t *testing.T) {
 	w := sharedWorld(t)
 	t0 := time.Date(2026, 9, 8, 9, 0, 0, 0, time.UTC)
 	id, user := "audit-r7-newest-first", "user-audit-r7-newest-first"
@@ -156,10 +155,10 @@ func TestAuditR7OlderDecisionsWrittenNewestFirst(t *testing.T) {
 
 // The generated-schedule property (schedules.Check) is what guards R7's
 // "the app sees one id and one time however often, and in however many
-// runs, it is sent" on the drawn schedules. It keys notifications by
-// session, status, reason code and decided_at, so one decision sent under a
-// second webhook-id with a second decided_at (issue 19, item 3) passes it.
-func TestAuditCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
+// runs, it is sent" on the drawn schedules: one decision sent under a
+// second webhook-id with a second decided_at (issue 19, item 3) must fail
+// it (it keyed notifications by their decided_at, and passed).
+func TestR7ScheduleCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
 	w := sharedWorld(t)
 	sc := schedules.Skipping.Written("user-audit-check-two-ids",
 		schedules.Session{Provider: veriff.Name, ID: "0000a0d1-0000-4000-8000-00000000c4ec", At: time.Minute,
@@ -174,7 +173,7 @@ func TestAuditCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
 	again := sent[0]
 	again.WebhookID += "-other"
 	again.Data.DecidedAt = again.Data.DecidedAt.Add(60 * 24 * time.Hour) // the replay's own receipt
-	rec := &auditRecorder{}
+	rec := &checkRecorder{}
 	func() {
 		defer func() { recover() }()
 		schedules.Check(rec, w.users, append(sent, again), sc, schedules.Model(sc), true)
@@ -185,19 +184,22 @@ func TestAuditCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
 	}
 }
 
-type auditRecorder struct{ failed string }
+type checkRecorder struct{ failed string }
 
-func (r *auditRecorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...); panic(r) }
-func (r *auditRecorder) Logf(string, ...any)               {}
+func (r *checkRecorder) Fatalf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+	panic(r)
+}
+func (r *checkRecorder) Logf(string, ...any) {}
 
-// R8 + R10, the Veriff form of the loop above and issue 19's own scenario:
+// R8 + R10, the Veriff form of the one above and issue 19's own scenario:
 // the poll is refused for good (404), the error write lasts (a store
 // outage) while the provider keeps repeating itself, and an approval is
 // acknowledged meanwhile. The run hands over with the error to write; the
-// next run sees the newer approval and continues as new before writing or
-// applying anything, with the error still to write: every run after does
-// the same, and the acknowledged approval is never applied.
-func TestAuditR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
+// next run sees the newer approval and goes on to apply it, no longer
+// failing (it once kept the error to write, so every run after continued
+// as new at once, and the acknowledged approval was never applied).
+func TestR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 	w := sharedWorld(t)
 	defer func() { w.prepare = nil }()
 	t0 := time.Date(2026, 9, 9, 9, 0, 0, 0, time.UTC)
@@ -224,7 +226,7 @@ func TestAuditR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 				return w.acts.UpdateUser(ctx, u)
 			})
 	}
-	var f auditFataler
+	var f stopFataler
 	func() {
 		defer func() { recover() }()
 		w.runAll(&f, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{

@@ -1,6 +1,7 @@
 package userstore_test
 
-// Audit of issue 19 (store migration 00003 on rows the store wrote before).
+// Migrations 00003 and 4 on rows the store wrote before them (issue 19,
+// found by an outside review, each failing before its fix).
 
 import (
 	"context"
@@ -14,9 +15,9 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 )
 
-// auditLegacy returns, per database, a URL migrated to version 2 with the
+// legacyRows returns, per database, a URL migrated to version 2 with the
 // rows the store wrote before 00003 (its key format is unchanged).
-func auditLegacy(t *testing.T, rows []string) map[string]string {
+func legacyRows(t *testing.T, rows []string) map[string]string {
 	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
 	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
 		urls["postgres"] = postgresSchema(t, pg)
@@ -42,12 +43,12 @@ func auditLegacy(t *testing.T, rows []string) map[string]string {
 // again". An untimed decision applied before the deploy (its order time is
 // in user_changes under the same change key) comes again 60 days later:
 // the store must answer its first receipt, not the run's new one.
-func TestAuditR7UntimedChangeLoggedBeforeMigrationKeepsItsFirstReceipt(t *testing.T) {
+func TestR7UntimedChangeLoggedBeforeMigrationKeepsItsFirstReceipt(t *testing.T) {
 	first := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	again := first.Add(60 * 24 * time.Hour)
 	key := "decision|veriff|s1|m1|resubmission_requested||event:fullauto/a1/resubmission_requested"
 	us := fmt.Sprint(first.UnixMicro())
-	urls := auditLegacy(t, []string{
+	urls := legacyRows(t, []string{
 		`INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
 		 VALUES ('m1', 'resubmission_requested', 'veriff', 's1', 'vendorData', ` + us + `, 1, '', '', 0)`,
 		`INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
@@ -79,13 +80,13 @@ func TestAuditR7UntimedChangeLoggedBeforeMigrationKeepsItsFirstReceipt(t *testin
 // earlier session's approval arrived and was logged stale (old rule: older
 // than the expiry). After the migration the approval is the user's only
 // verdict, and its redelivery must make it the status.
-func TestAuditR2VerdictLoggedStaleBeforeMigration(t *testing.T) {
+func TestR2VerdictLoggedStaleBeforeMigration(t *testing.T) {
 	t0 := time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC)
 	approvedAt, secondBegan := t0, t0.Add(90*time.Second)
 	approvedKey := "decision|veriff|s1|m2|approved||" + approvedAt.Format(time.RFC3339Nano)
 	endKey := "decision|veriff|s2|m2|expired||end@" + secondBegan.Format(time.RFC3339Nano)
 	a, b := fmt.Sprint(approvedAt.UnixMicro()), fmt.Sprint(secondBegan.UnixMicro())
-	urls := auditLegacy(t, []string{
+	urls := legacyRows(t, []string{
 		`INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
 		 VALUES ('m2', 'expired', 'veriff', 's2', 'vendorData', ` + b + `, 3, '', 'no final decision before IDV_SESSION_EXPIRY', 0)`,
 		`INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
@@ -119,7 +120,7 @@ func TestAuditR2VerdictLoggedStaleBeforeMigration(t *testing.T) {
 // whole history table three times: sessions × changes row visits, run by
 // Open at the worker's start. A store with a million sessions does not
 // finish migrating.
-func TestAuditMigration00003SessionBackfillUsesAnIndex(t *testing.T) {
+func TestMigration00003SessionBackfillUsesAnIndex(t *testing.T) {
 	u := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
 	db, err := userstore.MigrateTo(context.Background(), u, 3)
 	if err != nil {
