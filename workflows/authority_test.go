@@ -187,37 +187,23 @@ func TestR10HandsOverDuringALongWrite(t *testing.T) {
 	t0 := time.Date(2026, 8, 6, 9, 0, 0, 0, time.UTC)
 	id, user := "r10-long-write", "user-r10-long-write"
 	repeat := arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)).Ev
-	release := make(chan struct{})
-	var released atomic.Bool
-	go func() {
-		select {
-		case <-release:
-		case <-time.After(20 * time.Second): // the write "ends" at last
-			released.Store(true)
-			close(release)
-		}
-	}()
+	store := newOutage(t, 20*time.Second) // the write "ends" at last
 	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
 		if run > 0 {
 			return // the next run's writes are quick
 		}
 		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-				for range 2100 { // the provider repeats itself meanwhile
-					env.SignalWorkflow(workflows.SignalEvent, repeat)
-				}
-				<-release
+				store.hold(env, repeat, 2100) // the provider repeats itself meanwhile
 				return w.acts.UpdateUser(ctx, u)
 			})
 	}
 	runs := w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
 		arrive(veriff.Name, t0, veriff.DecisionBody(id, "a", user, "approved", t0)),
 	}, func(time.Time) {}, false)
-	handedOver := !released.Load()
-	if !handedOver {
+	if store.waitedOut() {
 		t.Fatal("the run waited for the write to end before it handed over")
 	}
-	close(release)
 	if st, _ := w.user(t, user); runs < 2 || st != "approved" {
 		t.Fatalf("%d runs, user %s; want a handover and the approval", runs, st)
 	}

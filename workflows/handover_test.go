@@ -6,6 +6,7 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,16 +33,7 @@ func TestR10HandsOverDuringALongNotification(t *testing.T) {
 	t0 := time.Date(2026, 9, 6, 9, 0, 0, 0, time.UTC)
 	id, user := "audit-r10-long-notify", "user-audit-r10-long-notify"
 	repeat := arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)).Ev
-	release := make(chan struct{})
-	var released atomic.Bool
-	go func() {
-		select {
-		case <-release:
-		case <-time.After(10 * time.Second): // the app answers at last
-			released.Store(true)
-			close(release)
-		}
-	}()
+	app := newOutage(t, 10*time.Second) // the app answers at last
 	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
 		if run > 0 {
 			return
@@ -49,21 +41,14 @@ func TestR10HandsOverDuringALongNotification(t *testing.T) {
 		env.SetTestTimeout(time.Minute) // the environment's 3s would end a run that waits
 		env.OnActivity(w.acts.NotifyApp, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, n activities.Notification) (activities.NotifyResult, error) {
-				for range 2100 { // the provider repeats itself meanwhile
-					env.SignalWorkflow(workflows.SignalEvent, repeat)
-				}
-				<-release
+				app.hold(env, repeat, 2100) // the provider repeats itself meanwhile
 				return w.acts.NotifyApp(ctx, n)
 			})
 	}
 	runs := w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
 		arrive(veriff.Name, t0, veriff.DecisionBody(id, "a", user, "approved", t0)),
 	}, func(time.Time) {}, false)
-	handedOver := !released.Load()
-	if handedOver {
-		close(release)
-	}
-	if !handedOver || runs < 2 {
+	if app.waitedOut() || runs < 2 {
 		t.Fatalf("R10: %d runs; the run waited for the notification to end before it handed over (2,100 signals meanwhile)", runs)
 	}
 }
@@ -81,8 +66,7 @@ func TestR8FailingHandOverEnds(t *testing.T) {
 	key := "0000a0d1-0000-4000-8000-00000000f404" // the emulator knows no such identity: 404
 	user := "user-audit-r8-failing-handover"
 	repeat := arrive(passbase.Name, t0, passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "", t0, t0)).Ev
-	release := make(chan struct{})
-	go func() { time.Sleep(5 * time.Second); close(release) }()
+	store := newOutage(t, 5*time.Second)
 	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
 		if run > 0 {
 			return
@@ -91,10 +75,7 @@ func TestR8FailingHandOverEnds(t *testing.T) {
 		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 				if u.Status == string(workflows.StatusError) {
-					for range 2100 { // the provider repeats itself while the store is down
-						env.SignalWorkflow(workflows.SignalEvent, repeat)
-					}
-					<-release
+					store.hold(env, repeat, 2100) // the provider repeats itself while the store is down
 				}
 				return w.acts.UpdateUser(ctx, u)
 			})
@@ -207,8 +188,7 @@ func TestR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 	user := "user-" + id // the emulator knows no such session: 404
 	repeat := arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)).Ev
 	approved := arrive(veriff.Name, t0.Add(time.Hour+time.Second), veriff.DecisionBody(id, "a", user, "approved", t0.Add(30*time.Minute))).Ev
-	release := make(chan struct{})
-	go func() { time.Sleep(5 * time.Second); close(release) }()
+	store := newOutage(t, 5*time.Second)
 	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
 		if run > 0 {
 			return
@@ -218,10 +198,7 @@ func TestR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 				if u.Status == string(workflows.StatusError) {
 					env.SignalWorkflow(workflows.SignalEvent, approved) // acknowledged while the error is written
-					for range 2100 {
-						env.SignalWorkflow(workflows.SignalEvent, repeat)
-					}
-					<-release
+					store.hold(env, repeat, 2100)
 				}
 				return w.acts.UpdateUser(ctx, u)
 			})
@@ -240,3 +217,33 @@ func TestR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 		t.Fatalf("user %s (%q): the acknowledged approval was dropped", st, h)
 	}
 }
+
+// outage holds an activity of a run (an app or a store that is down) until
+// limit passes or the test ends, while the provider repeats itself.
+type outage struct {
+	release chan struct{}
+	once    sync.Once
+	ended   atomic.Bool
+}
+
+func newOutage(t *testing.T, limit time.Duration) *outage {
+	o := &outage{release: make(chan struct{})}
+	timer := time.AfterFunc(limit, func() { o.ended.Store(true); o.end() })
+	t.Cleanup(func() { timer.Stop(); o.end() })
+	return o
+}
+
+func (o *outage) end() { o.once.Do(func() { close(o.release) }) }
+
+// hold is the held activity: n repeats of ev arrive, then it waits for the
+// outage to end.
+func (o *outage) hold(env *testsuite.TestWorkflowEnvironment, ev workflows.Event, n int) {
+	for range n {
+		env.SignalWorkflow(workflows.SignalEvent, ev)
+	}
+	<-o.release
+}
+
+// waitedOut reports whether the outage lasted its whole limit: the run
+// waited it out instead of handing over.
+func (o *outage) waitedOut() bool { return o.ended.Load() }
