@@ -15,6 +15,7 @@ import (
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -35,6 +36,8 @@ type Activities struct {
 	Users     *userstore.Store
 	// Notify is nil when IDV_NOTIFY_URL is unset: NotifyApp then skips.
 	Notify *notify.Client
+	// UserRef says how user ids the APIs answer appear in visibility.
+	UserRef userref.Ref
 }
 
 // ProviderAPI is one provider's API as the activities call it. Each
@@ -64,6 +67,7 @@ type SessionRef struct {
 type Details struct {
 	UserID         string    `json:"user_id,omitempty"`
 	UserIDSource   string    `json:"user_id_source,omitempty"`
+	UserRef        string    `json:"user_ref,omitempty"` // see workflows.Event.UserRef
 	ProviderStatus string    `json:"provider_status,omitempty"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }
@@ -79,6 +83,7 @@ func (a *Activities) FetchDetails(ctx context.Context, ref SessionRef) (Details,
 	if err != nil {
 		return Details{}, classify(fmt.Errorf("fetch %s details %s: %w", ref.Provider, ref.SessionID, err))
 	}
+	d.UserRef = a.UserRef.Of(d.UserID)
 	return d, checkAnswer(ref.Provider, d.UserID, d.UserIDSource, d.ProviderStatus, "", "")
 }
 
@@ -124,6 +129,7 @@ type PollResult struct {
 	AttemptID      string    `json:"attempt_id,omitempty"`
 	UserID         string    `json:"user_id,omitempty"`
 	UserIDSource   string    `json:"user_id_source,omitempty"`
+	UserRef        string    `json:"user_ref,omitempty"` // see workflows.Event.UserRef
 }
 
 // ifNotAhead treats an answer dated more than record.MaxClockSkew ahead as no
@@ -160,6 +166,7 @@ func (a *Activities) PollDecision(ctx context.Context, ref SessionRef) (PollResu
 		return PollResult{}, nil
 	}
 	r.DecidedAt = r.DecidedAt.UTC()
+	r.UserRef = a.UserRef.Of(r.UserID)
 	return r.ifNotAhead(), r.check(ref.Provider)
 }
 

@@ -170,7 +170,7 @@ func TestPollVeriff(t *testing.T) {
 func TestPollVeriffWrongSecretIsPermanent(t *testing.T) {
 	emu, a, env := setup(t)
 	emu.Put(veriff.Name, sessionID, nil)
-	env["VERIFF_SHARED_SECRETS"] = "wrong-secret"
+	env["VERIFF_SHARED_SECRETS"] = "wrong-secret-0123456789"
 	a.Providers = apis(t, env, httpapi.NewClient(httpapi.Options{}))
 	_, err := a.PollDecision(context.Background(), activities.SessionRef{Provider: "veriff", SessionID: sessionID})
 	var appErr *temporal.ApplicationError

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/workflows"
@@ -47,6 +49,7 @@ type Server struct {
 	metrics  http.Handler
 	codec    http.Handler
 	origins  map[string]bool
+	userRef  userref.Ref
 }
 
 // New returns the admin API; token may be empty only on loopback (the
@@ -59,6 +62,13 @@ func New(users Users, temporal Temporal, token string, log *slog.Logger) *Server
 // is set.
 func (s *Server) WithMetrics(h http.Handler) *Server {
 	s.metrics = h
+	return s
+}
+
+// WithUserRef says how user ids appear in visibility, for the user's
+// sessions query (IDV_USER_ID_ATTRIBUTE).
+func (s *Server) WithUserRef(r userref.Ref) *Server {
+	s.userRef = r
 	return s
 }
 
@@ -192,7 +202,10 @@ type UserView struct {
 	StatusKind string `json:"status_kind"`
 	// LatestSession is the newest decision of any kind, of any session:
 	// a later session's outcome shows here beside the verdict.
-	LatestSession SessionView   `json:"latest_session"`
+	LatestSession SessionView `json:"latest_session"`
+	// SessionsQuery finds the user's sessions in the Web UI's filter (or
+	// any visibility query), whether ids are shown plain or hashed.
+	SessionsQuery string        `json:"sessions_query"`
 	History       []HistoryView `json:"history"`
 }
 
@@ -242,7 +255,8 @@ func (s *Server) user(c *gin.Context) {
 		UserIDSource: u.UserIDSource, DecidedAt: u.DecidedAt, UpdatedAt: u.UpdatedAt,
 		ReasonCode: u.ReasonCode, Reason: u.Reason, ScreeningStatus: u.ScreeningStatus,
 		StatusKind: statusKind(u.Status), LatestSession: SessionView(u.LatestSession),
-		History: make([]HistoryView, 0, len(u.History)),
+		SessionsQuery: fmt.Sprintf("%s = %q", workflows.AttrUserID.GetName(), s.userRef.Value(u.UserID)),
+		History:       make([]HistoryView, 0, len(u.History)),
 	}
 	for _, h := range u.History {
 		v.History = append(v.History, HistoryView(h))

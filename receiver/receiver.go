@@ -30,6 +30,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -57,6 +58,8 @@ type Config struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the real sender.
 	TrustedProxies []netip.Prefix
+	// UserRef says how user ids appear in visibility (userref).
+	UserRef userref.Ref
 }
 
 // Signaler is the one Temporal call the receiver makes (client.Client has it).
@@ -333,6 +336,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload: " + err.Error()})
 		return OutcomeMalformed, ev
 	}
+	ev.UserRef = r.cfg.UserRef.Of(ev.UserID)
 
 	if err := r.signal(c.Request.Context(), ev); err != nil {
 		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),

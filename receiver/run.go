@@ -19,6 +19,7 @@ import (
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/registry"
 )
@@ -32,6 +33,8 @@ type ServerConfig struct {
 	ReadTimeout time.Duration `env:"IDV_HTTP_READ_TIMEOUT, default=10s"`
 	Receiver    Config
 	Temporal    temporalconn.Config
+	// UserIDs says how user ids appear in visibility; the worker's must match.
+	UserIDs userref.Config
 
 	// Providers is each registered provider's variables (providers/registry).
 	Providers providers.Configs
@@ -73,6 +76,11 @@ func (c *ServerConfig) Validate() []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Temporal.Validate()...)
+	if uerrs := c.UserIDs.Validate(); len(uerrs) > 0 {
+		errs = append(errs, uerrs...)
+	} else {
+		c.Receiver.UserRef = c.UserIDs.New()
+	}
 	if err := c.network(); err != nil {
 		errs = append(errs, err)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/idvflow/idvflow/internal/secrets"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/workflows"
@@ -66,6 +67,9 @@ type Config struct {
 	// ("whsec_…", Standard Webhooks); unset, the notify step is skipped.
 	NotifyURL    string `env:"IDV_NOTIFY_URL"`
 	NotifySecret string `env:"IDV_NOTIFY_SECRET"`
+
+	// UserIDs says how user ids appear in visibility; the receiver's must match.
+	UserIDs userref.Config
 
 	Workflow workflows.Config
 	Log      logging.Config
@@ -101,6 +105,7 @@ func (c *Config) Validate() []error {
 		}
 	}
 	errs = append(errs, c.Temporal.Validate()...)
+	errs = append(errs, c.UserIDs.Validate()...)
 	if c.NotifyURL != "" {
 		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, errors.New("IDV_NOTIFY_URL must be an http(s) URL"))
@@ -133,7 +138,7 @@ func CheckAdminAddr(addr, token string) error {
 // sessions' calls wait for a worker that has them.
 func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
-	a := &activities.Activities{Users: users}
+	a := &activities.Activities{Users: users, UserRef: cfg.UserIDs.New()}
 	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
@@ -237,7 +242,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	}
 	defer w.Stop()
 
-	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel))
+	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).WithUserRef(cfg.UserIDs.New())
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
 		api = api.WithCodec(codec, cfg.CodecOrigins)
 	}

@@ -104,6 +104,9 @@ type Event struct {
 	// UserIDSource names the field it came from (e.g. "vendorData").
 	UserID       string `json:"user_id,omitempty"`
 	UserIDSource string `json:"user_id_source,omitempty"`
+	// UserRef is what the IdvUserId search attribute shows for UserID when
+	// ids are shown hashed (IDV_USER_ID_ATTRIBUTE=hmac); "" shows UserID.
+	UserRef string `json:"user_ref,omitempty"`
 	// AttemptID is the provider's attempt within the session, if any.
 	AttemptID string `json:"attempt_id,omitempty"`
 	// ReceivedAt is when the receiver took the webhook in (or the workflow
@@ -147,6 +150,7 @@ func (e Event) Validate() error {
 		{"reason code", e.ReasonCode, record.MaxWord},
 		{"user id", e.UserID, record.MaxUserID},
 		{"user id source", e.UserIDSource, record.MaxWord},
+		{"user ref", e.UserRef, record.MaxWord},
 		{"attempt id", e.AttemptID, record.MaxAttemptID},
 	} {
 		if err := record.CheckString(f.name, f.value, f.max); err != nil {

@@ -148,7 +148,7 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	}
 	s.count(ctx, "idv_session_events", map[string]string{"kind": string(e.Kind)})
 	s.milestones = append(s.milestones, Milestone{Kind: e.Kind, Type: e.Type, At: e.OccurredAt, ReceivedAt: e.ReceivedAt})
-	s.learnUserID(ctx, e.UserID, e.UserIDSource)
+	s.learnUserID(ctx, e.UserID, e.UserIDSource, e.UserRef)
 
 	if e.Kind == KindProcessed {
 		s.processed = true
@@ -193,7 +193,10 @@ func (s *session) decided() bool {
 // learnUserID takes the user id of the best source the session's events
 // and details gave (Rules.UserIDSources): a later event may name the user
 // in a field the provider's spec ranks first. Among equals, the first wins.
-func (s *session) learnUserID(ctx workflow.Context, id, source string) {
+//
+// ref, when the ids are shown hashed, is what the IdvUserId search
+// attribute shows for id.
+func (s *session) learnUserID(ctx workflow.Context, id, source, ref string) {
 	if id == "" || (s.userID != "" && !s.cfg.rules(s.in.Provider).betterSource(source, s.userIDSource)) {
 		return
 	}
@@ -202,7 +205,10 @@ func (s *session) learnUserID(ctx workflow.Context, id, source string) {
 		return
 	}
 	s.userID, s.userIDSource = id, source
-	s.upsert(ctx, AttrUserID.ValueSet(id))
+	if ref == "" {
+		ref = id
+	}
+	s.upsert(ctx, AttrUserID.ValueSet(ref))
 }
 
 // resolvedUserID is the user the record belongs to. Without a user id from

@@ -558,7 +558,7 @@ func (s *session) fetchDetails(ctx workflow.Context) error {
 		return err
 	}
 	s.details = &d
-	s.learnUserID(ctx, d.UserID, d.UserIDSource)
+	s.learnUserID(ctx, d.UserID, d.UserIDSource, d.UserRef)
 	return nil
 }
 
@@ -601,6 +601,7 @@ func (s *session) poll(ctx workflow.Context) error {
 		ReceivedAt:     workflow.Now(ctx),
 		UserID:         r.UserID,
 		UserIDSource:   r.UserIDSource,
+		UserRef:        r.UserRef,
 		AttemptID:      r.AttemptID,
 	})
 	return nil

@@ -8,16 +8,20 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -231,4 +235,56 @@ func payloadText(t *testing.T, raw []byte) string {
 // historyText is the raw history and its decoded payloads, to search.
 func historyText(t *testing.T, raw []byte) string {
 	return string(raw) + "\n" + payloadText(t, raw)
+}
+
+// With IDV_USER_ID_ATTRIBUTE=hmac, Temporal's visibility (which the payload
+// codec does not encrypt) holds a keyed hash of the app's user id, never
+// the id; the admin API gives the query that still finds the sessions.
+func TestUserIDAttributeHashed(t *testing.T) {
+	const key = "k9Jq2LmZ0xVb7RtYc4WnE1sPaHuD6fGo"
+	wf := workflows.DefaultConfig()
+	st, err := testkit.Start(context.Background(), testkit.Options{Workflow: wf, T: t,
+		Env: map[string]string{"IDV_USER_ID_ATTRIBUTE": "hmac", "IDV_USER_ID_KEY": key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	user, id := "ann.hashed@example.com", "0d0d0d0d-0000-4000-8000-000000000001"
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(id, "a", user, "approved", now))); code != http.StatusOK {
+		t.Fatalf("webhook: %d", code)
+	}
+	var u admin.UserView
+	deadline := time.Now().Add(30 * time.Second)
+	for getJSON(t, st.Admin.URL+"/v1/users/"+url.PathEscape(user), adminToken, &u) != http.StatusOK || u.Status != "approved" {
+		if time.Now().After(deadline) {
+			t.Fatal("the user never reached approved")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	want := userref.Config{Mode: "hmac", Key: key}.New().Value(user)
+	if u.SessionsQuery != `IdvUserId = "`+want+`"` {
+		t.Fatalf("sessions query %q, want the hashed id %q", u.SessionsQuery, want)
+	}
+	c := st.Temporal.GetDefaultClient()
+	desc, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(veriff.Name, id), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["IdvUserId"]
+	if raw == nil || strings.Contains(string(raw.GetData()), user) || !strings.Contains(string(raw.GetData()), want) {
+		t.Fatalf("IdvUserId holds %s, want %s and never the id", raw.GetData(), want)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: u.SessionsQuery})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetExecutions()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sessions query found %d sessions, want 1", len(resp.GetExecutions()))
+		}
+	}
 }

@@ -223,7 +223,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	rcfg.SignalTimeout = 3 * time.Second
 	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, webhooks...).Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
-	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler())
+	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).WithUserRef(cfg.UserIDs.New())
 	if codec != nil {
 		api = api.WithCodec(codec, []string{"http://ui.test"})
 	}
