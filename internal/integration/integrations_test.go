@@ -21,8 +21,8 @@ import (
 // and secret.
 func TestTwoVeriffIntegrations(t *testing.T) {
 	const (
-		webKey, webSecret       = "2b3c4d5e-0000-4000-8000-00000000a11e", "web-secret-1"
-		mobileKey, mobileSecret = "2b3c4d5e-0000-4000-8000-00000000b0b1", "mobile-secret-1"
+		webKey, webSecret       = "2b3c4d5e-0000-4000-8000-00000000a11e", "web-secret-0123456789-1"
+		mobileKey, mobileSecret = "2b3c4d5e-0000-4000-8000-00000000b0b1", "mobile-secret-0123456789-1"
 	)
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ps := startProduction(t, map[string]string{
@@ -34,7 +34,7 @@ func TestTwoVeriffIntegrations(t *testing.T) {
 		"VERIFF_WEB_API_KEY":           webKey,
 		"VERIFF_WEB_SHARED_SECRETS":    webSecret,
 		"VERIFF_MOBILE_API_KEY":        mobileKey,
-		"VERIFF_MOBILE_SHARED_SECRETS": mobileSecret + ",mobile-secret-old", // the first signs API calls
+		"VERIFF_MOBILE_SHARED_SECRETS": mobileSecret + ",mobile-secret-0123456789-old", // the first signs API calls
 		"IDV_DECISION_POLL_AFTER":      "1s",
 		"IDV_POLL_INTERVAL":            "1s",
 		"IDV_VERIFF_AWAIT_SUBMITTED":   "false",
