@@ -351,10 +351,21 @@ func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 
 // hasOlder reports whether the run received a decision, not newer than the
 // one it applied, that it has not written yet.
-func (s *session) hasOlder() bool {
-	return s.applied != nil && slices.ContainsFunc(s.unwritten, func(e Event) bool {
-		return e.orderKey().Compare(s.applied.orderKey()) <= 0
-	})
+func (s *session) hasOlder() bool { return s.newestOlder() >= 0 }
+
+// newestOlder is the index in unwritten of the newest decision not newer
+// than the applied one, -1 when there is none.
+func (s *session) newestOlder() int {
+	i := -1
+	if s.applied == nil {
+		return i
+	}
+	for j, e := range s.unwritten {
+		if e.orderKey().Compare(s.applied.orderKey()) <= 0 && (i < 0 || e.orderKey().Compare(s.unwritten[i].orderKey()) > 0) {
+			i = j
+		}
+	}
+	return i
 }
 
 // writeOlder writes every decision the run received that is not newer
@@ -372,15 +383,9 @@ func (s *session) writeOlder(ctx workflow.Context) error {
 		s.unwritten = nil
 		return nil
 	}
-	for s.hasOlder() {
-		// The newest first: an older verdict reaches the record (and the
-		// app) only if no newer decision the run holds supersedes it.
-		i := -1
-		for j, e := range s.unwritten {
-			if e.orderKey().Compare(s.applied.orderKey()) <= 0 && (i < 0 || e.orderKey().Compare(s.unwritten[i].orderKey()) > 0) {
-				i = j
-			}
-		}
+	// The newest first: an older verdict reaches the record (and the app)
+	// only if no newer decision the run holds supersedes it.
+	for i := s.newestOlder(); i >= 0; i = s.newestOlder() {
 		e := s.unwritten[i]
 		s.unwritten = slices.Delete(s.unwritten, i, i+1)
 		out, err := s.updateUser(ctx, s.decisionUpdate(&e))
