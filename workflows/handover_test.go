@@ -67,19 +67,7 @@ func TestR8FailingHandOverEnds(t *testing.T) {
 	user := "user-audit-r8-failing-handover"
 	repeat := arrive(passbase.Name, t0, passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "", t0, t0)).Ev
 	store := newOutage(t, 5*time.Second)
-	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
-		if run > 0 {
-			return
-		}
-		env.SetTestTimeout(time.Minute)
-		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-				if u.Status == string(workflows.StatusError) {
-					store.hold(env, repeat, 2100) // the provider repeats itself while the store is down
-				}
-				return w.acts.UpdateUser(ctx, u)
-			})
-	}
+	w.holdErrorWrite(store, repeat)
 	var f stopFataler
 	func() {
 		defer func() { recover() }() // stopFataler stops runAll with a panic
@@ -189,20 +177,7 @@ func TestR8DecisionDuringAHandedOverErrorWriteIsApplied(t *testing.T) {
 	repeat := arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)).Ev
 	approved := arrive(veriff.Name, t0.Add(time.Hour+time.Second), veriff.DecisionBody(id, "a", user, "approved", t0.Add(30*time.Minute))).Ev
 	store := newOutage(t, 5*time.Second)
-	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
-		if run > 0 {
-			return
-		}
-		env.SetTestTimeout(time.Minute)
-		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-				if u.Status == string(workflows.StatusError) {
-					env.SignalWorkflow(workflows.SignalEvent, approved) // acknowledged while the error is written
-					store.hold(env, repeat, 2100)
-				}
-				return w.acts.UpdateUser(ctx, u)
-			})
-	}
+	w.holdErrorWrite(store, repeat, approved) // approved: acknowledged while the error is written
 	var f stopFataler
 	func() {
 		defer func() { recover() }()
@@ -247,3 +222,24 @@ func (o *outage) hold(env *testsuite.TestWorkflowEnvironment, ev workflows.Event
 // waitedOut reports whether the outage lasted its whole limit: the run
 // waited it out instead of handing over.
 func (o *outage) waitedOut() bool { return o.ended.Load() }
+
+// holdErrorWrite makes the first run's error write last for the outage:
+// first come the events given, then the provider repeats itself.
+func (w *world) holdErrorWrite(store *outage, repeat workflows.Event, first ...workflows.Event) {
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run > 0 {
+			return
+		}
+		env.SetTestTimeout(time.Minute)
+		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
+			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+				if u.Status == string(workflows.StatusError) {
+					for _, e := range first {
+						env.SignalWorkflow(workflows.SignalEvent, e)
+					}
+					store.hold(env, repeat, 2100)
+				}
+				return w.acts.UpdateUser(ctx, u)
+			})
+	}
+}
