@@ -156,11 +156,17 @@ func (c *Config) WorkflowConfig() workflows.Config {
 	return wf
 }
 
-// Register registers the workflow and activities on w.
+// Register registers the workflows and activities on w.
 func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Config) {
+	RegisterWorkflows(w, wf)
+	w.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers idvflow's workflow types, under the names
+// their histories carry, on w: a worker, or a replayer (cmd/replaycheck).
+func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
 	v := &workflows.Verification{Config: wf, Legacy: registry.LegacyRules}
 	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivity(acts)
 }
 
 // RegisterSearchAttributes adds idvflow's search attributes to the
