@@ -16,6 +16,7 @@ import (
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/userref"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -38,6 +39,16 @@ type Activities struct {
 	Notify *notify.Client
 	// UserRef says how user ids the APIs answer appear in visibility.
 	UserRef userref.Ref
+	// Onboarding is nil when the worker has no onboarding step (no
+	// IDV_NOTIFY_URL, no review gate): no change is handed over, and no
+	// onboarding run starts.
+	Onboarding Onboarder
+}
+
+// Onboarder hands an applied change to the onboarding of the user whose
+// reference is userRef (onboarding.Starter).
+type Onboarder interface {
+	Hand(ctx context.Context, userRef string, c onboarding.Change) error
 }
 
 // ProviderAPI is one provider's API as the activities call it. Each
@@ -190,6 +201,10 @@ type UserUpdate struct {
 	SessionBegan time.Time `json:"session_began,omitzero"`
 	ReasonCode   string    `json:"reason_code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
+	// Onboard hands the change, once the record took it, to the user's
+	// onboarding (R11). Runs recorded before onboarding was a workflow of
+	// its own leave it false and run their steps themselves.
+	Onboard bool `json:"onboard,omitempty"`
 }
 
 // ErrTypeInvalidChange is the application error type of a change the store
@@ -254,10 +269,36 @@ func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (UpdateResult
 		// Database errors are transient from here: Temporal retries.
 		return UpdateResult{}, fmt.Errorf("update user: %w", err)
 	}
+	if err := a.handOver(ctx, u, res); err != nil {
+		return UpdateResult{}, err // retried: the store answers the repeat from its log
+	}
 	return UpdateResult{
 		Outcome: res.Outcome, ChangeID: res.ChangeID, At: res.At,
 		Session: SessionDecision{At: res.Session.At, Status: res.Session.Status, ReasonCode: res.Session.ReasonCode},
 	}, nil
+}
+
+// handOver hands a change that the record took (applied now, or by an
+// earlier attempt: a duplicate) to the user's onboarding, once: the store
+// remembers each change handed over, so a redelivery weeks later starts
+// no steps, and the onboarding drops the repeat of a hand-over that
+// landed before its attempt failed.
+func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.Result) error {
+	if !u.Onboard || a.Onboarding == nil || (res.Outcome != record.Applied && res.Outcome != record.Duplicate) {
+		return nil
+	}
+	handed, err := a.Users.Handed(ctx, res.ChangeID)
+	if err != nil || handed {
+		return err
+	}
+	c := onboarding.Change{
+		ID: res.ChangeID, UserID: u.UserID, Provider: u.Provider, SessionID: u.SessionID,
+		Status: u.Status, Reason: u.ReasonCode, At: res.At, Verdict: record.Verdict(u.Status),
+	}
+	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
+		return err
+	}
+	return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
 }
 
 // Notification is a final decision to post to the team's app.

@@ -38,8 +38,10 @@ import (
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/userref"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -67,6 +69,18 @@ type Config struct {
 	// ("whsec_…", Standard Webhooks); unset, the notify step is skipped.
 	NotifyURL    string `env:"IDV_NOTIFY_URL"`
 	NotifySecret string `env:"IDV_NOTIFY_SECRET"`
+
+	// ReviewStatuses are the statuses the onboarding's review gate holds
+	// for a person (docs/extending.md); unset, there is no gate.
+	ReviewStatuses []string `env:"IDV_REVIEW_STATUSES"`
+	// OnboardingIdle is how long an onboarding run with nothing left to do
+	// stays open before it closes.
+	OnboardingIdle time.Duration `env:"IDV_ONBOARDING_IDLE, default=10m"`
+
+	// Deployment and BuildID make the worker a version of a Worker
+	// Deployment (README "Deploying new code"); unset, it is unversioned.
+	Deployment string `env:"IDV_WORKER_DEPLOYMENT"`
+	BuildID    string `env:"IDV_WORKER_BUILD_ID"`
 
 	// UserIDs says how user ids appear in visibility; the receiver's must match.
 	UserIDs userref.Config
@@ -114,7 +128,32 @@ func (c *Config) Validate() []error {
 			errs = append(errs, fmt.Errorf("IDV_NOTIFY_SECRET (required with IDV_NOTIFY_URL) %w", err))
 		}
 	}
+	for _, st := range c.ReviewStatuses {
+		if !record.Final(st) {
+			errs = append(errs, fmt.Errorf("IDV_REVIEW_STATUSES: %q is not a final status (approved, declined, expired, abandoned)", st))
+		}
+	}
+	if c.OnboardingIdle < 0 {
+		errs = append(errs, fmt.Errorf("IDV_ONBOARDING_IDLE must not be negative, got %s", c.OnboardingIdle))
+	}
+	if (c.Deployment == "") != (c.BuildID == "") {
+		errs = append(errs, errors.New("IDV_WORKER_DEPLOYMENT and IDV_WORKER_BUILD_ID go together: set both (a versioned worker) or neither"))
+	}
 	return errs
+}
+
+// Plan is the onboarding steps this worker's configuration gives, in the
+// order they run: the review gate (IDV_REVIEW_STATUSES), then the notify
+// step (IDV_NOTIFY_URL).
+func (c *Config) Plan() onboarding.Plan {
+	p := onboarding.Plan{Review: c.ReviewStatuses, Idle: c.OnboardingIdle}
+	if len(c.ReviewStatuses) > 0 {
+		p.Steps = append(p.Steps, onboarding.StepReview)
+	}
+	if c.NotifyURL != "" {
+		p.Steps = append(p.Steps, onboarding.StepNotify)
+	}
+	return p
 }
 
 // CheckAdminAddr refuses an admin API reachable from other hosts without a
@@ -136,9 +175,12 @@ func CheckAdminAddr(addr, token string) error {
 // NewActivities builds the activities' clients from cfg. A provider without
 // credentials still gets its API, which answers NotConfigured: its
 // sessions' calls wait for a worker that has them.
-func NewActivities(cfg *Config, users *userstore.Store, log *slog.Logger) *activities.Activities {
+func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *slog.Logger) *activities.Activities {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
 	a := &activities.Activities{Users: users, UserRef: cfg.UserIDs.New()}
+	if plan := cfg.Plan(); len(plan.Steps) > 0 {
+		a.Onboarding = onboarding.Starter{Client: tc, TaskQueue: cfg.TaskQueue, Plan: plan}
+	}
 	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
@@ -153,6 +195,7 @@ func (c *Config) WorkflowConfig() workflows.Config {
 	wf := c.Workflow
 	notifies := c.NotifyURL != ""
 	wf.Notify, wf.Rules = &notifies, c.Providers.Rules()
+	wf.Handoff = true
 	return wf
 }
 
@@ -164,9 +207,36 @@ func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Co
 
 // RegisterWorkflows registers idvflow's workflow types, under the names
 // their histories carry, on w: a worker, or a replayer (cmd/replaycheck).
+//
+// Each type's versioning behaviour applies when the worker is a version of
+// a Worker Deployment: a session auto-upgrades to the current version (its
+// changes are patched with GetVersion and checked against committed
+// histories: a session lives for days, and pinning it would keep every old
+// build running for IDV_SESSION_EXPIRY + IDV_LATE_EVENT_WINDOW); an
+// onboarding run is pinned to the version it started on, so a change's
+// steps run as the code that took the change promised, without patches.
 func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
 	v := &workflows.Verification{Config: wf, Legacy: registry.LegacyRules}
-	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{
+		Name: workflows.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
+	})
+	o := &workflows.Onboarding{ActivityTimeout: wf.ActivityTimeout}
+	w.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{
+		Name: onboarding.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
+	})
+}
+
+// WorkerOptions are Options with this worker's deployment version, when it
+// has one.
+func (c *Config) WorkerOptions() sdkworker.Options {
+	o := Options(c.StopTimeout)
+	if c.BuildID != "" {
+		o.DeploymentOptions = sdkworker.DeploymentOptions{
+			UseVersioning: true,
+			Version:       sdkworker.WorkerDeploymentVersion{DeploymentName: c.Deployment, BuildID: c.BuildID},
+		}
+	}
+	return o
 }
 
 // RegisterSearchAttributes adds idvflow's search attributes to the
@@ -241,8 +311,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 		log.Warn("IDV_PAYLOAD_KEYS not set: this worker reads and writes plain payloads; sessions encrypted by other workers or receivers wait for one that has the keys",
 			"task_queue", cfg.TaskQueue)
 	}
-	w := sdkworker.New(tc, cfg.TaskQueue, Options(cfg.StopTimeout))
-	Register(w, NewActivities(cfg, users, log), cfg.WorkflowConfig())
+	w := sdkworker.New(tc, cfg.TaskQueue, cfg.WorkerOptions())
+	Register(w, NewActivities(cfg, users, tc, log), cfg.WorkflowConfig())
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}

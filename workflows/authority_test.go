@@ -104,23 +104,34 @@ func TestR7UntimedDecisionReplayedWeeksLater(t *testing.T) {
 }
 
 // R7: one untimed decision reaches the app under one webhook-id and one
-// decided_at, in every run that meets it; and an expiry of a session that
-// applied no decision is dated when the session began, not 0001-01-01.
+// decided_at, in every run that meets it: once, when the user's onboarding
+// runs the steps (R11: the store remembers the change was handed over),
+// and once per run, the same message, in sessions that run their steps
+// themselves (started before). An expiry of a session that applied no
+// decision is dated when the session began, not 0001-01-01.
 func TestR7NotificationsNamedByTheStore(t *testing.T) {
 	w := sharedWorld(t)
 	t0 := time.Date(2026, 8, 3, 9, 0, 0, 0, time.UTC)
-	user, id := "user-r7-notify-once", "r7-notify-once"
-	body := veriff.DecisionBody(id, "a1", user, "approved", time.Time{})
-	for _, at := range []time.Time{t0, t0.Add(10 * 24 * time.Hour)} {
-		w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{arrive(veriff.Name, at, body)}, func(time.Time) {}, false)
-	}
-	sent := w.notifications(user)
-	if len(sent) != 2 {
-		t.Fatalf("%d notifications, want one per run (2): %+v", len(sent), sent)
-	}
-	for _, n := range sent {
-		if n.WebhookID != sent[0].WebhookID || !n.Data.DecidedAt.Equal(t0) || n.Data.Kind != activities.NotifyVerdict {
-			t.Fatalf("notifications %+v: want one webhook-id, decided at the first receipt %s, a verdict", sent, t0)
+	legacy := schedules.Skipping.Config
+	legacy.Handoff = false
+	for _, c := range []struct {
+		name string
+		cfg  workflows.Config
+		want int
+	}{{"onboarding", schedules.Skipping.Config, 1}, {"legacy", legacy, 2}} {
+		user, id := "user-r7-notify-once-"+c.name, "r7-notify-once-"+c.name
+		body := veriff.DecisionBody(id, "a1", user, "approved", time.Time{})
+		for _, at := range []time.Time{t0, t0.Add(10 * 24 * time.Hour)} {
+			w.runAll(t, c.cfg, veriff.Name, id, []schedules.Delivery{arrive(veriff.Name, at, body)}, func(time.Time) {}, false)
+		}
+		sent := w.notifications(user)
+		if len(sent) != c.want {
+			t.Fatalf("%s: %d notifications, want %d: %+v", c.name, len(sent), c.want, sent)
+		}
+		for _, n := range sent {
+			if n.WebhookID != sent[0].WebhookID || !n.Data.DecidedAt.Equal(t0) || n.Data.Kind != activities.NotifyVerdict {
+				t.Fatalf("%s: notifications %+v: want one webhook-id, decided at the first receipt %s, a verdict", c.name, sent, t0)
+			}
 		}
 	}
 
@@ -129,7 +140,7 @@ func TestR7NotificationsNamedByTheStore(t *testing.T) {
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, qid, []schedules.Delivery{
 		arrive(veriff.Name, t0, veriff.EventBody(qid, "a", quiet, veriff.Started)),
 	}, func(time.Time) {}, false)
-	sent = w.notifications(quiet)
+	sent := w.notifications(quiet)
 	if len(sent) != 1 || sent[0].Data.Status != "expired" || !sent[0].Data.DecidedAt.Equal(t0) || sent[0].Data.Kind != activities.NotifySessionOutcome {
 		t.Fatalf("expiry notifications %+v, want one expired session outcome decided at %s", sent, t0)
 	}

@@ -38,6 +38,12 @@ type Config struct {
 	// Runs recorded before the field existed have nil and keep running the
 	// step as they did.
 	Notify *bool `json:"notify,omitempty"`
+	// Handoff says the run hands each change the record took to the
+	// user's onboarding workflow (onboarding.go, R11) instead of running
+	// the onboarding steps itself. The worker sets it; runs recorded
+	// before have false, and keep running their steps as they did, so a
+	// session started before the change notifies once, as it did.
+	Handoff bool `json:"handoff,omitempty"`
 
 	// recorded is the JSON the run recorded, fields since removed included
 	// (see Recorded).

@@ -52,6 +52,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/testkit"
@@ -130,9 +131,20 @@ func sharedWorld(t *testing.T) *world {
 			Notify: notify.New(app.URL, []byte("notify-secret-notify-secret-0123"), hc),
 		}
 		w.acts.Providers, w.rules = providerAPIs(t, env, hc)
+		w.acts.Onboarding = notifyAtOnce{w.acts}
 		theWorld = w
 	})
 	return theWorld
+}
+
+// notifyAtOnce stands in for the user's onboarding workflow (tested on
+// its own, onboarding_test.go): a change handed over is posted to the app
+// at once, as the onboarding's notify step posts it.
+type notifyAtOnce struct{ acts *activities.Activities }
+
+func (n notifyAtOnce) Hand(ctx context.Context, _ string, c onboarding.Change) error {
+	_, err := n.acts.NotifyApp(ctx, workflows.NotificationOf(c))
+	return err
 }
 
 func (w *world) notifications(user string) []schedules.Notification {

@@ -25,6 +25,9 @@ import (
 // runs the steps again.
 func (s *session) afterFinalDecision(ctx workflow.Context) error {
 	s.stepsPending = false
+	if s.cfg.Handoff {
+		return nil // the user's onboarding runs them (UserUpdate.Onboard)
+	}
 	if s.cfg.Notify == nil || *s.cfg.Notify { // no IDV_NOTIFY_URL: nothing to run
 		if err := s.step(ctx, "notify-app", s.notifyApp); err != nil {
 			return err

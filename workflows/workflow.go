@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/record"
 )
 
@@ -22,7 +23,7 @@ var (
 )
 
 // SearchAttributes lists the keys the worker registers.
-var SearchAttributes = []temporal.SearchAttributeKey{AttrProvider, AttrStatus, AttrUserID}
+var SearchAttributes = []temporal.SearchAttributeKey{AttrProvider, AttrStatus, AttrUserID, onboarding.AttrWaiting}
 
 // Session statuses that are not provider decisions.
 const (
@@ -632,6 +633,9 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 	u.UserID, u.UserIDSource = s.resolvedUserID()
 	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.began
+	// What runs the onboarding steps in older runs (afterFinalDecision)
+	// goes to the user's onboarding: a final decision, or the expiry.
+	u.Onboard = s.cfg.Handoff && u.Kind == record.KindDecision && record.Final(u.Status)
 	if u.SessionBegan.IsZero() || s.startedAt.Before(u.SessionBegan) {
 		u.SessionBegan = s.startedAt
 	}

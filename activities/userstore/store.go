@@ -563,7 +563,7 @@ WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screen
 var errNoUserYet = errors.New("no user record yet")
 
 // Tables are the store's tables, for RowCounts.
-var Tables = []string{"users", "user_changes", "sessions", "change_log"}
+var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs"}
 
 // RowCounts returns the number of rows in each of Tables: what the
 // operations guide's database growth is measured with.
@@ -578,6 +578,28 @@ func (s *Store) RowCounts(ctx context.Context) (map[string]int64, error) {
 		counts[t] = n
 	}
 	return counts, nil
+}
+
+// Handed reports whether the change named changeID was handed to the
+// user's onboarding (docs/semantics.md R11).
+func (s *Store) Handed(ctx context.Context, changeID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM handoffs WHERE change_id = $1`, changeID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up hand-over %s: %w", changeID, err)
+	}
+	return n > 0, nil
+}
+
+// MarkHanded records that the change named changeID was handed over at
+// at; marking it again changes nothing.
+func (s *Store) MarkHanded(ctx context.Context, changeID string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO handoffs (change_id, at_us) VALUES ($1, $2) ON CONFLICT (change_id) DO NOTHING`,
+		changeID, micros(at))
+	if err != nil {
+		return fmt.Errorf("record hand-over %s: %w", changeID, err)
+	}
+	return nil
 }
 
 // Get returns the user's record with its history, oldest change first.

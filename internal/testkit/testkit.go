@@ -209,7 +209,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		cfg.ProviderTimeout = o.ProviderTimeout
 	}
 	cfg.Workflow = o.Workflow
-	s.Activities, s.Workflow = worker.NewActivities(&cfg, s.Users, log), cfg.WorkflowConfig()
+	s.Activities, s.Workflow = worker.NewActivities(&cfg, s.Users, c, log), cfg.WorkflowConfig()
 	if !o.NoWorker {
 		s.StartWorker(10 * time.Second)
 	}

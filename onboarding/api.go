@@ -1,0 +1,185 @@
+// Package onboarding is the contract of a user's onboarding workflow: its
+// name, its workflow id, the change a session hands to it, and the signal,
+// update and query that reach it. The workflow itself is in
+// workflows/onboarding.go; the session's UpdateUser activity hands changes
+// over with a Starter, and the admin API completes a review gate with an
+// Update.
+//
+// A user's onboarding runs beside the user's record, never in its way
+// (docs/semantics.md R11): a session applies a decision to the record and
+// hands the change over; the steps that follow (notify the app, wait for a
+// person) run here, for as long as they take, one change at a time.
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+const (
+	// WorkflowName is the onboarding workflow's type.
+	WorkflowName = "OnboardingWorkflow"
+	// SignalChange hands one applied change to the user's onboarding.
+	SignalChange = "change"
+	// UpdateReview completes the review gate of the change it names.
+	UpdateReview = "review"
+	// QueryState answers State.
+	QueryState = "state"
+	// idPrefix starts every onboarding workflow id.
+	idPrefix = "onboarding:"
+)
+
+// Onboarding's own search attribute: the gate a run waits at, so an
+// operator can list the users waiting for a person
+// (IdvOnboardingWaiting = "review").
+var AttrWaiting = temporal.NewSearchAttributeKeyKeyword("IdvOnboardingWaiting")
+
+// WorkflowID is the id of the onboarding of the user whose reference (the
+// IdvUserId search attribute's value, userref) is userRef: one per user, so
+// a user's changes run one at a time, in order.
+func WorkflowID(userRef string) string { return idPrefix + userRef }
+
+// Change is one change the user store applied to a user's record, as the
+// steps see it. ID is the store's change id: the same in every run that
+// meets the change, so it names the change's side effects (webhook-id).
+type Change struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Provider  string    `json:"provider"`
+	SessionID string    `json:"session_id"`
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason_code,omitempty"`
+	At        time.Time `json:"at"` // the store's order time for the change
+	// Verdict says whether Status is a verdict on the person (approved,
+	// declined) or how one session ended (docs/semantics.md R1).
+	Verdict bool `json:"verdict,omitempty"`
+}
+
+// Review is a person's answer at the review gate of change ChangeID.
+type Review struct {
+	ChangeID string `json:"change_id"`
+	// Outcome is "passed" (the steps after the gate run) or "rejected"
+	// (they do not). Neither changes the user's record (R11).
+	Outcome string `json:"outcome"`
+	// Reviewer names who answered (an operator id, not a person's data).
+	Reviewer string `json:"reviewer"`
+}
+
+// Review outcomes.
+const (
+	ReviewPassed   = "passed"
+	ReviewRejected = "rejected"
+)
+
+// Check reports what is wrong with r, for a clear refusal before it
+// reaches the workflow.
+func (r Review) Check() error {
+	var errs []error
+	if r.ChangeID == "" {
+		errs = append(errs, errors.New("change_id is required"))
+	}
+	if r.Outcome != ReviewPassed && r.Outcome != ReviewRejected {
+		errs = append(errs, fmt.Errorf("outcome must be %q or %q", ReviewPassed, ReviewRejected))
+	}
+	if strings.TrimSpace(r.Reviewer) == "" {
+		errs = append(errs, errors.New("reviewer is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// State is what the onboarding query answers.
+type State struct {
+	// Current is the change whose steps run now, with the step it is at.
+	Current *Change `json:"current,omitempty"`
+	Step    string  `json:"step,omitempty"`
+	// Waiting names the gate the current step waits at ("review"), if any.
+	Waiting string `json:"waiting,omitempty"`
+	// Queued are the changes whose steps have not started, in order.
+	Queued []Change `json:"queued,omitempty"`
+	// Done lists the last changes whose steps ended, newest last.
+	Done []Outcome `json:"done,omitempty"`
+}
+
+// Outcome is what became of one change's steps.
+type Outcome struct {
+	ChangeID string `json:"change_id"`
+	Status   string `json:"status"`
+	// Steps is each step's result: "done", "skipped", "failed: …",
+	// "passed by …", "rejected by …", "superseded".
+	Steps []string `json:"steps"`
+}
+
+// Starter hands changes to users' onboarding workflows.
+type Starter struct {
+	Client    client.Client
+	TaskQueue string
+	// Plan is the steps of the runs this starter starts.
+	Plan Plan
+}
+
+// Hand signals change c, for the user whose reference is userRef, to the
+// user's onboarding, starting it when none is open. The onboarding drops a
+// change it already has (by c.ID), so a retried hand-over is safe.
+func (s Starter) Hand(ctx context.Context, userRef string, c Change) error {
+	opts := client.StartWorkflowOptions{
+		ID:        WorkflowID(userRef),
+		TaskQueue: s.TaskQueue,
+		// A closed onboarding (its steps done) starts afresh.
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "onboarding",
+	}
+	_, err := s.Client.SignalWithStartWorkflow(ctx, opts.ID, SignalChange, c, opts, WorkflowName, Input{Plan: s.Plan})
+	if err != nil {
+		return fmt.Errorf("hand change %s to onboarding: %w", c.ID, err)
+	}
+	return nil
+}
+
+// The steps a plan can name, in the order they run.
+const (
+	// StepReview holds a change whose status the plan lists until a
+	// person answers (Review); the steps after it run only if it passed.
+	StepReview = "review"
+	// StepNotify posts the change to the team's app (IDV_NOTIFY_URL).
+	StepNotify = "notify-app"
+)
+
+// Plan is the steps a run takes: the worker that hands the change over
+// sets it from its configuration, and the run keeps it (it is in the run's
+// history, and carried when it continues as new), so a worker with other
+// steps changes new runs only.
+type Plan struct {
+	Steps []string `json:"steps"`
+	// Review lists the statuses the review gate holds.
+	Review []string `json:"review,omitempty"`
+	// Idle is how long a run with nothing left to do stays open for a
+	// repeated hand-over before it closes.
+	Idle time.Duration `json:"idle"`
+}
+
+// Input starts an onboarding run; a continued run gets what the last one
+// carried.
+type Input struct {
+	Plan    Plan     `json:"plan"`
+	Carried *Carried `json:"carried,omitempty"`
+}
+
+// Carried is what one onboarding run hands to the next when it continues
+// as new: the change whose steps were running (from the step it was at),
+// the queue, and the ids already taken.
+type Carried struct {
+	Current *Change   `json:"current,omitempty"`
+	Step    int       `json:"step,omitempty"`
+	Results []string  `json:"results,omitempty"`
+	Queued  []Change  `json:"queued,omitempty"`
+	Seen    []string  `json:"seen,omitempty"`
+	Done    []Outcome `json:"done,omitempty"`
+}

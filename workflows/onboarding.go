@@ -1,0 +1,365 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/onboarding"
+)
+
+// A step that keeps failing is tried in rounds: a round is an activity
+// with Temporal's retries (at most roundAttempts attempts, a minute apart
+// at most), and between rounds the run sleeps on a timer, doubling from
+// roundPauseFirst to roundPauseMax. The step retries like that for as long
+// as its failure may pass (an app down for days), in a history that grows
+// by a few events a round, and the run can hand over between rounds.
+const (
+	roundAttempts   = 10
+	roundPauseFirst = 5 * time.Minute
+	roundPauseMax   = time.Hour
+	// keptDone bounds the outcomes the state query lists.
+	keptDone = 20
+)
+
+// Onboarding runs OnboardingWorkflow.
+type Onboarding struct {
+	// ActivityTimeout bounds one attempt of a step's activity.
+	ActivityTimeout time.Duration
+}
+
+// OnboardingWorkflow is one user's onboarding (docs/semantics.md R11): it
+// takes the changes the user's sessions applied to the record (signal
+// onboarding.SignalChange) and runs the plan's steps for each, one change
+// at a time, in the record's order. Whatever a step does, the record has
+// already moved on: no step holds back a session.
+func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Input) error {
+	r := newOnboardingRun(ctx, in, o.ActivityTimeout)
+	if err := workflow.SetQueryHandler(ctx, onboarding.QueryState, func() (onboarding.State, error) { return r.state(), nil }); err != nil {
+		return fmt.Errorf("set query handler: %w", err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, onboarding.UpdateReview, r.review,
+		workflow.UpdateHandlerOptions{Validator: r.validateReview}); err != nil {
+		return fmt.Errorf("set update handler: %w", err)
+	}
+	r.listen(ctx)
+
+	for {
+		// 1. The next change in the record's order, or close once nothing
+		// came for the plan's idle time.
+		if r.current == nil {
+			switch r.awaitChange(ctx) {
+			case tooLong:
+				return r.continueAsNew(ctx)
+			case timedOut:
+				if r.drain(); len(r.queued) > 0 {
+					continue // it came with the close: run it
+				}
+				return nil
+			}
+			r.current, r.queued, r.at, r.results = &r.queued[0], r.queued[1:], 0, nil
+		}
+		// 2. Its steps, in the plan's order, from the one it is at.
+		for ; r.at < len(r.in.Plan.Steps); r.at++ {
+			res, err := r.runStep(ctx, r.in.Plan.Steps[r.at])
+			if errors.Is(err, errHandOver) {
+				return r.continueAsNew(ctx)
+			}
+			r.results = append(r.results, res)
+			if res == resRejected || res == resSuperseded {
+				// The gate did not pass: the steps after it do not run.
+				for _, rest := range r.in.Plan.Steps[r.at+1:] {
+					r.results = append(r.results, rest+": skipped")
+				}
+				break
+			}
+		}
+		r.finishChange(ctx)
+		// 3. Bounded like a session (R10).
+		if r.tooLong(ctx) {
+			return r.continueAsNew(ctx)
+		}
+	}
+}
+
+// Step results, as the state query shows them.
+const (
+	resDone       = "done"
+	resRejected   = "rejected"
+	resSuperseded = "superseded"
+)
+
+type onboardingRun struct {
+	in      onboarding.Input
+	timeout time.Duration
+	logger  log.Logger
+	changes workflow.ReceiveChannel
+
+	current  *onboarding.Change // whose steps run
+	at       int                // the step of current that runs
+	results  []string           // of current's steps that ran
+	queued   []onboarding.Change
+	seen     map[string]bool
+	seenList []string
+	done     []onboarding.Outcome
+	answer   *onboarding.Review // the review gate's answer, once given
+	waiting  string
+	signals  int
+}
+
+func newOnboardingRun(ctx workflow.Context, in onboarding.Input, timeout time.Duration) *onboardingRun {
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	r := &onboardingRun{
+		in: in, timeout: timeout, logger: workflow.GetLogger(ctx),
+		changes: workflow.GetSignalChannel(ctx, onboarding.SignalChange), seen: map[string]bool{},
+	}
+	if c := in.Carried; c != nil {
+		r.current, r.at, r.results, r.done = c.Current, c.Step, c.Results, c.Done
+		for _, id := range c.Seen {
+			r.see(id)
+		}
+		for _, ch := range c.Queued {
+			r.enqueue(ch)
+		}
+		r.in.Carried = nil
+	}
+	return r
+}
+
+// listen takes every change as it arrives, so the steps of another
+// change, or a person's wait at the gate, never leave one unread.
+func (r *onboardingRun) listen(ctx workflow.Context) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var c onboarding.Change
+			r.changes.Receive(ctx, &c)
+			r.take(c)
+		}
+	})
+}
+
+// drain takes what was delivered and not yet read.
+func (r *onboardingRun) drain() {
+	for {
+		var c onboarding.Change
+		if !r.changes.ReceiveAsync(&c) {
+			return
+		}
+		r.take(c)
+	}
+}
+
+// take queues change c unless the run already has it: a hand-over is
+// retried until it lands, so it may come twice.
+func (r *onboardingRun) take(c onboarding.Change) {
+	r.signals++
+	if r.seen[c.ID] {
+		return
+	}
+	r.see(c.ID)
+	r.enqueue(c)
+}
+
+func (r *onboardingRun) see(id string) {
+	r.seen[id] = true
+	r.seenList = append(r.seenList, id)
+}
+
+// enqueue keeps the queue in the record's order: the store's order time,
+// then the change id (R11).
+func (r *onboardingRun) enqueue(c onboarding.Change) {
+	i, _ := slices.BinarySearchFunc(r.queued, c, func(a, b onboarding.Change) int {
+		if d := a.At.Compare(b.At); d != 0 {
+			return d
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	r.queued = slices.Insert(r.queued, i, c)
+}
+
+// awaitChange waits for a queued change: ready when there is one, timedOut
+// after the plan's idle time without one, tooLong when the run must hand
+// over.
+func (r *onboardingRun) awaitChange(ctx workflow.Context) wait {
+	if len(r.queued) > 0 {
+		return ready
+	}
+	if r.tooLong(ctx) {
+		return tooLong
+	}
+	ok, _ := workflow.AwaitWithTimeout(ctx, r.in.Plan.Idle, func() bool { return len(r.queued) > 0 || r.tooLong(ctx) })
+	switch {
+	case len(r.queued) > 0:
+		return ready
+	case ok:
+		return tooLong
+	}
+	return timedOut
+}
+
+// runStep runs one step of the current change and returns its result.
+func (r *onboardingRun) runStep(ctx workflow.Context, step string) (string, error) {
+	switch step {
+	case onboarding.StepReview:
+		return r.reviewGate(ctx)
+	case onboarding.StepNotify:
+		return r.notifyApp(ctx)
+	}
+	// A plan from a newer worker, replayed or run by an older one.
+	return step + ": failed: unknown step", nil
+}
+
+// reviewGate holds a change whose status the plan lists until a person
+// answers with the review Update (admin API POST /v1/onboarding/{user}/review,
+// or `temporal workflow update execute --name review`). A newer change
+// supersedes the wait: the person reviews the newest (R11).
+func (r *onboardingRun) reviewGate(ctx workflow.Context) (string, error) {
+	if !slices.Contains(r.in.Plan.Review, r.current.Status) {
+		return onboarding.StepReview + ": not held", nil
+	}
+	r.answer = nil
+	r.setWaiting(ctx, onboarding.StepReview)
+	defer r.setWaiting(ctx, "")
+	_ = workflow.Await(ctx, func() bool { return r.answer != nil || len(r.queued) > 0 || r.tooLong(ctx) })
+	switch {
+	case r.answer != nil && r.answer.Outcome == onboarding.ReviewPassed:
+		return onboarding.StepReview + ": passed by " + r.answer.Reviewer, nil
+	case r.answer != nil:
+		return resRejected, nil
+	case len(r.queued) > 0:
+		return resSuperseded, nil
+	}
+	return "", errHandOver // the next run waits again, at this step
+}
+
+// validateReview refuses an answer the gate cannot take, before it is
+// written to the run's history.
+func (r *onboardingRun) validateReview(rv onboarding.Review) error {
+	if err := rv.Check(); err != nil {
+		return err
+	}
+	if r.waiting != onboarding.StepReview || r.current == nil {
+		return errors.New("no change waits for review")
+	}
+	if rv.ChangeID != r.current.ID {
+		return fmt.Errorf("change %s does not wait for review; change %s does", rv.ChangeID, r.current.ID)
+	}
+	return nil
+}
+
+// review takes a person's answer at the gate.
+func (r *onboardingRun) review(_ workflow.Context, rv onboarding.Review) (onboarding.State, error) {
+	r.answer = &rv
+	return r.state(), nil
+}
+
+// setWaiting shows the gate the run waits at as a search attribute, so
+// operators can list the users waiting for a person.
+func (r *onboardingRun) setWaiting(ctx workflow.Context, gate string) {
+	r.waiting = gate
+	if err := workflow.UpsertTypedSearchAttributes(ctx, onboarding.AttrWaiting.ValueSet(gate)); err != nil {
+		r.logger.Warn("search attribute not set", "error", err)
+	}
+}
+
+// notifyApp posts the change to the team's app (IDV_NOTIFY_URL) as a
+// Standard Webhooks message; webhook-id and decided_at are the store's
+// change id and order time, so every attempt, in any run, is the same
+// message. An app that is down is tried again in rounds until it answers;
+// an answer that no retry changes (a 4xx) fails the step visibly.
+func (r *onboardingRun) notifyApp(ctx workflow.Context) (string, error) {
+	n := NotificationOf(*r.current)
+	opts := workflow.ActivityOptions{
+		Summary:             "notify the app: " + n.Status,
+		StartToCloseTimeout: r.timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			MaximumAttempts: roundAttempts, NonRetryableErrorTypes: []string{activities.ErrTypeNotify},
+		},
+	}
+	var a *activities.Activities
+	for pause := roundPauseFirst; ; pause = min(2*pause, roundPauseMax) {
+		var res activities.NotifyResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.NotifyApp, n).Get(ctx, &res)
+		if err == nil {
+			return resDone, nil
+		}
+		if isPermanent(err) {
+			r.logger.Warn("onboarding step failed", "step", onboarding.StepNotify, "error", err)
+			return onboarding.StepNotify + ": failed: " + errorMessage(err), nil
+		}
+		r.logger.Info("app not reached; trying again later", "pause", pause, "error", err)
+		// The next round, unless the run must hand over first.
+		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
+			return "", errHandOver
+		}
+	}
+}
+
+// NotificationOf is the message the notify step posts for change c: the
+// same Standard Webhooks message a session posted itself before (R7: its
+// webhook-id is the store's change id, decided_at its order time).
+func NotificationOf(c onboarding.Change) activities.Notification {
+	n := activities.Notification{
+		WebhookID: "msg_" + c.ID, UserID: c.UserID, Provider: c.Provider, SessionID: c.SessionID,
+		Status: c.Status, ReasonCode: c.Reason, DecidedAt: c.At, Kind: activities.NotifySessionOutcome,
+	}
+	if c.Verdict {
+		n.Kind = activities.NotifyVerdict
+	}
+	return n
+}
+
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}
+
+// finishChange records what became of the current change's steps.
+func (r *onboardingRun) finishChange(ctx workflow.Context) {
+	c := r.current
+	r.done = lastN(append(r.done, onboarding.Outcome{ChangeID: c.ID, Status: c.Status, Steps: r.results}), keptDone)
+	r.logger.Info("onboarding steps ended", "change", c.ID, "status", c.Status, "steps", r.results)
+	r.current, r.at, r.results = nil, 0, nil
+}
+
+func (r *onboardingRun) state() onboarding.State {
+	st := onboarding.State{Current: r.current, Waiting: r.waiting, Queued: r.queued, Done: r.done}
+	if r.current != nil && r.at < len(r.in.Plan.Steps) {
+		st.Step = r.in.Plan.Steps[r.at]
+	}
+	return st
+}
+
+// tooLong reports whether this run should hand over to a new one.
+func (r *onboardingRun) tooLong(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return r.signals >= continueAfterSignals || info.GetCurrentHistoryLength() >= continueAfterEvents ||
+		info.GetContinueAsNewSuggested()
+}
+
+// continueAsNew hands the queue, the change in progress (from the step it
+// was at) and the ids taken to a new run.
+func (r *onboardingRun) continueAsNew(ctx workflow.Context) error {
+	r.drain()
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	in := onboarding.Input{Plan: r.in.Plan, Carried: &onboarding.Carried{
+		Current: r.current, Step: r.at, Results: r.results, Queued: r.queued,
+		Seen: lastN(r.seenList, carriedSeen), Done: r.done,
+	}}
+	return workflow.NewContinueAsNewError(ctx, onboarding.WorkflowName, in)
+}
