@@ -20,9 +20,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/userref"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/receiver/webhook"
 	"github.com/idvflow/idvflow/record"
 	"github.com/idvflow/idvflow/workflows"
@@ -37,6 +39,7 @@ type Users interface {
 // Temporal is the part of client.Client the admin API uses.
 type Temporal interface {
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
@@ -120,6 +123,8 @@ func (s *Server) Handler() http.Handler {
 	v1 := g.Group("/v1", s.authorize, noStore)
 	v1.GET("/users/:userID", s.user)
 	v1.GET("/sessions/:provider/:sessionID", s.session)
+	v1.GET("/onboarding/:userID", s.onboarding)
+	v1.POST("/onboarding/:userID/review", limitBody(4<<10), s.review)
 	return g
 }
 
@@ -307,4 +312,76 @@ func (s *Server) session(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, st)
+}
+
+// onboarding answers the user's onboarding state: the change whose steps
+// run, the step, the gate it waits at, the queue and the last outcomes.
+func (s *Server) onboarding(c *gin.Context) {
+	id := onboarding.WorkflowID(s.userRef.Value(c.Param("userID")))
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	val, err := s.temporal.QueryWorkflow(ctx, id, "", onboarding.QueryState)
+	if s.temporalError(c, id, err) {
+		return
+	}
+	var st onboarding.State
+	if err := val.Get(&st); err != nil {
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot decode onboarding state"})
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+// review completes the review gate of the change the body names, with the
+// onboarding's review Update; it answers when the onboarding took it.
+func (s *Server) review(c *gin.Context) {
+	var rv onboarding.Review
+	if err := c.ShouldBindJSON(&rv); err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "body must be JSON: {\"change_id\", \"outcome\", \"reviewer\"}"})
+		return
+	}
+	if err := rv.Check(); err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
+	id := onboarding.WorkflowID(s.userRef.Value(c.Param("userID")))
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: onboarding.UpdateReview, Args: []any{rv},
+		// The change id and reviewer name the answer: a retried request
+		// is the same Update, taken once.
+		UpdateID:     "review/" + rv.ChangeID + "/" + rv.Outcome + "/" + rv.Reviewer,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st onboarding.State
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		// The onboarding refused it (no such change at the gate).
+		c.JSON(http.StatusConflict, gin.H{"error": appErr.Message()})
+		return
+	}
+	if s.temporalError(c, id, err) {
+		return
+	}
+	s.log.Info("review gate answered", "workflow_id", id, "change", rv.ChangeID, "outcome", rv.Outcome, "reviewer", rv.Reviewer)
+	c.JSON(http.StatusOK, st)
+}
+
+// temporalError answers err, if there is one, and reports whether it did.
+func (s *Server) temporalError(c *gin.Context, id string, err error) bool {
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &notFound):
+		c.JSON(http.StatusNotFound, gin.H{"error": "no onboarding open for this user"})
+	default:
+		s.log.Warn("onboarding call", "workflow_id", id, "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})
+	}
+	return true
 }

@@ -34,6 +34,9 @@ func (n noTemporal) QueryWorkflow(context.Context, string, string, string, ...an
 	}
 	return nil, io.EOF
 }
+func (n noTemporal) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, io.EOF
+}
 func (n noTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	return &client.CheckHealthResponse{}, nil
 }

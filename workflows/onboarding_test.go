@@ -180,3 +180,99 @@ func (a *app) refused() int {
 	defer a.mu.Unlock()
 	return a.refusal
 }
+
+// onboardingEnv runs one onboarding in the test environment with the app
+// up, from start.
+func onboardingEnv(t *testing.T, start time.Time) (*testsuite.TestWorkflowEnvironment, *app) {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sharedWorld(t).quiet)
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(start)
+	a := newApp(t, env.Now, time.Time{})
+	env.RegisterActivity(&activities.Activities{Notify: a.client})
+	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
+	return env, a
+}
+
+func change(id, status string, at time.Time) onboarding.Change {
+	return onboarding.Change{ID: id, UserID: "user-r11-gate", Provider: veriff.Name, SessionID: "r11-gate",
+		Status: status, At: at, Verdict: status == "approved" || status == "declined"}
+}
+
+func onboardingState(t *testing.T, env *testsuite.TestWorkflowEnvironment) onboarding.State {
+	t.Helper()
+	v, err := env.QueryWorkflow(onboarding.QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st onboarding.State
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// R11: the review gate holds an approval until a person answers with the
+// review Update; an answer for another change is refused before it is
+// written; the app hears of the approval only after the gate passed.
+func TestR11ReviewGate(t *testing.T) {
+	t0 := time.Date(2026, 10, 6, 9, 0, 0, 0, time.UTC)
+	env, app := onboardingEnv(t, t0)
+	approved := change("c-approved", "approved", t0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, approved) }, 0)
+	var refused, taken error
+	var waiting string
+	env.RegisterDelayedCallback(func() {
+		waiting = onboardingState(t, env).Waiting
+		env.UpdateWorkflow(onboarding.UpdateReview, "wrong", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { refused = err },
+			OnAccept: func() { t.Error("an answer for another change was accepted") }, OnComplete: func(any, error) {},
+		}, onboarding.Review{ChangeID: "c-other", Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(onboarding.UpdateReview, "right", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { taken = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, onboarding.Review{ChangeID: approved.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
+	}, 2*time.Hour)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Minute}
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
+		t.Fatalf("onboarding: %v", err)
+	}
+	if waiting != onboarding.StepReview || refused == nil || taken != nil {
+		t.Fatalf("waiting %q, wrong answer refused: %v, right answer refused: %v", waiting, refused, taken)
+	}
+	got := app.delivered()
+	if len(got) != 1 || got[0].Data.Status != "approved" || got[0].at.Before(t0.Add(2*time.Hour)) {
+		t.Fatalf("delivered %+v; want the approval once, after the review (%s)", got, t0.Add(2*time.Hour))
+	}
+}
+
+// R11: a newer change supersedes a wait at the gate: the person reviews
+// the newest; the steps after the gate do not run for the older change,
+// and the newer one (a decline, which the gate does not hold) is
+// delivered. The record was never held: the onboarding only sees it.
+func TestR11NewerChangeSupersedesTheGate(t *testing.T) {
+	t0 := time.Date(2026, 10, 7, 9, 0, 0, 0, time.UTC)
+	env, app := onboardingEnv(t, t0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, change("c-approved", "approved", t0)) }, 0)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(onboarding.SignalChange, change("c-declined", "declined", t0.Add(time.Hour)))
+	}, time.Hour)
+	var st onboarding.State
+	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour+time.Minute)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Hour}
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
+		t.Fatalf("onboarding: %v", err)
+	}
+	got := app.delivered()
+	if len(got) != 1 || got[0].Data.Status != "declined" {
+		t.Fatalf("delivered %+v; want the decline only", got)
+	}
+	if len(st.Done) != 2 || !slices.Equal(st.Done[0].Steps, []string{"superseded", "notify-app: skipped"}) ||
+		!slices.Equal(st.Done[1].Steps, []string{"review: not held", "done"}) {
+		t.Fatalf("outcomes %+v", st.Done)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,6 +91,8 @@ type Stack struct {
 	Target *simulator.Target
 	// App stands for the team's app: it receives the notify step's posts.
 	App *httptest.Server
+	// AppDown makes App answer 503 (an outage of the team's app).
+	AppDown atomic.Bool
 
 	dir     string
 	closers []func()
@@ -181,6 +184,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.closers = append(s.closers, func() { s.Users.Close() })
 
 	s.App = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.AppDown.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		var body struct{ Data activities.Notification }
 		json.NewDecoder(r.Body).Decode(&body)
 		s.mu.Lock()

@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// onboardingFlow is a short-lived session for these tests: no poll, a
+// late-event window of two seconds.
+func onboardingFlow() workflows.Config {
+	wf := workflows.DefaultConfig()
+	wf.LateEventWindow = 2 * time.Second
+	return wf
+}
+
+// waitUser polls the admin API until the user's record has status.
+func waitUser(t *testing.T, st *testkit.Stack, user, status string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var u admin.UserView
+	for {
+		if code := getJSON(t, st.Admin.URL+"/v1/users/"+user, adminToken, &u); code == http.StatusOK && u.Status == status {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("user %s is %q after %s, want %s", user, u.Status, limit, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// workflowTasks counts the workflow tasks of a closed session's runs.
+func workflowTasks(t *testing.T, st *testkit.Stack, sessionID string) int {
+	t.Helper()
+	ctx := context.Background()
+	id := workflows.WorkflowID(veriff.Name, sessionID)
+	if err := st.WaitClosed(ctx, id, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	it := st.Temporal.GetDefaultClient().GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			n++
+		}
+	}
+	return n
+}
+
+// decideTwice sends a session's approval, waits for it on the record, then
+// a re-review's decline, and says how long the decline took to reach the
+// record after its 200.
+func decideTwice(t *testing.T, st *testkit.Stack, user, sessionID string) time.Duration {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	st.Emulator.Put(veriff.Name, sessionID, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", now))); code != http.StatusOK {
+		t.Fatalf("approval: %d", code)
+	}
+	waitUser(t, st, user, "approved", 20*time.Second)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "declined", now.Add(time.Second)))); code != http.StatusOK {
+		t.Fatalf("decline: %d", code)
+	}
+	return waitUser(t, st, user, "declined", 20*time.Second)
+}
+
+// Issue 22, black-box: with IDV_NOTIFY_URL answering 503, a newer decision
+// reaches the record within seconds, in as many workflow tasks as with the
+// app up; once the app is back, both notifications arrive, in the
+// record's order, each once.
+func TestAppDownNeverHoldsTheRecord(t *testing.T) {
+	st := startStack(t, onboardingFlow())
+
+	// The app up: the budget.
+	decideTwice(t, st, "user-app-up", "0d0d0d0d-0000-4000-8000-000000000001")
+	up := workflowTasks(t, st, "0d0d0d0d-0000-4000-8000-000000000001")
+
+	st.AppDown.Store(true)
+	user, sessionID := "user-app-down", "0d0d0d0d-0000-4000-8000-000000000002"
+	took := decideTwice(t, st, user, sessionID)
+	if took > 5*time.Second {
+		t.Fatalf("the decline reached the record %s after its 200, with the app down", took)
+	}
+	down := workflowTasks(t, st, sessionID)
+	// One more task at most: two webhooks a second apart may be read in
+	// one task or two, whatever the app does.
+	if down > up+1 {
+		t.Fatalf("the session took %d workflow tasks with the app down, %d with it up", down, up)
+	}
+	if n := st.Notifications(user); len(n) != 0 {
+		t.Fatalf("notifications %+v while the app was down", n)
+	}
+
+	st.AppDown.Store(false)
+	deadline := time.Now().Add(90 * time.Second)
+	for len(st.Notifications(user)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a third would come now
+	got := st.Notifications(user)
+	if len(got) != 2 || got[0].Data.Status != "approved" || got[1].Data.Status != "declined" || got[0].WebhookID == got[1].WebhookID {
+		t.Fatalf("notifications %+v; want the approval, then the decline, once each", got)
+	}
+	t.Logf("decline on the record %s after its 200 with the app down; %d workflow tasks (%d with the app up)", took, down, up)
+}
+
+func postJSON(t *testing.T, url, token string, body, v any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		_ = json.NewDecoder(resp.Body).Decode(v)
+	}
+	return resp.StatusCode
+}
+
+// docs/extending.md's review gate, through the production receiver,
+// worker and admin API: an approval waits at the gate (the record says
+// approved meanwhile) until an operator answers with POST
+// /v1/onboarding/{user}/review; wrong answers get a clear 4xx.
+func TestReviewGateThroughTheAdminAPI(t *testing.T) {
+	st, err := testkit.Start(context.Background(), testkit.Options{
+		Workflow: onboardingFlow(), T: t, Env: map[string]string{"IDV_REVIEW_STATUSES": "approved"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	user, sessionID := "user-review-gate", "0e0e0e0e-0000-4000-8000-000000000001"
+	st.Emulator.Put(veriff.Name, sessionID, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
+		t.Fatalf("approval: %d", code)
+	}
+	waitUser(t, st, user, "approved", 20*time.Second)
+
+	var ob onboarding.State
+	deadline := time.Now().Add(20 * time.Second)
+	for ob.Waiting != onboarding.StepReview {
+		if time.Now().After(deadline) {
+			t.Fatalf("onboarding %+v: never waited for review", ob)
+		}
+		getJSON(t, st.Admin.URL+"/v1/onboarding/"+user, adminToken, &ob)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ob.Current == nil || ob.Current.Status != "approved" {
+		t.Fatalf("onboarding %+v", ob)
+	}
+	url := st.Admin.URL + "/v1/onboarding/" + user + "/review"
+	var refusal struct{ Error string }
+	if code := postJSON(t, url, adminToken, onboarding.Review{ChangeID: ob.Current.ID, Outcome: "ok"}, &refusal); code != http.StatusBadRequest || refusal.Error == "" {
+		t.Fatalf("an answer without reviewer and with outcome ok: %d %q, want 400 with a reason", code, refusal.Error)
+	}
+	if code := postJSON(t, url, adminToken, onboarding.Review{ChangeID: "nope", Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"}, &refusal); code != http.StatusConflict || refusal.Error == "" {
+		t.Fatalf("an answer for another change: %d %q, want 409 with a reason", code, refusal.Error)
+	}
+	if n := st.Notifications(user); len(n) != 0 {
+		t.Fatalf("the app heard of the approval before the review: %+v", n)
+	}
+	var after onboarding.State
+	if code := postJSON(t, url, adminToken, onboarding.Review{ChangeID: ob.Current.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"}, &after); code != http.StatusOK {
+		t.Fatalf("the review: %d", code)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for len(st.Notifications(user)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := st.Notifications(user); len(n) != 1 || n[0].Data.Status != "approved" || n[0].WebhookID != "msg_"+ob.Current.ID {
+		t.Fatalf("notifications %+v; want the approval once, named by its change", n)
+	}
+}
