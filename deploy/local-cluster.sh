@@ -16,6 +16,14 @@
 #   deploy/local-cluster.sh start-worker N     start worker N again
 #   deploy/local-cluster.sh restart-temporal   stop the server process and start it again
 #   deploy/local-cluster.sh restart-postgres   restart the PostgreSQL cluster
+#   deploy/local-cluster.sh start-version N BUILD
+#                          start worker version-N as build BUILD of the Worker
+#                          Deployment "idvflow" (admin API 127.0.0.1:1810N);
+#                          IDV_NOTIFY_URL, IDV_NOTIFY_SECRET, IDV_REVIEW_STATUSES
+#                          and IDV_ONBOARDING_IDLE pass through to it
+#   deploy/local-cluster.sh stop-version N     stop worker version-N
+#   deploy/local-cluster.sh set-current BUILD  make BUILD the current version
+#                          ("" sends new work to unversioned workers again)
 #
 # Runs as root (it manages the Debian PostgreSQL cluster through
 # pg_ctlcluster and psql as the postgres user). State, logs and binaries live
@@ -174,6 +182,18 @@ worker_up() {
   wait_for "worker $n" 60 alive_and_open "worker$n" "127.0.0.1:1808$n"
 }
 
+# version_up N BUILD: a worker of BUILD as a version of the deployment,
+# with the onboarding variables the caller set.
+version_up() {
+  local n=$1 build=$2 extra=()
+  for v in IDV_NOTIFY_URL IDV_NOTIFY_SECRET IDV_REVIEW_STATUSES IDV_ONBOARDING_IDLE; do
+    [ -n "${!v:-}" ] && extra+=("$v=${!v}")
+  done
+  start "version-$n" env $(idv_env) "${extra[@]}" IDV_ADMIN_ADDR="127.0.0.1:1810$n" \
+    IDV_WORKER_DEPLOYMENT=idvflow IDV_WORKER_BUILD_ID="$build" "$bin/worker"
+  wait_for "worker version-$n ($build)" 60 alive_and_open "version-$n" "127.0.0.1:1810$n"
+}
+
 receiver_up() {
   local n=$1
   start "receiver$n" env $(idv_env) IDV_HTTP_ADDR="127.0.0.1:1807$n" IDV_METRICS_ADDR="127.0.0.1:1809$((n + 1))" "$bin/receiver"
@@ -207,7 +227,7 @@ EOF
 }
 
 down() {
-  for name in receiver1 receiver2 worker1 worker2 ui emulator temporal; do
+  for name in receiver1 receiver2 worker1 worker2 $(cd "$dir/pids" && ls -d version-* 2>/dev/null) ui emulator temporal; do
     stop "$name"
   done
   rm -f "$dir/env"
@@ -231,8 +251,11 @@ restart-temporal)
   temporal_up
   ;;
 restart-postgres) pg_ctlcluster "$(pg_version)" main restart ;;
+start-version) version_up "${2:?version number}" "${3:?build id}" ;;
+stop-version) stop "version-${2:?version number}" ;;
+set-current) "$bin/localcluster" set-current "${2?build id, or \"\" for unversioned}" ;;
 *)
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -7,6 +7,7 @@
 //	localcluster ui          # UI_ADDR (default 127.0.0.1:8233), TEMPORAL_ADDRESS
 //	localcluster emulator    # EMULATOR_ADDR, EMULATOR_STATE; the dev credentials
 //	localcluster payload-key # prints a new IDV_PAYLOAD_KEYS value
+//	localcluster set-current BUILD  # IDV_WORKER_DEPLOYMENT's current version ("" : unversioned)
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/idvflow/idvflow/emulator"
+	"github.com/idvflow/idvflow/internal/deployment"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
@@ -38,8 +40,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: localcluster namespace|ui|emulator|payload-key")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: localcluster namespace|ui|emulator|payload-key|set-current BUILD")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,6 +56,12 @@ func main() {
 		err = emulate(ctx)
 	case "payload-key":
 		fmt.Println(payloadcodec.NewKey("local-1"))
+	case "set-current":
+		if len(os.Args) != 3 {
+			err = errors.New("usage: localcluster set-current BUILD")
+			break
+		}
+		err = setCurrent(ctx, os.Args[2])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -107,6 +115,25 @@ func namespace(ctx context.Context) error {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// setCurrent makes build the current version of IDV_WORKER_DEPLOYMENT
+// (default idvflow), what `temporal worker deployment set-current-version`
+// does.
+func setCurrent(ctx context.Context, build string) error {
+	c, err := temporalconn.Lazy(temporalconn.Config{}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	name := env("IDV_WORKER_DEPLOYMENT", "idvflow")
+	if err := deployment.SetCurrent(ctx, c, name, build); err != nil {
+		return err
+	}
+	log.Printf("deployment %s: current version %q", name, build)
+	return nil
 }
 
 // visible waits until the frontend's namespace cache knows ns (it refreshes

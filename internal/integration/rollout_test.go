@@ -2,42 +2,46 @@ package integration
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/deployment"
+	"github.com/idvflow/idvflow/internal/envconf"
+	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
 
 const rolloutDeployment = "idvflow"
 
-// setCurrent makes build the deployment's current version, once its
-// workers have polled (the server knows a version only then).
+// setCurrent makes build the deployment's current version.
 func setCurrent(t *testing.T, c client.Client, build string) {
 	t.Helper()
-	h := c.WorkerDeploymentClient().GetHandle(rolloutDeployment)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := h.SetCurrentVersion(context.Background(), client.WorkerDeploymentSetCurrentVersionOptions{BuildID: build})
-		if err == nil {
-			return
-		}
-		var notFound *serviceerror.NotFound
-		var precondition *serviceerror.FailedPrecondition
-		if time.Now().After(deadline) || !(errors.As(err, &notFound) || errors.As(err, &precondition)) {
-			t.Fatalf("set current version %s: %v", build, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := deployment.SetCurrent(ctx, c, rolloutDeployment, build); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -65,13 +69,95 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-// Issue 22, deploying new steps safely: two builds of the worker as
-// versions of one Worker Deployment. v1 onboards with the notify step;
-// v2 adds the review gate. An onboarding run started on v1 stays pinned
-// to it and finishes as v1 promised (no gate) after v2 became current;
-// new runs take v2; after a rollback to v1, new runs take v1 again while
-// the run pinned to v2 still waits at its gate, served by v2's workers,
-// until a person answers. Sessions auto-upgrade throughout.
+// rolloutStack is what the rollout scenario needs of a stack: in process
+// (TestVersionedRollout) or deploy/local-cluster.sh's (TestClusterRollout).
+type rolloutStack struct {
+	c client.Client
+	// startVersion starts the workers of a build; review is its review
+	// gate's statuses.
+	startVersion func(build string, review []string)
+	// approve sends a session's approval and waits for it on the record.
+	approve    func(user, sessionID string)
+	onboarding func(user string) onboarding.State
+	review     func(user string, rv onboarding.Review) int
+	notified   func(user string) int
+	appDown    func(bool)
+}
+
+// rollout is issue 22's rollout: two builds of the worker as versions of
+// one Worker Deployment. v1 onboards with the notify step; v2 adds the
+// review gate. An onboarding run started on v1 stays pinned to it and
+// finishes as v1 promised (no gate) after v2 became current; new runs
+// take v2; after a rollback to v1, new runs take v1 again while the run
+// pinned to v2 still waits at its gate, served by v2's workers, until a
+// person answers. Sessions auto-upgrade throughout. users and sessions
+// are three of each, unique to the run.
+func rollout(t *testing.T, rs rolloutStack, users, sessions [3]string) {
+	c := rs.c
+	onboardingOf := func(user string) string { return onboarding.WorkflowID(user) }
+
+	// v1, current; an onboarding in flight on it (the app is down).
+	rs.startVersion("v1", nil)
+	setCurrent(t, c, "v1")
+	rs.appDown(true)
+	rs.approve(users[0], sessions[0])
+	waitFor(t, "user 1's onboarding", 30*time.Second, func() bool {
+		b, _ := versionOf(t, c, onboardingOf(users[0]))
+		return b == "v1"
+	})
+
+	// v2, with the review gate, current: new runs take it.
+	rs.startVersion("v2", []string{"approved"})
+	setCurrent(t, c, "v2")
+	rs.approve(users[1], sessions[1])
+	waitFor(t, "user 2's onboarding at v2's review gate", 30*time.Second, func() bool {
+		return rs.onboarding(users[1]).Waiting == onboarding.StepReview
+	})
+	if b, behavior := versionOf(t, c, onboardingOf(users[1])); b != "v2" || behavior != enumspb.VERSIONING_BEHAVIOR_PINNED {
+		t.Fatalf("user 2's onboarding on %q (%s), want pinned to v2", b, behavior)
+	}
+
+	// The app is back: user 1's run finishes as v1 promised, without a gate.
+	rs.appDown(false)
+	waitFor(t, "user 1's notification", 90*time.Second, func() bool { return rs.notified(users[0]) == 1 })
+	if b, behavior := versionOf(t, c, onboardingOf(users[0])); b != "v1" || behavior != enumspb.VERSIONING_BEHAVIOR_PINNED {
+		t.Fatalf("user 1's onboarding on %q (%s), want pinned to v1", b, behavior)
+	}
+	if n := rs.notified(users[1]); n != 0 {
+		t.Fatalf("user 2 notified %d times before the review", n)
+	}
+
+	// Rollback: v1 current again. New runs take v1; user 2's run stays on
+	// v2 and waits for its reviewer.
+	setCurrent(t, c, "v1")
+	rs.approve(users[2], sessions[2])
+	waitFor(t, "user 3's notification (v1: no gate)", 30*time.Second, func() bool { return rs.notified(users[2]) == 1 })
+	if b, _ := versionOf(t, c, onboardingOf(users[2])); b != "v1" {
+		t.Fatalf("user 3's onboarding on %q after the rollback, want v1", b)
+	}
+	ob := rs.onboarding(users[1])
+	if ob.Waiting != onboarding.StepReview || ob.Current == nil {
+		t.Fatalf("user 2's onboarding after the rollback: %+v, want still at the gate", ob)
+	}
+	rv := onboarding.Review{ChangeID: ob.Current.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"}
+	if code := rs.review(users[1], rv); code != http.StatusOK {
+		t.Fatalf("review of user 2: %d", code)
+	}
+	waitFor(t, "user 2's notification", 30*time.Second, func() bool { return rs.notified(users[1]) == 1 })
+	if b, _ := versionOf(t, c, onboardingOf(users[1])); b != "v2" {
+		t.Fatalf("user 2's onboarding finished on %q, want v2", b)
+	}
+
+	// Sessions follow the current version.
+	for _, id := range []string{sessions[0], sessions[2]} {
+		if _, behavior := versionOf(t, c, workflows.WorkflowID(veriff.Name, id)); behavior != enumspb.VERSIONING_BEHAVIOR_AUTO_UPGRADE {
+			t.Fatalf("session %s: %s, want auto-upgrade", id, behavior)
+		}
+	}
+}
+
+// TestVersionedRollout is the rollout with both builds' workers in this
+// process, on the in-process server.
 func TestVersionedRollout(t *testing.T) {
 	st, err := testkit.Start(context.Background(), testkit.Options{Workflow: onboardingFlow(), T: t, NoWorker: true})
 	if err != nil {
@@ -79,90 +165,143 @@ func TestVersionedRollout(t *testing.T) {
 	}
 	t.Cleanup(st.Close)
 	c := st.Temporal.GetDefaultClient()
-	startVersion := func(build string, review []string) {
-		cfg := worker.Config{
-			TaskQueue: testkit.TaskQueue, NotifyURL: st.App.URL, ReviewStatuses: review, OnboardingIdle: 2 * time.Second,
-			Deployment: rolloutDeployment, BuildID: build, StopTimeout: time.Second,
-		}
-		acts := *st.Activities
-		acts.Onboarding = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue, Plan: cfg.Plan()}
-		w := sdkworker.New(c, testkit.TaskQueue, cfg.WorkerOptions())
-		worker.Register(w, &acts, st.Workflow)
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(w.Stop)
+	rs := rolloutStack{c: c,
+		startVersion: func(build string, review []string) {
+			cfg := worker.Config{
+				TaskQueue: testkit.TaskQueue, NotifyURL: st.App.URL, ReviewStatuses: review, OnboardingIdle: 2 * time.Second,
+				Deployment: rolloutDeployment, BuildID: build, StopTimeout: time.Second,
+			}
+			acts := *st.Activities
+			acts.Onboarding = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue, Plan: cfg.Plan()}
+			w := sdkworker.New(c, testkit.TaskQueue, cfg.WorkerOptions())
+			worker.Register(w, &acts, st.Workflow)
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Stop)
+		},
+		approve: func(user, sessionID string) {
+			t.Helper()
+			st.Emulator.Put(veriff.Name, sessionID, nil)
+			if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
+				t.Fatalf("approval of %s: %d", user, code)
+			}
+			waitUser(t, st, user, "approved", 20*time.Second)
+		},
+		onboarding: func(user string) onboarding.State {
+			var ob onboarding.State
+			getJSON(t, st.Admin.URL+"/v1/onboarding/"+user, adminToken, &ob)
+			return ob
+		},
+		review: func(user string, rv onboarding.Review) int {
+			return postJSON(t, st.Admin.URL+"/v1/onboarding/"+user+"/review", adminToken, rv, nil)
+		},
+		notified: func(user string) int { return len(st.Notifications(user)) },
+		appDown:  st.AppDown.Store,
 	}
-	approve := func(user, sessionID string) {
+	rollout(t, rs, [3]string{"user-rollout-1", "user-rollout-2", "user-rollout-3"},
+		[3]string{"0f0f0f0f-0000-4000-8000-000000000001", "0f0f0f0f-0000-4000-8000-000000000002", "0f0f0f0f-0000-4000-8000-000000000003"})
+}
+
+// TestClusterRollout is the rollout on deploy/local-cluster.sh's stack:
+// the official Temporal server on PostgreSQL, each build's worker a
+// process of cmd/worker started by the script (start-version), the
+// current version moved by the script (set-current). Skipped unless
+// IDV_CLUSTER_ENV names the stack's env file, as .ci/run sets it.
+func TestClusterRollout(t *testing.T) {
+	envFile := os.Getenv("IDV_CLUSTER_ENV")
+	if envFile == "" {
+		t.Skip("IDV_CLUSTER_ENV is not set: start deploy/local-cluster.sh up and point it at its env file")
+	}
+	cluster, err := envconf.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
+	}
+	script, receiver, adminURL := cluster["IDV_CLUSTER_SCRIPT"], strings.Split(cluster["IDV_CLUSTER_RECEIVERS"], ",")[0], cluster["IDV_CLUSTER_ADMIN"]
+	run := func(args ...string) {
 		t.Helper()
-		st.Emulator.Put(veriff.Name, sessionID, nil)
-		if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
-			t.Fatalf("approval of %s: %d", user, code)
+		if out, err := exec.Command("bash", append([]string{script}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("local-cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		waitUser(t, st, user, "approved", 20*time.Second)
 	}
-	onboardingOf := func(user string) string { return onboarding.WorkflowID(user) }
-	waiting := func(user string) string {
-		var ob onboarding.State
-		getJSON(t, st.Admin.URL+"/v1/onboarding/"+user, adminToken, &ob)
-		return ob.Waiting
+	emu := remoteEmulator{t: t, target: &simulator.Target{EmulatorURL: cluster["IDV_CLUSTER_EMULATOR"]}}
+	lookup := temporalconn.EnvMap{"TEMPORAL_ADDRESS": cluster["TEMPORAL_ADDRESS"], "TEMPORAL_NAMESPACE": cluster["TEMPORAL_NAMESPACE"]}
+	c, err := temporalconn.Lazy(temporalconn.Config{Env: lookup, DisableFile: true, PayloadKeys: cluster["IDV_PAYLOAD_KEYS"]}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer c.Close()
 
-	// v1, current; an onboarding in flight on it (the app is down).
-	startVersion("v1", nil)
-	setCurrent(t, c, "v1")
-	st.AppDown.Store(true)
-	approve("user-rollout-1", "0f0f0f0f-0000-4000-8000-000000000001")
-	waitFor(t, "user 1's onboarding", 20*time.Second, func() bool {
-		b, _ := versionOf(t, c, onboardingOf("user-rollout-1"))
-		return b == "v1"
+	// The team's app, served by the test.
+	var down atomic.Bool
+	var mu sync.Mutex
+	got := map[string]int{}
+	app := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var body struct{ Data activities.Notification }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			rw.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got[body.Data.UserID]++
+		mu.Unlock()
+	}))
+	defer app.Close()
+
+	var started []string
+	t.Cleanup(func() {
+		// Leave the stack as it was: unversioned workers take new work.
+		if out, err := exec.Command("bash", script, "set-current", "").CombinedOutput(); err != nil {
+			t.Errorf("set-current \"\": %v\n%s", err, out)
+		}
+		for _, n := range started {
+			exec.Command("bash", script, "stop-version", n).Run()
+		}
 	})
-
-	// v2, with the review gate, current: new runs take it.
-	startVersion("v2", []string{"approved"})
-	setCurrent(t, c, "v2")
-	approve("user-rollout-2", "0f0f0f0f-0000-4000-8000-000000000002")
-	waitFor(t, "user 2's onboarding at v2's review gate", 20*time.Second, func() bool { return waiting("user-rollout-2") == onboarding.StepReview })
-	if b, behavior := versionOf(t, c, onboardingOf("user-rollout-2")); b != "v2" || behavior != enumspb.VERSIONING_BEHAVIOR_PINNED {
-		t.Fatalf("user 2's onboarding on %q (%s), want pinned to v2", b, behavior)
+	rs := rolloutStack{c: c,
+		startVersion: func(build string, review []string) {
+			n := strconv.Itoa(len(started) + 1)
+			t.Setenv("IDV_NOTIFY_URL", app.URL)
+			t.Setenv("IDV_NOTIFY_SECRET", testkit.NotifySecret)
+			t.Setenv("IDV_REVIEW_STATUSES", strings.Join(review, ","))
+			t.Setenv("IDV_ONBOARDING_IDLE", "2s")
+			run("start-version", n, build)
+			started = append(started, n)
+		},
+		approve: func(user, sessionID string) {
+			t.Helper()
+			emu.Put(veriff.Name, sessionID, nil)
+			d := veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))
+			waitFor(t, "the approval of "+user+" acknowledged", 60*time.Second, func() bool { return send(t, receiver, d) == http.StatusOK })
+			waitFor(t, user+" approved", 60*time.Second, func() bool {
+				var u admin.UserView
+				return getJSON(t, adminURL+"/v1/users/"+user, "", &u) == http.StatusOK && u.Status == "approved"
+			})
+		},
+		onboarding: func(user string) onboarding.State {
+			var ob onboarding.State
+			getJSON(t, adminURL+"/v1/onboarding/"+user, "", &ob)
+			return ob
+		},
+		review: func(user string, rv onboarding.Review) int {
+			return postJSON(t, adminURL+"/v1/onboarding/"+user+"/review", "", rv, nil)
+		},
+		notified: func(user string) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return got[user]
+		},
+		appDown: down.Store,
 	}
-
-	// The app is back: user 1's run finishes as v1 promised, without a gate.
-	st.AppDown.Store(false)
-	waitFor(t, "user 1's notification", 60*time.Second, func() bool { return len(st.Notifications("user-rollout-1")) == 1 })
-	if b, behavior := versionOf(t, c, onboardingOf("user-rollout-1")); b != "v1" || behavior != enumspb.VERSIONING_BEHAVIOR_PINNED {
-		t.Fatalf("user 1's onboarding on %q (%s), want pinned to v1", b, behavior)
+	stamp := strconv.FormatInt(time.Now().Unix(), 36) // the cluster's database outlives a run
+	var users, sessions [3]string
+	for i := range users {
+		users[i] = fmt.Sprintf("user-cluster-rollout-%s-%d", stamp, i+1)
+		sessions[i] = fmt.Sprintf("cluster-rollout-%s-%d", stamp, i+1)
 	}
-	if n := st.Notifications("user-rollout-2"); len(n) != 0 {
-		t.Fatalf("user 2 notified before the review: %+v", n)
-	}
-
-	// Rollback: v1 current again. New runs take v1; user 2's run stays on
-	// v2 and waits for its reviewer.
-	setCurrent(t, c, "v1")
-	approve("user-rollout-3", "0f0f0f0f-0000-4000-8000-000000000003")
-	waitFor(t, "user 3's notification (v1: no gate)", 30*time.Second, func() bool { return len(st.Notifications("user-rollout-3")) == 1 })
-	if b, _ := versionOf(t, c, onboardingOf("user-rollout-3")); b != "v1" {
-		t.Fatalf("user 3's onboarding on %q after the rollback, want v1", b)
-	}
-	var ob onboarding.State
-	getJSON(t, st.Admin.URL+"/v1/onboarding/user-rollout-2", adminToken, &ob)
-	if ob.Waiting != onboarding.StepReview || ob.Current == nil {
-		t.Fatalf("user 2's onboarding after the rollback: %+v, want still at the gate", ob)
-	}
-	rv := onboarding.Review{ChangeID: ob.Current.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"}
-	if code := postJSON(t, st.Admin.URL+"/v1/onboarding/user-rollout-2/review", adminToken, rv, nil); code != http.StatusOK {
-		t.Fatalf("review of user 2: %d", code)
-	}
-	waitFor(t, "user 2's notification", 30*time.Second, func() bool { return len(st.Notifications("user-rollout-2")) == 1 })
-	if b, _ := versionOf(t, c, onboardingOf("user-rollout-2")); b != "v2" {
-		t.Fatalf("user 2's onboarding finished on %q, want v2", b)
-	}
-
-	// Sessions follow the current version.
-	for _, id := range []string{"0f0f0f0f-0000-4000-8000-000000000001", "0f0f0f0f-0000-4000-8000-000000000003"} {
-		if _, behavior := versionOf(t, c, workflows.WorkflowID(veriff.Name, id)); behavior != enumspb.VERSIONING_BEHAVIOR_AUTO_UPGRADE {
-			t.Fatalf("session %s: %s, want auto-upgrade", id, behavior)
-		}
-	}
+	rollout(t, rs, users, sessions)
 }
