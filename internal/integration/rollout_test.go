@@ -17,6 +17,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -28,7 +29,6 @@ import (
 	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
-	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -49,12 +49,20 @@ func setCurrent(t *testing.T, c client.Client, build string) {
 // newest run.
 func versionOf(t *testing.T, c client.Client, workflowID string) (string, enumspb.VersioningBehavior) {
 	t.Helper()
+	b, behavior, err := tryVersionOf(c, workflowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, behavior
+}
+
+func tryVersionOf(c client.Client, workflowID string) (string, enumspb.VersioningBehavior, error) {
 	d, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
 	if err != nil {
-		t.Fatalf("describe %s: %v", workflowID, err)
+		return "", 0, fmt.Errorf("describe %s: %w", workflowID, err)
 	}
 	v := d.GetWorkflowExecutionInfo().GetVersioningInfo()
-	return v.GetDeploymentVersion().GetBuildId(), v.GetBehavior()
+	return v.GetDeploymentVersion().GetBuildId(), v.GetBehavior(), nil
 }
 
 // waitFor polls cond for up to limit.
@@ -101,9 +109,9 @@ func rollout(t *testing.T, rs rolloutStack, users, sessions [3]string) {
 	setCurrent(t, c, "v1")
 	rs.appDown(true)
 	rs.approve(users[0], sessions[0])
-	waitFor(t, "user 1's onboarding", 30*time.Second, func() bool {
-		b, _ := versionOf(t, c, onboardingOf(users[0]))
-		return b == "v1"
+	waitFor(t, "user 1's onboarding on v1", 30*time.Second, func() bool {
+		b, _, err := tryVersionOf(c, onboardingOf(users[0])) // the hand-over follows the record's write
+		return err == nil && b == "v1"
 	})
 
 	// v2, with the review gate, current: new runs take it.
@@ -116,6 +124,23 @@ func rollout(t *testing.T, rs rolloutStack, users, sessions [3]string) {
 	if b, behavior := versionOf(t, c, onboardingOf(users[1])); b != "v2" || behavior != enumspb.VERSIONING_BEHAVIOR_PINNED {
 		t.Fatalf("user 2's onboarding on %q (%s), want pinned to v2", b, behavior)
 	}
+
+	// The runs still pinned to v1 are one query away (docs/extending.md):
+	// v1's workers stay until it lists none.
+	pinned := fmt.Sprintf(`TemporalWorkerDeploymentVersion=%q AND ExecutionStatus="Running"`, rolloutDeployment+":v1")
+	waitFor(t, "user 1's onboarding listed as pinned to v1", 30*time.Second, func() bool {
+		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: pinned})
+		if err != nil {
+			t.Logf("list %s: %v", pinned, err)
+			return false
+		}
+		for _, e := range resp.GetExecutions() {
+			if e.GetExecution().GetWorkflowId() == onboardingOf(users[0]) {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The app is back: user 1's run finishes as v1 promised, without a gate.
 	rs.appDown(false)
@@ -224,7 +249,6 @@ func TestClusterRollout(t *testing.T) {
 			t.Fatalf("local-cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	emu := remoteEmulator{t: t, target: &simulator.Target{EmulatorURL: cluster["IDV_CLUSTER_EMULATOR"]}}
 	lookup := temporalconn.EnvMap{"TEMPORAL_ADDRESS": cluster["TEMPORAL_ADDRESS"], "TEMPORAL_NAMESPACE": cluster["TEMPORAL_NAMESPACE"]}
 	c, err := temporalconn.Lazy(temporalconn.Config{Env: lookup, DisableFile: true, PayloadKeys: cluster["IDV_PAYLOAD_KEYS"]}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -274,7 +298,7 @@ func TestClusterRollout(t *testing.T) {
 		},
 		approve: func(user, sessionID string) {
 			t.Helper()
-			emu.Put(veriff.Name, sessionID, nil)
+			// A decision webhook: the session asks the provider nothing.
 			d := veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))
 			waitFor(t, "the approval of "+user+" acknowledged", 60*time.Second, func() bool { return send(t, receiver, d) == http.StatusOK })
 			waitFor(t, user+" approved", 60*time.Second, func() bool {
@@ -297,11 +321,11 @@ func TestClusterRollout(t *testing.T) {
 		},
 		appDown: down.Store,
 	}
-	stamp := strconv.FormatInt(time.Now().Unix(), 36) // the cluster's database outlives a run
+	stamp := uint32(time.Now().Unix()) // the cluster's database outlives a run
 	var users, sessions [3]string
 	for i := range users {
-		users[i] = fmt.Sprintf("user-cluster-rollout-%s-%d", stamp, i+1)
-		sessions[i] = fmt.Sprintf("cluster-rollout-%s-%d", stamp, i+1)
+		users[i] = fmt.Sprintf("user-cluster-rollout-%08x-%d", stamp, i+1)
+		sessions[i] = fmt.Sprintf("%08x-0000-4000-8000-%012d", stamp, i+1) // a Veriff session id is a UUID
 	}
 	rollout(t, rs, users, sessions)
 }
