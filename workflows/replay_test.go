@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -28,6 +29,8 @@ func histories(t *testing.T, pattern string) []string {
 func replay(v *workflows.Verification, file string) error {
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	o := &workflows.Onboarding{}
+	r.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }
 

@@ -3,7 +3,7 @@
 // user store) and writes each run's event history as JSON, for the replay
 // tests in package workflows:
 //
-//	go run ./cmd/recordhistories -out testdata/histories/v3-store-authority
+//	go run ./cmd/recordhistories -out testdata/histories/v4-onboarding
 //
 // Record a new set whenever the workflow's commands change, and keep the old
 // sets: every committed history must still replay (docs/extending.md).
@@ -22,9 +22,11 @@ import (
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -62,7 +64,10 @@ func record(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	st, err := testkit.Start(ctx, testkit.Options{Workflow: timings()})
+	// Onboarding runs close a second after their last step; the review
+	// gate holds declines, so one scenario records a person's answer.
+	st, err := testkit.Start(ctx, testkit.Options{Workflow: timings(),
+		Env: map[string]string{"IDV_ONBOARDING_IDLE": "1s", "IDV_REVIEW_STATUSES": "declined"}})
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,8 @@ func recordOne(ctx context.Context, st *testkit.Stack, sc scenario, dir string) 
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// scenario drives one session and returns its workflow ID.
+// scenario drives one session (or a user's onboarding) and returns the
+// workflow ID whose history it records.
 type scenario struct {
 	name string
 	run  func(context.Context, *testkit.Stack) (string, error)
@@ -228,6 +234,37 @@ var scenarios = []scenario{
 		return workflows.WorkflowID(passbase.Name, key), send(ctx, st, passbase.Name,
 			passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", t0, t0.Add(time.Minute)),
 			passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", t0, t0.Add(2*time.Minute)))
+	}},
+	{"onboarding-approved-then-declined-reviewed", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// The user's onboarding: the approval notified, the re-review's
+		// decline held at the review gate until a person passes it.
+		id, att := veriffSession(st, "declined", t0.Add(time.Hour))
+		u := "u-" + id[:8]
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "approved", t0)); err != nil {
+			return "", err
+		}
+		time.Sleep(500 * time.Millisecond)
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "declined", t0.Add(time.Hour))); err != nil {
+			return "", err
+		}
+		wid := onboarding.WorkflowID(st.Activities.UserRef.Value(u))
+		c := st.Temporal.GetDefaultClient()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var ob onboarding.State
+			if v, err := c.QueryWorkflow(ctx, wid, "", onboarding.QueryState); err == nil && v.Get(&ob) == nil &&
+				ob.Waiting == onboarding.StepReview && ob.Current.Status == "declined" {
+				h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wid, UpdateName: onboarding.UpdateReview,
+					Args:         []any{onboarding.Review{ChangeID: ob.Current.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"}},
+					WaitForStage: client.WorkflowUpdateStageCompleted})
+				if err == nil {
+					err = h.Get(ctx, nil)
+				}
+				return wid, err
+			}
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("onboarding %s never waited for review of the decline", wid)
+			}
+		}
 	}},
 	{"passbase-no-decision-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "processing", t0, t0)
