@@ -6,13 +6,16 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -298,5 +301,89 @@ func TestR11SessionsStartedBeforeNotifyOnce(t *testing.T) {
 	}, func(time.Time) {}, false)
 	if sent := w.notifications(user); len(sent) != 1 || sent[0].Data.Status != "approved" || len(rec.got) != 0 {
 		t.Fatalf("notifications %+v, hand-overs %+v; want the approval notified once by the session, nothing handed over", sent, rec.got)
+	}
+}
+
+// R11, R10: an onboarding hands over to a new run at 2,000 signals, here
+// while its notify step waits for an app that is down, carrying the change
+// in progress and the step it was at; the next run delivers the change,
+// once, and drops the repeats it carried the ids of.
+func TestR11OnboardingContinuesAsNew(t *testing.T) {
+	t0 := time.Date(2026, 10, 9, 9, 0, 0, 0, time.UTC)
+	c := change("c-approved", "approved", t0)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: time.Minute}
+
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sharedWorld(t).quiet)
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	app := newApp(t, env.Now, t0.Add(24*time.Hour)) // down for the whole first run
+	env.RegisterActivity(&activities.Activities{Notify: app.client})
+	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
+	for i := range 21 { // a hand-over retried, over and over: 2,100 times
+		// (100 a callback: the environment's callback queue is bounded)
+		env.RegisterDelayedCallback(func() {
+			for range 100 {
+				env.SignalWorkflow(onboarding.SignalChange, c)
+			}
+		}, time.Minute+time.Duration(i)*time.Second)
+	}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, c) }, 0)
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("first run: %v, want continue-as-new", err)
+	}
+	var next onboarding.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	carried := next.Carried
+	if carried == nil || carried.Current == nil || carried.Current.ID != c.ID || len(carried.Queued) != 0 || !slices.Contains(carried.Seen, c.ID) {
+		t.Fatalf("carried %+v; want the change in progress, nothing queued, its id seen", carried)
+	}
+
+	env2, app2 := onboardingEnv(t, t0.Add(2*time.Hour))
+	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(onboarding.SignalChange, c) }, time.Second) // one more repeat
+	env2.ExecuteWorkflow(onboarding.WorkflowName, next)
+	if err := env2.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got := app2.delivered(); len(got) != 1 || got[0].WebhookID != "msg_"+c.ID || len(app.delivered()) != 0 {
+		t.Fatalf("delivered %+v (first run %+v); want the change once, by the second run", got, app.delivered())
+	}
+}
+
+// R11: an app that refuses a change for good (a 4xx) fails the step
+// visibly, in the state query; the onboarding goes on with the next change.
+func TestR11StepFailsVisibly(t *testing.T) {
+	t0 := time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sharedWorld(t).quiet)
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		calls++
+		rw.WriteHeader(http.StatusUnprocessableEntity)
+	}))
+	defer srv.Close()
+	key, _ := notify.ParseSecret("whsec_" + "bm90aWZ5LXNlY3JldC1ub3RpZnktc2VjcmV0LTAxMjM=")
+	env.RegisterActivity(&activities.Activities{Notify: notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1}))})
+	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(onboarding.SignalChange, change("c-1", "approved", t0))
+		env.SignalWorkflow(onboarding.SignalChange, change("c-2", "declined", t0.Add(time.Minute)))
+	}, 0)
+	var st onboarding.State
+	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, 30*time.Second)
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: time.Minute}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Done) != 2 || !strings.HasPrefix(st.Done[0].Steps[0], "notify-app: failed: ") || !strings.HasPrefix(st.Done[1].Steps[0], "notify-app: failed: ") || calls != 2 {
+		t.Fatalf("outcomes %+v after %d calls; want each change's step failed once, visibly", st.Done, calls)
 	}
 }
