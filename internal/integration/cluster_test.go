@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
@@ -33,14 +35,7 @@ import (
 // the providers do; in the end every session completed, each user has its
 // decision, and none was applied twice.
 func TestClusterFaults(t *testing.T) {
-	envFile := os.Getenv("IDV_CLUSTER_ENV")
-	if envFile == "" {
-		t.Skip("IDV_CLUSTER_ENV is not set: start deploy/local-cluster.sh up and point it at its env file")
-	}
-	cluster, err := envconf.ReadFile(envFile)
-	if err != nil {
-		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
-	}
+	cluster := clusterEnv(t)
 	receivers := strings.Split(cluster["IDV_CLUSTER_RECEIVERS"], ",")
 	script := cluster["IDV_CLUSTER_SCRIPT"]
 	api := remoteEmulator{t: t, target: &simulator.Target{EmulatorURL: cluster["IDV_CLUSTER_EMULATOR"]}}
@@ -139,12 +134,7 @@ func TestClusterFaults(t *testing.T) {
 		return
 	}
 
-	lookup := temporalconn.EnvMap{"TEMPORAL_ADDRESS": cluster["TEMPORAL_ADDRESS"], "TEMPORAL_NAMESPACE": cluster["TEMPORAL_NAMESPACE"]}
-	c, err := temporalconn.Lazy(temporalconn.Config{Env: lookup, DisableFile: true, PayloadKeys: cluster["IDV_PAYLOAD_KEYS"]}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := clusterClient(t, cluster)
 	waitClosed(t, c, sessions, 5*time.Minute)
 	users, err := userstore.Open(context.Background(), cluster["IDV_CLUSTER_DATABASE_URL"])
 	if err != nil {
@@ -184,4 +174,32 @@ func (e remoteEmulator) Put(provider, id string, obj json.RawMessage) {
 	if err := e.target.Put(context.Background(), provider, id, obj); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// clusterEnv reads deploy/local-cluster.sh's description of its stack, or
+// skips the test unless IDV_CLUSTER_ENV names it (as .ci/run sets it).
+func clusterEnv(t *testing.T) map[string]string {
+	t.Helper()
+	envFile := os.Getenv("IDV_CLUSTER_ENV")
+	if envFile == "" {
+		t.Skip("IDV_CLUSTER_ENV is not set: start deploy/local-cluster.sh up and point it at its env file")
+	}
+	cluster, err := envconf.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
+	}
+	return cluster
+}
+
+// clusterClient is a Temporal client of the cluster's namespace, with its
+// payload keys; the test's end closes it.
+func clusterClient(t *testing.T, cluster map[string]string) client.Client {
+	t.Helper()
+	lookup := temporalconn.EnvMap{"TEMPORAL_ADDRESS": cluster["TEMPORAL_ADDRESS"], "TEMPORAL_NAMESPACE": cluster["TEMPORAL_NAMESPACE"]}
+	c, err := temporalconn.Lazy(temporalconn.Config{Env: lookup, DisableFile: true, PayloadKeys: cluster["IDV_PAYLOAD_KEYS"]}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,8 +22,6 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/deployment"
-	"github.com/idvflow/idvflow/internal/envconf"
-	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -234,14 +230,7 @@ func TestVersionedRollout(t *testing.T) {
 // current version moved by the script (set-current). Skipped unless
 // IDV_CLUSTER_ENV names the stack's env file, as .ci/run sets it.
 func TestClusterRollout(t *testing.T) {
-	envFile := os.Getenv("IDV_CLUSTER_ENV")
-	if envFile == "" {
-		t.Skip("IDV_CLUSTER_ENV is not set: start deploy/local-cluster.sh up and point it at its env file")
-	}
-	cluster, err := envconf.ReadFile(envFile)
-	if err != nil {
-		t.Fatalf("IDV_CLUSTER_ENV: %v (is deploy/local-cluster.sh up?)", err)
-	}
+	cluster := clusterEnv(t)
 	script, receiver, adminURL := cluster["IDV_CLUSTER_SCRIPT"], strings.Split(cluster["IDV_CLUSTER_RECEIVERS"], ",")[0], cluster["IDV_CLUSTER_ADMIN"]
 	run := func(args ...string) {
 		t.Helper()
@@ -249,12 +238,7 @@ func TestClusterRollout(t *testing.T) {
 			t.Fatalf("local-cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	lookup := temporalconn.EnvMap{"TEMPORAL_ADDRESS": cluster["TEMPORAL_ADDRESS"], "TEMPORAL_NAMESPACE": cluster["TEMPORAL_NAMESPACE"]}
-	c, err := temporalconn.Lazy(temporalconn.Config{Env: lookup, DisableFile: true, PayloadKeys: cluster["IDV_PAYLOAD_KEYS"]}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := clusterClient(t, cluster)
 
 	// The team's app, served by the test.
 	var down atomic.Bool
