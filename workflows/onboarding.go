@@ -276,30 +276,39 @@ func (r *onboardingRun) setWaiting(ctx workflow.Context, gate string) {
 // notifyApp posts the change to the team's app (IDV_NOTIFY_URL) as a
 // Standard Webhooks message; webhook-id and decided_at are the store's
 // change id and order time, so every attempt, in any run, is the same
-// message. An app that is down is tried again in rounds until it answers;
-// an answer that no retry changes (a 4xx) fails the step visibly.
+// message.
 func (r *onboardingRun) notifyApp(ctx workflow.Context) (string, error) {
 	n := NotificationOf(*r.current)
+	var a *activities.Activities
+	var res activities.NotifyResult
+	return r.runActivity(ctx, onboarding.StepNotify, "notify the app: "+n.Status, a.NotifyApp, n, &res)
+}
+
+// runActivity runs a step's activity until it succeeds ("done") or fails
+// for good (a non-retryable error: "<step>: failed: <why>", visible in
+// the state query). A failure that may pass (an app or a service that is
+// down) is tried again in rounds for as long as it lasts, and the run
+// hands over between rounds when it must (errHandOver: the next run runs
+// the step again, so its side effects must carry the change's id).
+func (r *onboardingRun) runActivity(ctx workflow.Context, step, summary string, activity, arg, result any) (string, error) {
 	opts := workflow.ActivityOptions{
-		Summary:             "notify the app: " + n.Status,
+		Summary:             summary,
 		StartToCloseTimeout: r.timeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: roundAttempts, NonRetryableErrorTypes: []string{activities.ErrTypeNotify},
+			MaximumAttempts: roundAttempts,
 		},
 	}
-	var a *activities.Activities
 	for pause := roundPauseFirst; ; pause = min(2*pause, roundPauseMax) {
-		var res activities.NotifyResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.NotifyApp, n).Get(ctx, &res)
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg).Get(ctx, result)
 		if err == nil {
 			return resDone, nil
 		}
 		if isPermanent(err) {
-			r.logger.Warn("onboarding step failed", "step", onboarding.StepNotify, "error", err)
-			return onboarding.StepNotify + ": failed: " + errorMessage(err), nil
+			r.logger.Warn("onboarding step failed", "step", step, "error", err)
+			return step + ": failed: " + errorMessage(err), nil
 		}
-		r.logger.Info("app not reached; trying again later", "pause", pause, "error", err)
+		r.logger.Info("onboarding step not done; trying again later", "step", step, "pause", pause, "error", err)
 		// The next round, unless the run must hand over first.
 		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
 			return "", errHandOver
