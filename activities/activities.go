@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/activities/httpapi"
@@ -201,10 +202,6 @@ type UserUpdate struct {
 	SessionBegan time.Time `json:"session_began,omitzero"`
 	ReasonCode   string    `json:"reason_code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
-	// Onboard hands the change, once the record took it, to the user's
-	// onboarding (R11). Runs recorded before onboarding was a workflow of
-	// its own leave it false and run their steps themselves.
-	Onboard bool `json:"onboard,omitempty"`
 }
 
 // ErrTypeInvalidChange is the application error type of a change the store
@@ -245,8 +242,41 @@ func (r *UpdateResult) UnmarshalJSON(b []byte) error {
 
 // UpdateUser applies u to the user's record, once, never replacing a newer
 // decision; it reports "applied", "duplicate" or "stale", and what the
-// store holds for the change.
+// store holds for the change. Sessions recorded before onboarding was a
+// workflow of its own call it, and run their steps themselves: a final
+// decision it applies counts as handed over (R11), so a redelivery in a
+// later run starts no onboarding.
 func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (UpdateResult, error) {
+	res, err := a.apply(ctx, u)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	if takesSteps(u, res) {
+		if err := a.Users.MarkHanded(ctx, res.ChangeID, time.Now()); err != nil {
+			return UpdateResult{}, err // retried: the store answers the repeat from its log
+		}
+	}
+	return resultOf(res), nil
+}
+
+// ApplyAndHandOver is UpdateUser for sessions that hand their changes to
+// the user's onboarding (R11): a final decision the record took is handed
+// over, after the commit, once. Its own name keeps a worker built before
+// it from taking a session's write and dropping the hand-over: such a
+// worker has no activity of that name, so Temporal gives the task to
+// another.
+func (a *Activities) ApplyAndHandOver(ctx context.Context, u UserUpdate) (UpdateResult, error) {
+	res, err := a.apply(ctx, u)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	if err := a.handOver(ctx, u, res); err != nil {
+		return UpdateResult{}, err // retried: the store answers the repeat from its log
+	}
+	return resultOf(res), nil
+}
+
+func (a *Activities) apply(ctx context.Context, u UserUpdate) (userstore.Result, error) {
 	res, err := a.Users.Apply(ctx, userstore.Change{
 		UserID:       u.UserID,
 		UserIDSource: u.UserIDSource,
@@ -263,28 +293,37 @@ func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (UpdateResult
 		Reason:       u.Reason,
 	})
 	if errors.Is(err, userstore.ErrInvalid) {
-		return UpdateResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidChange, err)
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidChange, err)
 	}
 	if err != nil {
 		// Database errors are transient from here: Temporal retries.
-		return UpdateResult{}, fmt.Errorf("update user: %w", err)
+		return res, fmt.Errorf("update user: %w", err)
 	}
-	if err := a.handOver(ctx, u, res); err != nil {
-		return UpdateResult{}, err // retried: the store answers the repeat from its log
-	}
+	return res, nil
+}
+
+func resultOf(res userstore.Result) UpdateResult {
 	return UpdateResult{
 		Outcome: res.Outcome, ChangeID: res.ChangeID, At: res.At,
 		Session: SessionDecision{At: res.Session.At, Status: res.Session.Status, ReasonCode: res.Session.ReasonCode},
-	}, nil
+	}
 }
 
-// handOver hands a change that the record took (applied now, or by an
-// earlier attempt: a duplicate) to the user's onboarding, once: the store
-// remembers each change handed over, so a redelivery weeks later starts
-// no steps, and the onboarding drops the repeat of a hand-over that
-// landed before its attempt failed.
+// takesSteps reports whether the onboarding steps follow change u: a
+// final decision (or a session's expiry) the record took, applied now or
+// by an earlier attempt (a duplicate), never a stale one.
+func takesSteps(u UserUpdate, res userstore.Result) bool {
+	return u.Kind == record.KindDecision && record.Final(u.Status) &&
+		(res.Outcome == record.Applied || res.Outcome == record.Duplicate)
+}
+
+// handOver hands a change that takes steps to the user's onboarding,
+// once: the store remembers each change handed over, so a redelivery
+// weeks later starts no steps, and the onboarding takes a change once
+// (TakeChange), so a hand-over repeated after its first attempt's answer
+// was lost runs no step twice.
 func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.Result) error {
-	if !u.Onboard || a.Onboarding == nil || (res.Outcome != record.Applied && res.Outcome != record.Duplicate) {
+	if a.Onboarding == nil || !takesSteps(u, res) {
 		return nil
 	}
 	handed, err := a.Users.Handed(ctx, res.ChangeID)
@@ -299,6 +338,15 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 		return err
 	}
 	return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
+}
+
+// TakeChange records that the calling onboarding run takes the change
+// named changeID for its steps; false means another run took it before
+// (the same change handed over twice), and its steps must not run again.
+func (a *Activities) TakeChange(ctx context.Context, changeID string) (bool, error) {
+	info := activity.GetInfo(ctx)
+	taker := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
+	return a.Users.Take(ctx, changeID, taker, time.Now())
 }
 
 // Notification is a final decision to post to the team's app.

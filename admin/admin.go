@@ -317,7 +317,10 @@ func (s *Server) session(c *gin.Context) {
 // onboarding answers the user's onboarding state: the change whose steps
 // run, the step, the gate it waits at, the queue and the last outcomes.
 func (s *Server) onboarding(c *gin.Context) {
-	id := onboarding.WorkflowID(s.userRef.Value(c.Param("userID")))
+	id, ok := s.onboardingID(c)
+	if !ok {
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
 	val, err := s.temporal.QueryWorkflow(ctx, id, "", onboarding.QueryState)
@@ -344,7 +347,10 @@ func (s *Server) review(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 		return
 	}
-	id := onboarding.WorkflowID(s.userRef.Value(c.Param("userID")))
+	id, ok := s.onboardingID(c)
+	if !ok {
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
 	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -371,14 +377,36 @@ func (s *Server) review(c *gin.Context) {
 	c.JSON(http.StatusOK, st)
 }
 
+// onboardingID is the workflow id of the onboarding of the user the path
+// names; a user id no record can hold (R9) is answered 404 here, before
+// Temporal is asked.
+func (s *Server) onboardingID(c *gin.Context) (string, bool) {
+	user := c.Param("userID")
+	if record.CheckString("user id", user, record.MaxUserID) != nil || user == "" {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such user"})
+		return "", false
+	}
+	return onboarding.WorkflowID(s.userRef.Value(user)), true
+}
+
 // temporalError answers err, if there is one, and reports whether it did.
 func (s *Server) temporalError(c *gin.Context, id string, err error) bool {
 	var notFound *serviceerror.NotFound
+	var queryFailed *serviceerror.QueryFailed
+	var precondition *serviceerror.FailedPrecondition
+	var invalid *serviceerror.InvalidArgument
 	switch {
 	case err == nil:
 		return false
 	case errors.As(err, &notFound):
 		c.JSON(http.StatusNotFound, gin.H{"error": "no onboarding open for this user"})
+	case errors.As(err, &queryFailed) || errors.As(err, &precondition):
+		// Temporal answered: the onboarding itself cannot (its workflow
+		// task is failing).
+		s.log.Warn("onboarding cannot answer", "workflow_id", id, "error", err)
+		c.JSON(http.StatusConflict, gin.H{"error": "the onboarding cannot answer now: " + err.Error()})
+	case errors.As(err, &invalid):
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 	default:
 		s.log.Warn("onboarding call", "workflow_id", id, "error", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})

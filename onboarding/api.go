@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -72,6 +74,12 @@ type Review struct {
 	Reviewer string `json:"reviewer"`
 }
 
+// Bounds of a Review's fields: a change id is 32 hex digits.
+const (
+	maxChangeID = 64
+	maxReviewer = 128
+)
+
 // Review outcomes.
 const (
 	ReviewPassed   = "passed"
@@ -90,6 +98,13 @@ func (r Review) Check() error {
 	}
 	if strings.TrimSpace(r.Reviewer) == "" {
 		errs = append(errs, errors.New("reviewer is required"))
+	}
+	// Bounded, so an answer always fits an Update id and a history.
+	if len(r.ChangeID) > maxChangeID {
+		errs = append(errs, fmt.Errorf("change_id is longer than %d bytes", maxChangeID))
+	}
+	if len(r.Reviewer) > maxReviewer || !utf8.ValidString(r.Reviewer) || strings.ContainsFunc(r.Reviewer, unicode.IsControl) {
+		errs = append(errs, fmt.Errorf("reviewer must be at most %d bytes of printable UTF-8", maxReviewer))
 	}
 	return errors.Join(errs...)
 }
@@ -111,17 +126,18 @@ type State struct {
 type Outcome struct {
 	ChangeID string `json:"change_id"`
 	Status   string `json:"status"`
-	// Steps is each step's result: "done", "skipped", "failed: …",
-	// "passed by …", "rejected by …", "superseded".
+	// Steps is each step's result: "done", "<step>: skipped",
+	// "<step>: failed: …", "review: passed by …", "rejected",
+	// "superseded"; or "taken before" (another run ran them).
 	Steps []string `json:"steps"`
+	// Review is the answer the review gate took, if it held the change.
+	Review *Review `json:"review,omitempty"`
 }
 
 // Starter hands changes to users' onboarding workflows.
 type Starter struct {
 	Client    client.Client
 	TaskQueue string
-	// Plan is the steps of the runs this starter starts.
-	Plan Plan
 }
 
 // Hand signals change c, for the user whose reference is userRef, to the
@@ -136,7 +152,7 @@ func (s Starter) Hand(ctx context.Context, userRef string, c Change) error {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            "onboarding",
 	}
-	_, err := s.Client.SignalWithStartWorkflow(ctx, opts.ID, SignalChange, c, opts, WorkflowName, Input{Plan: s.Plan})
+	_, err := s.Client.SignalWithStartWorkflow(ctx, opts.ID, SignalChange, c, opts, WorkflowName, Input{})
 	if err != nil {
 		return fmt.Errorf("hand change %s to onboarding: %w", c.ID, err)
 	}
@@ -152,10 +168,10 @@ const (
 	StepNotify = "notify-app"
 )
 
-// Plan is the steps a run takes: the worker that hands the change over
-// sets it from its configuration, and the run keeps it (it is in the run's
-// history, and carried when it continues as new), so a worker with other
-// steps changes new runs only.
+// Plan is the steps a run takes: the worker that runs the run's first
+// task records its own (a side effect; with Worker Versioning, the build
+// the run is pinned to), and the run keeps it, carried when it continues
+// as new, so a worker with other steps changes new runs only.
 type Plan struct {
 	Steps []string `json:"steps"`
 	// Review lists the statuses the review gate holds.
@@ -165,10 +181,10 @@ type Plan struct {
 	Idle time.Duration `json:"idle"`
 }
 
-// Input starts an onboarding run; a continued run gets what the last one
-// carried.
+// Input starts an onboarding run (empty); a continued run gets its plan
+// and what the last one carried.
 type Input struct {
-	Plan    Plan     `json:"plan"`
+	Plan    Plan     `json:"plan,omitzero"`
 	Carried *Carried `json:"carried,omitempty"`
 }
 
@@ -176,10 +192,12 @@ type Input struct {
 // as new: the change whose steps were running (from the step it was at),
 // the queue, and the ids already taken.
 type Carried struct {
-	Current *Change   `json:"current,omitempty"`
-	Step    int       `json:"step,omitempty"`
-	Results []string  `json:"results,omitempty"`
-	Queued  []Change  `json:"queued,omitempty"`
-	Seen    []string  `json:"seen,omitempty"`
-	Done    []Outcome `json:"done,omitempty"`
+	Current *Change  `json:"current,omitempty"`
+	Step    int      `json:"step,omitempty"`
+	Results []string `json:"results,omitempty"`
+	// Answer is the review gate's answer for Current, once given.
+	Answer *Review   `json:"answer,omitempty"`
+	Queued []Change  `json:"queued,omitempty"`
+	Seen   []string  `json:"seen,omitempty"`
+	Done   []Outcome `json:"done,omitempty"`
 }

@@ -179,7 +179,7 @@ func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *s
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
 	a := &activities.Activities{Users: users, UserRef: cfg.UserIDs.New()}
 	if plan := cfg.Plan(); len(plan.Steps) > 0 {
-		a.Onboarding = onboarding.Starter{Client: tc, TaskQueue: cfg.TaskQueue, Plan: plan}
+		a.Onboarding = onboarding.Starter{Client: tc, TaskQueue: cfg.TaskQueue}
 	}
 	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
@@ -195,7 +195,7 @@ func (c *Config) WorkflowConfig() workflows.Config {
 	wf := c.Workflow
 	notifies := c.NotifyURL != ""
 	wf.Notify, wf.Rules = &notifies, c.Providers.Rules()
-	wf.Handoff = true
+	wf.Handoff, wf.Onboarding = true, c.Plan()
 	return wf
 }
 
@@ -220,7 +220,7 @@ func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
 	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{
 		Name: workflows.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
 	})
-	o := &workflows.Onboarding{ActivityTimeout: wf.ActivityTimeout}
+	o := &workflows.Onboarding{Plan: wf.Onboarding, ActivityTimeout: wf.ActivityTimeout}
 	w.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{
 		Name: onboarding.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
 	})

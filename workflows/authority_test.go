@@ -47,13 +47,12 @@ func TestR8DecisionDuringAFailureIsApplied(t *testing.T) {
 						}
 						return w.acts.PollDecision(ctx, ref)
 					})
-				env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-					func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-						if during == "UpdateUser" && u.Status == "error" {
-							signal(env) // acknowledged while the error is written
-						}
-						return w.acts.UpdateUser(ctx, u)
-					})
+				w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
+					if during == "UpdateUser" && u.Status == "error" {
+						signal(env) // acknowledged while the error is written
+					}
+					return write(ctx, u)
+				})
 			}
 			w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
 				arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)),
@@ -203,11 +202,10 @@ func TestR10HandsOverDuringALongWrite(t *testing.T) {
 		if run > 0 {
 			return // the next run's writes are quick
 		}
-		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-				store.hold(env, repeat, 2100) // the provider repeats itself meanwhile
-				return w.acts.UpdateUser(ctx, u)
-			})
+		w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
+			store.hold(env, repeat, 2100) // the provider repeats itself meanwhile
+			return write(ctx, u)
+		})
 	}
 	runs := w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
 		arrive(veriff.Name, t0, veriff.DecisionBody(id, "a", user, "approved", t0)),

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/idvflow/idvflow/onboarding"
 )
 
 // Config holds the session timings. The worker reads it from the
@@ -44,6 +46,9 @@ type Config struct {
 	// before have false, and keep running their steps as they did, so a
 	// session started before the change notifies once, as it did.
 	Handoff bool `json:"handoff,omitempty"`
+	// Onboarding is the worker's onboarding plan, for the onboarding
+	// workflow (which records it itself); a session does not record it.
+	Onboarding onboarding.Plan `json:"-"`
 
 	// recorded is the JSON the run recorded, fields since removed included
 	// (see Recorded).

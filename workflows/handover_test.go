@@ -235,15 +235,14 @@ func (w *world) holdErrorWrite(store *outage, repeat workflows.Event, first ...w
 			return
 		}
 		env.SetTestTimeout(time.Minute)
-		env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-			func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-				if u.Status == string(workflows.StatusError) {
-					for _, e := range first {
-						env.SignalWorkflow(workflows.SignalEvent, e)
-					}
-					store.hold(env, repeat, 2100)
+		w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
+			if u.Status == string(workflows.StatusError) {
+				for _, e := range first {
+					env.SignalWorkflow(workflows.SignalEvent, e)
 				}
-				return w.acts.UpdateUser(ctx, u)
-			})
+				store.hold(env, repeat, 2100)
+			}
+			return write(ctx, u)
+		})
 	}
 }

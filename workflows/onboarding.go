@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -30,6 +31,9 @@ const (
 
 // Onboarding runs OnboardingWorkflow.
 type Onboarding struct {
+	// Plan is the steps of this worker's build; a run records the plan of
+	// the worker that runs its first task (a side effect), and keeps it.
+	Plan onboarding.Plan
 	// ActivityTimeout bounds one attempt of a step's activity.
 	ActivityTimeout time.Duration
 }
@@ -40,7 +44,7 @@ type Onboarding struct {
 // at a time, in the record's order. Whatever a step does, the record has
 // already moved on: no step holds back a session.
 func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Input) error {
-	r := newOnboardingRun(ctx, in, o.ActivityTimeout)
+	r := newOnboardingRun(ctx, o.plan(ctx, in), in, o.ActivityTimeout)
 	if err := workflow.SetQueryHandler(ctx, onboarding.QueryState, func() (onboarding.State, error) { return r.state(), nil }); err != nil {
 		return fmt.Errorf("set query handler: %w", err)
 	}
@@ -64,6 +68,15 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 				return nil
 			}
 			r.current, r.queued, r.at, r.results = &r.queued[0], r.queued[1:], 0, nil
+			// Taken once, in any run: a hand-over that came twice (after
+			// this user's last run closed) runs no step twice.
+			if first, err := r.takeChange(ctx); errors.Is(err, errHandOver) {
+				return r.continueAsNew(ctx)
+			} else if !first {
+				r.results = []string{"taken before"}
+				r.finishChange(ctx)
+				continue
+			}
 		}
 		// 2. Its steps, in the plan's order, from the one it is at.
 		for ; r.at < len(r.in.Plan.Steps); r.at++ {
@@ -84,6 +97,43 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 		// 3. Bounded like a session (R10).
 		if r.tooLong(ctx) {
 			return r.continueAsNew(ctx)
+		}
+	}
+}
+
+// plan is the run's steps: this worker's, recorded in the run's history
+// (a side effect), so the run keeps them on replay and on any worker; a
+// continued run's are carried.
+func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.Plan {
+	if in.Carried != nil {
+		return in.Plan
+	}
+	var p onboarding.Plan
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Plan }).Get(&p); err != nil {
+		return onboarding.Plan{} // cannot happen for a plain struct
+	}
+	return p
+}
+
+// takeChange records in the store that this run takes the current
+// change; it reports false when another run took it before.
+func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
+	var a *activities.Activities
+	var first bool
+	for pause := roundPauseFirst; ; pause = min(2*pause, roundPauseMax) {
+		opts := workflow.ActivityOptions{
+			Summary: "take the change", StartToCloseTimeout: r.timeout,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts},
+		}
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.TakeChange, r.current.ID).Get(ctx, &first)
+		if err == nil {
+			return first, nil
+		}
+		r.logger.Warn("change not taken; trying again later", "pause", pause, "error", err)
+		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
+			r.queued = append([]onboarding.Change{*r.current}, r.queued...)
+			r.current = nil
+			return false, errHandOver
 		}
 	}
 }
@@ -113,16 +163,17 @@ type onboardingRun struct {
 	signals  int
 }
 
-func newOnboardingRun(ctx workflow.Context, in onboarding.Input, timeout time.Duration) *onboardingRun {
+func newOnboardingRun(ctx workflow.Context, plan onboarding.Plan, in onboarding.Input, timeout time.Duration) *onboardingRun {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
+	in.Plan = plan
 	r := &onboardingRun{
 		in: in, timeout: timeout, logger: workflow.GetLogger(ctx),
 		changes: workflow.GetSignalChannel(ctx, onboarding.SignalChange), seen: map[string]bool{},
 	}
 	if c := in.Carried; c != nil {
-		r.current, r.at, r.results, r.done = c.Current, c.Step, c.Results, c.Done
+		r.current, r.at, r.results, r.done, r.answer = c.Current, c.Step, c.Results, c.Done, c.Answer
 		for _, id := range c.Seen {
 			r.see(id)
 		}
@@ -176,16 +227,17 @@ func (r *onboardingRun) see(id string) {
 // enqueue keeps the queue in the record's order: the store's order time,
 // then the change id (R11).
 func (r *onboardingRun) enqueue(c onboarding.Change) {
-	i, _ := slices.BinarySearchFunc(r.queued, c, func(a, b onboarding.Change) int {
-		if d := a.At.Compare(b.At); d != 0 {
-			return d
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
-	})
+	i, _ := slices.BinarySearchFunc(r.queued, c, changeOrder)
 	r.queued = slices.Insert(r.queued, i, c)
+}
+
+// changeOrder is the record's order of changes: the store's order time,
+// then the change id.
+func changeOrder(a, b onboarding.Change) int {
+	if d := a.At.Compare(b.At); d != 0 {
+		return d
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // awaitChange waits for a queued change: ready when there is one, timedOut
@@ -231,23 +283,35 @@ func (r *onboardingRun) reviewGate(ctx workflow.Context) (string, error) {
 	r.answer = nil
 	r.setWaiting(ctx, onboarding.StepReview)
 	defer r.setWaiting(ctx, "")
-	_ = workflow.Await(ctx, func() bool { return r.answer != nil || len(r.queued) > 0 || r.tooLong(ctx) })
+	_ = workflow.Await(ctx, func() bool { return r.answer != nil || r.newerQueued() || r.tooLong(ctx) })
 	switch {
 	case r.answer != nil && r.answer.Outcome == onboarding.ReviewPassed:
 		return onboarding.StepReview + ": passed by " + r.answer.Reviewer, nil
 	case r.answer != nil:
 		return resRejected, nil
-	case len(r.queued) > 0:
+	case r.newerQueued():
 		return resSuperseded, nil
 	}
 	return "", errHandOver // the next run waits again, at this step
 }
 
+// newerQueued reports whether a change that orders after the current one
+// waits (the queue is in the record's order): an older one waits its
+// turn and supersedes nothing.
+func (r *onboardingRun) newerQueued() bool {
+	return len(r.queued) > 0 && changeOrder(r.queued[len(r.queued)-1], *r.current) > 0
+}
+
 // validateReview refuses an answer the gate cannot take, before it is
-// written to the run's history.
+// written to the run's history. The same answer again, for a change whose
+// gate it passed (a retried request, in this run or an earlier one), is
+// taken and changes nothing.
 func (r *onboardingRun) validateReview(rv onboarding.Review) error {
 	if err := rv.Check(); err != nil {
 		return err
+	}
+	if r.answered(rv) {
+		return nil
 	}
 	if r.waiting != onboarding.StepReview || r.current == nil {
 		return errors.New("no change waits for review")
@@ -260,8 +324,23 @@ func (r *onboardingRun) validateReview(rv onboarding.Review) error {
 
 // review takes a person's answer at the gate.
 func (r *onboardingRun) review(_ workflow.Context, rv onboarding.Review) (onboarding.State, error) {
-	r.answer = &rv
+	if !r.answered(rv) {
+		r.answer = &rv
+	}
 	return r.state(), nil
+}
+
+// answered reports whether rv is the answer the gate of its change took.
+func (r *onboardingRun) answered(rv onboarding.Review) bool {
+	if r.answer != nil && *r.answer == rv {
+		return true
+	}
+	for _, d := range r.done {
+		if d.ChangeID == rv.ChangeID && d.Review != nil && *d.Review == rv {
+			return true
+		}
+	}
+	return false
 }
 
 // setWaiting shows the gate the run waits at as a search attribute, so
@@ -341,7 +420,12 @@ func errorMessage(err error) string {
 // finishChange records what became of the current change's steps.
 func (r *onboardingRun) finishChange(ctx workflow.Context) {
 	c := r.current
-	r.done = lastN(append(r.done, onboarding.Outcome{ChangeID: c.ID, Status: c.Status, Steps: r.results}), keptDone)
+	out := onboarding.Outcome{ChangeID: c.ID, Status: c.Status, Steps: r.results}
+	if r.answer != nil && r.answer.ChangeID == c.ID {
+		out.Review = r.answer
+	}
+	r.answer = nil
+	r.done = lastN(append(r.done, out), keptDone)
 	r.logger.Info("onboarding steps ended", "change", c.ID, "status", c.Status, "steps", r.results)
 	r.current, r.at, r.results = nil, 0, nil
 }
@@ -367,7 +451,7 @@ func (r *onboardingRun) continueAsNew(ctx workflow.Context) error {
 	r.drain()
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	in := onboarding.Input{Plan: r.in.Plan, Carried: &onboarding.Carried{
-		Current: r.current, Step: r.at, Results: r.results, Queued: r.queued,
+		Current: r.current, Step: r.at, Results: r.results, Answer: r.answer, Queued: r.queued,
 		Seen: lastN(r.seenList, carriedSeen), Done: r.done,
 	}}
 	return workflow.NewContinueAsNewError(ctx, onboarding.WorkflowName, in)

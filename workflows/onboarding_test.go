@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
+	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -104,9 +106,10 @@ func TestR11AppDownSixHours(t *testing.T) {
 	env.SetStartTime(rec.got[0].at)
 	back := t0.Add(6 * time.Hour)
 	app := newApp(t, env.Now, back)
-	acts := &activities.Activities{Notify: app.client}
+	acts := &activities.Activities{Notify: app.client, Users: testStore(t)}
 	env.RegisterActivity(acts)
-	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	plan := onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: 10 * time.Minute}
+	o := &workflows.Onboarding{Plan: plan, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	for i, h := range rec.got {
 		env.RegisterDelayedCallback(func() {
@@ -114,8 +117,7 @@ func TestR11AppDownSixHours(t *testing.T) {
 			env.SignalWorkflow(onboarding.SignalChange, h.c)
 		}, h.at.Sub(rec.got[0].at)+time.Duration(i)) // the first at once
 	}
-	plan := onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: 10 * time.Minute}
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("onboarding: completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
@@ -184,16 +186,30 @@ func (a *app) refused() int {
 	return a.refusal
 }
 
-// onboardingEnv runs one onboarding in the test environment with the app
-// up, from start.
-func onboardingEnv(t *testing.T, start time.Time) (*testsuite.TestWorkflowEnvironment, *app) {
+// testStore is a user store of the test's own.
+func testStore(t *testing.T) *userstore.Store {
+	t.Helper()
+	users, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+	return users
+}
+
+// onboardingEnv runs one onboarding with plan in the test environment,
+// with the app up, from start, on users (a store of its own when nil).
+func onboardingEnv(t *testing.T, start time.Time, plan onboarding.Plan, users *userstore.Store) (*testsuite.TestWorkflowEnvironment, *app) {
+	if users == nil {
+		users = testStore(t)
+	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sharedWorld(t).quiet)
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	a := newApp(t, env.Now, time.Time{})
-	env.RegisterActivity(&activities.Activities{Notify: a.client})
-	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterActivity(&activities.Activities{Notify: a.client, Users: users})
+	o := &workflows.Onboarding{Plan: plan, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	return env, a
 }
@@ -221,7 +237,8 @@ func onboardingState(t *testing.T, env *testsuite.TestWorkflowEnvironment) onboa
 // written; the app hears of the approval only after the gate passed.
 func TestR11ReviewGate(t *testing.T) {
 	t0 := time.Date(2026, 10, 6, 9, 0, 0, 0, time.UTC)
-	env, app := onboardingEnv(t, t0)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Minute}
+	env, app := onboardingEnv(t, t0, plan, nil)
 	approved := change("c-approved", "approved", t0)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, approved) }, 0)
 	var refused, taken error
@@ -238,8 +255,7 @@ func TestR11ReviewGate(t *testing.T) {
 			OnReject: func(err error) { taken = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
 		}, onboarding.Review{ChangeID: approved.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
 	}, 2*time.Hour)
-	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Minute}
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
 	if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
 		t.Fatalf("onboarding: %v", err)
 	}
@@ -258,15 +274,15 @@ func TestR11ReviewGate(t *testing.T) {
 // delivered. The record was never held: the onboarding only sees it.
 func TestR11NewerChangeSupersedesTheGate(t *testing.T) {
 	t0 := time.Date(2026, 10, 7, 9, 0, 0, 0, time.UTC)
-	env, app := onboardingEnv(t, t0)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Hour}
+	env, app := onboardingEnv(t, t0, plan, nil)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, change("c-approved", "approved", t0)) }, 0)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(onboarding.SignalChange, change("c-declined", "declined", t0.Add(time.Hour)))
 	}, time.Hour)
 	var st onboarding.State
 	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour+time.Minute)
-	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Hour}
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
 	if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
 		t.Fatalf("onboarding: %v", err)
 	}
@@ -317,9 +333,10 @@ func TestR11OnboardingContinuesAsNew(t *testing.T) {
 	suite.SetLogger(sharedWorld(t).quiet)
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
+	users := testStore(t)
 	app := newApp(t, env.Now, t0.Add(24*time.Hour)) // down for the whole first run
-	env.RegisterActivity(&activities.Activities{Notify: app.client})
-	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterActivity(&activities.Activities{Notify: app.client, Users: users})
+	o := &workflows.Onboarding{Plan: plan, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	for i := range 21 { // a hand-over retried, over and over: 2,100 times
 		// (100 a callback: the environment's callback queue is bounded)
@@ -330,7 +347,7 @@ func TestR11OnboardingContinuesAsNew(t *testing.T) {
 		}, time.Minute+time.Duration(i)*time.Second)
 	}
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, c) }, 0)
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: plan})
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("first run: %v, want continue-as-new", err)
@@ -344,7 +361,7 @@ func TestR11OnboardingContinuesAsNew(t *testing.T) {
 		t.Fatalf("carried %+v; want the change in progress, nothing queued, its id seen", carried)
 	}
 
-	env2, app2 := onboardingEnv(t, t0.Add(2*time.Hour))
+	env2, app2 := onboardingEnv(t, t0.Add(2*time.Hour), onboarding.Plan{}, users)                         // the plan is carried
 	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(onboarding.SignalChange, c) }, time.Second) // one more repeat
 	env2.ExecuteWorkflow(onboarding.WorkflowName, next)
 	if err := env2.GetWorkflowError(); err != nil {
@@ -370,8 +387,8 @@ func TestR11StepFailsVisibly(t *testing.T) {
 	}))
 	defer srv.Close()
 	key, _ := notify.ParseSecret("whsec_" + "bm90aWZ5LXNlY3JldC1ub3RpZnktc2VjcmV0LTAxMjM=")
-	env.RegisterActivity(&activities.Activities{Notify: notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1}))})
-	o := &workflows.Onboarding{ActivityTimeout: time.Minute}
+	env.RegisterActivity(&activities.Activities{Notify: notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1})), Users: testStore(t)})
+	o := &workflows.Onboarding{Plan: onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: time.Minute}, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(onboarding.SignalChange, change("c-1", "approved", t0))
@@ -379,7 +396,7 @@ func TestR11StepFailsVisibly(t *testing.T) {
 	}, 0)
 	var st onboarding.State
 	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, 30*time.Second)
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{Plan: onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: time.Minute}})
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}

@@ -275,6 +275,23 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 	return runs
 }
 
+// writeFunc is the session's store write.
+type writeFunc func(context.Context, activities.UserUpdate) (activities.UpdateResult, error)
+
+// onWrite replaces the session's store write in env (UpdateUser, or
+// ApplyAndHandOver in sessions that hand their changes over) with f, which
+// calls write for the real one.
+func (w *world) onWrite(env *testsuite.TestWorkflowEnvironment, f func(context.Context, activities.UserUpdate, writeFunc) (activities.UpdateResult, error)) {
+	env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+			return f(ctx, u, w.acts.UpdateUser)
+		})
+	env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
+			return f(ctx, u, w.acts.ApplyAndHandOver)
+		})
+}
+
 // hook stages h in env's run; take hands over the pending deliveries due by
 // a time.
 func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func(time.Time) []schedules.Delivery) {
@@ -286,18 +303,17 @@ func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func
 			}
 		}
 	}
-	env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-			if h.slow && u.Kind == "decision" && !u.SessionEnd && !slowDone.Swap(true) {
-				for _, d := range take(h.slowUntil) { // they arrive while the write lasts
-					env.SignalWorkflow(workflows.SignalEvent, d.Ev)
-				}
+	w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
+		if h.slow && u.Kind == "decision" && !u.SessionEnd && !slowDone.Swap(true) {
+			for _, d := range take(h.slowUntil) { // they arrive while the write lasts
+				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
 			}
-			if u.Status == string(workflows.StatusError) {
-				race("write")
-			}
-			return w.acts.UpdateUser(ctx, u)
-		})
+		}
+		if u.Status == string(workflows.StatusError) {
+			race("write")
+		}
+		return write(ctx, u)
+	})
 	env.OnActivity(w.acts.PollDecision, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, ref activities.SessionRef) (activities.PollResult, error) {
 			race("poll")

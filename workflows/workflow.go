@@ -633,15 +633,19 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 	u.UserID, u.UserIDSource = s.resolvedUserID()
 	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.began
-	// What runs the onboarding steps in older runs (afterFinalDecision)
-	// goes to the user's onboarding: a final decision, or the expiry.
-	u.Onboard = s.cfg.Handoff && u.Kind == record.KindDecision && record.Final(u.Status)
 	if u.SessionBegan.IsZero() || s.startedAt.Before(u.SessionBegan) {
 		u.SessionBegan = s.startedAt
 	}
 	var a *activities.Activities
 	var out activities.UpdateResult
-	f := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.UpdateUser, u)
+	write := a.UpdateUser
+	if s.cfg.Handoff {
+		// The store's write hands a final decision (or the expiry) to the
+		// user's onboarding (R11), which runs the steps older runs ran
+		// themselves (afterFinalDecision).
+		write = a.ApplyAndHandOver
+	}
+	f := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), write, u)
 	if err := s.get(ctx, f, &out); err != nil {
 		return out, err
 	}

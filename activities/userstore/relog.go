@@ -122,3 +122,46 @@ func parseKey(key string) (Change, bool) {
 	}
 	return c, true
 }
+
+// handedBefore is migration 6: a final decision applied before onboarding
+// was a workflow of its own had its steps run by its session, so it counts
+// as handed over; a redelivery of it, in a run that hands changes over,
+// starts no onboarding (docs/semantics.md R11).
+func (s *Store) handedBefore() *goose.Migration {
+	return goose.NewGoMigration(6, &goose.GoFunc{RunTx: s.handedBeforeTx}, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }})
+}
+
+func (s *Store) handedBeforeTx(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT change_key, at_us FROM change_log WHERE outcome = $1`, string(Applied))
+	if err != nil {
+		return fmt.Errorf("handed before: read change log: %w", err)
+	}
+	type logged struct {
+		key string
+		at  int64
+	}
+	var all []logged
+	for rows.Next() {
+		var l logged
+		if err := rows.Scan(&l.key, &l.at); err != nil {
+			rows.Close()
+			return fmt.Errorf("handed before: read change log: %w", err)
+		}
+		all = append(all, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("handed before: read change log: %w", err)
+	}
+	for _, l := range all {
+		p := strings.Split(l.key, "|")
+		if len(p) < 7 || p[0] != KindDecision || !record.Final(p[len(p)-3]) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO handoffs (change_id, at_us) VALUES ($1, $2) ON CONFLICT (change_id) DO NOTHING`,
+			changeID(l.key), l.at); err != nil {
+			return fmt.Errorf("handed before: %w", err)
+		}
+	}
+	return nil
+}

@@ -253,7 +253,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(s.dialect, s.db, sub, goose.WithGoMigrations(s.relog()))
+	p, err := goose.NewProvider(s.dialect, s.db, sub, goose.WithGoMigrations(s.relog(), s.handedBefore()))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -563,7 +563,7 @@ WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screen
 var errNoUserYet = errors.New("no user record yet")
 
 // Tables are the store's tables, for RowCounts.
-var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs"}
+var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs", "onboarding_taken"}
 
 // RowCounts returns the number of rows in each of Tables: what the
 // operations guide's database growth is measured with.
@@ -600,6 +600,21 @@ func (s *Store) MarkHanded(ctx context.Context, changeID string, at time.Time) e
 		return fmt.Errorf("record hand-over %s: %w", changeID, err)
 	}
 	return nil
+}
+
+// Take records that the onboarding run taker takes the change named
+// changeID for its steps, and reports whether the change is taker's: the
+// first to take it, or a retry of that run's own take.
+func (s *Store) Take(ctx context.Context, changeID, taker string, at time.Time) (bool, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_taken (change_id, taker, at_us) VALUES ($1, $2, $3) ON CONFLICT (change_id) DO NOTHING`,
+		changeID, taker, micros(at)); err != nil {
+		return false, fmt.Errorf("take change %s: %w", changeID, err)
+	}
+	var first string
+	if err := s.db.QueryRowContext(ctx, `SELECT taker FROM onboarding_taken WHERE change_id = $1`, changeID).Scan(&first); err != nil {
+		return false, fmt.Errorf("take change %s: %w", changeID, err)
+	}
+	return first == taker, nil
 }
 
 // Get returns the user's record with its history, oldest change first.

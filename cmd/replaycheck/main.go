@@ -27,6 +27,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -47,6 +48,10 @@ import (
 type config struct {
 	Temporal temporalconn.Config
 	Log      logging.Config
+	// BuildID is the build being checked, when the workers are versions of
+	// a Worker Deployment: runs pinned to another build never run this
+	// code, so they are not replayed against it.
+	BuildID string `env:"IDV_WORKER_BUILD_ID"`
 }
 
 // Validate implements envconf.Validator.
@@ -61,6 +66,7 @@ var defaultQuery = fmt.Sprintf("WorkflowType=%q OR WorkflowType=%q", workflows.W
 func main() {
 	query := flag.String("query", defaultQuery, "visibility query selecting the runs to replay")
 	n := flag.Int("n", 500, "replay at most N histories, the first the query lists (Temporal lists the newest first)")
+	build := flag.String("build", "", "the build id being checked (default IDV_WORKER_BUILD_ID): runs pinned to other builds are skipped")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long (an unreachable Temporal, a huge namespace)")
 	flag.Parse()
 	if *n <= 0 {
@@ -76,6 +82,9 @@ func main() {
 	if err := envconf.Load(ctx, &cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "replaycheck:", err)
 		os.Exit(2)
+	}
+	if *build != "" {
+		cfg.BuildID = *build
 	}
 	rep, err := run(ctx, &cfg, *query, *n, os.Stdout)
 	if err != nil {
@@ -119,7 +128,7 @@ func run(ctx context.Context, cfg *config, query string, n int, out io.Writer) (
 	if err != nil {
 		return report{}, err
 	}
-	return check(ctx, c, r, query, n, out)
+	return check(ctx, c, r, selection{query: query, n: n, build: cfg.BuildID}, out)
 }
 
 // newReplayer is a replayer of the workflow types register registers,
@@ -133,9 +142,20 @@ func newReplayer(dc converter.DataConverter, register func(sdkworker.WorkflowReg
 	return r, nil
 }
 
+// selection is what a check replays: the first n runs query lists, but
+// those pinned to a build other than build (a Worker Deployment's
+// version; every pinned run when build is empty).
+type selection struct {
+	query string
+	n     int
+	build string
+}
+
 // report is the outcome of a check.
 type report struct {
 	Replayed int
+	// Pinned counts the runs skipped as pinned to another build.
+	Pinned   int
 	Failures []failure
 }
 
@@ -165,7 +185,8 @@ func (r report) count(nonDet bool) int {
 // per failure and a summary to out, and returns what it found. Its error
 // is for a check that could not run (the listing failed); a history that
 // fails is a failure in the report.
-func check(ctx context.Context, c client.Client, r sdkworker.WorkflowReplayer, query string, n int, out io.Writer) (report, error) {
+func check(ctx context.Context, c client.Client, r sdkworker.WorkflowReplayer, sel selection, out io.Writer) (report, error) {
+	query, n := sel.query, sel.n
 	var rep report
 	var token []byte
 	for rep.Replayed < n {
@@ -179,8 +200,12 @@ func check(ctx context.Context, c client.Client, r sdkworker.WorkflowReplayer, q
 			if rep.Replayed == n {
 				break
 			}
-			rep.Replayed++
 			f := failure{WorkflowType: ex.GetType().GetName(), WorkflowID: ex.GetExecution().GetWorkflowId(), RunID: ex.GetExecution().GetRunId()}
+			if pinned, err := pinnedElsewhere(ctx, c, ex, sel.build); err == nil && pinned {
+				rep.Pinned++
+				continue
+			}
+			rep.Replayed++
 			f.Err = replayOne(ctx, c, r, f.WorkflowID, f.RunID)
 			if f.Err == nil {
 				continue
@@ -200,8 +225,30 @@ func check(ctx context.Context, c client.Client, r sdkworker.WorkflowReplayer, q
 			break
 		}
 	}
-	fmt.Fprintf(out, "replayed %d histories: %d non-deterministic, %d errors\n", rep.Replayed, rep.count(true), rep.count(false))
+	fmt.Fprintf(out, "replayed %d histories: %d non-deterministic, %d errors", rep.Replayed, rep.count(true), rep.count(false))
+	if rep.Pinned > 0 {
+		fmt.Fprintf(out, "; %d pinned to other builds, not replayed", rep.Pinned)
+	}
+	fmt.Fprintln(out)
 	return rep, nil
+}
+
+// pinnedElsewhere reports whether run ex is pinned to a Worker
+// Deployment version other than build: Temporal never gives its tasks to
+// another build, so the code being checked never meets its history.
+func pinnedElsewhere(ctx context.Context, c client.Client, ex *workflowpb.WorkflowExecutionInfo, build string) (bool, error) {
+	vi := ex.GetVersioningInfo()
+	if vi == nil {
+		d, err := c.DescribeWorkflowExecution(ctx, ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId())
+		if err != nil {
+			return false, err
+		}
+		vi = d.GetWorkflowExecutionInfo().GetVersioningInfo()
+	}
+	if vi.GetBehavior() != enumspb.VERSIONING_BEHAVIOR_PINNED {
+		return false, nil
+	}
+	return build == "" || vi.GetDeploymentVersion().GetBuildId() != build, nil
 }
 
 // replayLog is the SDK's log while replaying; IDV_LOG_LEVEL=debug shows

@@ -127,7 +127,7 @@ func TestCheckFindsIncompatibleChange(t *testing.T) {
 	replay := func(t *testing.T, r sdkworker.WorkflowReplayer, n int) (report, string) {
 		t.Helper()
 		var out bytes.Buffer
-		rep, err := check(ctx, c, r, probeQuery, n, &out)
+		rep, err := check(ctx, c, r, selection{query: probeQuery, n: n}, &out)
 		if err != nil {
 			t.Fatalf("check: %v\n%s", err, out.String())
 		}

@@ -193,9 +193,11 @@ func TestVersionedRollout(t *testing.T) {
 				Deployment: rolloutDeployment, BuildID: build, StopTimeout: time.Second,
 			}
 			acts := *st.Activities
-			acts.Onboarding = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue, Plan: cfg.Plan()}
+			acts.Onboarding = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue}
+			wf := st.Workflow
+			wf.Onboarding = cfg.Plan() // this build's steps
 			w := sdkworker.New(c, testkit.TaskQueue, cfg.WorkerOptions())
-			worker.Register(w, &acts, st.Workflow)
+			worker.Register(w, &acts, wf)
 			if err := w.Start(); err != nil {
 				t.Fatal(err)
 			}
