@@ -319,8 +319,8 @@ func TestFaultDatabaseUnavailable(t *testing.T) {
 	waitAllClosed(t, st, sessions, 2*time.Minute)
 	checkUsers(t, st, sessions)
 	m := scrape(t, st.Admin.URL+"/metrics")
-	if !hasPositive(m, "idv_activity_failures_total", `activity="UpdateUser"`, `kind="retryable"`) {
-		t.Fatalf("no UpdateUser failed while the database was locked: the fault was not real\n%s", grepIdv(m))
+	if !hasPositive(m, "idv_activity_failures_total", `activity="ApplyAndHandOver"`, `kind="retryable"`) {
+		t.Fatalf("no store write (ApplyAndHandOver) failed while the database was locked: the fault was not real\n%s", grepIdv(m))
 	}
 }
 

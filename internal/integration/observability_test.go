@@ -147,7 +147,7 @@ func TestObservability(t *testing.T) {
 		}
 		names := strings.Join(byTrace[httpTrace], " | ")
 		for _, want := range []string{"POST /webhooks/veriff", "SignalWithStartWorkflow:VerificationWorkflow",
-			"RunWorkflow:VerificationWorkflow", "StartActivity:UpdateUser", "RunActivity:UpdateUser"} {
+			"RunWorkflow:VerificationWorkflow", "StartActivity:ApplyAndHandOver", "RunActivity:ApplyAndHandOver"} {
 			if !strings.Contains(names, want) {
 				t.Fatalf("the webhook's trace lacks %q: %s", want, names)
 			}
