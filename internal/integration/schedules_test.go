@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -73,6 +74,11 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// The users' onboardings post the notifications: wait until each has
+	// nothing left to do.
+	for _, sc := range all {
+		waitOnboarded(t, st, sc.User, time.Minute)
+	}
 	for _, sc := range all {
 		t.Run(sc.User, func(t *testing.T) {
 			var sent []schedules.Notification
@@ -81,5 +87,23 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 			}
 			schedules.Check(t, st.Users, sent, sc, schedules.Model(sc), false)
 		})
+	}
+}
+
+// waitOnboarded waits until the user's onboarding, if there is one, runs
+// no change and has none queued.
+func waitOnboarded(t *testing.T, st *testkit.Stack, user string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var ob onboarding.State
+		code := getJSON(t, st.Admin.URL+"/v1/onboarding/"+user, adminToken, &ob)
+		if code == http.StatusNotFound || (code == http.StatusOK && ob.Current == nil && len(ob.Queued) == 0) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user %s's onboarding still busy after %s: %d %+v", user, limit, code, ob)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
