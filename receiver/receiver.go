@@ -8,6 +8,7 @@
 package receiver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,6 +29,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/userref"
@@ -399,10 +401,34 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// The Web UI's one-line summary of the session.
 		StaticSummary: staticSummary(ev),
+		// What the run would otherwise upsert in its first task.
+		TypedSearchAttributes: startAttributes(ev),
 	}
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute") {
+		// The namespace lacks idvflow's search attributes (no worker has
+		// registered them yet): the webhook must not be refused for that.
+		// The run sets them itself once they exist.
+		opts.TypedSearchAttributes = temporal.SearchAttributes{}
+		_, err = t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
+	}
 	return err
+}
+
+// startAttributes are the search attributes a new run starts with: its
+// provider, the waiting status and, when the webhook names the user, the
+// user as visibility shows her (the run upserts only what differs).
+func startAttributes(ev workflows.Event) temporal.SearchAttributes {
+	updates := []temporal.SearchAttributeUpdate{
+		workflows.AttrProvider.ValueSet(ev.Provider),
+		workflows.AttrStatus.ValueSet(string(workflows.StatusWaiting)),
+	}
+	if ref := cmp.Or(ev.UserRef, ev.UserID); ref != "" {
+		updates = append(updates, workflows.AttrUserID.ValueSet(ref))
+	}
+	return temporal.NewSearchAttributes(updates...)
 }
 
 // runLimits are the messages of the InvalidArgument refusals that concern

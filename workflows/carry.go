@@ -79,6 +79,7 @@ func (s *session) tooLong(ctx workflow.Context) bool {
 // of the same workflow ID, which goes on where this one stopped.
 func (s *session) continueAsNew(ctx workflow.Context) (Result, error) {
 	s.drain(ctx)
+	s.flushAttributes(ctx) // the next run starts with them
 	c := s.carry()
 	s.logger.Info("continuing as new", "signals", s.signals, "seen", len(c.Seen))
 	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration, Carried: &c}

@@ -46,6 +46,18 @@ type Config struct {
 	// before have false, and keep running their steps as they did, so a
 	// session started before the change notifies once, as it did.
 	Handoff bool `json:"handoff,omitempty"`
+	// Generation is the revision of the commands a run writes
+	// (CurrentGeneration). A run of generation 1 takes every change that
+	// earlier runs met behind a GetVersion marker at its newest version
+	// without asking (no marker, no TemporalChangeVersion upsert), and
+	// writes fewer commands: it reads the webhooks delivered with its start
+	// before its first step, upserts a search attribute only when its
+	// value changes (the receiver sets the first ones at start), batches
+	// them into one command per change, and starts no timer for a wait
+	// whose condition already holds. The run's first task records the
+	// generation of its code with the rest of the config; runs recorded
+	// before have 0 and keep doing what they did (their histories replay).
+	Generation int `json:"generation,omitempty"`
 	// Onboarding is the worker's onboarding plan, for the onboarding
 	// workflow (which records it itself); a session does not record it.
 	Onboarding onboarding.Plan `json:"-"`
@@ -79,6 +91,10 @@ func (c Config) activityTimeout() time.Duration {
 	}
 	return time.Minute
 }
+
+// CurrentGeneration is the Generation new runs record (sessions in their
+// config, onboarding runs in their plan).
+const CurrentGeneration = 1
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {

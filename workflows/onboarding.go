@@ -53,6 +53,11 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 		return fmt.Errorf("set update handler: %w", err)
 	}
 	r.listen(ctx)
+	if r.in.Plan.Generation >= 1 {
+		// The change the run started with is queued before the first
+		// step: no idle timer for a wait that is over.
+		r.drain()
+	}
 
 	for {
 		// 1. The next change in the record's order, or close once nothing
@@ -109,31 +114,65 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 		return in.Plan
 	}
 	var p onboarding.Plan
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Plan }).Get(&p); err != nil {
+	record := func(workflow.Context) any {
+		p := o.Plan
+		p.Generation = CurrentGeneration // the commands this code writes
+		return p
+	}
+	if err := workflow.SideEffect(ctx, record).Get(&p); err != nil {
 		return onboarding.Plan{} // cannot happen for a plain struct
 	}
 	return p
 }
 
 // takeChange records in the store that this run takes the current
-// change; it reports false when another run took it before.
+// change; it reports false when another run took it before. A run of
+// generation 1 takes it in a local activity (a marker in the same
+// workflow task, not an activity task and a workflow task of its own).
 func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	var a *activities.Activities
 	var first bool
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts}
+	err := r.inRounds(ctx, "take the change", func() error {
+		var f workflow.Future
+		if r.in.Plan.Generation >= 1 {
+			opts := workflow.LocalActivityOptions{Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry}
+			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
+		} else {
+			opts := workflow.ActivityOptions{Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry}
+			f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
+		}
+		if err := f.Get(ctx, &first); isPermanent(err) {
+			// The store's take has no failure retrying cannot fix: try
+			// it again in rounds, as any other.
+			return temporal.NewApplicationError(errorMessage(err), "TakeFailed")
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil { // errHandOver
+		r.queued = append([]onboarding.Change{*r.current}, r.queued...)
+		r.current = nil
+		return false, errHandOver
+	}
+	return first, nil
+}
+
+// inRounds runs attempt (an activity with Temporal's retries) until it
+// succeeds or fails for good, and returns its last error. A failure that
+// may pass is tried again in rounds, after a pause that doubles from
+// roundPauseFirst to roundPauseMax, for as long as it lasts; the run
+// hands over between rounds when it must (errHandOver).
+func (r *onboardingRun) inRounds(ctx workflow.Context, what string, attempt func() error) error {
 	for pause := roundPauseFirst; ; pause = min(2*pause, roundPauseMax) {
-		opts := workflow.ActivityOptions{
-			Summary: "take the change", StartToCloseTimeout: r.timeout,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts},
+		err := attempt()
+		if err == nil || isPermanent(err) {
+			return err
 		}
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.TakeChange, r.current.ID).Get(ctx, &first)
-		if err == nil {
-			return first, nil
-		}
-		r.logger.Warn("change not taken; trying again later", "pause", pause, "error", err)
+		r.logger.Info(what+": not done; trying again later", "pause", pause, "error", err)
 		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
-			r.queued = append([]onboarding.Change{*r.current}, r.queued...)
-			r.current = nil
-			return false, errHandOver
+			return errHandOver
 		}
 	}
 }
@@ -250,7 +289,25 @@ func (r *onboardingRun) awaitChange(ctx workflow.Context) wait {
 	if r.tooLong(ctx) {
 		return tooLong
 	}
-	ok, _ := workflow.AwaitWithTimeout(ctx, r.in.Plan.Idle, func() bool { return len(r.queued) > 0 || r.tooLong(ctx) })
+	wake := func() bool { return len(r.queued) > 0 || r.tooLong(ctx) }
+	if r.in.Plan.Generation >= 1 {
+		// A timer cancelled when a change comes first, so it never fires
+		// later for nothing (runs recorded before let it).
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		idle := workflow.NewTimerWithOptions(timerCtx, r.in.Plan.Idle, workflow.TimerOptions{Summary: "idle: close unless a change comes"})
+		_ = workflow.Await(ctx, func() bool { return idle.IsReady() || wake() })
+		if !idle.IsReady() {
+			cancel()
+		}
+		switch {
+		case len(r.queued) > 0:
+			return ready
+		case !idle.IsReady():
+			return tooLong
+		}
+		return timedOut
+	}
+	ok, _ := workflow.AwaitWithTimeout(ctx, r.in.Plan.Idle, wake)
 	switch {
 	case len(r.queued) > 0:
 		return ready
@@ -378,21 +435,17 @@ func (r *onboardingRun) runActivity(ctx workflow.Context, step, summary string, 
 			MaximumAttempts: roundAttempts,
 		},
 	}
-	for pause := roundPauseFirst; ; pause = min(2*pause, roundPauseMax) {
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg).Get(ctx, result)
-		if err == nil {
-			return resDone, nil
-		}
-		if isPermanent(err) {
-			r.logger.Warn("onboarding step failed", "step", step, "error", err)
-			return step + ": failed: " + errorMessage(err), nil
-		}
-		r.logger.Info("onboarding step not done; trying again later", "step", step, "pause", pause, "error", err)
-		// The next round, unless the run must hand over first.
-		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
-			return "", errHandOver
-		}
+	err := r.inRounds(ctx, step, func() error {
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg).Get(ctx, result)
+	})
+	switch {
+	case err == nil:
+		return resDone, nil
+	case errors.Is(err, errHandOver):
+		return "", err
 	}
+	r.logger.Warn("onboarding step failed", "step", step, "error", err)
+	return step + ": failed: " + errorMessage(err), nil
 }
 
 // NotificationOf is the message the notify step posts for change c: the

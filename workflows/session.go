@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,7 @@ type session struct {
 	ignoreVersions bool
 	nextStep       string
 	nextStepAt     time.Time
+	unsetAttrs     []keyword // search attributes not written yet (upsert)
 }
 
 func newSession(ctx workflow.Context, in Input, cfg Config) *session {
@@ -106,14 +108,22 @@ func (s *session) drain(ctx workflow.Context) bool {
 		yielded = true
 		return done
 	})
+	s.receiveDelivered(ctx)
+	return len(s.seenOrder) > before
+}
+
+// receiveDelivered records the signals delivered to the run that the
+// listener has not taken yet. Called before the run's first step, it reads
+// the webhooks that started the run (they are delivered with the start, and
+// the listener runs only once the first step blocks).
+func (s *session) receiveDelivered(ctx workflow.Context) {
 	for {
 		var e Event
 		if !s.events.ReceiveAsync(&e) {
-			break
+			return
 		}
 		s.record(ctx, e)
 	}
-	return len(s.seenOrder) > before
 }
 
 // pending reports whether the run has something to act on.
@@ -208,7 +218,7 @@ func (s *session) learnUserID(ctx workflow.Context, id, source, ref string) {
 	if ref == "" {
 		ref = id
 	}
-	s.upsert(ctx, AttrUserID.ValueSet(ref))
+	s.upsert(ctx, keyword{AttrUserID, ref})
 }
 
 // resolvedUserID is the user the record belongs to. Without a user id from
@@ -226,14 +236,66 @@ func (s *session) resolvedUserID() (string, string) {
 
 func (s *session) setStatus(ctx workflow.Context, st Status) {
 	s.status = st
-	s.upsert(ctx, AttrProvider.ValueSet(s.in.Provider), AttrStatus.ValueSet(string(st)))
+	s.upsert(ctx, keyword{AttrProvider, s.in.Provider}, keyword{AttrStatus, string(st)})
+	s.flushAttributes(ctx)
 	s.publish(ctx)
 }
 
-func (s *session) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+// keyword is one search attribute the run sets.
+type keyword struct {
+	key   temporal.SearchAttributeKeyKeyword
+	value string
+}
+
+// upsert sets search attributes. A run of generation 1 holds them until
+// the status changes, the run waits or it ends (flushAttributes), so a
+// change and its companions are one command; runs recorded before wrote
+// each at once.
+func (s *session) upsert(ctx workflow.Context, kws ...keyword) {
+	if s.cfg.Generation >= 1 {
+		for _, kw := range kws {
+			s.unsetAttrs = slices.DeleteFunc(s.unsetAttrs, func(p keyword) bool { return p.key.GetName() == kw.key.GetName() })
+			s.unsetAttrs = append(s.unsetAttrs, kw)
+		}
+		return
+	}
+	updates := make([]temporal.SearchAttributeUpdate, 0, len(kws))
+	for _, kw := range kws {
+		updates = append(updates, kw.key.ValueSet(kw.value))
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		s.logger.Warn("search attributes not updated", "error", err)
 	}
+}
+
+// flushAttributes writes the held search attributes whose values differ
+// from the run's (the ones the receiver started it with included), in one
+// command, or none when nothing changed.
+func (s *session) flushAttributes(ctx workflow.Context) {
+	current := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	for _, kw := range s.unsetAttrs {
+		if v, ok := current.GetKeyword(kw.key); !ok || v != kw.value {
+			updates = append(updates, kw.key.ValueSet(kw.value))
+		}
+	}
+	s.unsetAttrs = nil
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		s.logger.Warn("search attributes not updated", "error", err)
+	}
+}
+
+// changed reports whether the run takes version 1 of a change that runs
+// of generation 0 met behind workflow.GetVersion: a run of generation 1
+// always does, and writes no marker for it.
+func (s *session) changed(ctx workflow.Context, changeID string) bool {
+	if s.cfg.Generation >= 1 {
+		return true
+	}
+	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) == 1
 }
 
 // next records what the run waits for, for the state query and the Web UI.
@@ -264,7 +326,16 @@ func (s *session) await(ctx workflow.Context, d time.Duration, summary string, c
 		return timedOut
 	}
 	wake := func() bool { return cond() || s.tooLong(ctx) }
-	if workflow.GetVersion(ctx, "cancel-await-timers", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if s.cfg.Generation >= 1 {
+		s.flushAttributes(ctx) // with the timer, in the same task
+		if cond() {
+			return ready // no timer for a wait that is over
+		}
+		if wake() {
+			return tooLong
+		}
+	}
+	if !s.changed(ctx, "cancel-await-timers") {
 		ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
 		}, wake)

@@ -40,8 +40,7 @@ func (s *session) afterFinalDecision(ctx workflow.Context) error {
 // not change what sessions already in flight replay. A step that fails for
 // good is logged and recorded; it does not undo the decision.
 func (s *session) step(ctx workflow.Context, changeID string, run func(workflow.Context) error) error {
-	v := workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1)
-	if v == workflow.DefaultVersion && !s.ignoreVersions {
+	if !s.changed(ctx, changeID) && !s.ignoreVersions {
 		return nil // the session started before this step existed
 	}
 	s.next(ctx, changeID, 0)

@@ -67,6 +67,12 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		return Result{}, fmt.Errorf("set query handler: %w", err)
 	}
 	s.listen(ctx)
+	if s.cfg.Generation >= 1 {
+		// What came with the start is known before the first step: a
+		// decision delivered with it is acted on at once, with no timer
+		// for a webhook that is already here.
+		s.receiveDelivered(ctx)
+	}
 	if in.Carried == nil {
 		s.setStatus(ctx, StatusWaiting)
 	}
@@ -156,7 +162,11 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 	var cfg Config
 	if in.Carried != nil {
 		cfg = in.Carried.Config
-	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config }).Get(&cfg); err != nil {
+	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		c := v.Config
+		c.Generation = CurrentGeneration // the commands this code writes
+		return c
+	}).Get(&cfg); err != nil {
 		// Cannot happen for a plain struct; fall back to the defaults.
 		cfg = DefaultConfig()
 	}
@@ -380,7 +390,7 @@ func (s *session) writeOlder(ctx workflow.Context) error {
 	if !s.hasOlder() || (s.cfg.rules(s.in.Provider).FetchesDetails && s.details == nil) {
 		return nil
 	}
-	if workflow.GetVersion(ctx, "write-every-decision", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !s.changed(ctx, "write-every-decision") {
 		s.unwritten = nil
 		return nil
 	}
@@ -463,6 +473,7 @@ func (s *session) sessionEnd(st Status, reason string) activities.UserUpdate {
 
 // finish ends the run with the status it leaves on the user.
 func (s *session) finish(ctx workflow.Context) (Result, error) {
+	s.flushAttributes(ctx)
 	s.finished(ctx)
 	return s.result(), nil
 }
@@ -535,7 +546,7 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 // afterFailureVersioned reports whether this run reads what arrived while
 // its error was written; runs recorded before did not.
 func (s *session) afterFailureVersioned(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, "read-after-failure", workflow.DefaultVersion, 1) == 1
+	return s.changed(ctx, "read-after-failure")
 }
 
 // newerThanTried reports whether a decision newer than the applied one,
@@ -673,7 +684,7 @@ var errHandOver = errors.New("the run hands over to a new run")
 // Temporal's limits instead of waiting it out.
 func (s *session) get(ctx workflow.Context, f workflow.Future, v any) error {
 	_ = workflow.Await(ctx, func() bool { return f.IsReady() || s.tooLong(ctx) })
-	if !f.IsReady() && workflow.GetVersion(ctx, "hand-over-in-activities", workflow.DefaultVersion, 1) == 1 {
+	if !f.IsReady() && s.changed(ctx, "hand-over-in-activities") {
 		return errHandOver
 	}
 	return f.Get(ctx, v)

@@ -55,6 +55,11 @@ type Options struct {
 	// the CPU profile then describe it.
 	InProcess  bool
 	CPUProfile string // file for a CPU profile of the receiver phase; "" none
+	E2EProfile string // file for a CPU profile of the end-to-end phase; "" none
+	// Onboarding is true when the stack's workers notify an app
+	// (IDV_NOTIFY_URL): each final decision then starts the user's
+	// onboarding run, which sizing measures too.
+	Onboarding bool
 	Progress   func(string)
 }
 
@@ -116,7 +121,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// thousands of started sessions behind, whose first workflow tasks would
 	// otherwise queue in front of these.
 	say(fmt.Sprintf("1/4 end to end: %d sessions, both providers, shuffled, 30%% repeats", o.Sessions))
-	if err := endToEnd(ctx, o, r); err != nil {
+	stopE2E, err := profile(o.E2EProfile)
+	if err != nil {
+		return nil, err
+	}
+	err = endToEnd(ctx, o, r)
+	stopE2E()
+	if err != nil {
 		return nil, err
 	}
 

@@ -10,10 +10,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +29,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/envconf"
@@ -40,7 +47,15 @@ func main() {
 	running := flag.Bool("target-running", false, "target a running `go run ./cmd/dev` (default ports) instead of starting one")
 	cluster := flag.String("cluster", "", "target deploy/local-cluster.sh's stack, described by its env file")
 	flag.IntVar(&sizing, "sizing", 0, "instead of the load phases, measure N sessions of each common path (history events, actions, rows) for docs/operations.md")
+	notifyListen := flag.String("notify-listen", "", "serve the app's notify endpoint (answering 204) at this address, for a stack whose workers' IDV_NOTIFY_URL points there; -sizing then measures the users' onboarding runs too (the embedded stack gets one of its own)")
 	flag.Parse()
+	if *notifyListen != "" {
+		if err := serveApp(*notifyListen); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		o.Onboarding = true
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -90,9 +105,20 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 			return err
 		}
 		defer os.RemoveAll(dir)
+		env := shortTimingsIf(sizing > 0)
+		if sizing > 0 {
+			// Sizing measures the paths as they run with an app to notify:
+			// each final decision's onboarding run is part of its cost.
+			addr := fmt.Sprintf("127.0.0.1:%d", port())
+			if err := serveApp(addr); err != nil {
+				return err
+			}
+			env["IDV_NOTIFY_URL"], env["IDV_NOTIFY_SECRET"], env["IDV_ONBOARDING_IDLE"] = "http://"+addr+"/idv", notifySecret(), "1s"
+			o.Onboarding = true
+		}
 		s, err := dev.Start(ctx, dev.Options{
 			DataDir: dir, TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
-			Logger: quiet, Env: envconfig.MultiLookuper(envconfig.MapLookuper(shortTimingsIf(sizing > 0)), envconfig.OsLookuper()),
+			Logger: quiet, Env: envconfig.MultiLookuper(envconfig.MapLookuper(env), envconfig.OsLookuper()),
 		})
 		if err != nil {
 			return err
@@ -103,6 +129,7 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 		conn.PayloadKeys = s.Worker.Temporal.PayloadKeys
 		o.InProcess = true
 		o.CPUProfile = filepath.Join(out, "receiver-cpu.prof")
+		o.E2EProfile = filepath.Join(out, "e2e-cpu.prof")
 	}
 	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": dev.Namespace}
 	c, err := temporalconn.Lazy(conn, quiet, nil)
@@ -140,9 +167,28 @@ func port() int {
 
 func shortTimingsIf(on bool) map[string]string {
 	if !on {
-		return nil
+		return map[string]string{}
 	}
-	return shortTimings
+	return maps.Clone(shortTimings)
+}
+
+// serveApp answers the workers' notifications at addr, as an app that
+// takes every one (204), in the background.
+func serveApp(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("notify endpoint: %w", err)
+	}
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	return nil
+}
+
+// notifySecret is a fresh IDV_NOTIFY_SECRET.
+func notifySecret() string {
+	return notify.SecretPrefix + base64.StdEncoding.EncodeToString([]byte(rand.Text()))
 }
 
 // measureSizing writes sizing.md and sizing.json.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -34,13 +35,48 @@ type PathCost struct {
 	Bytes      float64 `json:"history_bytes_per_session"`
 	Activities float64 `json:"activity_attempts_per_session"`
 	Tasks      float64 `json:"workflow_tasks_per_session"`
+	// Floor is the least the path can cost under docs/semantics.md.
+	Floor Floor `json:"floor"`
 }
 
-// sizingPath sends one session of a kind and returns its workflow id.
-type sizingPath struct {
-	name string
-	send func(ctx context.Context, o Options, i int) (string, error)
+// Floor is the least history a path can write and still keep the rules,
+// derived from what the rules need (docs/operations.md, "Floors"), not
+// measured.
+type Floor struct {
+	Actions float64 `json:"actions"`
+	Events  float64 `json:"history_events"`
+	Tasks   float64 `json:"workflow_tasks"`
+	// Why is the derivation, one term per needed command.
+	Why string `json:"why"`
 }
+
+// floor derives a path's floor from the commands the rules need: webhooks
+// (the first one's SignalWithStart is a start and a signal), activities
+// (each a scheduled, started and completed event, and a workflow task for
+// its result), upserts, timers (started, and fired or cancelled), and the
+// workflow tasks that must happen apart (tasks).
+func floor(webhooks, activities, upserts, timers, tasks int, why string) Floor {
+	return Floor{
+		Actions: float64(1 + webhooks + activities + upserts + timers),
+		Events:  float64(1 + webhooks + 3*activities + upserts + 2*timers + 3*tasks + 1),
+		Tasks:   float64(tasks),
+		Why:     why,
+	}
+}
+
+// sizingPath sends one session of a kind and returns its workflow id and
+// its user's id.
+type sizingPath struct {
+	name  string
+	floor Floor
+	send  func(ctx context.Context, o Options, i int) (workflowID, userID string, err error)
+}
+
+// onboardingFloor is the user's onboarding run for one final decision with
+// IDV_NOTIFY_URL (R11): the hand-over's SignalWithStart (a start and a
+// signal), the notify activity, the idle timer that closes the run; tasks:
+// the first, the notify's result, the idle timer.
+var onboardingFloor = floor(1, 1, 0, 1, 3, "hand-over start + signal, notify activity, idle timer; tasks: start, notify result, idle timer")
 
 // Sizing runs n sessions of each common path, one path at a time on a
 // quiet stack, and measures each (docs/operations.md). The stack's
@@ -54,44 +90,73 @@ func Sizing(ctx context.Context, o Options, users *userstore.Store, n int) ([]Pa
 		if err != nil {
 			return nil, err
 		}
-		var ids []string
+		var ids, userIDs []string
 		for i := range n {
-			id, err := p.send(ctx, o, i)
+			id, user, err := p.send(ctx, o, i)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
-			ids = append(ids, id)
+			ids, userIDs = append(ids, id), append(userIDs, user)
 		}
-		cost := PathCost{Path: p.name, Sessions: n, Rows: map[string]float64{}}
+		cost := PathCost{Path: p.name, Sessions: n, Rows: map[string]float64{}, Floor: p.floor}
 		for _, id := range ids {
 			events, err := closedHistory(ctx, o, id)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
-			cost.Events += float64(len(events)) / float64(n)
-			cost.Actions += float64(actions(events)) / float64(n)
-			for _, e := range events {
-				cost.Bytes += float64(proto.Size(e)) / float64(n)
-				switch e.GetEventType() {
-				case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-					cost.Signals += 1 / float64(n)
-				case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-					cost.Activities += float64(max(1, e.GetActivityTaskStartedEventAttributes().GetAttempt())) / float64(n)
-				case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-					cost.Tasks += 1 / float64(n)
+			cost.add(events, n)
+		}
+		if o.Onboarding {
+			// The hand-over of each final decision starts the user's
+			// onboarding run (R11): its cost is the session's too.
+			onb := PathCost{Path: p.name + ": the user's onboarding run", Sessions: n, Floor: onboardingFloor}
+			for _, u := range userIDs {
+				events, err := closedHistory(ctx, o, onboarding.WorkflowID(u))
+				if err != nil {
+					return nil, fmt.Errorf("%s: onboarding: %w", p.name, err)
 				}
+				onb.add(events, n)
 			}
+			after, err := users.RowCounts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			cost.rows(before, after, n)
+			out = append(out, cost, onb)
+			continue
 		}
 		after, err := users.RowCounts(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for t, v := range after {
-			cost.Rows[t] = float64(v-before[t]) / float64(n)
-		}
+		cost.rows(before, after, n)
 		out = append(out, cost)
 	}
 	return out, nil
+}
+
+// rows is the store's rows per session, from its counts before and after.
+func (c *PathCost) rows(before, after map[string]int64, n int) {
+	for t, v := range after {
+		c.Rows[t] = float64(v-before[t]) / float64(n)
+	}
+}
+
+// add counts one closed history of n into c.
+func (c *PathCost) add(events []*historypb.HistoryEvent, n int) {
+	c.Events += float64(len(events)) / float64(n)
+	c.Actions += float64(actions(events)) / float64(n)
+	for _, e := range events {
+		c.Bytes += float64(proto.Size(e)) / float64(n)
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			c.Signals += 1 / float64(n)
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			c.Activities += float64(max(1, e.GetActivityTaskStartedEventAttributes().GetAttempt())) / float64(n)
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			c.Tasks += 1 / float64(n)
+		}
+	}
 }
 
 func sizingPaths(run int64) []sizingPath {
@@ -106,41 +171,49 @@ func sizingPaths(run int64) []sizingPath {
 		return nil
 	}
 	return []sizingPath{
-		{"one decision (Veriff decision webhook)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att := sim.NewUUID(), sim.NewUUID()
-			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o, veriff.DecisionBody(id, att, user("one", i), "approved", at))
-		}},
-		{"decision first, processed within the grace (Passbase)", func(ctx context.Context, o Options, i int) (string, error) {
-			key, u := sim.NewUUID(), user("grace", i)
-			if err := o.Target.Put(ctx, passbase.Name, key, passbase.IdentityObject(key, u, "approved", at.Add(-time.Minute), at)); err != nil {
-				return "", err
-			}
-			for _, b := range [][]byte{
-				passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
-				passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
-			} {
-				if err := sendOK(ctx, o, "passbase", b); err != nil {
-					return "", err
+		{"one decision (Veriff decision webhook)",
+			floor(1, 1, 1, 1, 3, "webhook start + signal, store write, status upsert, late-event timer; tasks: start, write result, late timer"),
+			func(ctx context.Context, o Options, i int) (string, string, error) {
+				id, att, u := sim.NewUUID(), sim.NewUUID(), user("one", i)
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, veriff.DecisionBody(id, att, u, "approved", at))
+			}},
+		{"decision first, processed within the grace (Passbase)",
+			floor(2, 3, 1, 1, 5, "2 webhooks (start + 2 signals), details fetch + 2 store writes (the decision and the processed event's status, R7), one upsert (status with user), late timer; the processed event may land in the decision's task (then no grace timer); tasks: start, 3 activity results, late timer"),
+			func(ctx context.Context, o Options, i int) (string, string, error) {
+				key, u := sim.NewUUID(), user("grace", i)
+				if err := o.Target.Put(ctx, passbase.Name, key, passbase.IdentityObject(key, u, "approved", at.Add(-time.Minute), at)); err != nil {
+					return "", "", err
 				}
-			}
-			return workflows.WorkflowID(passbase.Name, key), nil
-		}},
-		{"decision webhook lost, found by polling (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att, u := sim.NewUUID(), sim.NewUUID(), user("poll", i)
-			v, _ := json.Marshal(veriff.Verification(id, att, u, "approved", at))
-			if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
-				return "", err
-			}
-			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o,
-				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
-		}},
-		{"re-review: resubmission requested, then approved (Veriff)", func(ctx context.Context, o Options, i int) (string, error) {
-			id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
-			return workflows.WorkflowID(veriff.Name, id), sendVeriff(ctx, o,
-				veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
-				veriff.DecisionBody(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
-				veriff.DecisionBody(id, sim.NewUUID(), u, "approved", at))
-		}},
+				for _, b := range [][]byte{
+					passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
+					passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
+				} {
+					if err := sendOK(ctx, o, "passbase", b); err != nil {
+						return "", "", err
+					}
+				}
+				return workflows.WorkflowID(passbase.Name, key), u, nil
+			}},
+		{"decision webhook lost, found by polling (Veriff)",
+			floor(2, 2, 1, 2, 5, "2 webhooks (start + 2 signals), poll + store write, status upsert, poll-delay timer + late timer; tasks: start, poll timer, poll result, write result, late timer"),
+			func(ctx context.Context, o Options, i int) (string, string, error) {
+				id, att, u := sim.NewUUID(), sim.NewUUID(), user("poll", i)
+				v, _ := json.Marshal(veriff.Verification(id, att, u, "approved", at))
+				if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
+					return "", "", err
+				}
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o,
+					veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
+			}},
+		{"re-review: resubmission requested, then approved (Veriff)",
+			floor(4, 2, 2, 1, 4, "4 webhooks (start + 4 signals), 2 store writes, 2 status upserts, late timer; tasks: start, 2 write results, late timer"),
+			func(ctx context.Context, o Options, i int) (string, string, error) {
+				id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o,
+					veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
+					veriff.DecisionBody(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
+					veriff.DecisionBody(id, sim.NewUUID(), u, "approved", at))
+			}},
 	}
 }
 
@@ -207,13 +280,31 @@ func actions(events []*historypb.HistoryEvent) int {
 	return n
 }
 
-// SizingMarkdown is the per-path table of docs/operations.md.
+// SizingMarkdown is the per-path table of docs/operations.md: each
+// measure beside its floor, and their ratio.
 func SizingMarkdown(costs []PathCost) string {
 	var b strings.Builder
-	b.WriteString("| path | history events | history KiB | actions | signals | workflow tasks | activity attempts | rows: users / user_changes / sessions / change_log |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| path | history events (floor, ratio) | actions (floor, ratio) | workflow tasks (floor, ratio) | history KiB | signals | activity attempts | rows: users / user_changes / sessions / change_log |\n|---|---|---|---|---|---|---|---|\n")
+	vs := func(v, floor float64) string {
+		if floor == 0 {
+			return fmt.Sprintf("%.1f", v)
+		}
+		return fmt.Sprintf("%.1f (%.0f, %.2f×)", v, floor, v/floor)
+	}
 	for _, c := range costs {
-		fmt.Fprintf(&b, "| %s (%d sessions) | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %.1f / %.1f |\n", c.Path, c.Sessions, c.Events, c.Bytes/1024, c.Actions, c.Signals,
-			c.Tasks, c.Activities, c.Rows["users"], c.Rows["user_changes"], c.Rows["sessions"], c.Rows["change_log"])
+		rows := "—"
+		if c.Rows != nil {
+			rows = fmt.Sprintf("%.1f / %.1f / %.1f / %.1f", c.Rows["users"], c.Rows["user_changes"], c.Rows["sessions"], c.Rows["change_log"])
+		}
+		fmt.Fprintf(&b, "| %s (%d) | %s | %s | %s | %.1f | %.1f | %.1f | %s |\n", c.Path, c.Sessions,
+			vs(c.Events, c.Floor.Events), vs(c.Actions, c.Floor.Actions), vs(c.Tasks, c.Floor.Tasks),
+			c.Bytes/1024, c.Signals, c.Activities, rows)
+	}
+	b.WriteString("\nFloors (the least each path can write and keep docs/semantics.md):\n\n")
+	for _, c := range costs {
+		if c.Floor.Why != "" {
+			fmt.Fprintf(&b, "- %s: %s.\n", c.Path, c.Floor.Why)
+		}
 	}
 	return b.String()
 }
