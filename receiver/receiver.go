@@ -407,7 +407,7 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	var invalid *serviceerror.InvalidArgument
-	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute") {
+	if errors.As(err, &invalid) && strings.HasPrefix(invalid.Error(), "search attribute ") && strings.HasSuffix(invalid.Error(), " is not defined") {
 		// The namespace lacks idvflow's search attributes (no worker has
 		// registered them yet): the webhook must not be refused for that.
 		// The run sets them itself once they exist.

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/providers/passbase"
@@ -52,6 +53,8 @@ type fakeTemporal struct {
 	// entered, when set, is told of each call, which then waits for hold.
 	entered chan struct{}
 	hold    chan struct{}
+	// refuse, when set, is what Temporal answers a call with these options.
+	refuse func(client.StartWorkflowOptions) error
 }
 
 type signal struct {
@@ -79,6 +82,11 @@ func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, 
 	f.ctx = ctx
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.refuse != nil {
+		if err := f.refuse(opts); err != nil {
+			return nil, err
+		}
 	}
 	f.signals = append(f.signals, signal{workflowID, signalName, arg.(workflows.Event), opts, args[0].(workflows.Input)})
 	return nil, nil
@@ -527,5 +535,45 @@ func TestUnauthenticatedLogNamesTheCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A new run starts with the search attributes its first task would
+// otherwise upsert (a command each, docs/operations.md): its provider, the
+// waiting status and the user the webhook names.
+func TestSessionsStartWithTheirSearchAttributes(t *testing.T) {
+	tc := &fakeTemporal{}
+	srv := newServer(t, tc, io.Discard)
+	body := `{"status":"success","verification":{"id":"s1","status":"approved","vendorData":"user-7","decisionTime":"2026-05-04T09:00:00Z"}}`
+	if r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body)); r.status != http.StatusOK {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	sa := tc.signals[0].opts.TypedSearchAttributes
+	for key, want := range map[temporal.SearchAttributeKeyKeyword]string{
+		workflows.AttrProvider: "veriff", workflows.AttrStatus: "waiting", workflows.AttrUserID: "user-7",
+	} {
+		if got, ok := sa.GetKeyword(key); !ok || got != want {
+			t.Errorf("%s = %q (set %v), want %q", key.GetName(), got, ok, want)
+		}
+	}
+}
+
+// A namespace without idvflow's search attributes (no worker registered
+// them yet) must not cost a webhook: the receiver starts the run without
+// them, and the run sets them once they exist.
+func TestUndefinedSearchAttributesDoNotRefuseTheWebhook(t *testing.T) {
+	calls := 0
+	tc := &fakeTemporal{refuse: func(o client.StartWorkflowOptions) error {
+		calls++
+		if o.TypedSearchAttributes.Size() > 0 {
+			return serviceerror.NewInvalidArgument("search attribute IdvProvider is not defined")
+		}
+		return nil
+	}}
+	srv := newServer(t, tc, io.Discard)
+	body := `{"verification":{"id":"s1","status":"approved"}}`
+	r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+	if r.status != http.StatusOK || tc.count() != 1 || calls != 2 {
+		t.Fatalf("status %d, %d signals in %d calls; want 200 and one signal, sent again without search attributes", r.status, tc.count(), calls)
 	}
 }

@@ -10,9 +10,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/cost"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
@@ -144,19 +144,13 @@ func (c *PathCost) rows(before, after map[string]int64, n int) {
 
 // add counts one closed history of n into c.
 func (c *PathCost) add(events []*historypb.HistoryEvent, n int) {
-	c.Events += float64(len(events)) / float64(n)
-	c.Actions += float64(actions(events)) / float64(n)
-	for _, e := range events {
-		c.Bytes += float64(proto.Size(e)) / float64(n)
-		switch e.GetEventType() {
-		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-			c.Signals += 1 / float64(n)
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			c.Activities += float64(max(1, e.GetActivityTaskStartedEventAttributes().GetAttempt())) / float64(n)
-		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-			c.Tasks += 1 / float64(n)
-		}
-	}
+	k, f := cost.Of(events), float64(n)
+	c.Events += float64(k.Events) / f
+	c.Actions += float64(k.Actions) / f
+	c.Bytes += float64(k.Bytes) / f
+	c.Signals += float64(k.Signals) / f
+	c.Activities += float64(k.Activities) / f
+	c.Tasks += float64(k.Tasks) / f
 }
 
 func sizingPaths(run int64) []sizingPath {
@@ -255,29 +249,6 @@ func closedHistory(ctx context.Context, o Options, workflowID string) ([]*histor
 		events = append(events, e)
 	}
 	return events, nil
-}
-
-// actions counts the history's billable actions as Temporal Cloud lists
-// them: a workflow started (or continued as new), each signal, each
-// activity attempt, each timer, each search attribute or memo update, and
-// each marker (version, side effect, local activity). Queries and the
-// receiver's describe calls are not in a history and are not counted.
-func actions(events []*historypb.HistoryEvent) int {
-	n := 0
-	for _, e := range events {
-		switch e.GetEventType() {
-		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
-			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-			enumspb.EVENT_TYPE_TIMER_STARTED,
-			enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-			enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
-			enumspb.EVENT_TYPE_MARKER_RECORDED:
-			n++
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			n += int(max(1, e.GetActivityTaskStartedEventAttributes().GetAttempt()))
-		}
-	}
-	return n
 }
 
 // SizingMarkdown is the per-path table of docs/operations.md: each
