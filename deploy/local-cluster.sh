@@ -10,6 +10,8 @@
 # as the compose file's temporal and temporal-schema services.
 #
 #   deploy/local-cluster.sh up                 build, set up and start everything
+#                          (IDV_NOTIFY_URL, IDV_NOTIFY_SECRET, IDV_REVIEW_STATUSES
+#                          and IDV_ONBOARDING_IDLE pass through to the workers)
 #   deploy/local-cluster.sh down               stop everything it started
 #   deploy/local-cluster.sh status             what runs
 #   deploy/local-cluster.sh kill-worker N      SIGKILL worker N (1 or 2)
@@ -174,10 +176,18 @@ IDV_ACTIVITY_TIMEOUT=${IDV_ACTIVITY_TIMEOUT:-10s}
 EOF
 }
 
+# onboarding_env: the onboarding variables the caller set, for a worker.
+onboarding_env() {
+  for v in IDV_NOTIFY_URL IDV_NOTIFY_SECRET IDV_REVIEW_STATUSES IDV_ONBOARDING_IDLE; do
+    [ -n "${!v:-}" ] && echo "$v=${!v}"
+  done
+  return 0
+}
+
 worker_up() {
   local n=$1
   # The admin API listens on loopback only, so it needs no token here.
-  start "worker$n" env $(idv_env) IDV_ADMIN_ADDR="127.0.0.1:1808$n" \
+  start "worker$n" env $(idv_env) $(onboarding_env) IDV_ADMIN_ADDR="127.0.0.1:1808$n" \
     IDV_CODEC_CORS_ORIGINS="http://$ui_addr" "$bin/worker"
   wait_for "worker $n" 60 alive_and_open "worker$n" "127.0.0.1:1808$n"
 }
@@ -185,11 +195,8 @@ worker_up() {
 # version_up N BUILD: a worker of BUILD as a version of the deployment,
 # with the onboarding variables the caller set.
 version_up() {
-  local n=$1 build=$2 extra=()
-  for v in IDV_NOTIFY_URL IDV_NOTIFY_SECRET IDV_REVIEW_STATUSES IDV_ONBOARDING_IDLE; do
-    [ -n "${!v:-}" ] && extra+=("$v=${!v}")
-  done
-  start "version-$n" env $(idv_env) "${extra[@]}" IDV_ADMIN_ADDR="127.0.0.1:1810$n" \
+  local n=$1 build=$2
+  start "version-$n" env $(idv_env) $(onboarding_env) IDV_ADMIN_ADDR="127.0.0.1:1810$n" \
     IDV_WORKER_DEPLOYMENT=idvflow IDV_WORKER_BUILD_ID="$build" "$bin/worker"
   wait_for "worker version-$n ($build)" 60 alive_and_open "version-$n" "127.0.0.1:1810$n"
 }

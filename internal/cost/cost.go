@@ -27,8 +27,9 @@ type Cost struct {
 
 // Of counts events. Actions are counted as Temporal Cloud lists billable
 // actions: a workflow started (or continued as new), each signal, each
-// activity attempt, each timer, each search attribute or memo update, and
-// each marker (version, side effect, local activity). Queries and describe
+// activity attempt, each timer, each search attribute or memo update, each
+// accepted Update (a review), and each marker (version, side effect, local
+// activity). Queries and describe
 // calls are not in a history and are not counted.
 func Of(events []*historypb.HistoryEvent) Cost {
 	c := Cost{Events: len(events), Markers: map[string]int{}}
@@ -38,7 +39,8 @@ func Of(events []*historypb.HistoryEvent) Cost {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
 			enumspb.EVENT_TYPE_TIMER_STARTED,
 			enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-			enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+			enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
 			c.Actions++
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
 			c.Actions++
