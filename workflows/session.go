@@ -409,8 +409,10 @@ func (s *session) count(ctx workflow.Context, name string, tags map[string]strin
 	h.Counter(name).Inc(1)
 }
 
-// finished counts the run's end by its status.
+// finished writes the search attributes the run still holds and counts
+// its end by its status.
 func (s *session) finished(ctx workflow.Context) {
+	s.flushAttributes(ctx)
 	s.count(ctx, "idv_sessions_finished", map[string]string{"status": string(s.status)})
 }
 

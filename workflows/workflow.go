@@ -473,7 +473,6 @@ func (s *session) sessionEnd(st Status, reason string) activities.UserUpdate {
 
 // finish ends the run with the status it leaves on the user.
 func (s *session) finish(ctx workflow.Context) (Result, error) {
-	s.flushAttributes(ctx)
 	s.finished(ctx)
 	return s.result(), nil
 }

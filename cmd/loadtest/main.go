@@ -47,6 +47,7 @@ func main() {
 	running := flag.Bool("target-running", false, "target a running `go run ./cmd/dev` (default ports) instead of starting one")
 	cluster := flag.String("cluster", "", "target deploy/local-cluster.sh's stack, described by its env file")
 	flag.IntVar(&sizing, "sizing", 0, "instead of the load phases, measure N sessions of each common path (history events, actions, rows) for docs/operations.md")
+	flag.BoolVar(&o.OnlyEndToEnd, "e2e-only", false, "run the end-to-end phase alone")
 	notifyListen := flag.String("notify-listen", "", "serve the app's notify endpoint (answering 204) at this address, for a stack whose workers' IDV_NOTIFY_URL points there; -sizing then measures the users' onboarding runs too (the embedded stack gets one of its own)")
 	flag.Parse()
 	if *notifyListen != "" {

@@ -153,11 +153,20 @@ func (c *PathCost) add(events []*historypb.HistoryEvent, n int) {
 	c.Tasks += float64(k.Tasks) / f
 }
 
+// webhookGap spaces a session's webhooks as providers do (minutes apart
+// in practice; here long enough that each arrives after the previous
+// one's workflow task): each webhook is then a workflow task of its own,
+// as in production, on any stack, and the floors count one per webhook.
+const webhookGap = 300 * time.Millisecond
+
 func sizingPaths(run int64) []sizingPath {
 	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 	user := func(path string, i int) string { return fmt.Sprintf("size-%s-%d-%d", path, run%1e6, i) }
 	sendVeriff := func(ctx context.Context, o Options, bodies ...[]byte) error {
-		for _, b := range bodies {
+		for i, b := range bodies {
+			if i > 0 {
+				time.Sleep(webhookGap)
+			}
 			if err := sendOK(ctx, o, veriff.Name, b); err != nil {
 				return err
 			}
@@ -172,7 +181,7 @@ func sizingPaths(run int64) []sizingPath {
 				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, veriff.DecisionBody(id, att, u, "approved", at))
 			}},
 		{"decision first, processed within the grace (Passbase)",
-			floor(2, 3, 1, 1, 5, "2 webhooks (start + 2 signals), details fetch + 2 store writes (the decision and the processed event's status, R7), one upsert (status with user), late timer; the processed event may land in the decision's task (then no grace timer); tasks: start, 3 activity results, late timer"),
+			floor(2, 3, 1, 2, 6, "2 webhooks (start + 2 signals), details fetch + 2 store writes (the decision and the processed event's status, R7), one upsert (status and user together), the grace timer (cancelled by the processed event) + the late-event timer; tasks: 2 webhooks, 3 activity results, late timer"),
 			func(ctx context.Context, o Options, i int) (string, string, error) {
 				key, u := sim.NewUUID(), user("grace", i)
 				if err := o.Target.Put(ctx, passbase.Name, key, passbase.IdentityObject(key, u, "approved", at.Add(-time.Minute), at)); err != nil {
@@ -182,6 +191,7 @@ func sizingPaths(run int64) []sizingPath {
 					passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
 					passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
 				} {
+					time.Sleep(webhookGap)
 					if err := sendOK(ctx, o, "passbase", b); err != nil {
 						return "", "", err
 					}
@@ -189,7 +199,7 @@ func sizingPaths(run int64) []sizingPath {
 				return workflows.WorkflowID(passbase.Name, key), u, nil
 			}},
 		{"decision webhook lost, found by polling (Veriff)",
-			floor(2, 2, 1, 2, 5, "2 webhooks (start + 2 signals), poll + store write, status upsert, poll-delay timer + late timer; tasks: start, poll timer, poll result, write result, late timer"),
+			floor(2, 2, 1, 2, 6, "2 webhooks (start + 2 signals), poll + store write, status upsert, poll-delay timer (fired) + late-event timer; tasks: 2 webhooks, poll timer, poll result, write result, late timer"),
 			func(ctx context.Context, o Options, i int) (string, string, error) {
 				id, att, u := sim.NewUUID(), sim.NewUUID(), user("poll", i)
 				v, _ := json.Marshal(veriff.Verification(id, att, u, "approved", at))
@@ -200,7 +210,7 @@ func sizingPaths(run int64) []sizingPath {
 					veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
 			}},
 		{"re-review: resubmission requested, then approved (Veriff)",
-			floor(4, 2, 2, 1, 4, "4 webhooks (start + 4 signals), 2 store writes, 2 status upserts, late timer; tasks: start, 2 write results, late timer"),
+			floor(4, 2, 2, 3, 7, "4 webhooks (start + 4 signals), 2 store writes, 2 status upserts, a poll-delay timer for each wait for a decision (after the events, after the resubmission request; each cancelled by the decision) + the late-event timer; tasks: 4 webhooks, 2 write results, late timer"),
 			func(ctx context.Context, o Options, i int) (string, string, error) {
 				id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
 				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o,

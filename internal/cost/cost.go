@@ -19,6 +19,7 @@ type Cost struct {
 	Tasks      int
 	Signals    int
 	Activities int // activity attempts (local activities are markers)
+	Upserts    int // search attribute updates
 	Bytes      int // the events' size as protobuf
 	// Markers counts the markers by name (SideEffect, Version,
 	// LocalActivity).
@@ -36,9 +37,11 @@ func Of(events []*historypb.HistoryEvent) Cost {
 	for _, e := range events {
 		c.Bytes += proto.Size(e)
 		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			c.Actions++
+			c.Upserts++
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
 			enumspb.EVENT_TYPE_TIMER_STARTED,
-			enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
 			enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
 			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
 			c.Actions++

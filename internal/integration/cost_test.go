@@ -12,6 +12,7 @@ import (
 	"github.com/idvflow/idvflow/internal/cost"
 	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -53,6 +54,30 @@ func TestOneDecisionCost(t *testing.T) {
 		t.Errorf("notifications %+v; want the approval once", n)
 	}
 	t.Logf("session %+v; onboarding run %+v", session, onb)
+
+	// Passbase names the user only in its API's answer: the run learns her
+	// from the details it fetches and writes her with the status, in one
+	// upsert, not one each.
+	key, pbUser := "0c0c0c0c-0000-4000-8000-000000000002", "user-cost-pb"
+	now := time.Now().UTC().Truncate(time.Second)
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, pbUser, "approved", now.Add(-time.Minute), now))
+	for _, b := range [][]byte{
+		passbase.ProcessedBody(passbase.VocabularyLegacy, key, "", "", now.Add(-time.Minute), now.Add(-time.Second)),
+		passbase.ReviewedBody(passbase.VocabularyLegacy, key, "", "approved", now.Add(-time.Minute), now),
+	} {
+		enc, err := passbase.Encrypt(passbaseSecret, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, enc}); code != http.StatusOK {
+			t.Fatalf("passbase webhook: %d", code)
+		}
+	}
+	pb := closedCost(t, st, workflows.WorkflowID(passbase.Name, key))
+	if pb.Upserts != 1 || pb.Markers["Version"] > 0 {
+		t.Errorf("passbase session: %d upserts, markers %v; want one upsert (status and user) and no version marker", pb.Upserts, pb.Markers)
+	}
+	waitUser(t, st, pbUser, "approved", 20*time.Second)
 }
 
 // closedCost waits for the workflow to close and counts its history.
