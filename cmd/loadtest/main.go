@@ -4,6 +4,8 @@
 //	go run ./cmd/loadtest                      # starts the embedded stack in this process
 //	go run ./cmd/loadtest -target-running      # or targets `go run ./cmd/dev` on its default ports
 //	go run ./cmd/loadtest -cluster /tmp/idvflow-cluster/env   # or deploy/local-cluster.sh's stack
+//	go run ./cmd/loadtest -sizing 10           # history events, actions and tasks per path, beside each floor
+//	go run ./cmd/loadtest -e2e-only -n 600     # the end-to-end phase alone, with its CPU profile
 //
 // See the README's "Performance" section for the latest table.
 package main
