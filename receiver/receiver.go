@@ -407,7 +407,7 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	var invalid *serviceerror.InvalidArgument
-	if errors.As(err, &invalid) && strings.HasPrefix(invalid.Error(), "search attribute ") && strings.HasSuffix(invalid.Error(), " is not defined") {
+	if errors.As(err, &invalid) && undefinedAttribute(invalid.Error()) {
 		// The namespace lacks idvflow's search attributes (no worker has
 		// registered them yet): the webhook must not be refused for that.
 		// The run sets them itself once they exist.
@@ -415,6 +415,16 @@ func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workf
 		_, err = t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	}
 	return err
+}
+
+// undefinedAttribute reports whether Temporal refused a request because
+// the namespace does not know one of its search attributes. Servers word
+// it two ways (server v1.32.1): "search attribute X is not defined" (the
+// validator) and, with SQL visibility, "Namespace N has no mapping defined
+// for search attribute X" (the alias mapper, which refuses first).
+func undefinedAttribute(msg string) bool {
+	return strings.Contains(msg, "search attribute ") &&
+		(strings.HasSuffix(msg, " is not defined") || strings.Contains(msg, "no mapping defined for search attribute "))
 }
 
 // startAttributes are the search attributes a new run starts with: its

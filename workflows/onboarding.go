@@ -25,6 +25,9 @@ const (
 	roundAttempts   = 10
 	roundPauseFirst = 5 * time.Minute
 	roundPauseMax   = time.Hour
+	// roundBackoff is the most a round waits between its attempts
+	// (1s doubling to a minute, roundAttempts-1 times): 4m3s.
+	roundBackoff = 243 * time.Second
 	// keptDone bounds the outcomes the state query lists.
 	keptDone = 20
 )
@@ -136,7 +139,13 @@ func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	err := r.inRounds(ctx, "take the change", func() error {
 		var f workflow.Future
 		if r.in.Plan.Generation >= 1 {
-			opts := workflow.LocalActivityOptions{Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry}
+			// A local activity's retries end at its ScheduleToCloseTimeout
+			// (by default its StartToCloseTimeout): room for the round's
+			// attempts and their backoff, as the activity take had.
+			opts := workflow.LocalActivityOptions{
+				Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry,
+				ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
+			}
 			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
 		} else {
 			opts := workflow.ActivityOptions{Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry}

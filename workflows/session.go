@@ -88,6 +88,9 @@ func (s *session) listen(ctx workflow.Context) {
 			var e Event
 			s.events.Receive(ctx, &e)
 			s.record(ctx, e)
+			// What a webhook changes while the run waits (a user named by
+			// a better field) is written now, not when the wait ends.
+			s.flushAttributes(ctx)
 		}
 	})
 }

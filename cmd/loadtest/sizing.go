@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/cost"
@@ -153,19 +155,39 @@ func (c *PathCost) add(events []*historypb.HistoryEvent, n int) {
 	c.Tasks += float64(k.Tasks) / f
 }
 
-// webhookGap spaces a session's webhooks as providers do (minutes apart
-// in practice; here long enough that each arrives after the previous
-// one's workflow task): each webhook is then a workflow task of its own,
-// as in production, on any stack, and the floors count one per webhook.
-const webhookGap = 300 * time.Millisecond
+// awaitWaiting returns once the session's workflow waits (no workflow
+// task and no activity pending), or at once if it has not started: the
+// next webhook of a path then arrives as providers send them, minutes
+// apart, while the session waits, a workflow task of its own on any stack;
+// the floors count one per webhook. Without it, how many webhooks share a
+// task would depend on the stack's speed.
+func awaitWaiting(ctx context.Context, o Options, workflowID string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := o.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err == nil && d.GetPendingWorkflowTask() == nil && len(d.GetPendingActivities()) == 0 {
+			return nil
+		}
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still busy after 30s (%v)", workflowID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 func sizingPaths(run int64) []sizingPath {
 	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 	user := func(path string, i int) string { return fmt.Sprintf("size-%s-%d-%d", path, run%1e6, i) }
-	sendVeriff := func(ctx context.Context, o Options, bodies ...[]byte) error {
+	sendVeriff := func(ctx context.Context, o Options, sessionID string, bodies ...[]byte) error {
 		for i, b := range bodies {
 			if i > 0 {
-				time.Sleep(webhookGap)
+				if err := awaitWaiting(ctx, o, workflows.WorkflowID(veriff.Name, sessionID)); err != nil {
+					return err
+				}
 			}
 			if err := sendOK(ctx, o, veriff.Name, b); err != nil {
 				return err
@@ -178,7 +200,7 @@ func sizingPaths(run int64) []sizingPath {
 			floor(1, 1, 1, 1, 3, "webhook start + signal, store write, status upsert, late-event timer; tasks: start, write result, late timer"),
 			func(ctx context.Context, o Options, i int) (string, string, error) {
 				id, att, u := sim.NewUUID(), sim.NewUUID(), user("one", i)
-				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, veriff.DecisionBody(id, att, u, "approved", at))
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, id, veriff.DecisionBody(id, att, u, "approved", at))
 			}},
 		{"decision first, processed within the grace (Passbase)",
 			floor(2, 3, 1, 2, 6, "2 webhooks (start + 2 signals), details fetch + 2 store writes (the decision and the processed event's status, R7), one upsert (status and user together), the grace timer (cancelled by the processed event) + the late-event timer; tasks: 2 webhooks, 3 activity results, late timer"),
@@ -191,7 +213,9 @@ func sizingPaths(run int64) []sizingPath {
 					passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", at.Add(-time.Minute), at),
 					passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", at.Add(-time.Minute), at.Add(-time.Second)),
 				} {
-					time.Sleep(webhookGap)
+					if err := awaitWaiting(ctx, o, workflows.WorkflowID(passbase.Name, key)); err != nil {
+						return "", "", err
+					}
 					if err := sendOK(ctx, o, "passbase", b); err != nil {
 						return "", "", err
 					}
@@ -206,14 +230,14 @@ func sizingPaths(run int64) []sizingPath {
 				if err := o.Target.Put(ctx, veriff.Name, id, v); err != nil {
 					return "", "", err
 				}
-				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o,
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, id,
 					veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted))
 			}},
 		{"re-review: resubmission requested, then approved (Veriff)",
 			floor(4, 2, 2, 3, 7, "4 webhooks (start + 4 signals), 2 store writes, 2 status upserts, a poll-delay timer for each wait for a decision (after the events, after the resubmission request; each cancelled by the decision) + the late-event timer; tasks: 4 webhooks, 2 write results, late timer"),
 			func(ctx context.Context, o Options, i int) (string, string, error) {
 				id, att, u := sim.NewUUID(), sim.NewUUID(), user("rereview", i)
-				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o,
+				return workflows.WorkflowID(veriff.Name, id), u, sendVeriff(ctx, o, id,
 					veriff.EventBody(id, att, u, veriff.Started), veriff.EventBody(id, att, u, veriff.Submitted),
 					veriff.DecisionBody(id, att, u, "resubmission_requested", at.Add(-time.Minute)),
 					veriff.DecisionBody(id, sim.NewUUID(), u, "approved", at))

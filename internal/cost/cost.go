@@ -10,6 +10,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// changeVersion is the search attribute GetVersion upserts; Temporal Cloud
+// does not bill its upsert (docs.temporal.io/cloud/actions, "Search
+// Attribute upsert requested").
+const changeVersion = "TemporalChangeVersion"
+
 // Cost is one history's count.
 type Cost struct {
 	Events  int
@@ -28,7 +33,8 @@ type Cost struct {
 
 // Of counts events. Actions are counted as Temporal Cloud lists billable
 // actions: a workflow started (or continued as new), each signal, each
-// activity attempt, each timer, each search attribute or memo update, each
+// activity attempt, each timer, each search attribute or memo update (but
+// GetVersion's own TemporalChangeVersion upsert), each
 // accepted Update (a review), and each marker (version, side effect, local
 // activity). Queries and describe
 // calls are not in a history and are not counted.
@@ -38,8 +44,11 @@ func Of(events []*historypb.HistoryEvent) Cost {
 		c.Bytes += proto.Size(e)
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-			c.Actions++
 			c.Upserts++
+			fields := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()
+			if _, ok := fields[changeVersion]; !ok || len(fields) > 1 {
+				c.Actions++
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
 			enumspb.EVENT_TYPE_TIMER_STARTED,
 			enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
