@@ -29,7 +29,8 @@
 #
 # Runs as root (it manages the Debian PostgreSQL cluster through
 # pg_ctlcluster and psql as the postgres user). State, logs and binaries live
-# in IDV_CLUSTER_DIR (default /tmp/idvflow-cluster); $IDV_CLUSTER_DIR/env
+# in IDV_CLUSTER_DIR (default /tmp/idvflow-cluster; a new one starts with
+# empty databases, since it gets a new payload key); $IDV_CLUSTER_DIR/env
 # describes the running stack to the fault test:
 #   IDV_CLUSTER_ENV=/tmp/idvflow-cluster/env go test -run TestCluster ./internal/integration/
 set -euo pipefail
@@ -126,6 +127,14 @@ build() {
 
 databases() {
   log "databases and schemas"
+  if [ ! -f "$dir/payload-key" ]; then
+    # A new state directory gets a new payload key: runs that an earlier
+    # stack left in Temporal's databases could not be decoded with it, and
+    # its workers would spend their tasks failing on them. Start afresh.
+    for db in temporal temporal_visibility idvflow; do
+      psql_admin "-c 'DROP DATABASE IF EXISTS $db WITH (FORCE)'"
+    done
+  fi
   psql_admin "-c \"DO \\\$\\\$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'temporal') THEN CREATE ROLE temporal LOGIN CREATEDB PASSWORD '$POSTGRES_PWD'; END IF;
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'idvflow') THEN CREATE ROLE idvflow LOGIN PASSWORD '$idvflow_db_password'; END IF;
