@@ -302,16 +302,11 @@ func (r *onboardingRun) awaitChange(ctx workflow.Context) wait {
 	if r.in.Plan.Generation >= 1 {
 		// A timer cancelled when a change comes first, so it never fires
 		// later for nothing (runs recorded before let it).
-		timerCtx, cancel := workflow.WithCancel(ctx)
-		idle := workflow.NewTimerWithOptions(timerCtx, r.in.Plan.Idle, workflow.TimerOptions{Summary: "idle: close unless a change comes"})
-		_ = workflow.Await(ctx, func() bool { return idle.IsReady() || wake() })
-		if !idle.IsReady() {
-			cancel()
-		}
+		fired := sleepUnless(ctx, r.in.Plan.Idle, "idle: close unless a change comes", wake)
 		switch {
 		case len(r.queued) > 0:
 			return ready
-		case !idle.IsReady():
+		case !fired:
 			return tooLong
 		}
 		return timedOut

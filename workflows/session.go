@@ -350,19 +350,27 @@ func (s *session) await(ctx workflow.Context, d time.Duration, summary string, c
 		}
 		return timedOut
 	}
+	fired := sleepUnless(ctx, d, summary, wake)
+	switch {
+	case cond():
+		return ready
+	case !fired:
+		return tooLong
+	}
+	return timedOut
+}
+
+// sleepUnless waits until wake holds or d passes, on a timer the Web UI
+// labels summary, cancelled when wake comes first so it never fires later
+// for nothing. It reports whether the timer fired.
+func sleepUnless(ctx workflow.Context, d time.Duration, summary string, wake func() bool) bool {
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	timer := workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: summary})
 	_ = workflow.Await(ctx, func() bool { return timer.IsReady() || wake() })
 	if !timer.IsReady() {
 		cancel()
 	}
-	switch {
-	case cond():
-		return ready
-	case !timer.IsReady():
-		return tooLong
-	}
-	return timedOut
+	return timer.IsReady()
 }
 
 // publish shows the session's state as the workflow's current details in
