@@ -53,6 +53,7 @@ type Server struct {
 	codec    http.Handler
 	origins  map[string]bool
 	userRef  userref.Ref
+	ops      *Ops // nil: no operators' routes (WithOps)
 }
 
 // New returns the admin API; token may be empty only on loopback (the
@@ -125,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/sessions/:provider/:sessionID", s.session)
 	v1.GET("/onboarding/:userID", s.onboarding)
 	v1.POST("/onboarding/:userID/review", limitBody(4<<10), s.review)
+	s.opsRoutes(v1)
 	return g
 }
 
@@ -212,6 +214,9 @@ type UserView struct {
 	// any visibility query), whether ids are shown plain or hashed.
 	SessionsQuery string        `json:"sessions_query"`
 	History       []HistoryView `json:"history"`
+	// OperatorActions are the operators' actions that named this user
+	// (resync, re-drive), oldest first: the audit trail's part of her history.
+	OperatorActions []ActionView `json:"operator_actions,omitempty"`
 }
 
 // SessionView is one session's decision on the record.
@@ -265,6 +270,14 @@ func (s *Server) user(c *gin.Context) {
 	}
 	for _, h := range u.History {
 		v.History = append(v.History, HistoryView(h))
+	}
+	if s.ops != nil {
+		acts, err := s.ops.Store.Actions(c.Request.Context(), userstore.ActionFilter{UserID: u.UserID})
+		if err != nil {
+			s.dbError(c, "list operator actions", err)
+			return
+		}
+		v.OperatorActions = actionViews(acts)
 	}
 	c.JSON(http.StatusOK, v)
 }

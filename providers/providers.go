@@ -34,6 +34,10 @@ type Provider interface {
 	// serves at emulatorURL: public dev credentials, and the API's base URL
 	// at the emulator.
 	DevEnv(emulatorURL string) map[string]string
+	// Parse maps an authentic body (decrypted, for an encrypted provider)
+	// to the workflow's event as the receiver's parser does, without
+	// credentials: how a quarantined webhook is re-driven after a fix.
+	Parse(body []byte) (workflows.Event, error)
 }
 
 // Config is one provider's part of a binary's environment (its variables
@@ -100,6 +104,16 @@ type Legacy interface {
 
 // Registry lists the providers a binary serves.
 type Registry []Provider
+
+// Get returns the provider named name.
+func (reg Registry) Get(name string) (Provider, bool) {
+	for _, p := range reg {
+		if p.Name() == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
 
 // Configs holds each registered provider's configuration, by name, in the
 // registry's order.

@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -31,6 +32,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/receiver/webhook"
@@ -62,6 +64,28 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// UserRef says how user ids appear in visibility (userref).
 	UserRef userref.Ref
+	// Quarantine bounds what the quarantine keeps.
+	Quarantine userstore.QuarantineLimits
+}
+
+// QuarantineConfig is the quarantine's bounds from the environment.
+type QuarantineConfig struct {
+	// MaxItems is the most webhooks kept; the oldest go first.
+	MaxItems int `env:"IDV_QUARANTINE_MAX_ITEMS, default=10000"`
+	// MaxAge is how long one is kept after its last delivery (providers
+	// retry a refused webhook for about a week).
+	MaxAge time.Duration `env:"IDV_QUARANTINE_MAX_AGE, default=720h"`
+}
+
+// Quarantine keeps the authentic webhooks the receiver refuses
+// (userstore.Store has it).
+type Quarantine interface {
+	Quarantine(ctx context.Context, q userstore.Quarantined, lim userstore.QuarantineLimits) error
+}
+
+// Sealer encrypts a quarantined body (payloadcodec.Codec has it).
+type Sealer interface {
+	Seal(data []byte) ([]byte, error)
 }
 
 // Signaler is the one Temporal call the receiver makes (client.Client has it).
@@ -91,6 +115,16 @@ type Receiver struct {
 	log       *slog.Logger
 	tel       *telemetry.Telemetry
 	slots     chan struct{} // one per webhook in flight (Config.MaxInFlight)
+
+	quarantine Quarantine // nil: refused webhooks are only logged
+	sealer     Sealer     // nil: quarantined without their bodies
+}
+
+// WithQuarantine keeps every authentic webhook the receiver refuses in q,
+// its body sealed by sealer (nil: no payload keys, the body is not kept).
+func (r *Receiver) WithQuarantine(q Quarantine, sealer Sealer) *Receiver {
+	r.quarantine, r.sealer = q, sealer
+	return r
 }
 
 // New returns a receiver for the given providers; tel may be nil (no
@@ -213,6 +247,9 @@ func (r *Receiver) handle(p webhook.Provider) gin.HandlerFunc {
 		if reason := c.GetString(reasonKey); reason != "" {
 			attrs = append(attrs, "reason", reason)
 		}
+		if id := c.GetString(quarantineKey); id != "" {
+			attrs = append(attrs, quarantineKey, id)
+		}
 		r.log.Info("webhook", attrs...)
 		if r.tel != nil {
 			r.tel.Webhooks.WithLabelValues(p.Name(), metricType(types, ev), string(outcome)).Inc()
@@ -237,8 +274,9 @@ func metricType(known map[string]bool, ev workflows.Event) string {
 
 // Keys of values a request carries through gin's context.
 const (
-	requestIDKey = "request_id"
-	reasonKey    = "reason" // why a request was refused, for its log line
+	requestIDKey  = "request_id"
+	reasonKey     = "reason"        // why a request was refused, for its log line
+	quarantineKey = "quarantine_id" // where the refused webhook is kept
 )
 
 // requestID tags each request with the sender's X-Request-Id when it is a
@@ -323,9 +361,11 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		c.JSON(http.StatusOK, gin.H{"status": "ignored", "reason": "webhook type not modelled"})
 		return OutcomeIgnored, ev
 	case errors.As(err, &malformed):
+		r.keep(c, p.Name(), plain, ev, malformed.Error())
 		c.JSON(http.StatusBadRequest, gin.H{"error": malformed.Error()})
 		return OutcomeMalformed, ev
 	case err != nil:
+		r.keep(c, p.Name(), plain, ev, "malformed payload")
 		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload"})
 		return OutcomeMalformed, ev
 	}
@@ -335,6 +375,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	ev.ReceivedAt = time.Now().UTC()
 	if err := ev.Validate(); err != nil {
 		c.Set(reasonKey, err.Error())
+		r.keep(c, p.Name(), plain, ev, "malformed payload: "+err.Error())
 		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload: " + err.Error()})
 		return OutcomeMalformed, ev
 	}
@@ -347,6 +388,7 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		if errors.As(err, &invalid) && !clearsByItself(invalid) {
 			// Temporal will refuse this request however often it comes:
 			// a 503 would make the provider retry it for a week.
+			r.keep(c, p.Name(), plain, ev, "refused by the workflow engine as invalid")
 			c.JSON(http.StatusBadRequest, gin.H{"error": "refused by the workflow engine as invalid"})
 			return OutcomeMalformed, ev
 		}
@@ -355,6 +397,61 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 	return OutcomeAccepted, ev
+}
+
+// keep quarantines an authentic webhook the receiver is refusing, so an
+// operator can re-drive it after a fix. Whatever happens here, the answer
+// the provider gets is the same: a store that is slow or down only costs
+// the quarantined copy (counted, and logged without the body).
+func (r *Receiver) keep(c *gin.Context, provider string, plain []byte, ev workflows.Event, reason string) {
+	result := "off"
+	defer func() {
+		if r.tel != nil {
+			r.tel.Quarantined.WithLabelValues(provider, result).Inc()
+		}
+	}()
+	if r.quarantine == nil {
+		return
+	}
+	q := userstore.Quarantined{
+		ID: QuarantineID(provider, plain), Provider: provider, Integration: ev.Integration,
+		Reason: reason, Headers: c.Request.Header, LastAt: time.Now().UTC(),
+	}
+	if webhook.CheckSessionID(ev.SessionID) == nil {
+		q.SessionID = ev.SessionID
+	}
+	if r.sealer != nil {
+		sealed, err := r.sealer.Seal(plain)
+		if err != nil {
+			result = "failed"
+			r.log.Error("quarantine: seal body", "provider", provider, "error", err)
+			return
+		}
+		q.Body = sealed
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), quarantineTimeout)
+	defer cancel()
+	if err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine); err != nil {
+		result = "failed"
+		r.log.Error("quarantine: webhook not kept", "provider", provider, "quarantine_id", q.ID, "error", err)
+		return
+	}
+	result = "kept"
+	c.Set(quarantineKey, q.ID)
+}
+
+// quarantineTimeout bounds the quarantine's write, well inside the
+// providers' 5 s wait for an answer.
+const quarantineTimeout = time.Second
+
+// QuarantineID names a quarantined webhook: the same body from the same
+// provider, delivered again, is the same entry.
+func QuarantineID(provider string, plain []byte) string {
+	h := sha256.New()
+	h.Write([]byte(provider))
+	h.Write([]byte{0})
+	h.Write(plain)
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // retryLater answers 503 with Retry-After: the provider delivers again.

@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/activities/userstore"
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the quarantine's SQL drivers
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/logging"
@@ -38,6 +41,12 @@ type ServerConfig struct {
 
 	// Providers is each registered provider's variables (providers/registry).
 	Providers providers.Configs
+
+	// DatabaseURL is the user store's database, where the receiver keeps
+	// the authentic webhooks it refuses (the quarantine); empty: they are
+	// only logged and counted.
+	DatabaseURL string `env:"IDV_DATABASE_URL"`
+	Quarantine  QuarantineConfig
 
 	// The proxies whose X-Forwarded-For is believed (for the providers'
 	// source allowlists, *_ALLOWED_CIDRS).
@@ -84,6 +93,10 @@ func (c *ServerConfig) Validate() []error {
 	if err := c.network(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Quarantine.MaxItems < 0 || c.Quarantine.MaxAge < 0 {
+		errs = append(errs, errors.New("IDV_QUARANTINE_MAX_ITEMS and IDV_QUARANTINE_MAX_AGE must not be negative (0: no bound)"))
+	}
+	c.Receiver.Quarantine = userstore.QuarantineLimits{MaxItems: c.Quarantine.MaxItems, MaxAge: c.Quarantine.MaxAge}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("IDV_TLS_CERT_FILE and IDV_TLS_KEY_FILE go together: set both or neither"))
 	}
@@ -139,7 +152,22 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	if err := cfg.network(); err != nil {
 		return err
 	}
-	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, New(cfg.Receiver, tc, log, tel, webhooks...).Handler())
+	rcv := New(cfg.Receiver, tc, log, tel, webhooks...)
+	if cfg.DatabaseURL == "" {
+		log.Warn("IDV_DATABASE_URL not set: webhooks refused after authentication are logged and counted, not quarantined")
+	} else {
+		q := &lazyStore{url: cfg.DatabaseURL, log: log}
+		go q.open(ctx)
+		defer q.close()
+		codec, _ := cfg.Temporal.Codec() // checked by Validate
+		if codec == nil {
+			log.Warn("IDV_PAYLOAD_KEYS not set: quarantined webhooks are kept without their bodies")
+			rcv = rcv.WithQuarantine(q, nil)
+		} else {
+			rcv = rcv.WithQuarantine(q, codec)
+		}
+	}
+	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, rcv.Handler())
 	serve := func(ctx context.Context) error {
 		if cfg.TLSCertFile != "" {
 			return httpserve.RunTLS(ctx, srv, cfg.TLSCertFile, cfg.TLSKeyFile, log)
@@ -161,6 +189,60 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	first := <-errc
 	cancel()
 	return errors.Join(first, <-errc)
+}
+
+// lazyStore opens the user store in the background, so a database that is
+// down when the receiver starts delays only the quarantine, never the
+// webhooks: until it is open, quarantining fails (and is counted so).
+type lazyStore struct {
+	url string
+	log *slog.Logger
+
+	mu    sync.Mutex
+	store *userstore.Store
+}
+
+var errStoreNotOpen = errors.New("user store not open yet")
+
+func (l *lazyStore) open(ctx context.Context) {
+	wait := time.Second
+	for {
+		s, err := userstore.Open(ctx, l.url)
+		if err == nil {
+			l.mu.Lock()
+			l.store = s
+			l.mu.Unlock()
+			return
+		}
+		l.log.Warn("quarantine: user store not reachable, retrying", "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
+
+func (l *lazyStore) get() *userstore.Store {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.store
+}
+
+func (l *lazyStore) close() {
+	if s := l.get(); s != nil {
+		s.Close()
+	}
+}
+
+// Quarantine implements Quarantine.
+func (l *lazyStore) Quarantine(ctx context.Context, q userstore.Quarantined, lim userstore.QuarantineLimits) error {
+	s := l.get()
+	if s == nil {
+		return errStoreNotOpen
+	}
+	return s.Quarantine(ctx, q, lim)
 }
 
 // NewHTTPServer returns the webhook server with timeouts that bound a slow

@@ -39,6 +39,7 @@ import (
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/record"
@@ -224,6 +225,29 @@ func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
 	w.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{
 		Name: onboarding.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
 	})
+	// A bulk operation runs for minutes and is pinned like an onboarding.
+	w.RegisterWorkflowWithOptions(operator.OperationWorkflow, workflow.RegisterOptions{
+		Name: operator.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
+	})
+}
+
+// RegisterOperator registers the bulk operations' activities on w; a
+// worker without them leaves those tasks to one that has them.
+func RegisterOperator(w sdkworker.ActivityRegistry, op *operator.Operator) {
+	w.RegisterActivity(&operator.Activities{Operator: op})
+}
+
+// NewOperator is the operators' actions as this worker does them.
+func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activities.Activities, users *userstore.Store,
+	log *slog.Logger, tel *telemetry.Telemetry) *operator.Operator {
+	op := &operator.Operator{
+		Temporal: tc, Namespace: namespace, TaskQueue: cfg.TaskQueue, Poller: acts, Audit: users,
+		Log: log.With("component", "operator"), Tel: tel,
+	}
+	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
+		op.Data = codec.DataConverter()
+	}
+	return op
 }
 
 // WorkerOptions are Options with this worker's deployment version, when it
@@ -312,15 +336,19 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 			"task_queue", cfg.TaskQueue)
 	}
 	w := sdkworker.New(tc, cfg.TaskQueue, cfg.WorkerOptions())
-	Register(w, NewActivities(cfg, users, tc, log), cfg.WorkflowConfig())
+	acts := NewActivities(cfg, users, tc, log)
+	Register(w, acts, cfg.WorkflowConfig())
+	op := NewOperator(cfg, tc, conn.Namespace, acts, users, log, tel)
+	RegisterOperator(w, op)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}
 	defer w.Stop()
 
-	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).WithUserRef(cfg.UserIDs.New())
+	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).WithUserRef(cfg.UserIDs.New()).
+		WithOps(admin.Ops{Operator: op, Store: users, Providers: registry.All()})
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
-		api = api.WithCodec(codec, cfg.CodecOrigins)
+		api = api.WithCodec(codec, cfg.CodecOrigins).WithOpener(codec)
 	}
 	return httpserve.Run(ctx, httpserve.Server(cfg.AdminAddr, api.Handler()), log)
 }

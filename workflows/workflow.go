@@ -598,29 +598,35 @@ func (s *session) poll(ctx workflow.Context) error {
 	if !r.Found {
 		return nil
 	}
-	// A poll is an event like a webhook: named by what the provider said,
-	// so the same answer polled again is a repeat (R7).
+	s.record(ctx, PollEvent(s.in.Provider, s.in.SessionID, "poll", r, workflow.Now(ctx)))
+	return nil
+}
+
+// PollEvent is the event a decision found by asking the provider's API
+// becomes, by the run's own poll or an operator's resync (typ says which).
+// It is named by what the provider said, so the same answer found again,
+// by either, is a repeat (R7).
+func PollEvent(provider, sessionID, typ string, r activities.PollResult, receivedAt time.Time) Event {
 	providerTime := "-"
 	if !r.DecidedAt.IsZero() {
 		providerTime = r.DecidedAt.UTC().Format(time.RFC3339Nano)
 	}
-	s.record(ctx, Event{
+	return Event{
 		ID:             "poll/" + r.ProviderStatus + "/" + r.ReasonCode + "/" + providerTime,
-		Provider:       s.in.Provider,
-		SessionID:      s.in.SessionID,
-		Type:           "poll",
+		Provider:       provider,
+		SessionID:      sessionID,
+		Type:           typ,
 		Kind:           KindDecision,
 		Decision:       NormalizeStatus(r.ProviderStatus),
 		ProviderStatus: r.ProviderStatus,
 		ReasonCode:     r.ReasonCode,
 		OccurredAt:     r.DecidedAt,
-		ReceivedAt:     workflow.Now(ctx),
+		ReceivedAt:     receivedAt,
 		UserID:         r.UserID,
 		UserIDSource:   r.UserIDSource,
 		UserRef:        r.UserRef,
 		AttemptID:      r.AttemptID,
-	})
-	return nil
+	}
 }
 
 // applyScreenings applies screening results received since the last call.

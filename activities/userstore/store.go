@@ -563,7 +563,7 @@ WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screen
 var errNoUserYet = errors.New("no user record yet")
 
 // Tables are the store's tables, for RowCounts.
-var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs", "onboarding_taken"}
+var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs", "onboarding_taken", "quarantine", "operator_actions"}
 
 // RowCounts returns the number of rows in each of Tables: what the
 // operations guide's database growth is measured with.

@@ -129,3 +129,30 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
 }
+
+// Seal encrypts data at rest outside Temporal (a quarantined webhook's
+// body) the way Encode encrypts a payload, so one scheme, one key ring
+// and one rotation cover both: the result is an encrypted payload's bytes.
+func (c *Codec) Seal(data []byte) ([]byte, error) {
+	out, err := c.Encode([]*commonpb.Payload{{Data: data}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0].Marshal()
+}
+
+// Open decrypts what Seal returned, with any key in the ring.
+func (c *Codec) Open(sealed []byte) ([]byte, error) {
+	var p commonpb.Payload
+	if err := p.Unmarshal(sealed); err != nil {
+		return nil, fmt.Errorf("open sealed data: %w", err)
+	}
+	if string(p.GetMetadata()[converter.MetadataEncoding]) != MetadataEncoding {
+		return nil, fmt.Errorf("open sealed data: not sealed")
+	}
+	out, err := c.Decode([]*commonpb.Payload{&p})
+	if err != nil {
+		return nil, err
+	}
+	return out[0].GetData(), nil
+}

@@ -35,6 +35,11 @@ type Telemetry struct {
 	Webhooks *prometheus.CounterVec
 	// AckSeconds is the time from request to answer, by provider and outcome.
 	AckSeconds *prometheus.HistogramVec
+	// Quarantined counts authentic webhooks refused after authentication,
+	// by provider and whether the quarantine kept them (kept, failed, off).
+	Quarantined *prometheus.CounterVec
+	// OperatorActions counts operator actions by action and outcome.
+	OperatorActions *prometheus.CounterVec
 	// SDK is the Temporal SDK's metrics handler: client, worker, and the
 	// workflow's and activities' own metrics land in Registry through it.
 	SDK client.MetricsHandler
@@ -80,9 +85,17 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 			Help:    "Time from receiving a webhook to answering it, by provider and outcome.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"provider", "outcome"}),
+		Quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idv_quarantined_total",
+			Help: "Authentic webhooks refused after authentication, by provider and result (kept: in the quarantine; failed: the store could not keep it; off: no quarantine configured).",
+		}, []string{"provider", "result"}),
+		OperatorActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idv_operator_actions_total",
+			Help: "Operator actions (resync, retry, redrive, bulk operations), by action and outcome.",
+		}, []string{"action", "outcome"}),
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}
-	reg.MustRegister(t.Webhooks, t.AckSeconds)
+	reg.MustRegister(t.Webhooks, t.AckSeconds, t.Quarantined, t.OperatorActions)
 
 	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg, Gatherer: reg})
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{

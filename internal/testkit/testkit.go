@@ -34,6 +34,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/simulator"
@@ -87,6 +88,9 @@ type Stack struct {
 	Activities *activities.Activities
 	// Workflow is the workflow config a worker of this stack registers.
 	Workflow workflows.Config
+	// Operator is the operators' actions, as the stack's worker and admin
+	// API do them.
+	Operator *operator.Operator
 	// Target posts webhooks to the receiver as the providers would.
 	Target *simulator.Target
 	// App stands for the team's app: it receives the notify step's posts.
@@ -217,6 +221,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	cfg.Workflow = o.Workflow
 	s.Activities, s.Workflow = worker.NewActivities(&cfg, s.Users, c, log), cfg.WorkflowConfig()
+	s.Operator = worker.NewOperator(&cfg, c, s.Temporal.GetDefaultNamespace(), s.Activities, s.Users, log, s.Telemetry)
 	if !o.NoWorker {
 		s.StartWorker(10 * time.Second)
 	}
@@ -228,11 +233,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	rcfg := rc.Receiver
 	rcfg.SignalTimeout = 3 * time.Second
-	s.Receiver = httptest.NewServer(receiver.New(rcfg, c, log, s.Telemetry, webhooks...).Handler())
-	s.closers = append(s.closers, s.Receiver.Close)
-	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).WithUserRef(cfg.UserIDs.New())
+	rcv := receiver.New(rcfg, c, log, s.Telemetry, webhooks...)
 	if codec != nil {
-		api = api.WithCodec(codec, []string{"http://ui.test"})
+		rcv = rcv.WithQuarantine(s.Users, codec)
+	} else {
+		rcv = rcv.WithQuarantine(s.Users, nil)
+	}
+	s.Receiver = httptest.NewServer(rcv.Handler())
+	s.closers = append(s.closers, s.Receiver.Close)
+	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).WithUserRef(cfg.UserIDs.New()).
+		WithOps(admin.Ops{Operator: s.Operator, Store: s.Users, Providers: registry.All()})
+	if codec != nil {
+		api = api.WithCodec(codec, []string{"http://ui.test"}).WithOpener(codec)
 	}
 	s.Admin = httptest.NewServer(api.Handler())
 	s.closers = append(s.closers, s.Admin.Close)
@@ -264,6 +276,7 @@ func StartEmulator(ctx context.Context, cfg emulator.Config) (*emulator.Emulator
 func (s *Stack) StartWorker(stopTimeout time.Duration) sdkworker.Worker {
 	return s.Temporal.NewWorkerWithOptions(TaskQueue, func(r sdkworker.Registry) {
 		worker.Register(r, s.Activities, s.Workflow)
+		worker.RegisterOperator(r, s.Operator)
 	}, worker.Options(stopTimeout))
 }
 

@@ -33,6 +33,9 @@ func (Provider) Name() string { return Name }
 // NewConfig implements providers.Provider.
 func (Provider) NewConfig() providers.Config { return &Config{} }
 
+// Parse implements providers.Provider: parsing needs no credentials.
+func (Provider) Parse(body []byte) (workflows.Event, error) { return (&Webhooks{}).Parse(body) }
+
 // LegacyRules implements providers.Legacy: before runs recorded their
 // rules, a decision awaited the processed event and the identity was
 // fetched, with the identity key standing in for the user id. These are

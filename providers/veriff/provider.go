@@ -27,6 +27,9 @@ func (Provider) Name() string { return Name }
 // NewConfig implements providers.Provider.
 func (Provider) NewConfig() providers.Config { return &Config{} }
 
+// Parse implements providers.Provider: parsing needs no credentials.
+func (Provider) Parse(body []byte) (workflows.Event, error) { return (&Webhooks{}).Parse(body) }
+
 // LegacyRules implements providers.Legacy: before runs recorded their
 // rules, a decision awaited the 7002 event only with the recorded
 // IDV_VERIFF_AWAIT_SUBMITTED.

@@ -1,0 +1,404 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/httpapi"
+	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
+	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/operator"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/record"
+	"github.com/idvflow/idvflow/worker"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// call sends an admin API request with the token and decodes a JSON
+// answer of any status into v.
+func call(t *testing.T, method, u string, body, v any) int {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, u, r)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, u, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func auditOf(t *testing.T, st *testkit.Stack, query string) []admin.ActionView {
+	t.Helper()
+	var out struct{ Actions []admin.ActionView }
+	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/audit?"+query, nil, &out); code != http.StatusOK {
+		t.Fatalf("audit: %d", code)
+	}
+	return out.Actions
+}
+
+// applied counts the changes to status on the user's history.
+func applied(t *testing.T, st *testkit.Stack, user, status string) int {
+	t.Helper()
+	u, err := st.Users.Get(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, h := range u.History {
+		if h.Kind == record.KindDecision && h.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// A signed Veriff decision dated ahead of the receiver's clock (beyond
+// record.MaxClockSkew) is refused with 400 and quarantined: its body
+// sealed, its headers without the signature, its redelivery counted on the
+// same entry. A re-drive before its time is refused again; once its time
+// has come it is accepted, through the receiver's own SignalWithStart, and
+// the decision is applied once; a second re-drive sends nothing. Each
+// re-drive leaves an audit record, and the quarantine is counted.
+func TestOperateQuarantineRedrive(t *testing.T) {
+	st := faultStack(t, testkit.Options{PayloadKeys: payloadcodec.NewKey("q1")})
+	session, attempt, user := sim.NewUUID(), sim.NewUUID(), "quarantined-user"
+	decided := time.Now().Add(record.MaxClockSkew + 6*time.Second).UTC()
+	d := veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(session, attempt, user, "approved", decided))
+	for range 2 { // the provider delivers it again after the 400
+		if code := send(t, st.Receiver.URL, d); code != http.StatusBadRequest {
+			t.Fatalf("webhook dated ahead: %d, want 400", code)
+		}
+	}
+
+	var list struct{ Quarantined []admin.QuarantineView }
+	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/quarantine?provider=veriff&since=1h", nil, &list); code != http.StatusOK || len(list.Quarantined) != 1 {
+		t.Fatalf("quarantine list: %d %+v", code, list)
+	}
+	q := list.Quarantined[0]
+	if q.SessionID != session || q.Deliveries != 2 || !strings.Contains(q.Reason, "future") {
+		t.Fatalf("quarantined: %+v", q)
+	}
+	var one admin.QuarantineView
+	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/quarantine/"+q.ID, nil, &one); code != http.StatusOK {
+		t.Fatalf("quarantine get: %d", code)
+	}
+	if !one.BodyKept || !bytes.Contains(one.Body, []byte(session)) {
+		t.Fatalf("quarantined body not readable: %+v", one)
+	}
+	for k := range one.Headers {
+		if k != "Content-Type" && k != "User-Agent" && k != "Content-Length" && k != "X-Request-Id" {
+			t.Fatalf("quarantine kept header %s", k)
+		}
+	}
+	// The body is sealed in the store, not plain.
+	raw, err := st.Users.QuarantineGet(context.Background(), q.ID)
+	if err != nil || bytes.Contains(raw.Body, []byte(session)) || len(raw.Body) == 0 {
+		t.Fatalf("stored body is not sealed (%v)", err)
+	}
+
+	var rd admin.RedriveView
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/quarantine/"+q.ID+"/redrive", nil, &rd); code != http.StatusUnprocessableEntity || rd.Outcome != "refused" {
+		t.Fatalf("re-drive before its time: %d %+v", code, rd)
+	}
+	time.Sleep(time.Until(decided.Add(-record.MaxClockSkew)) + 500*time.Millisecond)
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/quarantine/"+q.ID+"/redrive", nil, &rd); code != http.StatusOK || rd.Outcome != "accepted" {
+		t.Fatalf("re-drive once its time came: %d %+v", code, rd)
+	}
+	waitUser(t, st, user, "approved", 30*time.Second)
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/quarantine/"+q.ID+"/redrive", nil, &rd); code != http.StatusOK || !rd.Already {
+		t.Fatalf("second re-drive: %d %+v", code, rd)
+	}
+	if err := st.WaitClosed(context.Background(), workflows.WorkflowID(veriff.Name, session), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := applied(t, st, user, "approved"); n != 1 {
+		t.Fatalf("decision applied %d times, want once", n)
+	}
+	acts := auditOf(t, st, "target=quarantine:"+q.ID)
+	if len(acts) != 3 || acts[0].Outcome != "refused" || acts[1].Outcome != "accepted" || acts[2].Outcome != "already" {
+		t.Fatalf("audit: %+v", acts)
+	}
+	var u admin.UserView
+	getJSON(t, st.Admin.URL+"/v1/users/"+user, adminToken, &u)
+	if len(u.OperatorActions) == 0 {
+		t.Fatalf("the user's record does not show the re-drive: %+v", u)
+	}
+	metrics := scrape(t, st.Admin.URL+"/metrics")
+	if !strings.Contains(metrics, `idv_quarantined_total{provider="veriff",result="kept"} 2`) {
+		t.Fatalf("quarantine not counted:\n%s", grepLines(metrics, "idv_quarantined"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// A Passbase session whose worker had a wrong PASSBASE_BASE_URL (the
+// provider answers 404: a permanent error) ends in error; it is listed as
+// failed with the reason; after the fix (a worker with the right URL) a
+// retry runs it again with its webhooks and the user gets the decision.
+// A second retry finds nothing to retry; both leave audit records.
+func TestOperateRetryAfterFix(t *testing.T) {
+	st := faultStack(t, testkit.Options{NoWorker: true})
+	bad := *st.Activities
+	bad.Providers = map[string]activities.ProviderAPI{}
+	for k, v := range st.Activities.Providers {
+		bad.Providers[k] = v
+	}
+	wrong := &passbase.Config{BaseURL: st.Target.EmulatorURL + "/wrong-path", APIKey: passbase.DevAPIKey}
+	bad.Providers[passbase.Name] = wrong.API(httpapi.NewClient(httpapi.Options{Timeout: 3 * time.Second}))
+	badWorker := st.Temporal.NewWorkerWithOptions(testkit.TaskQueue, func(r sdkworker.Registry) {
+		worker.Register(r, &bad, st.Workflow)
+	}, worker.Options(time.Second))
+
+	key, user := sim.NewUUID(), "retried-user"
+	created := time.Now().Add(-10 * time.Minute).UTC()
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "approved", created, created.Add(5*time.Minute)))
+	for _, plain := range [][]byte{
+		passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "pending", created, created.Add(time.Minute)),
+		passbase.ReviewedBody(passbase.VocabularyLegacy, key, user, "approved", created, created.Add(5*time.Minute)),
+	} {
+		body, err := passbase.Encrypt(passbaseSecret, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
+			t.Fatalf("webhook: %d", code)
+		}
+	}
+	id := workflows.WorkflowID(passbase.Name, key)
+	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
+		d, _ := st.Temporal.GetDefaultClient().DescribeWorkflowExecution(context.Background(), id, "")
+		for _, a := range d.GetPendingActivities() {
+			t.Logf("pending %s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
+		}
+		t.Fatal(err)
+	}
+	c := st.Temporal.GetDefaultClient()
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("session with the wrong base URL: %s, want failed", s)
+	}
+	badWorker.Stop()
+	st.StartWorker(time.Second) // the fix: a worker with the right URL
+
+	var failed struct {
+		Sessions []operator.Session
+	}
+	waitListed(t, st, "state=failed&provider=passbase", key, &failed)
+	if !strings.Contains(failed.Sessions[0].Why, "ended in error") {
+		t.Fatalf("failed session's why: %+v", failed.Sessions[0])
+	}
+
+	var r operator.Result
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/sessions/passbase/"+key+"/retry", nil, &r); code != http.StatusOK || r.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retry: %d %+v", code, r)
+	}
+	waitUser(t, st, user, "approved", time.Minute)
+	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("retried session: %s, want completed", s)
+	}
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/sessions/passbase/"+key+"/retry", nil, &r); code != http.StatusOK || r.Outcome != operator.OutcomeNothing {
+		t.Fatalf("second retry: %d %+v", code, r)
+	}
+	// The history says what happened: the error, then the decision, once.
+	if n, e := applied(t, st, user, "approved"), applied(t, st, user, "error"); n != 1 || e != 1 {
+		t.Fatalf("history: approved %d times, error %d times; want once each", n, e)
+	}
+	acts := auditOf(t, st, "target="+url.QueryEscape(id))
+	if len(acts) != 2 || acts[0].Outcome != operator.OutcomeRetried || acts[1].Outcome != operator.OutcomeNothing {
+		t.Fatalf("audit: %+v", acts)
+	}
+}
+
+func status(t *testing.T, c client.Client, id string) enumspb.WorkflowExecutionStatus {
+	t.Helper()
+	d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus()
+}
+
+// waitListed waits until GET /v1/sessions?query lists session (visibility
+// is eventually consistent).
+func waitListed(t *testing.T, st *testkit.Stack, query, session string, out *struct{ Sessions []operator.Session }) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code := call(t, http.MethodGet, st.Admin.URL+"/v1/sessions?"+query, nil, out); code != http.StatusOK {
+			t.Fatalf("sessions: %d", code)
+		}
+		for _, s := range out.Sessions {
+			if s.SessionID == session {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not listed by %s: %+v", session, query, out.Sessions)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// 50 sessions (Veriff and Passbase) whose decision webhooks were lost in
+// an outage wait; the provider's API has their decisions. The waiting
+// sessions are found by the listing, a dry run shows exactly them and a
+// token, the confirmed bulk resync runs at its rate with progress, and
+// every user gets the decision once. One more lost session belongs to a
+// user whose later session approved her: its older "declined", resynced
+// with the rest, does not move her back. Each session's resync, and the
+// operation's start, leave audit records.
+func TestOperateBulkResyncAfterLostDecisions(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour // the sessions would not find them alone
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	base := time.Now().Add(-time.Hour).UTC()
+
+	type lost struct{ provider, id, user, want string }
+	var sessions []lost
+	for i := range 50 {
+		s := lost{user: fmt.Sprintf("outage-user-%02d", i), want: []string{"approved", "declined"}[i%2]}
+		decided := base.Add(time.Duration(i) * time.Second)
+		if i%2 == 0 {
+			s.provider, s.id = veriff.Name, sim.NewUUID()
+			attempt := sim.NewUUID()
+			v, _ := json.Marshal(veriff.Verification(s.id, attempt, s.user, s.want, decided))
+			st.Emulator.Put(veriff.Name, s.id, v)
+			for _, code := range []int{veriff.Started, veriff.Submitted} {
+				if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(s.id, attempt, s.user, code))); c != http.StatusOK {
+					t.Fatalf("event: %d", c)
+				}
+			}
+		} else {
+			s.provider, s.id = passbase.Name, sim.NewUUID()
+			created := decided.Add(-5 * time.Minute)
+			st.Emulator.Put(passbase.Name, s.id, passbase.IdentityObject(s.id, s.user, s.want, created, decided))
+			body, _ := passbase.Encrypt(passbaseSecret, passbase.ProcessedBody(passbase.VocabularyLegacy, s.id, s.user, "pending", created, created.Add(time.Minute)))
+			if c := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); c != http.StatusOK {
+				t.Fatalf("processed: %d", c)
+			}
+		}
+		sessions = append(sessions, s)
+	}
+	// The user whose newer session approved her; her older one's
+	// "declined" webhook was lost.
+	older, newer, attempt := sim.NewUUID(), sim.NewUUID(), sim.NewUUID()
+	v, _ := json.Marshal(veriff.Verification(older, attempt, "approved-later", "declined", base.Add(-time.Hour)))
+	st.Emulator.Put(veriff.Name, older, v)
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(older, attempt, "approved-later", veriff.Started))); c != http.StatusOK {
+		t.Fatalf("event: %d", c)
+	}
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(newer, sim.NewUUID(), "approved-later", "approved", base))); c != http.StatusOK {
+		t.Fatalf("decision: %d", c)
+	}
+	waitUser(t, st, "approved-later", "approved", 30*time.Second)
+	sessions = append(sessions, lost{veriff.Name, older, "approved-later", "approved"})
+
+	// Found by the query: every lost session, and no other.
+	want := map[string]bool{}
+	for _, s := range sessions {
+		want[workflows.WorkflowID(s.provider, s.id)] = true
+	}
+	var dry admin.DryRunView
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+			admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, OlderThan: "1s", DryRun: true}, &dry); code != http.StatusOK {
+			t.Fatalf("dry run: %d %+v", code, dry)
+		}
+		if dry.Count == len(sessions) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if dry.Count != len(sessions) || dry.Confirm == "" {
+		t.Fatalf("dry run lists %d sessions, want %d", dry.Count, len(sessions))
+	}
+	for _, s := range dry.Sessions {
+		if !want[s.WorkflowID] || !strings.Contains(s.Why, "no decision since") {
+			t.Fatalf("dry run lists %s (%s)", s.WorkflowID, s.Why)
+		}
+	}
+	// Nothing starts without the dry run's token.
+	var refused map[string]any
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, OlderThan: "1s"}, &refused); code != http.StatusBadRequest {
+		t.Fatalf("operation without a dry run: %d", code)
+	}
+	var op admin.OperationView
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, OlderThan: "1s", Confirm: dry.Confirm, RatePerSecond: 20}, &op); code != http.StatusAccepted {
+		t.Fatalf("start: %d %+v", code, op)
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for op.State != operator.OperationCompleted {
+		if time.Now().After(deadline) {
+			t.Fatalf("operation: %+v", op)
+		}
+		time.Sleep(200 * time.Millisecond)
+		call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+op.ID, nil, &op)
+	}
+	if op.Done != len(sessions) || op.Outcomes[operator.OutcomeSignalled] != len(sessions) {
+		t.Fatalf("operation: %+v", op)
+	}
+	for _, s := range sessions {
+		waitUser(t, st, s.user, s.want, time.Minute)
+	}
+	for _, s := range sessions[:50] {
+		if n := applied(t, st, s.user, s.want); n != 1 {
+			t.Fatalf("%s: decision applied %d times", s.user, n)
+		}
+	}
+	// No user moved backwards: the resynced older decision did not win.
+	u, err := st.Users.Get(context.Background(), "approved-later")
+	if err != nil || u.Status != "approved" || u.SessionID != newer {
+		t.Fatalf("approved-later: %+v (%v)", u, err)
+	}
+	acts := auditOf(t, st, "operation="+op.ID)
+	if len(acts) != len(sessions)+1 || acts[0].Outcome != "started" {
+		t.Fatalf("audit: %d records, want %d", len(acts), len(sessions)+1)
+	}
+	for _, a := range acts[1:] {
+		if a.Action != "resync" || a.Outcome != operator.OutcomeSignalled || !want[a.Target] {
+			t.Fatalf("audit record: %+v", a)
+		}
+	}
+}

@@ -1,0 +1,404 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/idvflow/idvflow/activities"
+	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// Poller asks a provider's API for a session's decision
+// (activities.Activities has it).
+type Poller interface {
+	PollDecision(ctx context.Context, ref activities.SessionRef) (activities.PollResult, error)
+}
+
+// Audit keeps the audit trail (userstore.Store has it).
+type Audit interface {
+	RecordAction(ctx context.Context, a userstore.Action) error
+}
+
+// Operator does the operators' actions; the admin API calls it for one
+// session, the bulk operation's activities for each of theirs.
+type Operator struct {
+	Temporal  client.Client
+	Namespace string
+	// TaskQueue is where a resync starts a session's new run.
+	TaskQueue string
+	Poller    Poller
+	Audit     Audit
+	// Data decodes a session's start input (its integration); nil is the
+	// SDK's default converter (no payload keys).
+	Data converter.DataConverter
+	Log  *slog.Logger
+	Tel  *telemetry.Telemetry // nil: no metrics
+	// StuckAttempts is the attempt from which a failing activity or
+	// workflow task makes its session "stuck" (default 3).
+	StuckAttempts int32
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (o *Operator) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// Do runs action on t, records it in the audit trail (with operation, the
+// bulk operation it belongs to, if any) and returns what it did. Failing
+// to act is a Result with OutcomeFailed, not an error: the error is
+// reserved for an audit record that could not be written.
+func (o *Operator) Do(ctx context.Context, action Action, t Target, operation string) (Result, error) {
+	var r Result
+	switch action {
+	case ActionResync:
+		r = o.resync(ctx, t)
+	case ActionRetry:
+		r = o.retry(ctx, t, operation)
+	default:
+		r = Result{Target: t, Outcome: OutcomeFailed, Detail: fmt.Sprintf("unknown action %q", action)}
+	}
+	r.Action = action
+	if o.Tel != nil {
+		o.Tel.OperatorActions.WithLabelValues(string(action), r.Outcome).Inc()
+	}
+	o.Log.Info("operator action", "action", action, "workflow_id", t.WorkflowID(), "outcome", r.Outcome, "operation", operation)
+	err := o.Audit.RecordAction(ctx, userstore.Action{
+		Action: string(action), Target: t.WorkflowID(), UserID: r.UserID,
+		Outcome: r.Outcome, Detail: r.Detail, Operation: operation, At: o.now(),
+	})
+	return r, err
+}
+
+// resync asks the provider's API for t's decision and hands it to the
+// session as the event its own poll would record: a repeat of what the
+// session has is ignored there, and the store orders what is new (R2-R7).
+func (o *Operator) resync(ctx context.Context, t Target) Result {
+	r := Result{Target: t}
+	ref := activities.SessionRef{Provider: t.Provider, SessionID: t.SessionID, Integration: o.integration(ctx, t)}
+	found, err := o.Poller.PollDecision(ctx, ref)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "provider API: "+err.Error()
+		return r
+	}
+	if !found.Found {
+		r.Outcome, r.Detail = OutcomeNoDecision, "the provider has no decision for this session yet"
+		return r
+	}
+	ev := workflows.PollEvent(t.Provider, t.SessionID, "resync", found, o.now().UTC())
+	ev.Integration = ref.Integration
+	if err := ev.Validate(); err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "provider answer: "+err.Error()
+		return r
+	}
+	if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "signal: "+err.Error()
+		return r
+	}
+	r.Outcome, r.Decision, r.UserID = OutcomeSignalled, string(ev.Decision), found.UserID
+	r.Detail = "handed the provider's decision " + found.ProviderStatus + " to the session"
+	return r
+}
+
+// integration is the provider account t's session belongs to, from its
+// newest run's start; "" (the default account) when it has no run.
+func (o *Operator) integration(ctx context.Context, t Target) string {
+	it := o.Temporal.GetWorkflowHistory(ctx, t.WorkflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return ""
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return ""
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return ""
+	}
+	var in workflows.Input
+	dc := o.Data
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	if err := dc.FromPayloads(attrs.GetInput(), &in); err != nil {
+		o.Log.Warn("resync: cannot read the session's integration; using the default", "workflow_id", t.WorkflowID(), "error", err)
+		return ""
+	}
+	return in.Integration
+}
+
+// retry resets t's newest run, when it ended in error, to its first
+// workflow task: the run starts over on today's workers and code with its
+// recorded config, and every signal it received after that task is
+// delivered again (Temporal's reset re-applies them). The store applies
+// what the run then writes by its rules, as for any run.
+func (o *Operator) retry(ctx context.Context, t Target, operation string) Result {
+	r := Result{Target: t}
+	d, err := o.Temporal.DescribeWorkflowExecution(ctx, t.WorkflowID(), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		r.Outcome, r.Detail = OutcomeNothing, "no such session"
+		return r
+	}
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "describe: "+err.Error()
+		return r
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		r.Outcome = OutcomeNothing
+		r.Detail = "the session's newest run is " + strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+		return r
+	}
+	runID := info.GetExecution().GetRunId()
+	first, err := o.firstTaskCompleted(ctx, t.WorkflowID(), runID)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, err.Error()
+		return r
+	}
+	resp, err := o.Temporal.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 o.Namespace,
+		WorkflowExecution:         info.GetExecution(),
+		Reason:                    "idvflow retry by an operator",
+		WorkflowTaskFinishEventId: first,
+		// The same request for the same failed run resets it once.
+		RequestId: "retry/" + runID + "/" + operation,
+	})
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "reset: "+err.Error()
+		return r
+	}
+	r.Outcome = OutcomeRetried
+	r.Detail = "run " + runID + " failed; run " + resp.GetRunId() + " starts over with every webhook it had"
+	return r
+}
+
+// firstTaskCompleted is the event id of runID's first completed workflow
+// task: a reset to it discards that task's commands (the run records its
+// config again) and keeps the events before it (the webhooks delivered
+// with the start).
+func (o *Operator) firstTaskCompleted(ctx context.Context, workflowID, runID string) (int64, error) {
+	it := o.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return 0, fmt.Errorf("read history: %w", err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			return ev.GetEventId(), nil
+		}
+	}
+	return 0, errors.New("the run has no completed workflow task to start over from")
+}
+
+// scanLimit bounds the runs one listing reads from visibility.
+const scanLimit = 5000
+
+// Sessions lists the sessions f selects, oldest first, each with why;
+// truncated reports a listing cut at MaxTargets (or scanLimit runs read).
+func (o *Operator) Sessions(ctx context.Context, f Filter) (out []Session, truncated bool, err error) {
+	q := visibilityQuery(f)
+	var token []byte
+	var candidates []*workflowpb.WorkflowExecutionInfo
+	seen := map[string]bool{}
+	for {
+		resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: o.Namespace, Query: q, PageSize: 500, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("list sessions (%s): %w", q, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			// Visibility lists every run; the newest of each session
+			// comes first (ORDER BY StartTime DESC is its default).
+			if id := e.GetExecution().GetWorkflowId(); !seen[id] {
+				seen[id] = true
+				candidates = append(candidates, e)
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+		if len(seen) >= scanLimit {
+			truncated = true
+			break
+		}
+	}
+	// Each candidate is looked at closer (its state, its pending work),
+	// eight at a time.
+	results := make([]*Session, len(candidates))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, e := range candidates {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = o.inspect(ctx, f, e)
+		}()
+	}
+	wg.Wait()
+	for _, s := range results {
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.WorkflowID, b.WorkflowID)
+	})
+	if len(out) > MaxTargets {
+		out, truncated = out[:MaxTargets], true
+	}
+	return out, truncated, nil
+}
+
+// visibilityQuery is the query that finds f's candidates; inspect decides.
+func visibilityQuery(f Filter) string {
+	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)}
+	if f.Provider != "" {
+		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrProvider.GetName(), f.Provider))
+	}
+	switch f.State {
+	case StateWaiting, StatePolling:
+		parts = append(parts, `ExecutionStatus = "Running"`, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusWaiting))
+	case StateStuck:
+		parts = append(parts, `ExecutionStatus = "Running"`)
+	case StateFailed:
+		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusError))
+	}
+	if f.Query != "" {
+		parts = append(parts, "("+f.Query+")")
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// inspect returns e as a listed session if it is in f's state, or nil.
+func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.WorkflowExecutionInfo) *Session {
+	id := e.GetExecution().GetWorkflowId()
+	provider, sessionID, _ := strings.Cut(id, ":")
+	s := &Session{
+		Provider: provider, SessionID: sessionID, WorkflowID: id, RunID: e.GetExecution().GetRunId(),
+		State: f.State, StartedAt: e.GetStartTime().AsTime(),
+	}
+	old := func() bool { return f.OlderThan <= 0 || o.now().Sub(s.StartedAt) >= f.OlderThan }
+	switch f.State {
+	case StateWaiting, StatePolling:
+		st, err := o.state(ctx, id)
+		if err != nil {
+			s.Why = "no decision; the session cannot answer its state query (" + err.Error() + ")"
+			return s
+		}
+		// The session's own start, across continued runs.
+		s.StartedAt, s.NextStep, s.NextStepAt = st.StartedAt, st.NextStep, st.NextStepAt
+		if !old() || st.Decision != "" || (f.State == StatePolling && st.Polls == 0) {
+			return nil
+		}
+		s.Why = fmt.Sprintf("no decision since %s (%s)", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Minute))
+		if st.Polls > 0 {
+			s.Why += fmt.Sprintf("; the provider's API asked %d times", st.Polls)
+		}
+		if st.NextStep != "" {
+			s.Why += "; next: " + st.NextStep
+		}
+		return s
+	case StateFailed:
+		if !old() || e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+			return nil
+		}
+		s.Why = "ended in error: " + o.failure(ctx, id, s.RunID)
+		return s
+	case StateStuck:
+		if !old() {
+			return nil
+		}
+		if why := o.stuck(ctx, e); why != "" {
+			s.Why = why
+			return s
+		}
+	}
+	return nil
+}
+
+func (o *Operator) state(ctx context.Context, workflowID string) (workflows.SessionState, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var st workflows.SessionState
+	v, err := o.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, err
+}
+
+// failure is the reason run ended in error, from its closing event.
+func (o *Operator) failure(ctx context.Context, workflowID, runID string) string {
+	it := o.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			break
+		}
+		if a := ev.GetWorkflowExecutionFailedEventAttributes(); a != nil {
+			return a.GetFailure().GetMessage()
+		}
+	}
+	return "(reason not readable)"
+}
+
+// stuck says why e's session is stuck, or "": Temporal reports its
+// workflow task failing again and again, or one of its activities is
+// retrying for the StuckAttempts-th time or more.
+func (o *Operator) stuck(ctx context.Context, e *workflowpb.WorkflowExecutionInfo) string {
+	min := o.StuckAttempts
+	if min <= 0 {
+		min = 3
+	}
+	var problems []string
+	if p := e.GetSearchAttributes().GetIndexedFields()["TemporalReportedProblems"]; p != nil {
+		var list []string
+		if converter.GetDefaultDataConverter().FromPayload(p, &list) == nil && len(list) > 0 {
+			problems = append(problems, "workflow task failing ("+strings.Join(list, "; ")+")")
+		}
+	}
+	d, err := o.Temporal.DescribeWorkflowExecution(ctx, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId())
+	if err != nil {
+		return strings.Join(problems, "; ")
+	}
+	if wt := d.GetPendingWorkflowTask(); wt != nil && wt.GetAttempt() >= min && len(problems) == 0 {
+		problems = append(problems, fmt.Sprintf("workflow task on attempt %d", wt.GetAttempt()))
+	}
+	for _, a := range d.GetPendingActivities() {
+		if a.GetAttempt() >= min {
+			why := fmt.Sprintf("activity %s on attempt %d", a.GetActivityType().GetName(), a.GetAttempt())
+			if msg := a.GetLastFailure().GetMessage(); msg != "" {
+				why += ": " + msg
+			}
+			problems = append(problems, why)
+		}
+	}
+	return strings.Join(problems, "; ")
+}
