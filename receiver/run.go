@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -156,9 +155,13 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	if cfg.DatabaseURL == "" {
 		log.Warn("IDV_DATABASE_URL not set: webhooks refused after authentication are logged and counted, not quarantined")
 	} else {
-		q := &lazyStore{url: cfg.DatabaseURL, log: log}
-		go q.open(ctx)
-		defer q.close()
+		// The workers own the schema; until one has migrated it, keeping a
+		// webhook fails (counted as such) and the answer is the same.
+		q, err := userstore.Connect(cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
 		codec, _ := cfg.Temporal.Codec() // checked by Validate
 		if codec == nil {
 			log.Warn("IDV_PAYLOAD_KEYS not set: quarantined webhooks are kept without their bodies")
@@ -189,60 +192,6 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	first := <-errc
 	cancel()
 	return errors.Join(first, <-errc)
-}
-
-// lazyStore opens the user store in the background, so a database that is
-// down when the receiver starts delays only the quarantine, never the
-// webhooks: until it is open, quarantining fails (and is counted so).
-type lazyStore struct {
-	url string
-	log *slog.Logger
-
-	mu    sync.Mutex
-	store *userstore.Store
-}
-
-var errStoreNotOpen = errors.New("user store not open yet")
-
-func (l *lazyStore) open(ctx context.Context) {
-	wait := time.Second
-	for {
-		s, err := userstore.Open(ctx, l.url)
-		if err == nil {
-			l.mu.Lock()
-			l.store = s
-			l.mu.Unlock()
-			return
-		}
-		l.log.Warn("quarantine: user store not reachable, retrying", "error", err, "retry_in", wait.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Minute)
-	}
-}
-
-func (l *lazyStore) get() *userstore.Store {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.store
-}
-
-func (l *lazyStore) close() {
-	if s := l.get(); s != nil {
-		s.Close()
-	}
-}
-
-// Quarantine implements Quarantine.
-func (l *lazyStore) Quarantine(ctx context.Context, q userstore.Quarantined, lim userstore.QuarantineLimits) error {
-	s := l.get()
-	if s == nil {
-		return errStoreNotOpen
-	}
-	return s.Quarantine(ctx, q, lim)
 }
 
 // NewHTTPServer returns the webhook server with timeouts that bound a slow

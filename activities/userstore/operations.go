@@ -59,7 +59,7 @@ INSERT INTO quarantine (id, provider, session_id, integration, reason, headers, 
     deliveries, redrives, redrive_outcome, redriven_at_us)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1, 0, '', 0)
 ON CONFLICT (id) DO UPDATE SET last_at_us = excluded.last_at_us, reason = excluded.reason,
-    deliveries = quarantine.deliveries + 1`,
+    body = COALESCE(quarantine.body, excluded.body), deliveries = quarantine.deliveries + 1`,
 		q.ID, q.Provider, q.SessionID, q.Integration, q.Reason, string(headers), q.Body, at)
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)

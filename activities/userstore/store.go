@@ -181,6 +181,22 @@ type Store struct {
 // version. databaseURL is "postgres://…" (or "postgresql://…") or
 // "sqlite:PATH" (PATH may be ":memory:").
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	s, err := Connect(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect is Open without migrating: for a process that only writes what
+// the workers' schema already has (the receiver's quarantine), so that
+// workers alone change the schema and never race another process doing
+// it. It does not wait for the database: the first query does.
+func Connect(databaseURL string) (*Store, error) {
 	driver, dsn, dialect, err := parseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -197,12 +213,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		// contention into queueing instead of SQLITE_BUSY errors.
 		db.SetMaxOpenConns(1)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Store{db: db, dialect: dialect, now: time.Now}, nil
 }
 
 func parseURL(databaseURL string) (driver, dsn string, dialect goose.Dialect, err error) {

@@ -1,0 +1,103 @@
+package receiver_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers"
+	"github.com/idvflow/idvflow/internal/payloadcodec"
+	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/record"
+)
+
+type failingStore struct{ err error }
+
+func (f failingStore) Quarantine(context.Context, userstore.Quarantined, userstore.QuarantineLimits) error {
+	return f.err
+}
+
+// slowStore holds every write until its context ends.
+type slowStore struct{}
+
+func (slowStore) Quarantine(ctx context.Context, _ userstore.Quarantined, _ userstore.QuarantineLimits) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The answer to an authentic webhook the receiver refuses is the same
+// whatever becomes of its quarantined copy: no quarantine, a store that
+// fails, one that hangs (bounded by the quarantine's own timeout), one
+// that keeps it. Temporal is never called for it.
+func TestQuarantineNeverChangesTheAnswer(t *testing.T) {
+	store, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	codec, err := payloadcodec.ParseKeys(payloadcodec.NewKey("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := time.Now().Add(record.MaxClockSkew + time.Hour)
+	body := veriff.DecisionBody("0d4f0b3b-2a0b-4b5f-9a9e-5f3c2b1a0d4f", "a1", "user-q", "approved", ahead)
+	header := veriffHeaders(veriff.Sign([]byte(veriffSecret), body))
+	for _, tc := range []struct {
+		name  string
+		q     receiver.Quarantine
+		kept  bool
+		sealr receiver.Sealer
+	}{
+		{"no quarantine", nil, false, nil},
+		{"store fails", failingStore{errors.New("database is down")}, false, codec},
+		{"store hangs", slowStore{}, false, codec},
+		{"kept without keys", store, true, nil},
+		{"kept again, now with its body", store, true, codec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc0 := &fakeTemporal{}
+			cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 200 * time.Millisecond, RetryAfter: 30 * time.Second, TaskQueue: "q",
+				Quarantine: userstore.QuarantineLimits{MaxItems: 10}}
+			r := receiver.New(cfg, tc0, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, veriff.NewWebhooks(veriffClient, []string{veriffSecret}))
+			if tc.q != nil {
+				r = r.WithQuarantine(tc.q, tc.sealr)
+			}
+			srv := httptest.NewServer(r.Handler())
+			defer srv.Close()
+			resp := post(t, srv.URL+"/webhooks/veriff", "application/json", header, body)
+			if resp.status != http.StatusBadRequest || !strings.Contains(resp.body, "event time is in the future") {
+				t.Fatalf("answer: %d %s", resp.status, resp.body)
+			}
+			if tc0.count() != 0 {
+				t.Fatal("Temporal was called for a refused webhook")
+			}
+			got, err := store.QuarantineGet(context.Background(), receiver.QuarantineID("veriff", body))
+			if tc.kept != (err == nil) {
+				t.Fatalf("kept: %v (%v)", err == nil, err)
+			}
+			if tc.kept {
+				if _, ok := got.Headers["X-Hmac-Signature"]; ok || got.Headers.Get("X-Auth-Client") != "" {
+					t.Fatalf("credentials kept: %v", got.Headers)
+				}
+				if (tc.sealr == nil) != (len(got.Body) == 0) {
+					t.Fatalf("body kept %d bytes with sealer %v", len(got.Body), tc.sealr != nil)
+				}
+				if tc.sealr != nil {
+					plain, err := codec.Open(got.Body)
+					if err != nil || string(plain) != string(body) {
+						t.Fatalf("sealed body does not open to the webhook: %v", err)
+					}
+				}
+			}
+		})
+	}
+}
