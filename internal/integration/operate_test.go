@@ -19,6 +19,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/operator"
@@ -400,5 +401,116 @@ func TestOperateBulkResyncAfterLostDecisions(t *testing.T) {
 		if a.Action != "resync" || a.Outcome != operator.OutcomeSignalled || !want[a.Target] {
 			t.Fatalf("audit record: %+v", a)
 		}
+	}
+}
+
+// A session whose details call keeps failing (the provider answers 503
+// again and again) is listed as stuck, with the activity, its attempt and
+// the last failure.
+func TestOperateStuckSessionsListed(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	key, user := sim.NewUUID(), "stuck-user"
+	created := time.Now().Add(-10 * time.Minute).UTC()
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "approved", created, created.Add(5*time.Minute)))
+	faults := make([]emulator.Fault, 40)
+	for i := range faults {
+		faults[i] = emulator.Fault{Status: http.StatusServiceUnavailable}
+	}
+	st.Emulator.FailNext(key, faults...)
+	for _, plain := range [][]byte{
+		passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "pending", created, created.Add(time.Minute)),
+		passbase.ReviewedBody(passbase.VocabularyLegacy, key, user, "approved", created, created.Add(5*time.Minute)),
+	} {
+		body, _ := passbase.Encrypt(passbaseSecret, plain)
+		if c := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); c != http.StatusOK {
+			t.Fatalf("webhook: %d", c)
+		}
+	}
+	var out struct{ Sessions []operator.Session }
+	deadline := time.Now().Add(time.Minute)
+	for {
+		waitListed(t, st, "state=stuck", key, &out)
+		if s := out.Sessions[0]; strings.Contains(s.Why, "activity FetchDetails on attempt") && strings.Contains(s.Why, "503") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stuck why: %+v", out.Sessions)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Waiting sessions that are not stuck are not listed as stuck.
+	for _, s := range out.Sessions {
+		if s.SessionID != key {
+			t.Fatalf("listed as stuck: %+v", s)
+		}
+	}
+}
+
+// A bulk operation at one session a second, cancelled after its first,
+// stops: it reports cancelled with fewer done than listed, the sessions it
+// did not reach are untouched, and the cancel is in the audit trail.
+func TestOperateBulkCancel(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	const n = 6
+	for i := range n {
+		id, attempt, user := sim.NewUUID(), sim.NewUUID(), fmt.Sprintf("cancel-user-%d", i)
+		v, _ := json.Marshal(veriff.Verification(id, attempt, user, "approved", time.Now().Add(-time.Minute)))
+		st.Emulator.Put(veriff.Name, id, v)
+		if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, user, veriff.Started))); c != http.StatusOK {
+			t.Fatalf("event: %d", c)
+		}
+	}
+	var dry admin.DryRunView
+	deadline := time.Now().Add(30 * time.Second)
+	for dry.Count != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("dry run: %d sessions, want %d", dry.Count, n)
+		}
+		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
+		time.Sleep(200 * time.Millisecond)
+	}
+	var op admin.OperationView
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm, RatePerSecond: 1}, &op); code != http.StatusAccepted {
+		t.Fatalf("start: %d", code)
+	}
+	for op.Done == 0 {
+		time.Sleep(50 * time.Millisecond)
+		call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+op.ID, nil, &op)
+	}
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations/"+op.ID+"/cancel", nil, &op); code != http.StatusOK {
+		t.Fatalf("cancel: %d", code)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for op.State == operator.OperationRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("operation still running: %+v", op)
+		}
+		time.Sleep(100 * time.Millisecond)
+		call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+op.ID, nil, &op)
+	}
+	if op.State != operator.OperationCancelled || op.Done >= n || op.Done < 1 {
+		t.Fatalf("cancelled operation: %+v", op)
+	}
+	acts := auditOf(t, st, "operation="+op.ID)
+	resyncs, cancels := 0, 0
+	for _, a := range acts {
+		switch a.Action {
+		case "resync":
+			resyncs++
+		case "cancel":
+			cancels++
+		}
+	}
+	if resyncs != op.Done || cancels != 1 {
+		t.Fatalf("audit: %d resyncs (done %d), %d cancels", resyncs, op.Done, cancels)
+	}
+	// Still waiting: the sessions it did not reach.
+	var waiting struct{ Sessions []operator.Session }
+	call(t, http.MethodGet, st.Admin.URL+"/v1/sessions?state=waiting", nil, &waiting)
+	if len(waiting.Sessions) == 0 || len(waiting.Sessions) > n-op.Done {
+		t.Fatalf("%d sessions still waiting after %d of %d were resynced", len(waiting.Sessions), op.Done, n)
 	}
 }
