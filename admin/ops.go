@@ -115,13 +115,9 @@ func quarantineView(q userstore.Quarantined) QuarantineView {
 
 func (s *Server) quarantineList(c *gin.Context) {
 	f := userstore.QuarantineFilter{Provider: c.Query("provider")}
-	if since := c.Query("since"); since != "" {
-		t, err := sinceTime(since, time.Now())
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		f.Since = t
+	var ok bool
+	if f.Since, ok = since(c); !ok {
+		return
 	}
 	list, err := s.ops.Store.QuarantineList(c.Request.Context(), f)
 	if err != nil {
@@ -135,6 +131,20 @@ func (s *Server) quarantineList(c *gin.Context) {
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"quarantined": out})
+}
+
+// since reads ?since= (zero when absent); a bad one is answered 400.
+func since(c *gin.Context) (time.Time, bool) {
+	v := c.Query("since")
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := sinceTime(v, time.Now())
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return t, false
+	}
+	return t, true
 }
 
 // sinceTime reads ?since= as RFC 3339 or as a duration back from now.
@@ -592,13 +602,9 @@ func actionViews(list []userstore.Action) []ActionView {
 
 func (s *Server) audit(c *gin.Context) {
 	f := userstore.ActionFilter{UserID: c.Query("user"), Target: c.Query("target"), Operation: c.Query("operation")}
-	if since := c.Query("since"); since != "" {
-		t, err := sinceTime(since, time.Now())
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		f.Since = t
+	var ok bool
+	if f.Since, ok = since(c); !ok {
+		return
 	}
 	list, err := s.ops.Store.Actions(c.Request.Context(), f)
 	if err != nil {
