@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -65,10 +66,21 @@ func (s *Server) WithOpener(o Opener) *Server {
 	return s
 }
 
+// jsonOnly refuses a POST that is not application/json: a web page can
+// send a cross-origin form or text/plain POST without asking, but not this
+// one, so without a token (loopback only) a page the operator opens still
+// cannot act.
+func jsonOnly(c *gin.Context) {
+	if c.Request.Method == http.MethodPost && c.ContentType() != "application/json" {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "send Content-Type: application/json"})
+	}
+}
+
 func (s *Server) opsRoutes(v1 *gin.RouterGroup) {
 	if s.ops == nil {
 		return
 	}
+	v1 = v1.Group("", jsonOnly)
 	v1.GET("/quarantine", s.quarantineList)
 	v1.GET("/quarantine/:id", s.quarantineGet)
 	v1.POST("/quarantine/:id/redrive", s.redrive)
@@ -98,13 +110,15 @@ type QuarantineView struct {
 	BodyKept       bool                `json:"body_kept"`
 	// Body is the authentic body, in GET /v1/quarantine/{id} only.
 	Body json.RawMessage `json:"body,omitempty"`
+	// BodyBase64 is a body that is not JSON, in GET /v1/quarantine/{id}.
+	BodyBase64 string `json:"body_base64,omitempty"`
 }
 
 func quarantineView(q userstore.Quarantined) QuarantineView {
 	v := QuarantineView{
 		ID: q.ID, Provider: q.Provider, SessionID: q.SessionID, Integration: q.Integration, Reason: q.Reason,
 		Headers: q.Headers, FirstAt: q.FirstAt, LastAt: q.LastAt, Deliveries: q.Deliveries,
-		Redrives: q.Redrives, RedriveOutcome: q.RedriveOutcome, BodyKept: len(q.Body) > 0,
+		Redrives: q.Redrives, RedriveOutcome: q.RedriveOutcome, BodyKept: q.HasBody,
 	}
 	if !q.RedrivenAt.IsZero() {
 		t := q.RedrivenAt
@@ -126,9 +140,7 @@ func (s *Server) quarantineList(c *gin.Context) {
 	}
 	out := make([]QuarantineView, 0, len(list))
 	for _, q := range list {
-		v := quarantineView(q)
-		v.BodyKept = true // the list omits bodies; GET one to see it
-		out = append(out, v)
+		out = append(out, quarantineView(q))
 	}
 	c.JSON(http.StatusOK, gin.H{"quarantined": out})
 }
@@ -177,8 +189,12 @@ func (s *Server) quarantineGet(c *gin.Context) {
 		return
 	}
 	v := quarantineView(q)
-	if body, err := s.openBody(q); err == nil && json.Valid(body) {
-		v.Body = body
+	if body, err := s.openBody(q); err == nil {
+		if json.Valid(body) {
+			v.Body = body
+		} else {
+			v.BodyBase64 = base64.StdEncoding.EncodeToString(body) // what the parser could not read
+		}
 	}
 	c.JSON(http.StatusOK, v)
 }
@@ -278,10 +294,16 @@ func (s *Server) redriveOnce(ctx context.Context, q userstore.Quarantined) (Redr
 		return v, ""
 	}
 	ev.Integration = q.Integration
-	ev.ReceivedAt = time.Now().UTC()
+	ev.ReceivedAt = time.Now().UTC() // R5's "ahead" is judged now
 	if err := ev.Validate(); err != nil {
 		v.Outcome, v.Detail = redriveRefused, "malformed payload: "+err.Error()
 		return v, ev.UserID
+	}
+	if ev.OccurredAt.IsZero() {
+		// A decision without a provider time is ordered by its receipt
+		// (R5): that is its first delivery, not the re-drive, or an old
+		// webhook would overtake what the user got since.
+		ev.ReceivedAt = q.FirstAt
 	}
 	ev.UserRef = s.userRef.Of(ev.UserID)
 	v.WorkflowID = operator.Target{Provider: ev.Provider, SessionID: ev.SessionID}.WorkflowID()
@@ -319,10 +341,13 @@ func sessionsFilter(c *gin.Context) (operator.Filter, error) {
 	return f, nil
 }
 
+// maxAgeDays bounds older_than (ten years): beyond it a duration overflows.
+const maxAgeDays = 3650
+
 // parseAge reads a duration, with "d" for days as operators write them.
 func parseAge(v string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(v, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= maxAgeDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
@@ -369,7 +394,7 @@ func (s *Server) listError(c *gin.Context, err error) bool {
 func (s *Server) act(action operator.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		t := operator.Target{Provider: c.Param("provider"), SessionID: c.Param("sessionID")}
-		if !providerName.MatchString(t.Provider) || webhook.CheckSessionID(t.SessionID) != nil {
+		if _, known := s.ops.Providers.Get(t.Provider); !known || webhook.CheckSessionID(t.SessionID) != nil {
 			c.JSON(http.StatusNotFound, gin.H{"error": "no such session"})
 			return
 		}
@@ -488,7 +513,10 @@ func (s *Server) startOperation(c *gin.Context) {
 	id := string(req.Action) + "-" + token
 	run, err := s.ops.Operator.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: operator.WorkflowID(id), TaskQueue: s.ops.Operator.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// While it runs, the same confirmed request is the same operation;
+		// once it has closed, the same request runs it again.
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:         fmt.Sprintf("%s %d sessions (%s) at %d/s", req.Action, len(targets), f.State, rate),
 	}, operator.WorkflowName, operator.Request{ID: id, Action: req.Action, Filter: f, Targets: targets, RatePerSecond: rate})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

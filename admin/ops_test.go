@@ -3,6 +3,7 @@ package admin_test
 import (
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -61,8 +62,15 @@ func TestOperatorRoutesRefuseBadInput(t *testing.T) {
 		{http.MethodPost, "/v1/operations", `{"action":"resync","state":"everything"}`, http.StatusBadRequest},
 		{http.MethodPost, "/v1/operations", `{"action":"resync","state":"waiting","rate_per_second":1000}`, http.StatusBadRequest},
 		{http.MethodGet, "/v1/audit?since=last%20week", "", http.StatusBadRequest},
+		{http.MethodGet, "/v1/sessions?state=waiting&older_than=106752d", "", http.StatusBadRequest},
+		{http.MethodPost, "/v1/sessions/operation/abc/retry", "", http.StatusNotFound},
+		{http.MethodPost, "/v1/sessions/onboarding/abc/resync", "", http.StatusNotFound},
 	} {
-		w := do(h, tc.method, "idvflow.example", tc.path, []byte(tc.body), "tok")
+		r := httptest.NewRequest(tc.method, "http://idvflow.example"+tc.path, strings.NewReader(tc.body))
+		r.Header.Set("Authorization", "Bearer tok")
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
 		if w.Code != tc.want || !bytesContains(w.Body.Bytes(), `"error"`) {
 			t.Errorf("%s %s %q: %d %s, want %d with a reason", tc.method, tc.path, tc.body, w.Code, w.Body, tc.want)
 		}
@@ -70,3 +78,22 @@ func TestOperatorRoutesRefuseBadInput(t *testing.T) {
 }
 
 func bytesContains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// A POST that is not JSON is refused before anything is done: a web page
+// can send a form or text/plain POST cross-origin without asking, so
+// without a token (loopback only) a page the operator opens cannot act.
+func TestOperatorPostsMustBeJSON(t *testing.T) {
+	h := admin.New(users{}, noTemporal{}, "", slog.New(slog.DiscardHandler)).
+		WithOps(admin.Ops{Operator: &operator.Operator{}}).Handler()
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8081/v1/sessions/veriff/abc/retry", strings.NewReader(""))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("POST with Content-Type %q: %d, want 415", ct, w.Code)
+		}
+	}
+}

@@ -49,6 +49,9 @@ type Operator struct {
 	Data converter.DataConverter
 	Log  *slog.Logger
 	Tel  *telemetry.Telemetry // nil: no metrics
+	// Providers are the registered providers' names: only their sessions
+	// are listed (nil: any).
+	Providers map[string]bool
 	// StuckAttempts is the attempt from which a failing activity or
 	// workflow task makes its session "stuck" (default 3).
 	StuckAttempts int32
@@ -102,6 +105,12 @@ func (o *Operator) resync(ctx context.Context, t Target) Result {
 	}
 	if !found.Found {
 		r.Outcome, r.Detail = OutcomeNoDecision, "the provider has no decision for this session yet"
+		return r
+	}
+	if found.DecidedAt.IsZero() {
+		// Ordered by its receipt (R5), an answer without a time would be
+		// ordered at this resync, after whatever the user got since.
+		r.Outcome, r.Detail = OutcomeFailed, "the provider's answer carries no decision time: not handed over (the session's own poll takes it while it waits)"
 		return r
 	}
 	ev := workflows.PollEvent(t.Provider, t.SessionID, "resync", found, o.now().UTC())
@@ -181,7 +190,8 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		Reason:                    "idvflow retry by an operator",
 		WorkflowTaskFinishEventId: first,
 		// The same request for the same failed run resets it once.
-		RequestId: "retry/" + runID + "/" + operation,
+		// One reset per failed run, whoever asks (one retry, a bulk one).
+		RequestId: "retry/" + runID,
 	})
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, "reset: "+err.Error()
@@ -300,6 +310,10 @@ func visibilityQuery(f Filter) string {
 func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.WorkflowExecutionInfo) *Session {
 	id := e.GetExecution().GetWorkflowId()
 	provider, sessionID, _ := strings.Cut(id, ":")
+	// Whatever the caller's query says, only sessions are listed.
+	if e.GetType().GetName() != workflows.WorkflowName || (o.Providers != nil && !o.Providers[provider]) {
+		return nil
+	}
 	s := &Session{
 		Provider: provider, SessionID: sessionID, WorkflowID: id, RunID: e.GetExecution().GetRunId(),
 		State: f.State, StartedAt: e.GetStartTime().AsTime(),
@@ -327,6 +341,12 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		return s
 	case StateFailed:
 		if !old() || e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+			return nil
+		}
+		// The session may have started again since (a later webhook):
+		// only a session whose newest run failed is listed.
+		d, err := o.Temporal.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil || d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != s.RunID {
 			return nil
 		}
 		s.Why = "ended in error: " + o.failure(ctx, id, s.RunID)

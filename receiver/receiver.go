@@ -118,12 +118,15 @@ type Receiver struct {
 
 	quarantine Quarantine // nil: refused webhooks are only logged
 	sealer     Sealer     // nil: quarantined without their bodies
+	kept       chan userstore.Quarantined
 }
 
 // WithQuarantine keeps every authentic webhook the receiver refuses in q,
 // its body sealed by sealer (nil: no payload keys, the body is not kept).
 func (r *Receiver) WithQuarantine(q Quarantine, sealer Sealer) *Receiver {
 	r.quarantine, r.sealer = q, sealer
+	r.kept = make(chan userstore.Quarantined, quarantineQueue)
+	go r.keeper()
 	return r
 }
 
@@ -404,18 +407,13 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 // the provider gets is the same: a store that is slow or down only costs
 // the quarantined copy (counted, and logged without the body).
 func (r *Receiver) keep(c *gin.Context, provider string, plain []byte, ev workflows.Event, reason string) {
-	result := "off"
-	defer func() {
-		if r.tel != nil {
-			r.tel.Quarantined.WithLabelValues(provider, result).Inc()
-		}
-	}()
 	if r.quarantine == nil {
+		r.countQuarantine(provider, "off")
 		return
 	}
 	q := userstore.Quarantined{
 		ID: QuarantineID(provider, plain), Provider: provider, Integration: ev.Integration,
-		Reason: reason, Headers: c.Request.Header, LastAt: time.Now().UTC(),
+		Reason: reason, Headers: c.Request.Header.Clone(), LastAt: time.Now().UTC(),
 	}
 	if webhook.CheckSessionID(ev.SessionID) == nil {
 		q.SessionID = ev.SessionID
@@ -423,26 +421,52 @@ func (r *Receiver) keep(c *gin.Context, provider string, plain []byte, ev workfl
 	if r.sealer != nil {
 		sealed, err := r.sealer.Seal(plain)
 		if err != nil {
-			result = "failed"
+			r.countQuarantine(provider, "failed")
 			r.log.Error("quarantine: seal body", "provider", provider, "error", err)
 			return
 		}
 		q.Body = sealed
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), quarantineTimeout)
-	defer cancel()
-	if err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine); err != nil {
-		result = "failed"
-		r.log.Error("quarantine: webhook not kept", "provider", provider, "quarantine_id", q.ID, "error", err)
-		return
+	// The write happens after the answer, outside the webhook's in-flight
+	// slot: a slow or hung database delays no answer and holds no slot.
+	// A full queue drops the copy (counted); the provider delivers again.
+	select {
+	case r.kept <- q:
+		c.Set(quarantineKey, q.ID)
+	default:
+		r.countQuarantine(provider, "failed")
+		r.log.Error("quarantine: queue full, webhook not kept", "provider", provider, "quarantine_id", q.ID)
 	}
-	result = "kept"
-	c.Set(quarantineKey, q.ID)
 }
 
-// quarantineTimeout bounds the quarantine's write, well inside the
-// providers' 5 s wait for an answer.
-const quarantineTimeout = time.Second
+func (r *Receiver) countQuarantine(provider, result string) {
+	if r.tel != nil {
+		r.tel.Quarantined.WithLabelValues(provider, result).Inc()
+	}
+}
+
+// keeper writes queued webhooks to the quarantine, one at a time, each
+// bounded by quarantineTimeout.
+func (r *Receiver) keeper() {
+	for q := range r.kept {
+		ctx, cancel := context.WithTimeout(context.Background(), quarantineTimeout)
+		err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine)
+		cancel()
+		if err != nil {
+			r.countQuarantine(q.Provider, "failed")
+			r.log.Error("quarantine: webhook not kept", "provider", q.Provider, "quarantine_id", q.ID, "error", err)
+			continue
+		}
+		r.countQuarantine(q.Provider, "kept")
+	}
+}
+
+// quarantineTimeout bounds one quarantine write; quarantineQueue bounds
+// the writes waiting (a burst of refusals while the database is slow).
+const (
+	quarantineTimeout = time.Second
+	quarantineQueue   = 256
+)
 
 // QuarantineID names a quarantined webhook: the same body from the same
 // provider, delivered again, is the same entry.

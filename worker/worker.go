@@ -247,6 +247,10 @@ func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activiti
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
 		op.Data = codec.DataConverter()
 	}
+	op.Providers = map[string]bool{}
+	for _, p := range registry.All() {
+		op.Providers[p.Name()] = true
+	}
 	return op
 }
 

@@ -24,8 +24,10 @@ type Quarantined struct {
 	// and signatures are never kept (QuarantineHeaders).
 	Headers http.Header
 	// Body is the authentic body (decrypted, for Passbase) sealed with the
-	// payload keys; nil when the receiver has no keys to seal it with.
-	Body []byte
+	// payload keys; nil when the receiver has no keys to seal it with (and
+	// in lists, which leave bodies out: HasBody says whether one is kept).
+	Body    []byte
+	HasBody bool
 	// FirstAt and LastAt bound the deliveries of the same body.
 	FirstAt, LastAt time.Time
 	Deliveries      int
@@ -162,6 +164,7 @@ func scanQuarantined(r scanner) (Quarantined, error) {
 		return Quarantined{}, fmt.Errorf("headers of %s: %w", q.ID, err)
 	}
 	q.FirstAt, q.LastAt = fromMicros(first), fromMicros(last)
+	q.HasBody = len(q.Body) > 0
 	if redriven != 0 {
 		q.RedrivenAt = fromMicros(redriven)
 	}

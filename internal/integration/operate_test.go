@@ -100,9 +100,16 @@ func TestOperateQuarantineRedrive(t *testing.T) {
 		}
 	}
 
+	// The copy is written after the answer: wait for both deliveries.
 	var list struct{ Quarantined []admin.QuarantineView }
-	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/quarantine?provider=veriff&since=1h", nil, &list); code != http.StatusOK || len(list.Quarantined) != 1 {
-		t.Fatalf("quarantine list: %d %+v", code, list)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code := call(t, http.MethodGet, st.Admin.URL+"/v1/quarantine?provider=veriff&since=1h", nil, &list)
+		if code == http.StatusOK && len(list.Quarantined) == 1 && list.Quarantined[0].Deliveries == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quarantine list: %d %+v", code, list)
+		}
 	}
 	q := list.Quarantined[0]
 	if q.SessionID != session || q.Deliveries != 2 || !strings.Contains(q.Reason, "future") {

@@ -1,0 +1,52 @@
+package admin
+
+// AUDIT DEMO (to be deleted).
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/idvflow/idvflow/activities/userstore"
+	_ "github.com/idvflow/idvflow/activities/userstore/drivers"
+	"github.com/idvflow/idvflow/operator"
+)
+
+// older_than of more days than a Duration holds wraps around instead of
+// being refused: 106752d is read as a negative age, which the listing
+// treats as "no age bound" (every session).
+func TestAuditParseAgeOverflow(t *testing.T) {
+	for _, v := range []string{"106752d", "213504d", "9223372036854775807d"} {
+		d, err := parseAge(v)
+		if err == nil {
+			t.Errorf("parseAge(%q) = %v, nil; want an error (or a huge positive age)", v, d)
+		}
+	}
+}
+
+// The list claims every quarantined webhook's body was kept.
+func TestAuditQuarantineListBodyKept(t *testing.T) {
+	st, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Quarantine(context.Background(), userstore.Quarantined{ID: "nobody", Provider: "veriff", Reason: "r", LastAt: time.Now()}, userstore.QuarantineLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(nil, nil, "tok", slog.New(slog.DiscardHandler)).WithOps(Ops{Operator: &operator.Operator{}, Store: st}).Handler()
+	req := httptest.NewRequest(http.MethodGet, "/v1/quarantine", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	var out struct{ Quarantined []QuarantineView }
+	_ = json.Unmarshal(w.Body.Bytes(), &out)
+	if len(out.Quarantined) != 1 || out.Quarantined[0].BodyKept {
+		t.Fatalf("list: %s; want body_kept false for a webhook kept without its body", w.Body)
+	}
+}
