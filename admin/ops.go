@@ -517,7 +517,7 @@ func (s *Server) startOperation(c *gin.Context) {
 		// once it has closed, the same request runs it again.
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:         fmt.Sprintf("%s %d sessions (%s) at %d/s", req.Action, len(targets), f.State, rate),
+		StaticSummary:            fmt.Sprintf("%s %d sessions (%s) at %d/s", req.Action, len(targets), f.State, rate),
 	}, operator.WorkflowName, operator.Request{ID: id, Action: req.Action, Filter: f, Targets: targets, RatePerSecond: rate})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
