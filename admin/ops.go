@@ -324,12 +324,18 @@ func (s *Server) redriveOnce(ctx context.Context, q userstore.Quarantined) (Redr
 
 // sessionsFilter reads the listing's filter from the query string.
 func sessionsFilter(c *gin.Context) (operator.Filter, error) {
-	f := operator.Filter{State: operator.State(c.Query("state")), Provider: c.Query("provider"), Query: c.Query("query")}
+	return filterOf(operator.State(c.Query("state")), c.Query("older_than"), c.Query("provider"), c.Query("query"))
+}
+
+// filterOf checks a selection of sessions, as the listing and a bulk
+// operation take it.
+func filterOf(state operator.State, olderThan, provider, query string) (operator.Filter, error) {
+	f := operator.Filter{State: state, Provider: provider, Query: query}
 	if !f.State.Known() {
 		return f, fmt.Errorf("state: want waiting, polling, failed or stuck, got %q", f.State)
 	}
-	if o := c.Query("older_than"); o != "" {
-		d, err := parseAge(o)
+	if olderThan != "" {
+		d, err := parseAge(olderThan)
 		if err != nil {
 			return f, err
 		}
@@ -457,18 +463,10 @@ func (s *Server) startOperation(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "action: want resync or retry"})
 		return
 	}
-	f := operator.Filter{State: req.State, Provider: req.Provider, Query: req.Query}
-	if !f.State.Known() {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "state: want waiting, polling, failed or stuck"})
+	f, err := filterOf(req.State, req.OlderThan, req.Provider, req.Query)
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 		return
-	}
-	if req.OlderThan != "" {
-		d, err := parseAge(req.OlderThan)
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		f.OlderThan = d
 	}
 	rate := req.RatePerSecond
 	if rate == 0 {
@@ -579,7 +577,7 @@ func (s *Server) operationState(c *gin.Context, id string) {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		err = tc.GetWorkflow(ctx, wid, "").Get(ctx, &p)
 	default:
-		p = operator.Progress{ID: id, State: strings.ToLower(strings.TrimPrefix(d.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))}
+		p = operator.Progress{ID: id, State: operator.StatusWord(d.GetWorkflowExecutionInfo().GetStatus())}
 	}
 	if err != nil {
 		c.JSON(http.StatusConflict, gin.H{"error": "the operation cannot answer now: " + err.Error()})

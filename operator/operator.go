@@ -175,7 +175,7 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 	info := d.GetWorkflowExecutionInfo()
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 		r.Outcome = OutcomeNothing
-		r.Detail = "the session's newest run is " + strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus())
 		return r
 	}
 	runID := info.GetExecution().GetRunId()
@@ -200,6 +200,11 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 	r.Outcome = OutcomeRetried
 	r.Detail = "run " + runID + " failed; run " + resp.GetRunId() + " starts over with every webhook it had"
 	return r
+}
+
+// StatusWord is a run's status as a word: running, failed, completed, …
+func StatusWord(s enumspb.WorkflowExecutionStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
 // firstTaskCompleted is the event id of runID's first completed workflow
