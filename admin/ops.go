@@ -280,45 +280,21 @@ func (s *Server) redriveOnce(ctx context.Context, q userstore.Quarantined) (Redr
 		v.Outcome, v.Detail = redriveFailed, err.Error()
 		return v, ""
 	}
-	ev, err := p.Parse(body)
-	var malformed *webhook.MalformedError
-	switch {
-	case errors.Is(err, webhook.ErrIgnored):
-		v.Outcome, v.Detail = redriveRefused, "webhook type not modelled"
-		return v, ""
-	case errors.As(err, &malformed):
-		v.Outcome, v.Detail = redriveRefused, malformed.Error()
-		return v, ""
-	case err != nil:
-		v.Outcome, v.Detail = redriveRefused, "malformed payload"
-		return v, ""
+	d := receiver.Deliverer{Temporal: s.ops.Operator.Temporal, TaskQueue: s.ops.Operator.TaskQueue, UserRef: s.userRef, Timeout: 10 * time.Second}
+	verdict := d.Deliver(ctx, p, receiver.Authentic{Body: body, Integration: q.Integration, FirstReceived: q.FirstAt})
+	ev := verdict.Event
+	if ev.SessionID != "" {
+		v.WorkflowID = operator.Target{Provider: ev.Provider, SessionID: ev.SessionID}.WorkflowID()
 	}
-	ev.Integration = q.Integration
-	ev.ReceivedAt = time.Now().UTC() // R5's "ahead" is judged now
-	if err := ev.Validate(); err != nil {
-		v.Outcome, v.Detail = redriveRefused, "malformed payload: "+err.Error()
-		return v, ev.UserID
+	switch verdict.Outcome {
+	case receiver.OutcomeAccepted:
+		v.Outcome, v.Detail = redriveAccepted, "signalled "+string(ev.Kind)+" "+ev.Type+" to the session"
+	case receiver.OutcomeUnavailable:
+		// As for the provider's own delivery: try again later.
+		v.Outcome, v.Detail = redriveFailed, "temporal unavailable: "+verdict.Err.Error()
+	default:
+		v.Outcome, v.Detail = redriveRefused, verdict.Reason
 	}
-	if ev.OccurredAt.IsZero() {
-		// A decision without a provider time is ordered by its receipt
-		// (R5): that is its first delivery, not the re-drive, or an old
-		// webhook would overtake what the user got since.
-		ev.ReceivedAt = q.FirstAt
-	}
-	ev.UserRef = s.userRef.Of(ev.UserID)
-	v.WorkflowID = operator.Target{Provider: ev.Provider, SessionID: ev.SessionID}.WorkflowID()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := receiver.SignalWithStart(sctx, s.ops.Operator.Temporal, s.ops.Operator.TaskQueue, ev); err != nil {
-		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) {
-			v.Outcome, v.Detail = redriveRefused, "refused by the workflow engine as invalid"
-		} else {
-			v.Outcome, v.Detail = redriveFailed, "temporal unavailable: "+err.Error()
-		}
-		return v, ev.UserID
-	}
-	v.Outcome, v.Detail = redriveAccepted, "signalled "+string(ev.Kind)+" "+ev.Type+" to the session"
 	return v, ev.UserID
 }
 

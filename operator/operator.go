@@ -173,6 +173,11 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		return r
 	}
 	info := d.GetWorkflowExecutionInfo()
+	// The user the run is about, for the audit record and her history
+	// (best effort: a run that cannot answer is retried all the same).
+	if st, err := o.state(ctx, t.WorkflowID(), info.GetExecution().GetRunId()); err == nil {
+		r.UserID = st.UserID
+	}
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 		r.Outcome = OutcomeNothing
 		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus())
@@ -326,7 +331,7 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 	old := func() bool { return f.OlderThan <= 0 || o.now().Sub(s.StartedAt) >= f.OlderThan }
 	switch f.State {
 	case StateWaiting, StatePolling:
-		st, err := o.state(ctx, id)
+		st, err := o.state(ctx, id, "")
 		if err != nil {
 			s.Why = "no decision; the session cannot answer its state query (" + err.Error() + ")"
 			return s
@@ -368,11 +373,12 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 	return nil
 }
 
-func (o *Operator) state(ctx context.Context, workflowID string) (workflows.SessionState, error) {
+// state asks a session's run (its newest, runID "") for its state.
+func (o *Operator) state(ctx context.Context, workflowID, runID string) (workflows.SessionState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var st workflows.SessionState
-	v, err := o.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState)
+	v, err := o.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.QueryState)
 	if err == nil {
 		err = v.Get(&st)
 	}

@@ -352,54 +352,38 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		return OutcomeUnauthenticated, workflows.Event{}
 	}
 
-	ev, err := p.Parse(plain)
-	ev.Integration = integration
-	var malformed *webhook.MalformedError
-	switch {
-	case errors.Is(err, webhook.ErrUnauthenticated):
-		c.Set(reasonKey, err.Error())
+	v := r.deliverer().Deliver(c.Request.Context(), p, Authentic{Body: plain, Integration: integration})
+	switch v.Outcome {
+	case OutcomeAccepted:
+		c.JSON(http.StatusOK, gin.H{"status": "accepted"})
+		return v.Outcome, v.Event
+	case OutcomeIgnored:
+		c.JSON(http.StatusOK, gin.H{"status": "ignored", "reason": v.Reason})
+		return v.Outcome, v.Event
+	case OutcomeUnauthenticated:
+		c.Set(reasonKey, v.Err.Error())
 		c.JSON(http.StatusUnauthorized, unauthenticated)
-		return OutcomeUnauthenticated, workflows.Event{}
-	case errors.Is(err, webhook.ErrIgnored):
-		c.JSON(http.StatusOK, gin.H{"status": "ignored", "reason": "webhook type not modelled"})
-		return OutcomeIgnored, ev
-	case errors.As(err, &malformed):
-		r.keep(c, p.Name(), plain, ev, malformed.Error())
-		c.JSON(http.StatusBadRequest, gin.H{"error": malformed.Error()})
-		return OutcomeMalformed, ev
-	case err != nil:
-		r.keep(c, p.Name(), plain, ev, "malformed payload")
-		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload"})
-		return OutcomeMalformed, ev
+		return v.Outcome, v.Event
 	}
-
-	// Every provider string is bounded before Temporal sees it
-	// (docs/semantics.md R9): over a bound is the sender's error, not ours.
-	ev.ReceivedAt = time.Now().UTC()
-	if err := ev.Validate(); err != nil {
-		c.Set(reasonKey, err.Error())
-		r.keep(c, p.Name(), plain, ev, "malformed payload: "+err.Error())
-		c.JSON(http.StatusBadRequest, gin.H{"error": "malformed payload: " + err.Error()})
-		return OutcomeMalformed, ev
-	}
-	ev.UserRef = r.cfg.UserRef.Of(ev.UserID)
-
-	if err := r.signal(c.Request.Context(), ev); err != nil {
+	c.Set(reasonKey, v.Reason)
+	if v.Err != nil {
 		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),
-			"workflow_id", workflows.WorkflowID(ev.Provider, ev.SessionID), "error", err)
-		var invalid *serviceerror.InvalidArgument
-		if errors.As(err, &invalid) && !clearsByItself(invalid) {
-			// Temporal will refuse this request however often it comes:
-			// a 503 would make the provider retry it for a week.
-			r.keep(c, p.Name(), plain, ev, "refused by the workflow engine as invalid")
-			c.JSON(http.StatusBadRequest, gin.H{"error": "refused by the workflow engine as invalid"})
-			return OutcomeMalformed, ev
-		}
-		r.retryLater(c, "temporarily unavailable, retry later")
-		return OutcomeUnavailable, ev
+			"workflow_id", workflows.WorkflowID(v.Event.Provider, v.Event.SessionID), "error", v.Err)
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
-	return OutcomeAccepted, ev
+	if v.Keep {
+		r.keep(c, p.Name(), plain, v.Event, v.Reason)
+	}
+	if v.Status == http.StatusServiceUnavailable {
+		r.retryLater(c, v.Reason)
+	} else {
+		c.JSON(v.Status, gin.H{"error": v.Reason})
+	}
+	return v.Outcome, v.Event
+}
+
+// deliverer judges and signals the authentic webhooks this receiver takes.
+func (r *Receiver) deliverer() Deliverer {
+	return Deliverer{Temporal: r.temporal, TaskQueue: r.cfg.TaskQueue, UserRef: r.cfg.UserRef, Timeout: r.cfg.SignalTimeout}
 }
 
 // keep quarantines an authentic webhook the receiver is refusing, so an
@@ -499,14 +483,6 @@ func staticSummary(ev workflows.Event) string {
 		user = "(user id not in the first webhook)"
 	}
 	return ev.Provider + " session for user " + user
-}
-
-// signal delivers ev to its session's workflow under the receiver's own
-// deadline. It returns only once Temporal has durably accepted the signal.
-func (r *Receiver) signal(ctx context.Context, ev workflows.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
-	defer cancel()
-	return SignalWithStart(ctx, r.temporal, r.cfg.TaskQueue, ev)
 }
 
 // SignalWithStart is the one Temporal call a webhook becomes: signal ev to

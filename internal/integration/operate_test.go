@@ -254,6 +254,16 @@ func TestOperateRetryAfterFix(t *testing.T) {
 	if len(acts) != 2 || acts[0].Outcome != operator.OutcomeRetried || acts[1].Outcome != operator.OutcomeNothing {
 		t.Fatalf("audit: %+v", acts)
 	}
+	// Each names the user, so her view lists them.
+	for _, a := range acts {
+		if a.UserID != user {
+			t.Fatalf("retry audit record names user %q, want %q: %+v", a.UserID, user, a)
+		}
+	}
+	var view admin.UserView
+	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/users/"+user, nil, &view); code != http.StatusOK || len(view.OperatorActions) != 2 {
+		t.Fatalf("user view: %d, operator actions %+v; want the two retries", code, view.OperatorActions)
+	}
 }
 
 func status(t *testing.T, c client.Client, id string) enumspb.WorkflowExecutionStatus {
