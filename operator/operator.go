@@ -341,7 +341,7 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		if !old() || st.Decision != "" || (f.State == StatePolling && st.Polls == 0) {
 			return nil
 		}
-		s.Why = fmt.Sprintf("no decision since %s (%s)", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Minute))
+		s.Why = fmt.Sprintf("no decision since %s (%s)", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Second))
 		if st.Polls > 0 {
 			s.Why += fmt.Sprintf("; the provider's API asked %d times", st.Polls)
 		}
