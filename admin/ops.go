@@ -288,7 +288,7 @@ func (s *Server) redriveOnce(ctx context.Context, q userstore.Quarantined) (Redr
 	}
 	switch verdict.Outcome {
 	case receiver.OutcomeAccepted:
-		v.Outcome, v.Detail = redriveAccepted, "signalled "+string(ev.Kind)+" "+ev.Type+" to the session"
+		v.Outcome, v.Detail = redriveAccepted, "signalled the "+ev.Type+" webhook to the session"
 	case receiver.OutcomeUnavailable:
 		// As for the provider's own delivery: try again later.
 		v.Outcome, v.Detail = redriveFailed, "temporal unavailable: "+verdict.Err.Error()
