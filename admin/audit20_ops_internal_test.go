@@ -1,6 +1,7 @@
 package admin
 
-// AUDIT DEMO (to be deleted).
+// Issue 20 audit (regressions): an age bound that overflowed, and a list
+// that claimed every body was kept; both fixed.
 
 import (
 	"context"
@@ -31,11 +32,7 @@ func TestAuditParseAgeOverflow(t *testing.T) {
 
 // The list claims every quarantined webhook's body was kept.
 func TestAuditQuarantineListBodyKept(t *testing.T) {
-	st, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempStore(t)
 	if err := st.Quarantine(context.Background(), userstore.Quarantined{ID: "nobody", Provider: "veriff", Reason: "r", LastAt: time.Now()}, userstore.QuarantineLimits{}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,4 +46,15 @@ func TestAuditQuarantineListBodyKept(t *testing.T) {
 	if len(out.Quarantined) != 1 || out.Quarantined[0].BodyKept {
 		t.Fatalf("list: %s; want body_kept false for a webhook kept without its body", w.Body)
 	}
+}
+
+// tempStore is a user store of the test's own (SQLite).
+func tempStore(t *testing.T) *userstore.Store {
+	t.Helper()
+	st, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,11 +35,7 @@ func (c *capture) SignalWithStartWorkflow(_ context.Context, _, _ string, arg an
 
 func TestAuditRedriveOrdersAnUntimedDecisionAtTheRedrive(t *testing.T) {
 	ctx := context.Background()
-	st, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := tempStore(t)
 	codec, err := payloadcodec.ParseKeys(payloadcodec.NewKey("k"))
 	if err != nil {
 		t.Fatal(err)

@@ -277,7 +277,9 @@ func (s *Server) redriveOnce(ctx context.Context, q userstore.Quarantined) (Redr
 	}
 	body, err := s.openBody(q)
 	if err != nil {
-		v.Outcome, v.Detail = redriveFailed, err.Error()
+		// No body, or none this worker's keys open: that does not clear
+		// by itself, so it is not a 503 to come back after.
+		v.Outcome, v.Detail = redriveRefused, "cannot be re-driven: "+err.Error()
 		return v, ""
 	}
 	d := receiver.Deliverer{Temporal: s.ops.Operator.Temporal, TaskQueue: s.ops.Operator.TaskQueue, UserRef: s.userRef, Timeout: 10 * time.Second}
@@ -479,7 +481,7 @@ func (s *Server) startOperation(c *gin.Context) {
 		return
 	}
 	if len(targets) == 0 {
-		c.JSON(http.StatusOK, gin.H{"error": "nothing to do: the selection is empty"})
+		c.JSON(http.StatusOK, gin.H{"status": "nothing to do: the selection is empty", "count": 0})
 		return
 	}
 	// The token names the operation: the same confirmed request again is
@@ -489,12 +491,15 @@ func (s *Server) startOperation(c *gin.Context) {
 		ID: operator.WorkflowID(id), TaskQueue: s.ops.Operator.TaskQueue,
 		// While it runs, the same confirmed request is the same operation;
 		// once it has closed, the same request runs it again.
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            fmt.Sprintf("%s %d sessions (%s) at %d/s", req.Action, len(targets), f.State, rate),
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            fmt.Sprintf("%s %d sessions (%s) at %d/s", req.Action, len(targets), f.State, rate),
 	}, operator.WorkflowName, operator.Request{ID: id, Action: req.Action, Filter: f, Targets: targets, RatePerSecond: rate})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
+		// The same confirmed request while it runs: its progress, and no
+		// second "started" in the audit trail.
 		s.operationState(c, id)
 		return
 	}
@@ -570,7 +575,9 @@ func (s *Server) cancelOperation(c *gin.Context) {
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
-		c.JSON(http.StatusNotFound, gin.H{"error": "no such running operation"})
+		// None running: a closed one answers its state (cancelling it
+		// changes nothing), an unknown one 404.
+		s.operationState(c, id)
 		return
 	case err != nil:
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})

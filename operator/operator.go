@@ -236,32 +236,30 @@ const scanLimit = 5000
 // Sessions lists the sessions f selects, oldest first, each with why;
 // truncated reports a listing cut at MaxTargets (or scanLimit runs read).
 func (o *Operator) Sessions(ctx context.Context, f Filter) (out []Session, truncated bool, err error) {
-	q := visibilityQuery(f)
-	var token []byte
-	var candidates []*workflowpb.WorkflowExecutionInfo
+	cutoff := time.Time{}
+	if f.OlderThan > 0 {
+		cutoff = o.now().Add(-f.OlderThan)
+	}
 	seen := map[string]bool{}
-	for {
-		resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: o.Namespace, Query: q, PageSize: 500, NextPageToken: token,
-		})
+	candidates, truncated, err := o.scan(ctx, visibilityQuery(f, cutoff), seen)
+	if err != nil {
+		return nil, false, err
+	}
+	if (f.State == StateWaiting || f.State == StatePolling) && !cutoff.IsZero() && !truncated {
+		// A session that continued as new since the cutoff has an open run
+		// that started after it, though the session began before: its
+		// closed run found by the same cutoff names it, and its open run
+		// is read instead.
+		cont, more, err := o.scan(ctx, continuedQuery(f, cutoff), seen)
 		if err != nil {
-			return nil, false, fmt.Errorf("list sessions (%s): %w", q, err)
+			return nil, false, err
 		}
-		for _, e := range resp.GetExecutions() {
-			// Visibility lists every run; the newest of each session
-			// comes first (ORDER BY StartTime DESC is its default).
-			if id := e.GetExecution().GetWorkflowId(); !seen[id] {
-				seen[id] = true
-				candidates = append(candidates, e)
+		truncated = more
+		for _, e := range cont {
+			d, err := o.Temporal.DescribeWorkflowExecution(ctx, e.GetExecution().GetWorkflowId(), "")
+			if err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				candidates = append(candidates, d.GetWorkflowExecutionInfo())
 			}
-		}
-		token = resp.GetNextPageToken()
-		if len(token) == 0 {
-			break
-		}
-		if len(seen) >= scanLimit {
-			truncated = true
-			break
 		}
 	}
 	// Each candidate is looked at closer (its state, its pending work),
@@ -296,19 +294,67 @@ func (o *Operator) Sessions(ctx context.Context, f Filter) (out []Session, trunc
 	return out, truncated, nil
 }
 
+// scan reads the runs q finds, the newest of each session not yet seen,
+// up to scanLimit sessions in all.
+func (o *Operator) scan(ctx context.Context, q string, seen map[string]bool) (found []*workflowpb.WorkflowExecutionInfo, truncated bool, err error) {
+	var token []byte
+	for {
+		resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: o.Namespace, Query: q, PageSize: 500, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("list sessions (%s): %w", q, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			// Visibility lists every run; the newest of each session
+			// comes first (ORDER BY StartTime DESC is its default).
+			if id := e.GetExecution().GetWorkflowId(); !seen[id] {
+				seen[id] = true
+				found = append(found, e)
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return found, false, nil
+		}
+		if len(seen) >= scanLimit {
+			return found, true, nil
+		}
+	}
+}
+
 // visibilityQuery is the query that finds f's candidates; inspect decides.
-func visibilityQuery(f Filter) string {
+// older_than is asked of visibility (the run's start), so a listing of old
+// sessions reads old runs, however many new ones there are.
+func visibilityQuery(f Filter, cutoff time.Time) string {
 	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)}
 	if f.Provider != "" {
 		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrProvider.GetName(), f.Provider))
 	}
 	switch f.State {
-	case StateWaiting, StatePolling:
-		parts = append(parts, `ExecutionStatus = "Running"`, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusWaiting))
-	case StateStuck:
+	case StateWaiting, StatePolling, StateStuck:
+		// Waiting for a decision, or for the final one after a non-final
+		// (review, resubmission_requested): the state query tells.
 		parts = append(parts, `ExecutionStatus = "Running"`)
 	case StateFailed:
 		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusError))
+	}
+	if !cutoff.IsZero() {
+		parts = append(parts, fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano)))
+	}
+	if f.Query != "" {
+		parts = append(parts, "("+f.Query+")")
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// continuedQuery finds the sessions whose run before the cutoff continued
+// as new.
+func continuedQuery(f Filter, cutoff time.Time) string {
+	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName), `ExecutionStatus = "ContinuedAsNew"`,
+		fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano))}
+	if f.Provider != "" {
+		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrProvider.GetName(), f.Provider))
 	}
 	if f.Query != "" {
 		parts = append(parts, "("+f.Query+")")
@@ -338,10 +384,14 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		}
 		// The session's own start, across continued runs.
 		s.StartedAt, s.NextStep, s.NextStepAt = st.StartedAt, st.NextStep, st.NextStepAt
-		if !old() || st.Decision != "" || (f.State == StatePolling && st.Polls == 0) {
+		if !old() || st.Decision.Final() || st.Status == workflows.StatusError || (f.State == StatePolling && st.Polls == 0) {
 			return nil
 		}
 		s.Why = fmt.Sprintf("no decision since %s (%s)", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Second))
+		if st.Decision != "" {
+			// R1: a non-final decision keeps the session waiting for its verdict.
+			s.Why = fmt.Sprintf("no final decision since %s (%s); the provider said %s", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Second), st.Decision)
+		}
 		if st.Polls > 0 {
 			s.Why += fmt.Sprintf("; the provider's API asked %d times", st.Polls)
 		}

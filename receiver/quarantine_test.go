@@ -26,10 +26,19 @@ func (f failingStore) Quarantine(context.Context, userstore.Quarantined, usersto
 	return f.err
 }
 
+func (f failingStore) PruneQuarantine(context.Context, userstore.QuarantineLimits) error {
+	return f.err
+}
+
 // slowStore holds every write until its context ends.
 type slowStore struct{}
 
 func (slowStore) Quarantine(ctx context.Context, _ userstore.Quarantined, _ userstore.QuarantineLimits) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (slowStore) PruneQuarantine(ctx context.Context, _ userstore.QuarantineLimits) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -104,5 +113,33 @@ func TestQuarantineNeverChangesTheAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An entry goes when its age is up, though nothing else is refused: the
+// receiver prunes at start (and on a timer), not only when it keeps one.
+func TestQuarantineAgesOutWithoutRefusals(t *testing.T) {
+	ctx := context.Background()
+	store, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for id, age := range map[string]time.Duration{"old": 800 * time.Hour, "young": time.Hour} {
+		if err := store.Quarantine(ctx, userstore.Quarantined{ID: id, Provider: "veriff", Reason: "r", LastAt: time.Now().Add(-age)}, userstore.QuarantineLimits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := receiver.Config{MaxBodyBytes: 1 << 20, TaskQueue: "q", Quarantine: userstore.QuarantineLimits{MaxItems: 10, MaxAge: 720 * time.Hour}}
+	receiver.New(cfg, &fakeTemporal{}, slog.New(slog.DiscardHandler), nil).WithQuarantine(store, nil)
+	_, err = store.QuarantineGet(ctx, "old")
+	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, err = store.QuarantineGet(ctx, "old")
+	}
+	if err == nil {
+		t.Fatal("an entry last delivered 800h ago is still kept (IDV_QUARANTINE_MAX_AGE 720h)")
+	}
+	if _, err := store.QuarantineGet(ctx, "young"); err != nil {
+		t.Fatalf("an entry an hour old went: %v", err)
 	}
 }

@@ -81,6 +81,8 @@ type QuarantineConfig struct {
 // (userstore.Store has it).
 type Quarantine interface {
 	Quarantine(ctx context.Context, q userstore.Quarantined, lim userstore.QuarantineLimits) error
+	// PruneQuarantine drops what lim no longer keeps.
+	PruneQuarantine(ctx context.Context, lim userstore.QuarantineLimits) error
 }
 
 // Sealer encrypts a quarantined body (payloadcodec.Codec has it).
@@ -430,26 +432,45 @@ func (r *Receiver) countQuarantine(provider, result string) {
 }
 
 // keeper writes queued webhooks to the quarantine, one at a time, each
-// bounded by quarantineTimeout.
+// bounded by quarantineTimeout, and drops what its bounds no longer keep
+// at start and every quarantinePruneEvery (an entry's age is up whether
+// or not anything else is refused).
 func (r *Receiver) keeper() {
-	for q := range r.kept {
-		ctx, cancel := context.WithTimeout(context.Background(), quarantineTimeout)
-		err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine)
-		cancel()
-		if err != nil {
-			r.countQuarantine(q.Provider, "failed")
-			r.log.Error("quarantine: webhook not kept", "provider", q.Provider, "quarantine_id", q.ID, "error", err)
-			continue
+	prune := time.NewTicker(quarantinePruneEvery)
+	defer prune.Stop()
+	r.pruneQuarantine()
+	for {
+		select {
+		case q := <-r.kept:
+			ctx, cancel := context.WithTimeout(context.Background(), quarantineTimeout)
+			err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine)
+			cancel()
+			if err != nil {
+				r.countQuarantine(q.Provider, "failed")
+				r.log.Error("quarantine: webhook not kept", "provider", q.Provider, "quarantine_id", q.ID, "error", err)
+				continue
+			}
+			r.countQuarantine(q.Provider, "kept")
+		case <-prune.C:
+			r.pruneQuarantine()
 		}
-		r.countQuarantine(q.Provider, "kept")
+	}
+}
+
+func (r *Receiver) pruneQuarantine() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.quarantine.PruneQuarantine(ctx, r.cfg.Quarantine); err != nil {
+		r.log.Warn("quarantine: prune", "error", err)
 	}
 }
 
 // quarantineTimeout bounds one quarantine write; quarantineQueue bounds
 // the writes waiting (a burst of refusals while the database is slow).
 const (
-	quarantineTimeout = time.Second
-	quarantineQueue   = 256
+	quarantineTimeout    = time.Second
+	quarantineQueue      = 256
+	quarantinePruneEvery = 10 * time.Minute
 )
 
 // QuarantineID names a quarantined webhook: the same body from the same

@@ -66,8 +66,16 @@ ON CONFLICT (id) DO UPDATE SET last_at_us = excluded.last_at_us, reason = exclud
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
+	return s.PruneQuarantine(ctx, lim)
+}
+
+// PruneQuarantine drops what lim no longer keeps: the entries last
+// delivered more than MaxAge ago, then the oldest past MaxItems. The
+// receiver calls it with every entry it keeps and on a timer, so an entry
+// goes when its age is up even if nothing else is refused.
+func (s *Store) PruneQuarantine(ctx context.Context, lim QuarantineLimits) error {
 	if lim.MaxAge > 0 {
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM quarantine WHERE last_at_us < $1`, micros(q.LastAt.Add(-lim.MaxAge))); err != nil {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM quarantine WHERE last_at_us < $1`, micros(time.Now().Add(-lim.MaxAge))); err != nil {
 			return fmt.Errorf("quarantine: prune by age: %w", err)
 		}
 	}

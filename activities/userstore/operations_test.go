@@ -16,7 +16,9 @@ func TestQuarantineBounds(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			lim := userstore.QuarantineLimits{MaxItems: 3, MaxAge: time.Hour}
-			t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+			// Age counts from now: these were last delivered 50 to 45
+			// minutes ago.
+			t0 := time.Now().Add(-50 * time.Minute).UTC()
 			put := func(id string, at time.Time) {
 				t.Helper()
 				if err := s.Quarantine(ctx, userstore.Quarantined{ID: id, Provider: "veriff", Reason: "r", LastAt: at}, lim); err != nil {
@@ -34,10 +36,18 @@ func TestQuarantineBounds(t *testing.T) {
 			if len(list) != 3 || list[0].ID != "q4" || list[0].Deliveries != 2 || list[2].ID != "q2" {
 				t.Fatalf("by count: %+v", list)
 			}
-			put("late", t0.Add(2*time.Hour))
+			put("stale", time.Now().Add(-2*time.Hour)) // past MaxAge: it goes at once
 			list, _ = s.QuarantineList(ctx, userstore.QuarantineFilter{})
-			if len(list) != 1 || list[0].ID != "late" {
+			if len(list) != 3 || list[0].ID != "q4" || list[2].ID != "q2" {
 				t.Fatalf("by age: %+v", list)
+			}
+			// Pruned with a shorter age (as the receiver's timer does once
+			// their time is up), the rest go too.
+			if err := s.PruneQuarantine(ctx, userstore.QuarantineLimits{MaxItems: 3, MaxAge: 30 * time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			if list, _ = s.QuarantineList(ctx, userstore.QuarantineFilter{}); len(list) != 0 {
+				t.Fatalf("pruned by age: %+v", list)
 			}
 			if list, _ := s.QuarantineList(ctx, userstore.QuarantineFilter{Provider: "passbase"}); len(list) != 0 {
 				t.Fatalf("by provider: %+v", list)
