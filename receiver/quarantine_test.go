@@ -3,6 +3,7 @@ package receiver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -141,5 +142,49 @@ func TestQuarantineAgesOutWithoutRefusals(t *testing.T) {
 	}
 	if _, err := store.QuarantineGet(ctx, "young"); err != nil {
 		t.Fatalf("an entry an hour old went: %v", err)
+	}
+}
+
+// slowKeeper is a store whose every write takes a while.
+type slowKeeper struct {
+	*userstore.Store
+	delay time.Duration
+}
+
+func (s slowKeeper) Quarantine(ctx context.Context, q userstore.Quarantined, lim userstore.QuarantineLimits) error {
+	time.Sleep(s.delay)
+	return s.Store.Quarantine(ctx, q, lim)
+}
+
+// Copies queued when the receiver stops are written before Close returns
+// (run closes the database after it).
+func TestQuarantineCloseWritesWhatIsQueued(t *testing.T) {
+	ctx := context.Background()
+	store, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cfg := receiver.Config{MaxBodyBytes: 1 << 20, SignalTimeout: 200 * time.Millisecond, TaskQueue: "q", Quarantine: userstore.QuarantineLimits{MaxItems: 100}}
+	r := receiver.New(cfg, &fakeTemporal{}, slog.New(slog.DiscardHandler), nil, veriff.NewWebhooks(veriffClient, []string{veriffSecret})).
+		WithQuarantine(slowKeeper{store, 100 * time.Millisecond}, nil)
+	srv := httptest.NewServer(r.Handler())
+	const n = 5
+	for i := range n {
+		body := veriff.DecisionBody(fmt.Sprintf("0d4f0b3b-2a0b-4b5f-9a9e-5f3c2b1a0d4%d", i), "a1", "user-q", "approved", time.Now().Add(record.MaxClockSkew+time.Hour))
+		if resp := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(veriff.Sign([]byte(veriffSecret), body)), body); resp.status != http.StatusBadRequest {
+			t.Fatalf("answer %d", resp.status)
+		}
+	}
+	srv.Close()
+	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r.Close(closeCtx)
+	list, err := store.QuarantineList(ctx, userstore.QuarantineFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != n {
+		t.Fatalf("%d of %d refused webhooks kept once Close returned", len(list), n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -121,6 +122,9 @@ type Receiver struct {
 	quarantine Quarantine // nil: refused webhooks are only logged
 	sealer     Sealer     // nil: quarantined without their bodies
 	kept       chan userstore.Quarantined
+	stop       chan struct{} // closed by Close: write what is queued, then stop
+	stopped    chan struct{} // closed by the keeper once it has
+	closeOnce  sync.Once
 }
 
 // WithQuarantine keeps every authentic webhook the receiver refuses in q,
@@ -128,8 +132,24 @@ type Receiver struct {
 func (r *Receiver) WithQuarantine(q Quarantine, sealer Sealer) *Receiver {
 	r.quarantine, r.sealer = q, sealer
 	r.kept = make(chan userstore.Quarantined, quarantineQueue)
+	r.stop, r.stopped = make(chan struct{}), make(chan struct{})
 	go r.keeper()
 	return r
+}
+
+// Close writes the webhooks still queued for the quarantine, until ctx
+// ends, and stops its writer; call it once the server has stopped serving
+// and before the quarantine's database closes.
+func (r *Receiver) Close(ctx context.Context) {
+	if r.kept == nil {
+		return
+	}
+	r.closeOnce.Do(func() { close(r.stop) })
+	select {
+	case <-r.stopped:
+	case <-ctx.Done():
+		r.log.Error("quarantine: stopped with webhooks still queued", "queued", len(r.kept))
+	}
 }
 
 // New returns a receiver for the given providers; tel may be nil (no
@@ -442,19 +462,33 @@ func (r *Receiver) keeper() {
 	for {
 		select {
 		case q := <-r.kept:
-			ctx, cancel := context.WithTimeout(context.Background(), quarantineTimeout)
-			err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine)
-			cancel()
-			if err != nil {
-				r.countQuarantine(q.Provider, "failed")
-				r.log.Error("quarantine: webhook not kept", "provider", q.Provider, "quarantine_id", q.ID, "error", err)
-				continue
-			}
-			r.countQuarantine(q.Provider, "kept")
+			r.keepNow(q)
 		case <-prune.C:
 			r.pruneQuarantine()
+		case <-r.stop:
+			for {
+				select {
+				case q := <-r.kept:
+					r.keepNow(q)
+				default:
+					close(r.stopped)
+					return
+				}
+			}
 		}
 	}
+}
+
+// keepNow writes q to the quarantine, bounded by quarantineTimeout.
+func (r *Receiver) keepNow(q userstore.Quarantined) {
+	ctx, cancel := context.WithTimeout(context.Background(), quarantineTimeout)
+	defer cancel()
+	if err := r.quarantine.Quarantine(ctx, q, r.cfg.Quarantine); err != nil {
+		r.countQuarantine(q.Provider, "failed")
+		r.log.Error("quarantine: webhook not kept", "provider", q.Provider, "quarantine_id", q.ID, "error", err)
+		return
+	}
+	r.countQuarantine(q.Provider, "kept")
 }
 
 func (r *Receiver) pruneQuarantine() {

@@ -169,6 +169,13 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 		} else {
 			rcv = rcv.WithQuarantine(q, codec)
 		}
+		// After the server has stopped, before the database closes: the
+		// copies still queued are written.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rcv.Close(ctx)
+		}()
 	}
 	srv := NewHTTPServer(cfg.HTTPAddr, cfg.ReadTimeout, rcv.Handler())
 	serve := func(ctx context.Context) error {

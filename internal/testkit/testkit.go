@@ -239,6 +239,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	} else {
 		rcv = rcv.WithQuarantine(s.Users, nil)
 	}
+	// Closers run last first: the server stops, then the queued
+	// quarantine copies are written, then the store closes.
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rcv.Close(ctx)
+	})
 	s.Receiver = httptest.NewServer(rcv.Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
 	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).WithUserRef(cfg.UserIDs.New()).
