@@ -118,7 +118,7 @@ func TestQuarantineNeverChangesTheAnswer(t *testing.T) {
 }
 
 // An entry goes when its age is up, though nothing else is refused: the
-// receiver prunes at start (and on a timer), not only when it keeps one.
+// receiver prunes on a timer, not only when it keeps one.
 func TestQuarantineAgesOutWithoutRefusals(t *testing.T) {
 	ctx := context.Background()
 	store, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
@@ -131,7 +131,8 @@ func TestQuarantineAgesOutWithoutRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := receiver.Config{MaxBodyBytes: 1 << 20, TaskQueue: "q", Quarantine: userstore.QuarantineLimits{MaxItems: 10, MaxAge: 720 * time.Hour}}
+	cfg := receiver.Config{MaxBodyBytes: 1 << 20, TaskQueue: "q", Quarantine: userstore.QuarantineLimits{MaxItems: 10, MaxAge: 720 * time.Hour},
+		QuarantinePruneEvery: 20 * time.Millisecond}
 	receiver.New(cfg, &fakeTemporal{}, slog.New(slog.DiscardHandler), nil).WithQuarantine(store, nil)
 	_, err = store.QuarantineGet(ctx, "old")
 	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

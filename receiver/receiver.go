@@ -67,6 +67,9 @@ type Config struct {
 	UserRef userref.Ref
 	// Quarantine bounds what the quarantine keeps.
 	Quarantine userstore.QuarantineLimits
+	// QuarantinePruneEvery is how often entries past the bounds are
+	// dropped (0: every 10 minutes).
+	QuarantinePruneEvery time.Duration
 }
 
 // QuarantineConfig is the quarantine's bounds from the environment.
@@ -453,12 +456,12 @@ func (r *Receiver) countQuarantine(provider, result string) {
 
 // keeper writes queued webhooks to the quarantine, one at a time, each
 // bounded by quarantineTimeout, and drops what its bounds no longer keep
-// at start and every quarantinePruneEvery (an entry's age is up whether
-// or not anything else is refused).
+// every Config.QuarantinePruneEvery (an entry's age is up whether or not
+// anything else is refused). Not at start: the workers own the schema,
+// and a receiver may start before any worker has made the table.
 func (r *Receiver) keeper() {
-	prune := time.NewTicker(quarantinePruneEvery)
+	prune := time.NewTicker(cmp.Or(r.cfg.QuarantinePruneEvery, quarantinePruneEvery))
 	defer prune.Stop()
-	r.pruneQuarantine()
 	for {
 		select {
 		case q := <-r.kept:
