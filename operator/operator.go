@@ -327,34 +327,33 @@ func (o *Operator) scan(ctx context.Context, q string, seen map[string]bool) (fo
 // older_than is asked of visibility (the run's start), so a listing of old
 // sessions reads old runs, however many new ones there are.
 func visibilityQuery(f Filter, cutoff time.Time) string {
-	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)}
-	if f.Provider != "" {
-		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrProvider.GetName(), f.Provider))
-	}
 	switch f.State {
 	case StateWaiting, StatePolling, StateStuck:
 		// Waiting for a decision, or for the final one after a non-final
 		// (review, resubmission_requested): the state query tells.
-		parts = append(parts, `ExecutionStatus = "Running"`)
+		return queryOf(f, cutoff, `ExecutionStatus = "Running"`)
 	case StateFailed:
-		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusError))
+		return queryOf(f, cutoff, fmt.Sprintf("%s = %q", workflows.AttrStatus.GetName(), workflows.StatusError))
 	}
-	if !cutoff.IsZero() {
-		parts = append(parts, fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano)))
-	}
-	if f.Query != "" {
-		parts = append(parts, "("+f.Query+")")
-	}
-	return strings.Join(parts, " AND ")
+	return queryOf(f, cutoff)
 }
 
 // continuedQuery finds the sessions whose run before the cutoff continued
 // as new.
 func continuedQuery(f Filter, cutoff time.Time) string {
-	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName), `ExecutionStatus = "ContinuedAsNew"`,
-		fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano))}
+	return queryOf(f, cutoff, `ExecutionStatus = "ContinuedAsNew"`)
+}
+
+// queryOf is a visibility query of session runs: of f's provider, with
+// clauses, started before cutoff (if set), narrowed by f's own query.
+func queryOf(f Filter, cutoff time.Time, clauses ...string) string {
+	parts := []string{fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)}
 	if f.Provider != "" {
 		parts = append(parts, fmt.Sprintf("%s = %q", workflows.AttrProvider.GetName(), f.Provider))
+	}
+	parts = append(parts, clauses...)
+	if !cutoff.IsZero() {
+		parts = append(parts, fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano)))
 	}
 	if f.Query != "" {
 		parts = append(parts, "("+f.Query+")")
