@@ -456,6 +456,13 @@ func (s *Server) startOperation(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 60*time.Second)
 	defer cancel()
+	if !req.DryRun && validToken(req.Confirm) && s.operationRunning(ctx, operationID(req.Action, req.Confirm)) {
+		// The same confirmed request while its operation runs: its
+		// progress, whatever the selection is now (the operation's own
+		// work changes it).
+		s.operationState(c, operationID(req.Action, req.Confirm))
+		return
+	}
 	list, truncated, err := s.ops.Operator.Sessions(ctx, f)
 	if s.listError(c, err) {
 		return
@@ -485,8 +492,13 @@ func (s *Server) startOperation(c *gin.Context) {
 		return
 	}
 	// The token names the operation: the same confirmed request again is
-	// the same operation, started once.
-	id := string(req.Action) + "-" + token
+	// the same operation, started once. It is recorded before it starts:
+	// an operation the audit trail cannot name does not run.
+	id := operationID(req.Action, token)
+	if s.record(c, userstore.Action{Action: "bulk-" + string(req.Action), Target: "operation:" + id, Outcome: "started", Operation: id,
+		Detail: fmt.Sprintf("%d sessions (state %s, older than %s, provider %q, query %q) at %d/s", len(targets), f.State, f.OlderThan, f.Provider, f.Query, rate)}) {
+		return
+	}
 	run, err := s.ops.Operator.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: operator.WorkflowID(id), TaskQueue: s.ops.Operator.TaskQueue,
 		// While it runs, the same confirmed request is the same operation;
@@ -505,16 +517,30 @@ func (s *Server) startOperation(c *gin.Context) {
 	}
 	if err != nil {
 		s.log.Warn("start operation", "error", err)
+		// Best effort: the trail says it did not start after all.
+		_ = s.ops.Store.RecordAction(c.Request.Context(), userstore.Action{Action: "bulk-" + string(req.Action), Target: "operation:" + id,
+			Outcome: "not_started", Operation: id, Detail: "temporal unavailable", At: time.Now().UTC()})
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable"})
-		return
-	}
-	if s.record(c, userstore.Action{Action: "bulk-" + string(req.Action), Target: "operation:" + id, Outcome: "started", Operation: id,
-		Detail: fmt.Sprintf("%d sessions (state %s, older than %s, provider %q, query %q) at %d/s", len(targets), f.State, f.OlderThan, f.Provider, f.Query, rate)}) {
 		return
 	}
 	c.JSON(http.StatusAccepted, OperationView{WorkflowID: run.GetID(), Progress: operator.Progress{
 		ID: id, Action: req.Action, State: operator.OperationRunning, Total: len(targets), Outcomes: map[string]int{},
 	}})
+}
+
+// operationID names the operation of action on the sessions token names.
+func operationID(action operator.Action, token string) string { return string(action) + "-" + token }
+
+// validToken reports whether t has the shape of a confirmToken.
+func validToken(t string) bool {
+	b, err := hex.DecodeString(t)
+	return err == nil && len(b) == 8
+}
+
+// operationRunning reports whether operation id runs now.
+func (s *Server) operationRunning(ctx context.Context, id string) bool {
+	d, err := s.ops.Operator.Temporal.DescribeWorkflowExecution(ctx, operator.WorkflowID(id), "")
+	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // confirmToken names an action on a set of sessions.
@@ -571,12 +597,16 @@ func (s *Server) operationState(c *gin.Context, id string) {
 // ones done stay done. Cancelling twice, or a closed one, changes nothing.
 func (s *Server) cancelOperation(c *gin.Context) {
 	id := c.Param("id")
+	if !s.operationRunning(c.Request.Context(), id) {
+		// A closed one answers its state (cancelling it changes nothing,
+		// and nothing is recorded), an unknown one 404.
+		s.operationState(c, id)
+		return
+	}
 	err := s.ops.Operator.Temporal.CancelWorkflow(c.Request.Context(), operator.WorkflowID(id), "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
-		// None running: a closed one answers its state (cancelling it
-		// changes nothing), an unknown one 404.
 		s.operationState(c, id)
 		return
 	case err != nil:

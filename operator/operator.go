@@ -245,20 +245,25 @@ func (o *Operator) Sessions(ctx context.Context, f Filter) (out []Session, trunc
 	if err != nil {
 		return nil, false, err
 	}
+	// began holds, for a session found by an older run, when that run
+	// started: a reset run's own start (and its state's) is the reset.
+	began := map[string]time.Time{}
 	if (f.State == StateWaiting || f.State == StatePolling) && !cutoff.IsZero() && !truncated {
-		// A session that continued as new since the cutoff has an open run
-		// that started after it, though the session began before: its
-		// closed run found by the same cutoff names it, and its open run
-		// is read instead.
-		cont, more, err := o.scan(ctx, continuedQuery(f, cutoff), seen)
+		// A session that continued as new, or was reset, since the cutoff
+		// has an open run that started after it, though the session began
+		// before: the run it closed across the cutoff names it, and its
+		// open run is read instead.
+		older, more, err := o.scan(ctx, handedOverQuery(f, cutoff), seen)
 		if err != nil {
 			return nil, false, err
 		}
 		truncated = more
-		for _, e := range cont {
-			d, err := o.Temporal.DescribeWorkflowExecution(ctx, e.GetExecution().GetWorkflowId(), "")
+		for _, e := range older {
+			id := e.GetExecution().GetWorkflowId()
+			d, err := o.Temporal.DescribeWorkflowExecution(ctx, id, "")
 			if err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				candidates = append(candidates, d.GetWorkflowExecutionInfo())
+				began[id] = e.GetStartTime().AsTime()
 			}
 		}
 	}
@@ -273,7 +278,7 @@ func (o *Operator) Sessions(ctx context.Context, f Filter) (out []Session, trunc
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = o.inspect(ctx, f, e)
+			results[i] = o.inspect(ctx, f, e, began[e.GetExecution().GetWorkflowId()])
 		}()
 	}
 	wg.Wait()
@@ -338,10 +343,12 @@ func visibilityQuery(f Filter, cutoff time.Time) string {
 	return queryOf(f, cutoff)
 }
 
-// continuedQuery finds the sessions whose run before the cutoff continued
-// as new.
-func continuedQuery(f Filter, cutoff time.Time) string {
-	return queryOf(f, cutoff, `ExecutionStatus = "ContinuedAsNew"`)
+// handedOverQuery finds the runs that started before the cutoff and
+// handed their session over to a newer run after it: continued as new, or
+// terminated by a reset (or by hand: the session's newest run decides).
+func handedOverQuery(f Filter, cutoff time.Time) string {
+	return queryOf(f, cutoff, `(ExecutionStatus = "ContinuedAsNew" OR ExecutionStatus = "Terminated")`,
+		fmt.Sprintf("CloseTime >= %q", cutoff.UTC().Format(time.RFC3339Nano)))
 }
 
 // queryOf is a visibility query of session runs: of f's provider, with
@@ -361,8 +368,9 @@ func queryOf(f Filter, cutoff time.Time, clauses ...string) string {
 	return strings.Join(parts, " AND ")
 }
 
-// inspect returns e as a listed session if it is in f's state, or nil.
-func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.WorkflowExecutionInfo) *Session {
+// inspect returns e as a listed session if it is in f's state, or nil;
+// began, if set, is when an older run of the session started.
+func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.WorkflowExecutionInfo, began time.Time) *Session {
 	id := e.GetExecution().GetWorkflowId()
 	provider, sessionID, _ := strings.Cut(id, ":")
 	// Whatever the caller's query says, only sessions are listed.
@@ -378,18 +386,26 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 	case StateWaiting, StatePolling:
 		st, err := o.state(ctx, id, "")
 		if err != nil {
-			s.Why = "no decision; the session cannot answer its state query (" + err.Error() + ")"
+			// Visibility still tells a decided session from a waiting one.
+			if v := visibleStatus(e); v.Final() || v == workflows.StatusError {
+				return nil
+			}
+			s.Why = "no final decision in visibility; the session cannot answer its state query (" + err.Error() + ")"
 			return s
 		}
-		// The session's own start, across continued runs.
+		// The session's own start, across continued runs (a reset run
+		// starts its state's clock again: an older run's start is earlier).
 		s.StartedAt, s.NextStep, s.NextStepAt = st.StartedAt, st.NextStep, st.NextStepAt
+		if !began.IsZero() && began.Before(s.StartedAt) {
+			s.StartedAt = began
+		}
 		if !old() || st.Decision.Final() || st.Status == workflows.StatusError || (f.State == StatePolling && st.Polls == 0) {
 			return nil
 		}
-		s.Why = fmt.Sprintf("no decision since %s (%s)", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Second))
+		s.Why = fmt.Sprintf("no decision since %s (%s)", s.StartedAt.Format(time.RFC3339), o.now().Sub(s.StartedAt).Round(time.Second))
 		if st.Decision != "" {
 			// R1: a non-final decision keeps the session waiting for its verdict.
-			s.Why = fmt.Sprintf("no final decision since %s (%s); the provider said %s", st.StartedAt.Format(time.RFC3339), o.now().Sub(st.StartedAt).Round(time.Second), st.Decision)
+			s.Why = fmt.Sprintf("no final decision since %s (%s); the provider said %s", s.StartedAt.Format(time.RFC3339), o.now().Sub(s.StartedAt).Round(time.Second), st.Decision)
 		}
 		if st.Polls > 0 {
 			s.Why += fmt.Sprintf("; the provider's API asked %d times", st.Polls)
@@ -420,6 +436,15 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		}
 	}
 	return nil
+}
+
+// visibleStatus is the session status visibility holds for e (IdvStatus).
+func visibleStatus(e *workflowpb.WorkflowExecutionInfo) workflows.Status {
+	var v string
+	if p := e.GetSearchAttributes().GetIndexedFields()[workflows.AttrStatus.GetName()]; p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &v)
+	}
+	return workflows.Status(v)
 }
 
 // state asks a session's run (its newest, runID "") for its state.

@@ -133,7 +133,8 @@ func TestQuarantineAgesOutWithoutRefusals(t *testing.T) {
 	}
 	cfg := receiver.Config{MaxBodyBytes: 1 << 20, TaskQueue: "q", Quarantine: userstore.QuarantineLimits{MaxItems: 10, MaxAge: 720 * time.Hour},
 		QuarantinePruneEvery: 20 * time.Millisecond}
-	receiver.New(cfg, &fakeTemporal{}, slog.New(slog.DiscardHandler), nil).WithQuarantine(store, nil)
+	r := receiver.New(cfg, &fakeTemporal{}, slog.New(slog.DiscardHandler), nil).WithQuarantine(store, nil)
+	defer r.Close(context.Background()) // before the store closes (defers run last first)
 	_, err = store.QuarantineGet(ctx, "old")
 	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		_, err = store.QuarantineGet(ctx, "old")

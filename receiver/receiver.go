@@ -440,6 +440,14 @@ func (r *Receiver) keep(c *gin.Context, provider string, plain []byte, ev workfl
 	// slot: a slow or hung database delays no answer and holds no slot.
 	// A full queue drops the copy (counted); the provider delivers again.
 	select {
+	case <-r.stop:
+		// Closed (a handler outlived the server's shutdown): no writer.
+		r.countQuarantine(provider, "failed")
+		r.log.Error("quarantine: receiver closed, webhook not kept", "provider", provider, "quarantine_id", q.ID)
+		return
+	default:
+	}
+	select {
 	case r.kept <- q:
 		c.Set(quarantineKey, q.ID)
 	default:
