@@ -60,11 +60,10 @@ func TestAudit20bWaitingAfterANonFinalDecisionIsListed(t *testing.T) {
 }
 
 // The same confirmed bulk request sent twice while the operation runs is
-// one operation (the id is the token), but the second answers 202 as a new
-// start and writes a second "started" audit record: the SDK returns the
-// running workflow without an error (WorkflowIDConflictPolicy USE_EXISTING
-// and WorkflowExecutionErrorWhenAlreadyStarted false), so the
-// "already started" branch of startOperation never runs.
+// one operation (the id is the token). Before the fixes the second
+// answered 202 as a new start and wrote a second "started" audit record
+// (the SDK returned the running workflow without an error), and, once the
+// operation had made progress, 409 (the selection had changed).
 func TestAudit20bRepeatedBulkStartIsOneAuditedStart(t *testing.T) {
 	wf := shortSessions()
 	wf.DecisionPollAfter = 24 * time.Hour
@@ -89,7 +88,18 @@ func TestAudit20bRepeatedBulkStartIsOneAuditedStart(t *testing.T) {
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &first); code != http.StatusAccepted {
 		t.Fatalf("start: %d", code)
 	}
-	code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &second) // the operator's retry, a second later at most
+	// The operator's retry, once the operation has done some of its work
+	// (so the selection is not what it was confirmed on any more).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var p admin.OperationView
+		if call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+first.ID, nil, &p); p.Done >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the operation did no work")
+		}
+	}
+	code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &second)
 	starts := 0
 	for _, a := range auditOf(t, st, "operation="+first.ID) {
 		if a.Action == "bulk-resync" && a.Outcome == "started" {

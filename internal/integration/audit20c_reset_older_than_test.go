@@ -1,8 +1,8 @@
 package integration
 
 // Issue 20 third audit (regressions, against real Temporal): a reset
-// session in the older_than listing, cancelling a closed operation, the
-// repeat of a running operation's request; each failed before its fix.
+// session in the older_than listing and cancelling a closed operation;
+// each failed before its fix.
 
 import (
 	"context"
@@ -164,40 +164,5 @@ func TestAudit20cCancelOfACompletedOperationIsNotAuditedAsRequested(t *testing.T
 	}
 	if len(records) != 0 {
 		t.Fatalf("cancel of a completed operation answered %v, and the audit trail holds %d cancel records: %+v", codes, len(records), records)
-	}
-}
-
-// The same confirmed bulk request sent again right after it started (the
-// operator's retry of a request whose answer was lost): what does the
-// repeat answer? (A diagnostic twin of
-// TestAudit20bRepeatedBulkStartIsOneAuditedStart, which fails here.)
-func TestAudit20cRepeatedBulkStartAnswersItsProgress(t *testing.T) {
-	wf := shortSessions()
-	wf.DecisionPollAfter = 24 * time.Hour
-	st := faultStack(t, testkit.Options{Workflow: wf})
-	for range 3 {
-		id, attempt := sim.NewUUID(), sim.NewUUID()
-		v, _ := json.Marshal(veriff.Verification(id, attempt, "rep-"+id[:8], "approved", time.Now().Add(-time.Minute)))
-		st.Emulator.Put(veriff.Name, id, v)
-		if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, "rep-"+id[:8], veriff.Started))); c != http.StatusOK {
-			t.Fatalf("event: %d", c)
-		}
-	}
-	var dry admin.DryRunView
-	for deadline := time.Now().Add(30 * time.Second); dry.Count != 3; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dry run: %d sessions, want 3", dry.Count)
-		}
-		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
-	}
-	req := admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm, RatePerSecond: 1}
-	var first admin.OperationView
-	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &first); code != http.StatusAccepted {
-		t.Fatalf("start: %d", code)
-	}
-	var second map[string]any
-	code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &second)
-	if code != http.StatusOK || second["id"] != first.ID {
-		t.Fatalf("the repeat of a running operation's request answered %d %v, want 200 with the progress of %s", code, second, first.ID)
 	}
 }
