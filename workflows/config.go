@@ -57,9 +57,6 @@ type Config struct {
 	// whose condition already holds. The run's first task records the
 	// generation of its code with the rest of the config; runs recorded
 	// before have 0 and keep doing what they did (their histories replay).
-	// Generation 2 also dates a session's first run by its start event,
-	// which a reset keeps, not by its first task: an operator's retry (a
-	// reset to that task) does not restart the session's expiry clock.
 	Generation int `json:"generation,omitempty"`
 	// Onboarding is the worker's onboarding plan, for the onboarding
 	// workflow (which records it itself); a session does not record it.
@@ -97,7 +94,7 @@ func (c Config) activityTimeout() time.Duration {
 
 // CurrentGeneration is the Generation new runs record (sessions in their
 // config, onboarding runs in their plan).
-const CurrentGeneration = 2
+const CurrentGeneration = 1
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {

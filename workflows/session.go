@@ -65,12 +65,6 @@ type session struct {
 
 func newSession(ctx workflow.Context, in Input, cfg Config) *session {
 	now := workflow.Now(ctx)
-	if start := workflow.GetInfo(ctx).WorkflowStartTime; cfg.Generation >= 2 && !start.IsZero() && start.Before(now) {
-		// The run's start, as its first event says: a reset copies that
-		// event, so a retried run keeps the session's clock (a continued
-		// run restores it from what it carries, below).
-		now = start
-	}
 	s := &session{
 		in:        in,
 		cfg:       cfg,

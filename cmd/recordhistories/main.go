@@ -3,7 +3,7 @@
 // user store) and writes each run's event history as JSON, for the replay
 // tests in package workflows:
 //
-//	go run ./cmd/recordhistories -out testdata/histories/v6-generation-2
+//	go run ./cmd/recordhistories -out testdata/histories/v5-generation-1
 //
 // Record a new set whenever the workflow's commands change, and keep the old
 // sets: every committed history must still replay (docs/extending.md).

@@ -233,22 +233,10 @@ func TestOperateRetryAfterFix(t *testing.T) {
 	}
 
 	var r operator.Result
-	time.Sleep(1100 * time.Millisecond) // the retry comes at least a second after the session began
-	retriedAt := time.Now()
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/sessions/passbase/"+key+"/retry", nil, &r); code != http.StatusOK || r.Outcome != operator.OutcomeRetried {
 		t.Fatalf("retry: %d %+v", code, r)
 	}
 	waitUser(t, st, user, "approved", time.Minute)
-	// The retried run keeps the session's clock: it began with its first
-	// webhook, not at the retry (its expiry counts from then).
-	v, err := c.QueryWorkflow(context.Background(), id, "", workflows.QueryState)
-	var state workflows.SessionState
-	if err == nil {
-		err = v.Get(&state)
-	}
-	if err != nil || !state.StartedAt.Before(retriedAt.Add(-time.Second)) || !state.ExpiresAt.Equal(state.StartedAt.Add(st.Workflow.SessionExpiry)) {
-		t.Fatalf("retried session's state %+v (%v): want it begun before the retry at %s, expiring %s after", state, err, retriedAt, st.Workflow.SessionExpiry)
-	}
 	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
 		t.Fatal(err)
 	}
