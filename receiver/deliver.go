@@ -35,20 +35,33 @@ type Authentic struct {
 }
 
 // Verdict is what became of an authentic webhook: its outcome, the event
-// it became (as far as it was read), and the answer the receiver gives.
+// it became (as far as it was read), and why.
 type Verdict struct {
 	Outcome Outcome
 	Event   workflows.Event
-	// Status and Reason are the HTTP answer: 200 "accepted" or "ignored",
-	// 400 with why it cannot be taken, 401 after all, 503 to come again.
-	Status int
+	// Reason is the answer's short reason, safe to show the sender.
 	Reason string
-	// Keep is set for a webhook refused for good after authentication:
-	// the receiver quarantines it.
-	Keep bool
-	// Err is Temporal's error, when it did not take the signal.
+	// Err is the parser's or Temporal's error, when there is one.
 	Err error
 }
+
+// Status is the receiver's HTTP answer to v: 200 accepted or ignored, 401
+// after all, 400 refused for good, 503 to come again.
+func (v Verdict) Status() int {
+	switch v.Outcome {
+	case OutcomeAccepted, OutcomeIgnored:
+		return http.StatusOK
+	case OutcomeUnauthenticated:
+		return http.StatusUnauthorized
+	case OutcomeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// Kept reports whether v refuses the webhook for good after
+// authentication: the receiver quarantines it.
+func (v Verdict) Kept() bool { return v.Outcome == OutcomeMalformed }
 
 // Deliverer turns an authentic webhook into its session's signal: parse,
 // bound every provider string (R9), SignalWithStart. The receiver serves
@@ -71,9 +84,9 @@ func (d Deliverer) Deliver(ctx context.Context, p Parser, a Authentic) Verdict {
 	switch {
 	case errors.Is(err, webhook.ErrUnauthenticated):
 		// A decrypted body that is not JSON was not authentic after all.
-		return Verdict{Outcome: OutcomeUnauthenticated, Status: http.StatusUnauthorized, Reason: "unauthenticated", Err: err}
+		return Verdict{Outcome: OutcomeUnauthenticated, Reason: "unauthenticated", Err: err}
 	case errors.Is(err, webhook.ErrIgnored):
-		return Verdict{Outcome: OutcomeIgnored, Event: ev, Status: http.StatusOK, Reason: "webhook type not modelled"}
+		return Verdict{Outcome: OutcomeIgnored, Event: ev, Reason: "webhook type not modelled"}
 	case errors.As(err, &malformed):
 		return refused(ev, malformed.Error())
 	case err != nil:
@@ -102,18 +115,15 @@ func (d Deliverer) Deliver(ctx context.Context, p Parser, a Authentic) Verdict {
 		if errors.As(err, &invalid) && !clearsByItself(invalid) {
 			// Temporal will refuse this request however often it comes:
 			// a 503 would make the provider retry it for a week.
-			v := refused(ev, "refused by the workflow engine as invalid")
-			v.Err = err
-			return v
+			return Verdict{Outcome: OutcomeMalformed, Event: ev, Reason: "refused by the workflow engine as invalid", Err: err}
 		}
-		return Verdict{Outcome: OutcomeUnavailable, Event: ev, Status: http.StatusServiceUnavailable,
-			Reason: "temporarily unavailable, retry later", Err: err}
+		return Verdict{Outcome: OutcomeUnavailable, Event: ev, Reason: "temporarily unavailable, retry later", Err: err}
 	}
-	return Verdict{Outcome: OutcomeAccepted, Event: ev, Status: http.StatusOK, Reason: "accepted"}
+	return Verdict{Outcome: OutcomeAccepted, Event: ev, Reason: "accepted"}
 }
 
 // refused is the verdict on an authentic webhook that cannot be taken
 // however often it comes: 400, and quarantined.
 func refused(ev workflows.Event, reason string) Verdict {
-	return Verdict{Outcome: OutcomeMalformed, Event: ev, Status: http.StatusBadRequest, Reason: reason, Keep: true}
+	return Verdict{Outcome: OutcomeMalformed, Event: ev, Reason: reason}
 }

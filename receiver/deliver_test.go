@@ -60,8 +60,8 @@ func TestDeliverVerdicts(t *testing.T) {
 			d := receiver.Deliverer{Temporal: tc0, TaskQueue: "q", Timeout: time.Second}
 			v := d.Deliver(context.Background(), veriff.NewWebhooks(veriffClient, []string{veriffSecret}),
 				receiver.Authentic{Body: []byte(tc.body), Integration: "acct", FirstReceived: tc.first})
-			if v.Outcome != tc.outcome || v.Status != tc.status || v.Keep != tc.keep {
-				t.Fatalf("verdict %s %d keep=%v (%s), want %s %d keep=%v", v.Outcome, v.Status, v.Keep, v.Reason, tc.outcome, tc.status, tc.keep)
+			if v.Outcome != tc.outcome || v.Status() != tc.status || v.Kept() != tc.keep {
+				t.Fatalf("verdict %s %d keep=%v (%s), want %s %d keep=%v", v.Outcome, v.Status(), v.Kept(), v.Reason, tc.outcome, tc.status, tc.keep)
 			}
 			if v.Reason == "" {
 				t.Fatal("a verdict without a reason")

@@ -395,13 +395,13 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 		r.log.Warn("signal not accepted by Temporal", "provider", p.Name(),
 			"workflow_id", workflows.WorkflowID(v.Event.Provider, v.Event.SessionID), "error", v.Err)
 	}
-	if v.Keep {
+	if v.Kept() {
 		r.keep(c, p.Name(), plain, v.Event, v.Reason)
 	}
-	if v.Status == http.StatusServiceUnavailable {
+	if v.Outcome == OutcomeUnavailable {
 		r.retryLater(c, v.Reason)
 	} else {
-		c.JSON(v.Status, gin.H{"error": v.Reason})
+		c.JSON(v.Status(), gin.H{"error": v.Reason})
 	}
 	return v.Outcome, v.Event
 }
