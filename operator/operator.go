@@ -348,7 +348,7 @@ func visibilityQuery(f Filter, cutoff time.Time) string {
 // terminated by a reset (or by hand: the session's newest run decides).
 func handedOverQuery(f Filter, cutoff time.Time) string {
 	return queryOf(f, cutoff, `(ExecutionStatus = "ContinuedAsNew" OR ExecutionStatus = "Terminated")`,
-		fmt.Sprintf("CloseTime >= %q", cutoff.UTC().Format(time.RFC3339Nano)))
+		fmt.Sprintf("CloseTime >= %q", visibilityTime(cutoff)))
 }
 
 // queryOf is a visibility query of session runs: of f's provider, with
@@ -360,13 +360,16 @@ func queryOf(f Filter, cutoff time.Time, clauses ...string) string {
 	}
 	parts = append(parts, clauses...)
 	if !cutoff.IsZero() {
-		parts = append(parts, fmt.Sprintf("StartTime < %q", cutoff.UTC().Format(time.RFC3339Nano)))
+		parts = append(parts, fmt.Sprintf("StartTime < %q", visibilityTime(cutoff)))
 	}
 	if f.Query != "" {
 		parts = append(parts, "("+f.Query+")")
 	}
 	return strings.Join(parts, " AND ")
 }
+
+// visibilityTime is t as a visibility query's time literal.
+func visibilityTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // inspect returns e as a listed session if it is in f's state, or nil;
 // began, if set, is when an older run of the session started.
@@ -381,7 +384,6 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		Provider: provider, SessionID: sessionID, WorkflowID: id, RunID: e.GetExecution().GetRunId(),
 		State: f.State, StartedAt: e.GetStartTime().AsTime(),
 	}
-	old := func() bool { return f.OlderThan <= 0 || o.now().Sub(s.StartedAt) >= f.OlderThan }
 	switch f.State {
 	case StateWaiting, StatePolling:
 		st, err := o.state(ctx, id, "")
@@ -399,13 +401,17 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		if !began.IsZero() && began.Before(s.StartedAt) {
 			s.StartedAt = began
 		}
-		if !old() || st.Decision.Final() || st.Status == workflows.StatusError || (f.State == StatePolling && st.Polls == 0) {
+		// Visibility's cutoff is the run's start; the session's may be
+		// later (its state) or earlier (an older run).
+		age := o.now().Sub(s.StartedAt)
+		if (f.OlderThan > 0 && age < f.OlderThan) || st.Decision.Final() || st.Status == workflows.StatusError || (f.State == StatePolling && st.Polls == 0) {
 			return nil
 		}
-		s.Why = fmt.Sprintf("no decision since %s (%s)", s.StartedAt.Format(time.RFC3339), o.now().Sub(s.StartedAt).Round(time.Second))
+		since := fmt.Sprintf("since %s (%s)", s.StartedAt.Format(time.RFC3339), age.Round(time.Second))
+		s.Why = "no decision " + since
 		if st.Decision != "" {
 			// R1: a non-final decision keeps the session waiting for its verdict.
-			s.Why = fmt.Sprintf("no final decision since %s (%s); the provider said %s", s.StartedAt.Format(time.RFC3339), o.now().Sub(s.StartedAt).Round(time.Second), st.Decision)
+			s.Why = "no final decision " + since + "; the provider said " + string(st.Decision)
 		}
 		if st.Polls > 0 {
 			s.Why += fmt.Sprintf("; the provider's API asked %d times", st.Polls)
@@ -415,7 +421,8 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		}
 		return s
 	case StateFailed:
-		if !old() || e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		// older_than was asked of visibility (the run's start).
+		if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 			return nil
 		}
 		// The session may have started again since (a later webhook):
@@ -427,9 +434,6 @@ func (o *Operator) inspect(ctx context.Context, f Filter, e *workflowpb.Workflow
 		s.Why = "ended in error: " + o.failure(ctx, id, s.RunID)
 		return s
 	case StateStuck:
-		if !old() {
-			return nil
-		}
 		if why := o.stuck(ctx, e); why != "" {
 			s.Why = why
 			return s
