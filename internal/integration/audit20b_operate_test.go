@@ -5,6 +5,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -68,21 +69,10 @@ func TestAudit20bRepeatedBulkStartIsOneAuditedStart(t *testing.T) {
 	wf := shortSessions()
 	wf.DecisionPollAfter = 24 * time.Hour
 	st := faultStack(t, testkit.Options{Workflow: wf})
-	for range 3 {
-		id, attempt := sim.NewUUID(), sim.NewUUID()
-		v, _ := json.Marshal(veriff.Verification(id, attempt, "rep-"+id[:8], "approved", time.Now().Add(-time.Minute)))
-		st.Emulator.Put(veriff.Name, id, v)
-		if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, "rep-"+id[:8], veriff.Started))); c != http.StatusOK {
-			t.Fatalf("event: %d", c)
-		}
+	for i := range 3 {
+		lostDecision(t, st, fmt.Sprintf("rep-%d", i))
 	}
-	var dry admin.DryRunView
-	for deadline := time.Now().Add(30 * time.Second); dry.Count != 3; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dry run: %d sessions, want 3", dry.Count)
-		}
-		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
-	}
+	dry := waitingDryRun(t, st, 3)
 	req := admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm, RatePerSecond: 1}
 	var first, second admin.OperationView
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &first); code != http.StatusAccepted {

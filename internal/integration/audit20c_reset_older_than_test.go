@@ -6,7 +6,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -127,19 +126,8 @@ func TestAudit20cCancelOfACompletedOperationIsNotAuditedAsRequested(t *testing.T
 	wf := shortSessions()
 	wf.DecisionPollAfter = 24 * time.Hour
 	st := faultStack(t, testkit.Options{Workflow: wf})
-	id, attempt, user := sim.NewUUID(), sim.NewUUID(), "cancel-closed-user"
-	v, _ := json.Marshal(veriff.Verification(id, attempt, user, "approved", time.Now().Add(-time.Minute)))
-	st.Emulator.Put(veriff.Name, id, v)
-	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, user, veriff.Started))); c != http.StatusOK {
-		t.Fatalf("event: %d", c)
-	}
-	var dry admin.DryRunView
-	for deadline := time.Now().Add(30 * time.Second); dry.Count != 1; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dry run: %d sessions", dry.Count)
-		}
-		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
-	}
+	lostDecision(t, st, "cancel-closed-user")
+	dry := waitingDryRun(t, st, 1)
 	var op admin.OperationView
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
 		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm}, &op); code != http.StatusAccepted {

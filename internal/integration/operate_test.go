@@ -472,22 +472,9 @@ func TestOperateBulkCancel(t *testing.T) {
 	st := faultStack(t, testkit.Options{Workflow: wf})
 	const n = 6
 	for i := range n {
-		id, attempt, user := sim.NewUUID(), sim.NewUUID(), fmt.Sprintf("cancel-user-%d", i)
-		v, _ := json.Marshal(veriff.Verification(id, attempt, user, "approved", time.Now().Add(-time.Minute)))
-		st.Emulator.Put(veriff.Name, id, v)
-		if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, user, veriff.Started))); c != http.StatusOK {
-			t.Fatalf("event: %d", c)
-		}
+		lostDecision(t, st, fmt.Sprintf("cancel-user-%d", i))
 	}
-	var dry admin.DryRunView
-	deadline := time.Now().Add(30 * time.Second)
-	for dry.Count != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("dry run: %d sessions, want %d", dry.Count, n)
-		}
-		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
-		time.Sleep(200 * time.Millisecond)
-	}
+	dry := waitingDryRun(t, st, n)
 	var op admin.OperationView
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
 		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm, RatePerSecond: 1}, &op); code != http.StatusAccepted {
@@ -500,7 +487,7 @@ func TestOperateBulkCancel(t *testing.T) {
 	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations/"+op.ID+"/cancel", nil, &op); code != http.StatusOK {
 		t.Fatalf("cancel: %d", code)
 	}
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for op.State == operator.OperationRunning {
 		if time.Now().After(deadline) {
 			t.Fatalf("operation still running: %+v", op)
@@ -530,4 +517,30 @@ func TestOperateBulkCancel(t *testing.T) {
 	if len(waiting.Sessions) == 0 || len(waiting.Sessions) > n-op.Done {
 		t.Fatalf("%d sessions still waiting after %d of %d were resynced", len(waiting.Sessions), op.Done, n)
 	}
+}
+
+// lostDecision starts a Veriff session for user whose decision webhook is
+// lost: the session waits, and the provider's API has the approval.
+func lostDecision(t *testing.T, st *testkit.Stack, user string) {
+	t.Helper()
+	id, attempt := sim.NewUUID(), sim.NewUUID()
+	v, _ := json.Marshal(veriff.Verification(id, attempt, user, "approved", time.Now().Add(-time.Minute)))
+	st.Emulator.Put(veriff.Name, id, v)
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, user, veriff.Started))); c != http.StatusOK {
+		t.Fatalf("event: %d", c)
+	}
+}
+
+// waitingDryRun runs the dry run of a resync of the waiting sessions until
+// it lists n (visibility is eventually consistent).
+func waitingDryRun(t *testing.T, st *testkit.Stack, n int) admin.DryRunView {
+	t.Helper()
+	var dry admin.DryRunView
+	for deadline := time.Now().Add(30 * time.Second); dry.Count != n; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dry run: %d sessions, want %d", dry.Count, n)
+		}
+		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
+	}
+	return dry
 }
