@@ -4,7 +4,9 @@
 #   docker build --target receiver -t idvflow-receiver .
 #   docker build --target worker   -t idvflow-worker .
 
-FROM golang:1.26.8-bookworm AS build
+# go.mod's toolchain line: the Go with every standard-library fix known
+# (docs/production.md says why the go line stays lower).
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

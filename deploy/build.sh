@@ -2,6 +2,12 @@
 # Builds static, stripped binaries of cmd/receiver and cmd/worker into $1.
 # The Dockerfile runs this; so can anyone checking the build without Docker.
 set -eu
+# What ships is built by go.mod's toolchain line, whatever Go runs this
+# script: the go line only says the oldest Go that can build a development
+# copy. The go command fetches that toolchain through the module proxy.
+GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
+export GOTOOLCHAIN
+go version
 out=${1:-bin}
 mkdir -p "$out"
 for cmd in receiver worker; do

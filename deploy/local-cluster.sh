@@ -121,6 +121,9 @@ stop() {
 
 build() {
   log "building the server, the schema tool and idvflow's binaries"
+  # On go.mod's toolchain line, as deploy/build.sh builds what ships.
+  GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
+  export GOTOOLCHAIN
   go build -o "$bin/" go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql \
     ./cmd/receiver ./cmd/worker ./deploy/localcluster
 }
