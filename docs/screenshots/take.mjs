@@ -1,6 +1,6 @@
 // Screenshots of the Temporal Web UI of a running `go run ./cmd/dev`, for
-// the README: the workflow list with idvflow's columns, and one session's
-// page. Run (see README, "Where is this user's session?"):
+// docs/operations.md: the workflow list with idvflow's columns, and one session's
+// page. Run (see docs/operations.md, "Where is this user's session?"):
 //
 //   npm install --prefix docs/screenshots
 //   node docs/screenshots/take.mjs [UI URL] [a session's link, as cmd/simulate prints it]
