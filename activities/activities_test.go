@@ -13,10 +13,10 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 
 	"go.temporal.io/sdk/temporal"
 

@@ -9,7 +9,9 @@ GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 export GOTOOLCHAIN
 go version
 out=${1:-bin}
+# -buildvcs=true: each binary's -version names the revision it was built
+# from (the Dockerfile's context keeps .git for that).
 mkdir -p "$out"
 for cmd in receiver worker; do
-  CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$out/$cmd" "./cmd/$cmd"
+  CGO_ENABLED=0 go build -buildvcs=true -trimpath -ldflags="-s -w" -o "$out/$cmd" "./cmd/$cmd"
 done

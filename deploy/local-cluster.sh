@@ -32,7 +32,7 @@
 # in IDV_CLUSTER_DIR (default /tmp/idvflow-cluster; a new one starts with
 # empty databases, since it gets a new payload key); $IDV_CLUSTER_DIR/env
 # describes the running stack to the fault test:
-#   IDV_CLUSTER_ENV=/tmp/idvflow-cluster/env go test -run TestCluster ./internal/integration/
+#   IDV_CLUSTER_ENV=/tmp/idvflow-cluster/env go test -run TestCluster ./integration/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)

@@ -563,7 +563,7 @@ func TestSessionsStartWithTheirSearchAttributes(t *testing.T) {
 // them, and the run sets them once they exist.
 // Both wordings of server v1.32.1 (the validator's, and the alias mapper's
 // of SQL visibility, which refuses first there; a real server's is checked
-// in internal/integration).
+// in integration).
 func TestUndefinedSearchAttributesDoNotRefuseTheWebhook(t *testing.T) {
 	for _, msg := range []string{
 		"search attribute IdvProvider is not defined",

@@ -15,9 +15,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 

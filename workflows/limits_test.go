@@ -8,7 +8,7 @@ import (
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
+	"github.com/idvflow/idvflow/testkit/schedules"
 )
 
 // R10: a session that receives 20,000 repeated signals stays within

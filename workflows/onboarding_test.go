@@ -24,9 +24,9 @@ import (
 	"github.com/idvflow/idvflow/activities/httpapi"
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 

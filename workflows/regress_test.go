@@ -14,7 +14,7 @@ import (
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
+	"github.com/idvflow/idvflow/testkit/schedules"
 )
 
 // arrive is a webhook body built by the provider's package, signalled as
@@ -86,7 +86,7 @@ func TestR3PendingAndApprovedInTheSameSecond(t *testing.T) {
 
 // R8's webhook in the run's last task needs a real server (the test
 // environment never puts a signal and a firing timer in one task):
-// internal/integration TestR8SignalInTheRunsLastTask.
+// integration TestR8SignalInTheRunsLastTask.
 
 // R5: a Veriff decision without decisionTime or acceptanceTime (as full
 // auto decisions come) is ordered by when it was received, so it replaces a returning user's

@@ -54,9 +54,9 @@ import (
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/testkit"
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/testkit"
+	"github.com/idvflow/idvflow/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 

@@ -19,12 +19,12 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/idvflow/idvflow/internal/testkit"
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
+	"github.com/idvflow/idvflow/testkit/schedules"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"

@@ -21,17 +21,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/devstack"
 	"github.com/idvflow/idvflow/internal/logging"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/providers/registry"
 )
 
 func main() {
+	version.ExitIfAsked("dev")
 	dataDir := os.Getenv("IDV_DEV_DATA_DIR")
 	if dataDir == "" {
 		dataDir = ".idvflow"
 	}
-	var o dev.Options
+	var o devstack.Options
 	flag.StringVar(&o.DataDir, "data-dir", dataDir, "where Temporal, the user store and the emulator keep their state (env IDV_DEV_DATA_DIR)")
 	flag.IntVar(&o.TemporalPort, "temporal-port", 7233, "Temporal frontend (gRPC) port")
 	flag.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port")
@@ -47,7 +49,7 @@ func main() {
 	logCfg.Format, logCfg.Level = envOr("IDV_LOG_FORMAT", "text"), envOr("IDV_LOG_LEVEL", "info")
 	o.Logger = logging.New(logCfg, os.Stderr)
 
-	s, err := dev.Start(ctx, o)
+	s, err := devstack.Start(ctx, o)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C while starting: a stop, not a failure.
 		fmt.Fprintln(os.Stderr, "idvflow dev stack stopped before it was up")
@@ -75,7 +77,7 @@ func envOr(k, def string) string {
 	return def
 }
 
-func banner(w io.Writer, s *dev.Stack, o dev.Options) {
+func banner(w io.Writer, s *devstack.Stack, o devstack.Options) {
 	var hooks, secrets strings.Builder
 	for _, p := range registry.All() {
 		fmt.Fprintf(&hooks, "   %s/webhooks/%s", s.ReceiverURL, p.Name())
@@ -102,7 +104,7 @@ idvflow dev stack is up  (data in %s; Ctrl-C stops everything)
   Try:  go run ./cmd/simulate veriff --outcome approved
         go run ./cmd/simulate passbase --outcome declined --order decision-first
 
-`, o.DataDir, s.Temporal.FrontendAddr(), dev.Namespace, s.UIURL, hooks.String(), s.AdminURL, s.EmulatorURL,
+`, o.DataDir, s.Temporal.FrontendAddr(), devstack.Namespace, s.UIURL, hooks.String(), s.AdminURL, s.EmulatorURL,
 		secrets.String(), payloadKeySource(o.DataDir))
 }
 

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/idvflow/idvflow/admin"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/operator"
 )
 
@@ -54,6 +55,7 @@ Every command takes --json (the admin API's answer as it is).
 `
 
 func main() {
+	version.ExitIfAsked("idvctl")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Stdin); err != nil {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 

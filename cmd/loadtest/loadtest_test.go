@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
-	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/devstack"
 )
 
 // TestSmoke runs every phase of the load tool briefly against the embedded
@@ -19,7 +19,7 @@ import (
 func TestSmoke(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	ctx := context.Background()
-	s, err := dev.Start(ctx, dev.Options{
+	s, err := devstack.Start(ctx, devstack.Options{
 		DataDir: t.TempDir(), TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -27,7 +27,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: dev.Namespace})
+	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: devstack.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}

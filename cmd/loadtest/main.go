@@ -33,14 +33,16 @@ import (
 
 	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
-	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/devstack"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/simulator"
 )
 
 func main() {
+	version.ExitIfAsked("loadtest")
 	var o Options
 	flag.IntVar(&o.Concurrency, "c", 16, "concurrency of the closed-loop phases")
 	flag.DurationVar(&o.Duration, "d", 10*time.Second, "duration of each timed phase")
@@ -87,7 +89,7 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 		return err
 	}
 	t := &simulator.Target{
-		ReceiverURL: "http://127.0.0.1:8080", EmulatorURL: "http://127.0.0.1:8090", Namespace: dev.Namespace, Providers: creds,
+		ReceiverURL: "http://127.0.0.1:8080", EmulatorURL: "http://127.0.0.1:8090", Namespace: devstack.Namespace, Providers: creds,
 	}
 	temporalAddr, adminURL, dbURL := "127.0.0.1:7233", "http://127.0.0.1:8081", "sqlite:idvflow-dev/users.db"
 	conn := temporalconn.Config{DisableFile: true}
@@ -119,7 +121,7 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 			env["IDV_NOTIFY_URL"], env["IDV_NOTIFY_SECRET"], env["IDV_ONBOARDING_IDLE"] = "http://"+addr+"/idv", notifySecret(), "1s"
 			o.Onboarding = true
 		}
-		s, err := dev.Start(ctx, dev.Options{
+		s, err := devstack.Start(ctx, devstack.Options{
 			DataDir: dir, TemporalPort: port(), UIPort: port(), HTTPPort: port(), AdminPort: port(), EmulatorPort: port(),
 			Logger: quiet, Env: envconfig.MultiLookuper(envconfig.MapLookuper(env), envconfig.OsLookuper()),
 		})
@@ -134,7 +136,7 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 		o.CPUProfile = filepath.Join(out, "receiver-cpu.prof")
 		o.E2EProfile = filepath.Join(out, "e2e-cpu.prof")
 	}
-	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": dev.Namespace}
+	conn.Env = temporalconn.EnvMap{"TEMPORAL_ADDRESS": temporalAddr, "TEMPORAL_NAMESPACE": devstack.Namespace}
 	c, err := temporalconn.Lazy(conn, quiet, nil)
 	if err != nil {
 		return err
@@ -160,7 +162,7 @@ func run(ctx context.Context, o Options, out string, running bool, cluster strin
 }
 
 func port() int {
-	p, err := dev.FreePort()
+	p, err := devstack.FreePort()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)

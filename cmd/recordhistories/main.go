@@ -25,15 +25,17 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 
 func main() {
+	version.ExitIfAsked("recordhistories")
 	gin.SetMode(gin.ReleaseMode)
 	out := flag.String("out", "", "directory for the history files (created)")
 	flag.Parse()

@@ -13,8 +13,8 @@ import (
 
 	"github.com/idvflow/idvflow/internal/deployment"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )

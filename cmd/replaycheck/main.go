@@ -38,6 +38,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
@@ -64,6 +65,7 @@ func (c *config) Validate() []error {
 var defaultQuery = fmt.Sprintf("WorkflowType=%q OR WorkflowType=%q", workflows.WorkflowName, onboarding.WorkflowName)
 
 func main() {
+	version.ExitIfAsked("replaycheck")
 	query := flag.String("query", defaultQuery, "visibility query selecting the runs to replay")
 	n := flag.Int("n", 500, "replay at most N histories, the first the query lists (Temporal lists the newest first)")
 	build := flag.String("build", "", "the build id being checked (default IDV_WORKER_BUILD_ID): runs pinned to other builds are skipped")

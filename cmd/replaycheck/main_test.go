@@ -20,9 +20,9 @@ import (
 
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -56,6 +57,7 @@ first of each list), else with the dev stack's.
 `
 
 func main() {
+	version.ExitIfAsked("simulate")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {

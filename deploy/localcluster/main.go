@@ -36,10 +36,12 @@ import (
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/providers/registry"
 )
 
 func main() {
+	version.ExitIfAsked("localcluster")
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: localcluster namespace|ui|emulator|payload-key|set-current BUILD")
 		os.Exit(2)

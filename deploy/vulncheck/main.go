@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/idvflow/idvflow/internal/version"
 	"io"
 	"os"
 	"os/exec"
@@ -46,6 +47,7 @@ const (
 )
 
 func main() {
+	version.ExitIfAsked("vulncheck")
 	update := flag.Bool("update", false, "move the pinned vulndb to the newest version served, show what changed, then check")
 	dir := flag.String("dir", "deploy/vulncheck", "folder holding vulndb.version and exceptions.txt, relative to the module root")
 	flag.Parse()

@@ -1,5 +1,5 @@
 // Package cli is the body shared by the production binaries' mains: the
-// "healthcheck" command, configuration from the environment, the logger,
+// "healthcheck" command, -version, configuration from the environment, the logger,
 // and a context that ends on SIGINT or SIGTERM.
 package cli
 
@@ -18,6 +18,7 @@ import (
 	"github.com/idvflow/idvflow/internal/healthcheck"
 	"github.com/idvflow/idvflow/internal/logging"
 	"github.com/idvflow/idvflow/internal/telemetry"
+	"github.com/idvflow/idvflow/internal/version"
 )
 
 // Binary describes one production binary.
@@ -39,6 +40,7 @@ type Binary[C any] struct {
 // Main runs b with os.Args and exits: 2 for bad configuration, 1 for a
 // failure while running.
 func (b Binary[C]) Main() {
+	version.ExitIfAsked(b.Name)
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		addr := os.Getenv(b.HealthAddrVar)
 		if addr == "" {

@@ -6,7 +6,7 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Generated schedules (internal/testkit/schedules) draw made-up events for
+// Generated schedules (testkit/schedules) draw made-up events for
 // every provider that has a Generator, and take each event's webhook from
 // it: the schedule's tests then signal exactly what the provider's own
 // parser makes of those bytes, and send the same bytes to a real receiver.

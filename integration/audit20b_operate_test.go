@@ -13,10 +13,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 

@@ -1,4 +1,4 @@
-package dev_test
+package devstack_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/devstack"
 	"github.com/idvflow/idvflow/internal/testlog"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/registry"
@@ -43,7 +43,7 @@ func TestKill9ThenRestart(t *testing.T) {
 	}
 	tg := &simulator.Target{
 		ReceiverURL: fmt.Sprintf("http://127.0.0.1:%d", ports["http"]), EmulatorURL: fmt.Sprintf("http://127.0.0.1:%d", ports["emulator"]),
-		Namespace: dev.Namespace, Providers: devProviders,
+		Namespace: devstack.Namespace, Providers: devProviders,
 	}
 
 	first := start()

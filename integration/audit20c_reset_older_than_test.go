@@ -14,10 +14,10 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 

@@ -13,10 +13,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	sdkpb "go.temporal.io/api/sdk/v1"
 
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 
 	"github.com/idvflow/idvflow/internal/testlog"

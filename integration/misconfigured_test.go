@@ -17,7 +17,7 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/testkit"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )

@@ -20,12 +20,12 @@ import (
 
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 
 	"github.com/idvflow/idvflow/internal/testlog"

@@ -10,10 +10,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/idvflow/idvflow/internal/cost"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 

@@ -9,9 +9,9 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 )
 

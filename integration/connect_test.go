@@ -34,8 +34,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/devstack"
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/dev"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/testlog"
@@ -224,8 +224,8 @@ func startProduction(t *testing.T, env map[string]string) *production {
 	t.Cleanup(func() { emuSrv.Close() })
 
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
-	httpPort, _ := dev.FreePort()
-	adminPort, _ := dev.FreePort()
+	httpPort, _ := devstack.FreePort()
+	adminPort, _ := devstack.FreePort()
 	all := map[string]string{
 		"IDV_DATABASE_URL": dbURL, "IDV_ADMIN_ADDR": fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"IDV_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", httpPort), "IDV_TASK_QUEUE": "connect-test",

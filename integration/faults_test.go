@@ -19,11 +19,11 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/temporalconn"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
 

@@ -21,12 +21,12 @@ import (
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/record"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )

@@ -1,4 +1,4 @@
-package dev_test
+package devstack_test
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/idvflow/idvflow/admin"
-	"github.com/idvflow/idvflow/internal/dev"
+	"github.com/idvflow/idvflow/devstack"
 	"github.com/idvflow/idvflow/internal/testlog"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	p, err := dev.FreePort()
+	p, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func freePort(t *testing.T) int {
 
 // startDev starts the dev stack as `go run ./cmd/dev` does, on free ports,
 // with short session timings so closing and polling happen within the test.
-func startDev(t *testing.T) *dev.Stack {
+func startDev(t *testing.T) *devstack.Stack {
 	t.Helper()
 	return startDevWith(t, devOptions(t, shortTimings))
 }
@@ -58,11 +58,11 @@ var shortTimings = map[string]string{
 }
 
 // startDevWith starts the dev stack with o, for the test's life.
-func startDevWith(t *testing.T, o dev.Options) *dev.Stack {
+func startDevWith(t *testing.T, o devstack.Options) *devstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := dev.Start(ctx, o)
+	s, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +72,9 @@ func startDevWith(t *testing.T, o dev.Options) *dev.Stack {
 
 // devOptions are the dev stack's options on free ports, with env over the
 // dev defaults.
-func devOptions(t *testing.T, env map[string]string) dev.Options {
+func devOptions(t *testing.T, env map[string]string) devstack.Options {
 	t.Helper()
-	return dev.Options{
+	return devstack.Options{
 		DataDir:      t.TempDir(),
 		TemporalPort: freePort(t), UIPort: freePort(t), HTTPPort: freePort(t),
 		AdminPort: freePort(t), EmulatorPort: freePort(t),
@@ -223,7 +223,7 @@ func TestTakenPortIsNamed(t *testing.T) {
 	o := devOptions(t, nil)
 	taken := l.Addr().(*net.TCPAddr).Port
 	o.TemporalPort = taken
-	_, err = dev.Start(context.Background(), o)
+	_, err = devstack.Start(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "-temporal-port") || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
 		t.Fatalf("got %v, want an error naming port %d and -temporal-port", err, taken)
 	}
@@ -275,7 +275,7 @@ func TestFirstSessionOnAFreshServer(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: dev.Namespace, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := client.Dial(client.Options{HostPort: s.Temporal.FrontendAddr(), Namespace: devstack.Namespace, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/deployment"
-	"github.com/idvflow/idvflow/internal/testkit"
 	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )

@@ -1,8 +1,8 @@
-// Package dev runs all of idvflow in one process for development: the
+// Package devstack runs all of idvflow in one process for development: the
 // embedded Temporal dev server with its Web UI, the provider emulator, and
 // the production receiver and worker (with the admin API), configured by
 // dev defaults that every production variable still overrides.
-package dev
+package devstack
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/emulator"
-	"github.com/idvflow/idvflow/internal/dev/devserver"
+	"github.com/idvflow/idvflow/internal/devserver"
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/internal/httpserve"
 	"github.com/idvflow/idvflow/internal/payloadcodec"

@@ -9,9 +9,9 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/idvflow/idvflow/internal/testkit"
-	"github.com/idvflow/idvflow/internal/testkit/schedules"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/testkit"
+	"github.com/idvflow/idvflow/testkit/schedules"
 	"github.com/idvflow/idvflow/workflows"
 )
 

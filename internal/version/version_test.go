@@ -1,0 +1,114 @@
+package version
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestReleaseIsTheChangelogsNewest(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newest heading is a release (## [X.Y.Z] - date), which Release
+	// names, or [Unreleased], the development toward the next release
+	// (Release "X.Y.Z-dev").
+	m := regexp.MustCompile(`(?m)^## \[([^\]]+)\]`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("CHANGELOG.md has no version heading")
+	}
+	newest := string(m[1])
+	if newest == "Unreleased" {
+		if !strings.HasSuffix(Release, "-dev") {
+			t.Errorf("CHANGELOG.md's newest section is Unreleased, but version.Release is %s (want a -dev version)", Release)
+		}
+		return
+	}
+	if newest != Release {
+		t.Errorf("CHANGELOG.md's newest release is %s, version.Release is %s", newest, Release)
+	}
+}
+
+func TestAsked(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-version"}, true},
+		{[]string{"--version"}, true},
+		{[]string{"healthcheck"}, false},
+		{[]string{"veriff", "-version"}, false}, // a subcommand's own flag
+	} {
+		if got := asked(tt.args); got != tt.want {
+			t.Errorf("asked(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}
+
+// Every binary of the module answers -version with the release and the
+// revision it was built from, as `go build -buildvcs=true` (deploy/build.sh)
+// stamps it.
+func TestEveryBinaryAnswersVersionWithItsRevision(t *testing.T) {
+	root := filepath.Join("..", "..")
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (the tests run in a clone): %v", err)
+	}
+	rev := strings.TrimSpace(string(head))
+	mains, err := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "github.com/idvflow/idvflow/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := strings.Fields(string(mains))
+	if len(pkgs) < 8 {
+		t.Fatalf("found %d main packages: %q", len(pkgs), pkgs)
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", append([]string{"build", "-buildvcs=true", "-o", bin + string(os.PathSeparator)}, pkgs...)...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, pkg := range pkgs {
+		name := filepath.Base(pkg)
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, name), "-version")
+			cmd.Dir = t.TempDir() // outside the checkout: the stamp alone must say it
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s -version: %v\n%s", name, err, out)
+			}
+			line := string(out)
+			for _, want := range []string{name + ": idvflow " + Release, "revision " + rev} {
+				if !strings.Contains(line, want) {
+					t.Errorf("%s -version printed %q, want it to contain %q", name, line, want)
+				}
+			}
+		})
+	}
+}
+
+func TestAGoRunBinaryReadsTheRevisionFromTheCheckout(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (the tests run in a clone): %v", err)
+	}
+	t.Chdir(root)
+	// A test binary carries no VCS stamp, as a `go run` binary does not.
+	info := Get()
+	if info.Revision != strings.TrimSpace(string(head)) || !info.FromCheck {
+		t.Errorf("Get() = %+v, want revision %s read from the checkout", info, head)
+	}
+	if s := info.String(); !strings.Contains(s, "read from the git checkout") {
+		t.Errorf("String() = %q does not say where the revision came from", s)
+	}
+}
