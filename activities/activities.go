@@ -240,31 +240,11 @@ func (r *UpdateResult) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(r))
 }
 
-// UpdateUser applies u to the user's record, once, never replacing a newer
-// decision; it reports "applied", "duplicate" or "stale", and what the
-// store holds for the change. Sessions recorded before onboarding was a
-// workflow of its own call it, and run their steps themselves: a final
-// decision it applies counts as handed over (R11), so a redelivery in a
-// later run starts no onboarding.
-func (a *Activities) UpdateUser(ctx context.Context, u UserUpdate) (UpdateResult, error) {
-	res, err := a.apply(ctx, u)
-	if err != nil {
-		return UpdateResult{}, err
-	}
-	if takesSteps(u, res) {
-		if err := a.Users.MarkHanded(ctx, res.ChangeID, time.Now()); err != nil {
-			return UpdateResult{}, err // retried: the store answers the repeat from its log
-		}
-	}
-	return resultOf(res), nil
-}
-
-// ApplyAndHandOver is UpdateUser for sessions that hand their changes to
-// the user's onboarding (R11): a final decision the record took is handed
-// over, after the commit, once. Its own name keeps a worker built before
-// it from taking a session's write and dropping the hand-over: such a
-// worker has no activity of that name, so Temporal gives the task to
-// another.
+// ApplyAndHandOver applies u to the user's record, once, never replacing a
+// newer decision; it reports "applied", "duplicate" or "stale", and what
+// the store holds for the change. A final decision (or expiry) the record
+// took is handed to the user's onboarding (R11), after the commit, once: a
+// redelivery in a later run starts no steps.
 func (a *Activities) ApplyAndHandOver(ctx context.Context, u UserUpdate) (UpdateResult, error) {
 	res, err := a.apply(ctx, u)
 	if err != nil {

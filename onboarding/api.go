@@ -179,10 +179,6 @@ type Plan struct {
 	// Idle is how long a run with nothing left to do stays open for a
 	// repeated hand-over before it closes.
 	Idle time.Duration `json:"idle"`
-	// Generation is the revision of the commands the run writes, set by
-	// the code that records the plan (workflows.CurrentGeneration); plans
-	// recorded before have 0, and their runs replay as they ran.
-	Generation int `json:"generation,omitempty"`
 }
 
 // Input starts an onboarding run (empty); a continued run gets its plan

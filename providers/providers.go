@@ -94,14 +94,6 @@ func (c Configs) Warnings() []string {
 	return out
 }
 
-// Legacy is implemented by a provider whose rules were written into the
-// workflow before runs recorded them (workflows.Config.Rules): it gives
-// those rules to the runs recorded then, from the config they recorded, so
-// they replay. A new provider never needs it.
-type Legacy interface {
-	LegacyRules(recorded workflows.Config) workflows.Rules
-}
-
 // Registry lists the providers a binary serves.
 type Registry []Provider
 
@@ -212,17 +204,6 @@ func (cs Configs) Emulate(e *emulator.Emulator) {
 	for _, n := range cs.names {
 		cs.byName[n].Emulate(e)
 	}
-}
-
-// LegacyRules is workflows.LegacyRules for the registry's providers.
-func (reg Registry) LegacyRules(recorded workflows.Config) map[string]workflows.Rules {
-	out := map[string]workflows.Rules{}
-	for _, p := range reg {
-		if l, ok := p.(Legacy); ok {
-			out[p.Name()] = l.LegacyRules(recorded)
-		}
-	}
-	return out
 }
 
 // DevEnv is every provider's DevEnv in one map.

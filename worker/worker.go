@@ -190,13 +190,11 @@ func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *s
 	return a
 }
 
-// WorkflowConfig is the workflow's configuration: the timings, whether
-// the notify step runs, and each provider's rules.
+// WorkflowConfig is the workflow's configuration: the timings, each
+// provider's rules and the onboarding plan.
 func (c *Config) WorkflowConfig() workflows.Config {
 	wf := c.Workflow
-	notifies := c.NotifyURL != ""
-	wf.Notify, wf.Rules = &notifies, c.Providers.Rules()
-	wf.Handoff, wf.Onboarding = true, c.Plan()
+	wf.Rules, wf.Onboarding = c.Providers.Rules(), c.Plan()
 	return wf
 }
 
@@ -210,14 +208,14 @@ func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Co
 // their histories carry, on w: a worker, or a replayer (cmd/replaycheck).
 //
 // Each type's versioning behaviour applies when the worker is a version of
-// a Worker Deployment: a session auto-upgrades to the current version (its
-// changes are patched with GetVersion and checked against committed
-// histories: a session lives for days, and pinning it would keep every old
+// a Worker Deployment: a session auto-upgrades to the current version (a
+// change to its commands goes behind GetVersion and replays the committed
+// 1.0 histories, docs/extending.md: a session lives for days, and pinning it would keep every old
 // build running for IDV_SESSION_EXPIRY + IDV_LATE_EVENT_WINDOW); an
 // onboarding run is pinned to the version it started on, so a change's
 // steps run as the code that took the change promised, without patches.
 func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
-	v := &workflows.Verification{Config: wf, Legacy: registry.LegacyRules}
+	v := &workflows.Verification{Config: wf}
 	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{
 		Name: workflows.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
 	})

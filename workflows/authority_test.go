@@ -28,7 +28,7 @@ func TestR8DecisionDuringAFailureIsApplied(t *testing.T) {
 	w := sharedWorld(t)
 	defer func() { w.prepare = nil }()
 	t0 := time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)
-	for _, during := range []string{"PollDecision", "UpdateUser"} {
+	for _, during := range []string{"PollDecision", "ApplyAndHandOver"} {
 		t.Run("during "+during, func(t *testing.T) {
 			id := "r8-fail-" + strings.ToLower(during)
 			user := "user-" + id // the emulator knows no such session: 404
@@ -48,7 +48,7 @@ func TestR8DecisionDuringAFailureIsApplied(t *testing.T) {
 						return w.acts.PollDecision(ctx, ref)
 					})
 				w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
-					if during == "UpdateUser" && u.Status == "error" {
+					if during == "ApplyAndHandOver" && u.Status == "error" {
 						signal(env) // acknowledged while the error is written
 					}
 					return write(ctx, u)
@@ -102,36 +102,21 @@ func TestR7UntimedDecisionReplayedWeeksLater(t *testing.T) {
 	}
 }
 
-// R7: one untimed decision reaches the app under one webhook-id and one
-// decided_at, in every run that meets it: once, when the user's onboarding
-// runs the steps (R11: the store remembers the change was handed over),
-// and once per run, the same message, in sessions that run their steps
-// themselves (started before). An expiry of a session that applied no
-// decision is dated when the session began, not 0001-01-01.
+// R7: one untimed decision reaches the app once, under one webhook-id and
+// one decided_at, however many runs meet it: the user's onboarding runs the
+// steps, and the store remembers the change was handed over (R11). An
+// expiry of a session that applied no decision is dated when the session
+// began, not 0001-01-01.
 func TestR7NotificationsNamedByTheStore(t *testing.T) {
 	w := sharedWorld(t)
 	t0 := time.Date(2026, 8, 3, 9, 0, 0, 0, time.UTC)
-	legacy := schedules.Skipping.Config
-	legacy.Handoff = false
-	for _, c := range []struct {
-		name string
-		cfg  workflows.Config
-		want int
-	}{{"onboarding", schedules.Skipping.Config, 1}, {"legacy", legacy, 2}} {
-		user, id := "user-r7-notify-once-"+c.name, "r7-notify-once-"+c.name
-		body := veriff.DecisionBody(id, "a1", user, "approved", time.Time{})
-		for _, at := range []time.Time{t0, t0.Add(10 * 24 * time.Hour)} {
-			w.runAll(t, c.cfg, veriff.Name, id, []schedules.Delivery{arrive(veriff.Name, at, body)}, func(time.Time) {}, false)
-		}
-		sent := w.notifications(user)
-		if len(sent) != c.want {
-			t.Fatalf("%s: %d notifications, want %d: %+v", c.name, len(sent), c.want, sent)
-		}
-		for _, n := range sent {
-			if n.WebhookID != sent[0].WebhookID || !n.Data.DecidedAt.Equal(t0) || n.Data.Kind != activities.NotifyVerdict {
-				t.Fatalf("%s: notifications %+v: want one webhook-id, decided at the first receipt %s, a verdict", c.name, sent, t0)
-			}
-		}
+	user, id := "user-r7-notify-once", "r7-notify-once"
+	body := veriff.DecisionBody(id, "a1", user, "approved", time.Time{})
+	for _, at := range []time.Time{t0, t0.Add(10 * 24 * time.Hour)} {
+		w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{arrive(veriff.Name, at, body)}, func(time.Time) {}, false)
+	}
+	if sent := w.notifications(user); len(sent) != 1 || !sent[0].Data.DecidedAt.Equal(t0) || sent[0].Data.Kind != activities.NotifyVerdict {
+		t.Fatalf("notifications %+v: want one verdict, decided at the first receipt %s", sent, t0)
 	}
 
 	quiet, qid := "user-r7-notify-expired", "r7-notify-expired"

@@ -53,16 +53,9 @@ type Carried struct {
 	NextPollAt   time.Time           `json:"next_poll_at,omitzero"`
 	Interval     time.Duration       `json:"interval,omitempty"`
 	LateUntil    time.Time           `json:"late_until,omitzero"`
-	StepFailures []string            `json:"step_failures,omitempty"`
-	LastOutcome  record.Outcome      `json:"last_outcome,omitempty"`
-	DecidedAt    time.Time           `json:"decided_at,omitzero"`
-	ChangeID     string              `json:"change_id,omitempty"`
 	Failing      string              `json:"failing,omitempty"`
-	LastStatus   Status              `json:"last_status,omitempty"`
-	LastCode     string              `json:"last_code,omitempty"`
 	Unwritten    []Event             `json:"unwritten,omitempty"`
 	Tried        *Event              `json:"tried,omitempty"`
-	StepsPending bool                `json:"steps_pending,omitempty"`
 	UserID       string              `json:"user_id,omitempty"`
 	UserIDSource string              `json:"user_id_source,omitempty"`
 	Status       Status              `json:"status,omitempty"`
@@ -93,9 +86,7 @@ func (s *session) carry() Carried {
 		Processed: s.processed, GraceUsed: s.graceUsed, Latest: s.latest, Applied: s.applied,
 		Screenings: newestScreenings(s.screenings, carriedScreenings), Details: s.details, Polls: s.polls,
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
-		StepFailures: s.stepFailures, LastOutcome: s.lastOutcome, DecidedAt: s.decidedAt,
-		ChangeID: s.changeID, Failing: s.failing, LastStatus: s.lastStatus, LastCode: s.lastCode,
-		Unwritten: lastN(s.unwritten, carriedUnwritten), Tried: s.tried, StepsPending: s.stepsPending,
+		Failing: s.failing, Unwritten: lastN(s.unwritten, carriedUnwritten), Tried: s.tried,
 		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
 	}
 }
@@ -108,9 +99,7 @@ func (s *session) restore(c Carried) {
 	s.milestones, s.processed, s.graceUsed = c.Milestones, c.Processed, c.GraceUsed
 	s.latest, s.applied, s.screenings, s.details, s.polls = c.Latest, c.Applied, c.Screenings, c.Details, c.Polls
 	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
-	s.stepFailures, s.lastOutcome, s.decidedAt = c.StepFailures, c.LastOutcome, c.DecidedAt
-	s.changeID, s.failing, s.lastStatus, s.lastCode = c.ChangeID, c.Failing, c.LastStatus, c.LastCode
-	s.unwritten, s.tried, s.stepsPending = c.Unwritten, c.Tried, c.StepsPending
+	s.failing, s.unwritten, s.tried = c.Failing, c.Unwritten, c.Tried
 	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
 }
 

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -35,66 +34,18 @@ type Config struct {
 	// ActivityTimeout bounds one attempt of an activity; a worker that dies
 	// mid-activity is noticed after it, and the attempt retried elsewhere.
 	ActivityTimeout time.Duration `env:"IDV_ACTIVITY_TIMEOUT, default=1m" json:"activity_timeout"`
-	// Notify says whether the worker has IDV_NOTIFY_URL: without it the
-	// notify step is skipped entirely (no activity, no version marker).
-	// Runs recorded before the field existed have nil and keep running the
-	// step as they did.
-	Notify *bool `json:"notify,omitempty"`
-	// Handoff says the run hands each change the record took to the
-	// user's onboarding workflow (onboarding.go, R11) instead of running
-	// the onboarding steps itself. The worker sets it; runs recorded
-	// before have false, and keep running their steps as they did, so a
-	// session started before the change notifies once, as it did.
-	Handoff bool `json:"handoff,omitempty"`
-	// Generation is the revision of the commands a run writes
-	// (CurrentGeneration). A run of generation 1 takes every change that
-	// earlier runs met behind a GetVersion marker at its newest version
-	// without asking (no marker, no TemporalChangeVersion upsert), and
-	// writes fewer commands: it reads the webhooks delivered with its start
-	// before its first step, upserts a search attribute only when its
-	// value changes (the receiver sets the first ones at start), batches
-	// them into one command per change, and starts no timer for a wait
-	// whose condition already holds. The run's first task records the
-	// generation of its code with the rest of the config; runs recorded
-	// before have 0 and keep doing what they did (their histories replay).
-	Generation int `json:"generation,omitempty"`
 	// Onboarding is the worker's onboarding plan, for the onboarding
 	// workflow (which records it itself); a session does not record it.
 	Onboarding onboarding.Plan `json:"-"`
-
-	// recorded is the JSON the run recorded, fields since removed included
-	// (see Recorded).
-	recorded []byte
 }
 
-// UnmarshalJSON decodes a recorded config and keeps its bytes.
-func (c *Config) UnmarshalJSON(b []byte) error {
-	type plain Config // without this method
-	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
-		return err
-	}
-	c.recorded = append([]byte(nil), b...)
-	return nil
-}
-
-// Recorded is the JSON a replayed or continued run recorded its config as,
-// nil for a config that was never recorded. LegacyRules reads the settings
-// that runs recorded before Rules existed (provider settings that are now
-// each provider's own) from it.
-func (c Config) Recorded() []byte { return c.recorded }
-
-// activityTimeout is ActivityTimeout, or one minute for runs recorded
-// before the setting existed.
+// activityTimeout is ActivityTimeout, or one minute when it is unset.
 func (c Config) activityTimeout() time.Duration {
 	if c.ActivityTimeout > 0 {
 		return c.ActivityTimeout
 	}
 	return time.Minute
 }
-
-// CurrentGeneration is the Generation new runs record (sessions in their
-// config, onboarding runs in their plan).
-const CurrentGeneration = 1
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {

@@ -56,11 +56,9 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 		return fmt.Errorf("set update handler: %w", err)
 	}
 	r.listen(ctx)
-	if r.in.Plan.Generation >= 1 {
-		// The change the run started with is queued before the first
-		// step: no idle timer for a wait that is over.
-		r.drain()
-	}
+	// The change the run started with is queued before the first step: no
+	// idle timer for a wait that is over.
+	r.drain()
 
 	for {
 		// 1. The next change in the record's order, or close once nothing
@@ -117,11 +115,7 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 		return in.Plan
 	}
 	var p onboarding.Plan
-	record := func(workflow.Context) any {
-		p := o.Plan
-		p.Generation = CurrentGeneration // the commands this code writes
-		return p
-	}
+	record := func(workflow.Context) any { return o.Plan }
 	if err := workflow.SideEffect(ctx, record).Get(&p); err != nil {
 		return onboarding.Plan{} // cannot happen for a plain struct
 	}
@@ -129,28 +123,22 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 }
 
 // takeChange records in the store that this run takes the current
-// change; it reports false when another run took it before. A run of
-// generation 1 takes it in a local activity (a marker in the same
-// workflow task, not an activity task and a workflow task of its own).
+// change; it reports false when another run took it before. It takes it
+// in a local activity (a marker in the same workflow task, not an activity
+// task and a workflow task of its own).
 func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	var a *activities.Activities
 	var first bool
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts}
 	err := r.inRounds(ctx, "take the change", func() error {
-		var f workflow.Future
-		if r.in.Plan.Generation >= 1 {
-			// A local activity's retries end at its ScheduleToCloseTimeout
-			// (by default its StartToCloseTimeout): room for the round's
-			// attempts and their backoff, as the activity take had.
-			opts := workflow.LocalActivityOptions{
-				Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry,
-				ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
-			}
-			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
-		} else {
-			opts := workflow.ActivityOptions{Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry}
-			f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
+		// A local activity's retries end at its ScheduleToCloseTimeout (by
+		// default its StartToCloseTimeout): room for the round's attempts
+		// and their backoff.
+		opts := workflow.LocalActivityOptions{
+			Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry,
+			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
 		}
+		f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
 		if err := f.Get(ctx, &first); isPermanent(err) {
 			// The store's take has no failure retrying cannot fix: try
 			// it again in rounds, as any other.
@@ -299,23 +287,13 @@ func (r *onboardingRun) awaitChange(ctx workflow.Context) wait {
 		return tooLong
 	}
 	wake := func() bool { return len(r.queued) > 0 || r.tooLong(ctx) }
-	if r.in.Plan.Generation >= 1 {
-		// A timer cancelled when a change comes first, so it never fires
-		// later for nothing (runs recorded before let it).
-		fired := sleepUnless(ctx, r.in.Plan.Idle, "idle: close unless a change comes", wake)
-		switch {
-		case len(r.queued) > 0:
-			return ready
-		case !fired:
-			return tooLong
-		}
-		return timedOut
-	}
-	ok, _ := workflow.AwaitWithTimeout(ctx, r.in.Plan.Idle, wake)
+	// A timer cancelled when a change comes first, so it never fires later
+	// for nothing.
+	fired := sleepUnless(ctx, r.in.Plan.Idle, "idle: close unless a change comes", wake)
 	switch {
 	case len(r.queued) > 0:
 		return ready
-	case ok:
+	case !fired:
 		return tooLong
 	}
 	return timedOut

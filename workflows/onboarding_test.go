@@ -296,30 +296,6 @@ func TestR11NewerChangeSupersedesTheGate(t *testing.T) {
 	}
 }
 
-// R11: a session started before onboarding was a workflow of its own (its
-// recorded configuration has no Handoff) runs the notify step itself, on
-// the new worker, and hands nothing over: the app hears of its decision
-// once.
-func TestR11SessionsStartedBeforeNotifyOnce(t *testing.T) {
-	w := sharedWorld(t)
-	rec := &handRecorder{now: time.Now}
-	was := w.acts.Onboarding
-	w.acts.Onboarding = rec
-	defer func() { w.acts.Onboarding = was }()
-	legacy := schedules.Skipping.Config
-	legacy.Handoff = false
-	t0 := time.Date(2026, 10, 8, 9, 0, 0, 0, time.UTC)
-	user, id := "user-r11-started-before", "r11-started-before"
-	w.runAll(t, legacy, veriff.Name, id, []schedules.Delivery{
-		arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)),
-		arrive(veriff.Name, t0.Add(time.Minute), veriff.DecisionBody(id, "a", user, "approved", t0.Add(time.Minute))),
-		arrive(veriff.Name, t0.Add(2*time.Minute), veriff.DecisionBody(id, "a", user, "approved", t0.Add(time.Minute))),
-	}, func(time.Time) {}, false)
-	if sent := w.notifications(user); len(sent) != 1 || sent[0].Data.Status != "approved" || len(rec.got) != 0 {
-		t.Fatalf("notifications %+v, hand-overs %+v; want the approval notified once by the session, nothing handed over", sent, rec.got)
-	}
-}
-
 // R11, R10: an onboarding hands over to a new run at 2,000 signals, here
 // while its notify step waits for an app that is down, carrying the change
 // in progress and the step it was at; the next run delivers the change,

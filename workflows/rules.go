@@ -16,8 +16,7 @@ type Rules struct {
 	FallbackUserIDSource string `json:"fallback_user_id_source,omitempty"`
 	// UserIDSources ranks the fields a provider names the app's user in,
 	// best first: a session takes the user id of the best source any of its
-	// events or details gave. Runs recorded without it keep the first id
-	// they saw.
+	// events or details gave.
 	UserIDSources []string `json:"user_id_sources,omitempty"`
 }
 
@@ -37,10 +36,3 @@ func (r Rules) betterSource(a, b string) bool {
 // rules returns the rules of the session's provider; a provider the worker
 // does not know gets the zero Rules.
 func (c Config) rules(provider string) Rules { return c.Rules[provider] }
-
-// LegacyRules gives the rules of a run recorded before Config.Rules
-// existed, when each provider's rules were written into the workflow, from
-// the config that run recorded. The provider packages keep those rules
-// (providers.Legacy); the worker passes them as Verification.Legacy, and
-// replaying such a run needs them.
-type LegacyRules func(recorded Config) map[string]Rules

@@ -278,14 +278,9 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 // writeFunc is the session's store write.
 type writeFunc func(context.Context, activities.UserUpdate) (activities.UpdateResult, error)
 
-// onWrite replaces the session's store write in env (UpdateUser, or
-// ApplyAndHandOver in sessions that hand their changes over) with f, which
-// calls write for the real one.
+// onWrite replaces the session's store write in env (ApplyAndHandOver)
+// with f, which calls write for the real one.
 func (w *world) onWrite(env *testsuite.TestWorkflowEnvironment, f func(context.Context, activities.UserUpdate, writeFunc) (activities.UpdateResult, error)) {
-	env.OnActivity(w.acts.UpdateUser, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
-			return f(ctx, u, w.acts.UpdateUser)
-		})
 	env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 			return f(ctx, u, w.acts.ApplyAndHandOver)

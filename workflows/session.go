@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/activities"
-	"github.com/idvflow/idvflow/record"
 )
 
 // session is the state of one run. Only the listener, drain and the steps
@@ -40,16 +39,9 @@ type session struct {
 	interval   time.Duration // the next wait between polls
 	lateUntil  time.Time     // end of the late-event window, once it began
 
-	stepFailures []string
-	lastOutcome  record.Outcome // of the last decision applied
-	decidedAt    time.Time      // of the last decision applied, as the store orders it
-	changeID     string         // of the last decision applied, as the store names it
 	failing      string         // why the session failed, while the error is not yet written
 	tried        *Event         // the decision being applied, until it is
-	stepsPending bool           // the steps of the last change have not run to the end
 	unwritten    []Event        // decisions received and not yet written to the store
-	lastStatus   Status         // of the last decision written
-	lastCode     string         // its reason code
 
 	userID, userIDSource string
 	status               Status
@@ -57,7 +49,6 @@ type session struct {
 
 	signals        int // signals this run received, repeats included
 	pollsThisRun   int
-	ignoreVersions bool
 	nextStep       string
 	nextStepAt     time.Time
 	unsetAttrs     []keyword // search attributes not written yet (upsert)
@@ -221,7 +212,7 @@ func (s *session) learnUserID(ctx workflow.Context, id, source, ref string) {
 	if ref == "" {
 		ref = id
 	}
-	s.upsert(ctx, keyword{AttrUserID, ref})
+	s.upsert(keyword{AttrUserID, ref})
 }
 
 // resolvedUserID is the user the record belongs to. Without a user id from
@@ -239,7 +230,7 @@ func (s *session) resolvedUserID() (string, string) {
 
 func (s *session) setStatus(ctx workflow.Context, st Status) {
 	s.status = st
-	s.upsert(ctx, keyword{AttrProvider, s.in.Provider}, keyword{AttrStatus, string(st)})
+	s.upsert(keyword{AttrProvider, s.in.Provider}, keyword{AttrStatus, string(st)})
 	s.flushAttributes(ctx)
 	s.publish(ctx)
 }
@@ -250,24 +241,13 @@ type keyword struct {
 	value string
 }
 
-// upsert sets search attributes. A run of generation 1 holds them until
-// the status changes, the run waits or it ends (flushAttributes), so a
-// change and its companions are one command; runs recorded before wrote
-// each at once.
-func (s *session) upsert(ctx workflow.Context, kws ...keyword) {
-	if s.cfg.Generation >= 1 {
-		for _, kw := range kws {
-			s.unsetAttrs = slices.DeleteFunc(s.unsetAttrs, func(p keyword) bool { return p.key.GetName() == kw.key.GetName() })
-			s.unsetAttrs = append(s.unsetAttrs, kw)
-		}
-		return
-	}
-	updates := make([]temporal.SearchAttributeUpdate, 0, len(kws))
+// upsert sets search attributes. The run holds them until the status
+// changes, the run waits or it ends (flushAttributes), so a change and its
+// companions are one command.
+func (s *session) upsert(kws ...keyword) {
 	for _, kw := range kws {
-		updates = append(updates, kw.key.ValueSet(kw.value))
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		s.logger.Warn("search attributes not updated", "error", err)
+		s.unsetAttrs = slices.DeleteFunc(s.unsetAttrs, func(p keyword) bool { return p.key.GetName() == kw.key.GetName() })
+		s.unsetAttrs = append(s.unsetAttrs, kw)
 	}
 }
 
@@ -289,16 +269,6 @@ func (s *session) flushAttributes(ctx workflow.Context) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		s.logger.Warn("search attributes not updated", "error", err)
 	}
-}
-
-// changed reports whether the run takes version 1 of a change that runs
-// of generation 0 met behind workflow.GetVersion: a run of generation 1
-// always does, and writes no marker for it.
-func (s *session) changed(ctx workflow.Context, changeID string) bool {
-	if s.cfg.Generation >= 1 {
-		return true
-	}
-	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) == 1
 }
 
 // next records what the run waits for, for the state query and the Web UI.
@@ -323,32 +293,18 @@ const (
 // await waits for cond at most d, on a timer the Web UI labels summary. It
 // also returns, with tooLong, when the run should continue as new. The
 // timer is cancelled when cond comes first, so it never fires later for
-// nothing (runs recorded before that keep the SDK's await, which let it).
+// nothing. No timer starts for a wait that is already over.
 func (s *session) await(ctx workflow.Context, d time.Duration, summary string, cond func() bool) wait {
 	if d <= 0 {
 		return timedOut
 	}
 	wake := func() bool { return cond() || s.tooLong(ctx) }
-	if s.cfg.Generation >= 1 {
-		s.flushAttributes(ctx) // with the timer, in the same task
-		if cond() {
-			return ready // no timer for a wait that is over
-		}
-		if wake() {
-			return tooLong
-		}
+	s.flushAttributes(ctx) // with the timer, in the same task
+	if cond() {
+		return ready
 	}
-	if !s.changed(ctx, "cancel-await-timers") {
-		ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary},
-		}, wake)
-		switch {
-		case cond():
-			return ready
-		case ok:
-			return tooLong
-		}
-		return timedOut
+	if wake() {
+		return tooLong
 	}
 	fired := sleepUnless(ctx, d, summary, wake)
 	switch {
@@ -404,9 +360,6 @@ func (s *session) publish(ctx workflow.Context) {
 	if !s.nextStepAt.IsZero() {
 		w(" (by ", s.nextStepAt.UTC().Format(time.RFC3339), ")")
 	}
-	if len(s.stepFailures) > 0 {
-		w("\n\n**Failed steps:** ", strings.Join(s.stepFailures, ", "))
-	}
 	workflow.SetCurrentDetails(ctx, b.String())
 }
 
@@ -448,7 +401,6 @@ type SessionState struct {
 	DecidedAt    *time.Time  `json:"decided_at,omitempty"`
 	Milestones   []Milestone `json:"milestones"`
 	Polls        int         `json:"polls"`
-	FailedSteps  []string    `json:"failed_steps,omitempty"`
 	NextStep     string      `json:"next_step"`
 	NextStepAt   *time.Time  `json:"next_step_at,omitempty"`
 	StartedAt    time.Time   `json:"started_at"`
@@ -461,7 +413,6 @@ func (s *session) state() (SessionState, error) {
 		UserID: s.userID, UserIDSource: s.userIDSource,
 		Status: s.status, Reason: s.reason, Processed: s.processed,
 		Milestones: append([]Milestone{}, s.milestones...), Polls: s.polls,
-		FailedSteps: append([]string(nil), s.stepFailures...),
 		NextStep:    s.nextStep, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
 	}
 	if s.latest != nil {

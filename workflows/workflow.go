@@ -43,14 +43,6 @@ type Result struct {
 // Verification runs VerificationWorkflow with the worker's timings.
 type Verification struct {
 	Config Config
-	// Legacy gives runs recorded before Config.Rules existed their rules;
-	// without it such runs get none (and would not replay).
-	Legacy LegacyRules
-
-	// ignoreVersions runs every onboarding step even in sessions that
-	// started before it existed. Only the replay test sets it, to show that
-	// the version guard is what keeps old sessions replaying.
-	ignoreVersions bool
 }
 
 // VerificationWorkflow is one provider session: it collects the session's
@@ -62,17 +54,14 @@ type Verification struct {
 // records every signal, and each step awaits a condition on that record.
 func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Result, error) {
 	s := newSession(ctx, in, v.config(ctx, in))
-	s.ignoreVersions = v.ignoreVersions
 	if err := workflow.SetQueryHandler(ctx, QueryState, s.state); err != nil {
 		return Result{}, fmt.Errorf("set query handler: %w", err)
 	}
 	s.listen(ctx)
-	if s.cfg.Generation >= 1 {
-		// What came with the start is known before the first step: a
-		// decision delivered with it is acted on at once, with no timer
-		// for a webhook that is already here.
-		s.receiveDelivered(ctx)
-	}
+	// What came with the start is known before the first step: a decision
+	// delivered with it is acted on at once, with no timer for a webhook
+	// that is already here.
+	s.receiveDelivered(ctx)
 	if in.Carried == nil {
 		s.setStatus(ctx, StatusWaiting)
 	}
@@ -80,13 +69,6 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		// The previous run handed over while it wrote why the session
 		// failed: write it, unless something newer came.
 		return s.fail(ctx, errors.New(s.failing))
-	}
-	if s.stepsPending {
-		// The previous run handed over while a step ran: run it again
-		// (its side effects carry the change's id, so a repeat is safe).
-		if err := s.afterFinalDecision(ctx); errors.Is(err, errHandOver) {
-			return s.continueAsNew(ctx)
-		}
 	}
 
 	for {
@@ -122,15 +104,10 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 			} else if err != nil {
 				return s.fail(ctx, err)
 			}
-			// 4. The onboarding steps that follow a final decision (steps.go),
-			// for the decision this run wrote.
-			if s.lastStatus.Final() {
-				if err := s.afterFinalDecision(ctx); errors.Is(err, errHandOver) {
-					return s.continueAsNew(ctx)
-				}
-			}
+			// (The store hands each change it takes to the user's onboarding
+			// workflow, which runs the team's steps: onboarding.go.)
 			final := s.applied.Decision.Final()
-			// 5. The older decisions the run received: the store takes
+			// 4. The older decisions the run received: the store takes
 			// every decision a session gave, so it remembers each (R7).
 			if err := s.writeOlder(ctx); errors.Is(err, errHandOver) {
 				return s.continueAsNew(ctx)
@@ -139,7 +116,7 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 				continue // a person or the end user acts next; wait for the next decision
 			}
 		}
-		// 6. Stay open for late changes; a quiet window ends the run, unless
+		// 5. Stay open for late changes; a quiet window ends the run, unless
 		// something arrived with its end.
 		switch s.awaitLateChanges(ctx) {
 		case tooLong:
@@ -162,16 +139,9 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 	var cfg Config
 	if in.Carried != nil {
 		cfg = in.Carried.Config
-	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		c := v.Config
-		c.Generation = CurrentGeneration // the commands this code writes
-		return c
-	}).Get(&cfg); err != nil {
+	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config }).Get(&cfg); err != nil {
 		// Cannot happen for a plain struct; fall back to the defaults.
 		cfg = DefaultConfig()
-	}
-	if cfg.Rules == nil && v.Legacy != nil {
-		cfg.Rules = v.Legacy(cfg)
 	}
 	return cfg
 }
@@ -383,15 +353,11 @@ func (s *session) newestOlder() int {
 // than the one it applied and was not written yet (R7: the store takes
 // every decision a session gives, so a redelivery in a later run, even of
 // one without a provider time, is ordered as it was the first time, and an
-// older verdict still counts, R2). A write that changes the record runs the
-// steps for it; one that fails for good is logged and dropped. Runs
-// recorded before this wrote only the newest decision.
+// older verdict still counts, R2). The store hands a write that changes the
+// record to the user's onboarding; one that fails for good is logged and
+// dropped.
 func (s *session) writeOlder(ctx workflow.Context) error {
 	if !s.hasOlder() || (s.cfg.rules(s.in.Provider).FetchesDetails && s.details == nil) {
-		return nil
-	}
-	if !s.changed(ctx, "write-every-decision") {
-		s.unwritten = nil
 		return nil
 	}
 	// The newest first: an older verdict reaches the record (and the app)
@@ -399,20 +365,13 @@ func (s *session) writeOlder(ctx workflow.Context) error {
 	for i := s.newestOlder(); i >= 0; i = s.newestOlder() {
 		e := s.unwritten[i]
 		s.unwritten = slices.Delete(s.unwritten, i, i+1)
-		out, err := s.updateUser(ctx, s.decisionUpdate(&e))
+		_, err := s.updateUser(ctx, s.decisionUpdate(&e))
 		if errors.Is(err, errHandOver) {
 			s.unwritten = append(s.unwritten, e)
 			return err
 		}
 		if err != nil {
 			s.logger.Warn("older decision not written", "error", err)
-			continue
-		}
-		if e.Decision.Final() && out.Outcome != record.Stale {
-			// It changed the record: an older verdict.
-			if err := s.afterFinalDecision(ctx); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -450,9 +409,6 @@ func (s *session) expire(ctx workflow.Context) error {
 		return err
 	}
 	s.setStatus(ctx, StatusExpired)
-	if err := s.afterFinalDecision(ctx); err != nil {
-		return err
-	}
 	if err := s.applyScreenings(ctx); err != nil {
 		s.logger.Warn("screening not applied", "error", err)
 	}
@@ -484,7 +440,7 @@ func (s *session) finish(ctx workflow.Context) (Result, error) {
 // the error was being written, makes the session continue as new and act
 // on it instead of failing.
 func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
-	if s.drain(ctx) || (s.newerThanTried() && s.afterFailureVersioned(ctx)) {
+	if s.drain(ctx) || s.newerThanTried() {
 		s.failing = "" // the next run acts on what came, and fails again if it must
 		return s.continueAsNew(ctx)
 	}
@@ -520,9 +476,6 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 			s.logger.Warn("screening not applied", "error", err)
 			break
 		}
-		if !s.afterFailureVersioned(ctx) {
-			break // runs recorded before looked no further
-		}
 		if s.drain(ctx); s.newerThanTried() {
 			return s.continueAsNew(ctx)
 		}
@@ -540,12 +493,6 @@ func (s *session) fail(ctx workflow.Context, cause error) (Result, error) {
 	}
 	s.finished(ctx)
 	return s.result(), temporal.NewNonRetryableApplicationError(reason, "SessionFailed", cause)
-}
-
-// afterFailureVersioned reports whether this run reads what arrived while
-// its error was written; runs recorded before did not.
-func (s *session) afterFailureVersioned(ctx workflow.Context) bool {
-	return s.changed(ctx, "read-after-failure")
 }
 
 // newerThanTried reports whether a decision newer than the applied one,
@@ -654,26 +601,11 @@ func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) (act
 	}
 	var a *activities.Activities
 	var out activities.UpdateResult
-	write := a.UpdateUser
-	if s.cfg.Handoff {
-		// The store's write hands a final decision (or the expiry) to the
-		// user's onboarding (R11), which runs the steps older runs ran
-		// themselves (afterFinalDecision).
-		write = a.ApplyAndHandOver
-	}
-	f := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), write, u)
+	// The store's write hands each change it takes (a final decision, the
+	// expiry) to the user's onboarding (R11), which runs the team's steps.
+	f := workflow.ExecuteActivity(s.withRetries(ctx, "user record: "+u.Kind+" "+u.Status), a.ApplyAndHandOver, u)
 	if err := s.get(ctx, f, &out); err != nil {
 		return out, err
-	}
-	if u.Kind == record.KindDecision {
-		// The store's order time and change id name the change for the
-		// steps that follow (R7); answers recorded before it gave them
-		// leave the run's own.
-		s.lastOutcome, s.decidedAt, s.changeID = out.Outcome, u.DecidedAt, out.ChangeID
-		s.lastStatus, s.lastCode = Status(u.Status), u.ReasonCode
-		if !out.At.IsZero() {
-			s.decidedAt = out.At
-		}
 	}
 	s.logger.Info("user record updated", "kind", u.Kind, "status", u.Status, "outcome", out.Outcome)
 	return out, nil
@@ -689,7 +621,7 @@ var errHandOver = errors.New("the run hands over to a new run")
 // Temporal's limits instead of waiting it out.
 func (s *session) get(ctx workflow.Context, f workflow.Future, v any) error {
 	_ = workflow.Await(ctx, func() bool { return f.IsReady() || s.tooLong(ctx) })
-	if !f.IsReady() && s.changed(ctx, "hand-over-in-activities") {
+	if !f.IsReady() {
 		return errHandOver
 	}
 	return f.Get(ctx, v)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +25,6 @@ import (
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/testkit/schedules"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 
 	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the store's SQL drivers
 
@@ -496,51 +493,6 @@ func (h *harness) notifyTo(t *testing.T, failures int) *appInbox {
 	// No retries in the HTTP client: Temporal's activity retry does them.
 	h.acts.Notify = notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1}))
 	return in
-}
-
-func TestNotifyAppOncePerFinalDecision(t *testing.T) {
-	h := newHarness(t)
-	inbox := h.notifyTo(t, 3)
-	h.at(time.Minute, vfDecision(workflows.StatusResubmissionRequested, t0))
-	h.at(10*time.Minute, vfDecision(workflows.StatusApproved, t0.Add(5*time.Minute)))
-	h.at(20*time.Minute, vfDecision(workflows.StatusApproved, t0.Add(5*time.Minute))) // a repeat
-	h.at(5*time.Hour, vfDecision(workflows.StatusDeclined, t0.Add(5*time.Hour)))      // a later re-review
-	if _, err := h.run("veriff", session); err != nil {
-		t.Fatal(err)
-	}
-	if len(inbox.accepted) != 2 {
-		t.Fatalf("%d notifications accepted, want 2 (approved, then declined): %+v", len(inbox.accepted), inbox.accepted)
-	}
-	first, second := inbox.accepted[0], inbox.accepted[1]
-	if first.Data.Status != "approved" || second.Data.Status != "declined" || first.Data.UserID != "user-2" ||
-		!first.Data.DecidedAt.Equal(t0.Add(5*time.Minute)) || first.ID == second.ID {
-		t.Fatalf("notifications %+v", inbox.accepted)
-	}
-	// The three 503s were retried by Temporal with the same webhook-id.
-	if inbox.attempts[first.ID] != 4 {
-		t.Fatalf("%d attempts for %s, want 4", inbox.attempts[first.ID], first.ID)
-	}
-}
-
-// Without IDV_NOTIFY_URL the notify step does not run at all: no activity,
-// and so no "notify-app" version marker that would make the Web UI's
-// TemporalChangeVersion filter match every session.
-func TestNotifySkippedWithoutURL(t *testing.T) {
-	h := newHarness(t)
-	off := false
-	h.cfg.Notify = &off
-	var started []string
-	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		started = append(started, info.ActivityType.Name)
-	})
-	h.at(time.Minute, vfDecision(workflows.StatusApproved, t0))
-	r, err := h.run("veriff", session)
-	if err != nil || r.Status != workflows.StatusApproved {
-		t.Fatalf("%+v %v", r, err)
-	}
-	if slices.Contains(started, "NotifyApp") {
-		t.Fatalf("activities %v: the notify step ran without IDV_NOTIFY_URL", started)
-	}
 }
 
 // The "decision webhook or poll delay" timer is cancelled when the decision

@@ -3,10 +3,12 @@
 // user store) and writes each run's event history as JSON, for the replay
 // tests in package workflows:
 //
-//	go run ./cmd/recordhistories -out testdata/histories/v5-generation-1
+//	go run ./cmd/recordhistories -out testdata/histories/v1.0
 //
-// Record a new set whenever the workflow's commands change, and keep the old
-// sets: every committed history must still replay (docs/extending.md).
+// The 1.0 set is recorded once, from the 1.0 code: every later change to
+// the workflows must replay it (behind workflow.GetVersion, or shipped as
+// a new Worker Deployment version; docs/extending.md). A scenario added
+// later is recorded into a folder of its own, beside v1.0.
 package main
 
 import (
@@ -66,10 +68,10 @@ func record(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// Onboarding runs close a second after their last step; the review
+	// Onboarding runs close five seconds after their last step; the review
 	// gate holds declines, so one scenario records a person's answer.
 	st, err := testkit.Start(ctx, testkit.Options{Workflow: timings(),
-		Env: map[string]string{"IDV_ONBOARDING_IDLE": "1s", "IDV_REVIEW_STATUSES": "declined"}})
+		Env: map[string]string{"IDV_ONBOARDING_IDLE": "5s", "IDV_REVIEW_STATUSES": "declined"}})
 	if err != nil {
 		return err
 	}
@@ -245,7 +247,9 @@ var scenarios = []scenario{
 		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "approved", t0)); err != nil {
 			return "", err
 		}
-		time.Sleep(500 * time.Millisecond)
+		// The decline comes once the approval's run idles: its idle timer
+		// is cancelled by the change, as in a user's life.
+		time.Sleep(2 * time.Second)
 		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "declined", t0.Add(time.Hour))); err != nil {
 			return "", err
 		}

@@ -12,19 +12,18 @@ import (
 )
 
 // The counts of recorded histories, read off by hand: the one-decision
-// session before generation 1 (25 events: 2 markers, 4 upserts of which
-// GetVersion's is not billed, a poll timer started and cancelled) and after it (19 events), and an onboarding
-// run of two changes with a review (12 actions in commands and signals,
-// and the accepted review Update).
+// session (19 events: the config's side-effect marker, the search
+// attributes in one upsert, no poll timer for a decision that came with
+// the start), and an onboarding run of two changes with a review (12
+// actions in commands and signals, and the accepted review Update).
 func TestOfRecordedHistories(t *testing.T) {
 	for _, tc := range []struct {
 		file                   string
 		events, actions, tasks int
 		markers                map[string]int
 	}{
-		{"v4-onboarding/veriff-approved.json", 25, 10, 3, map[string]int{"SideEffect": 1, "Version": 1}},
-		{"v5-generation-1/veriff-approved.json", 19, 6, 3, map[string]int{"SideEffect": 1}},
-		{"v5-generation-1/onboarding-approved-then-declined-reviewed.json", 39, 13, 6, map[string]int{"SideEffect": 1, "LocalActivity": 2}},
+		{"v1.0/veriff-approved.json", 19, 6, 3, map[string]int{"SideEffect": 1}},
+		{"v1.0/onboarding-approved-then-declined-reviewed.json", 39, 13, 6, map[string]int{"SideEffect": 1, "LocalActivity": 2}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "histories", tc.file))

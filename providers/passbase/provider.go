@@ -36,14 +36,6 @@ func (Provider) NewConfig() providers.Config { return &Config{} }
 // Parse implements providers.Provider: parsing needs no credentials.
 func (Provider) Parse(body []byte) (workflows.Event, error) { return (&Webhooks{}).Parse(body) }
 
-// LegacyRules implements providers.Legacy: before runs recorded their
-// rules, a decision awaited the processed event and the identity was
-// fetched, with the identity key standing in for the user id. These are
-// frozen: they describe what those runs did, whatever Rules says now.
-func (Provider) LegacyRules(workflows.Config) workflows.Rules {
-	return workflows.Rules{AwaitsProcessed: true, FetchesDetails: true, FallbackUserIDSource: "identity_key"}
-}
-
 // Config is the Passbase part of a binary's environment. One API key: a
 // Passbase project has one, and several webhook secrets are accepted (a
 // rotation, or several projects' webhooks to one receiver).

@@ -11,7 +11,6 @@ import (
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
-	"github.com/idvflow/idvflow/workflows"
 )
 
 // All is every provider, in the order messages list them.
@@ -22,11 +21,6 @@ func All() providers.Registry {
 	}
 }
 
-// LegacyRules gives runs recorded before the workflow recorded its rules
-// the rules they ran with (workflows.Verification.Legacy).
-func LegacyRules(recorded workflows.Config) map[string]workflows.Rules {
-	return All().LegacyRules(recorded)
-}
 
 // Load reads every provider's configuration from lookup.
 func Load(ctx context.Context, lookup envconfig.Lookuper) (providers.Configs, error) {

@@ -2,7 +2,6 @@ package veriff
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -29,19 +28,6 @@ func (Provider) NewConfig() providers.Config { return &Config{} }
 
 // Parse implements providers.Provider: parsing needs no credentials.
 func (Provider) Parse(body []byte) (workflows.Event, error) { return (&Webhooks{}).Parse(body) }
-
-// LegacyRules implements providers.Legacy: before runs recorded their
-// rules, a decision awaited the 7002 event only with the recorded
-// IDV_VERIFF_AWAIT_SUBMITTED.
-func (Provider) LegacyRules(recorded workflows.Config) workflows.Rules {
-	var old struct {
-		AwaitSubmitted bool `json:"veriff_await_submitted"`
-	}
-	// A config that is not JSON was not recorded by an old run: the
-	// setting's default, off.
-	_ = json.Unmarshal(recorded.Recorded(), &old)
-	return workflows.Rules{AwaitsProcessed: old.AwaitSubmitted}
-}
 
 // Webhooks implements providers.Config: every configured integration's
 // webhooks.

@@ -73,7 +73,6 @@ var Skipping = Timing{
 		SessionExpiry:     24 * time.Hour,
 		LateEventWindow:   2 * time.Hour,
 		ActivityTimeout:   time.Minute,
-		Handoff:           true,
 	},
 	Base:        time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC),
 	StartUnit:   time.Minute,
