@@ -39,19 +39,19 @@ type session struct {
 	interval   time.Duration // the next wait between polls
 	lateUntil  time.Time     // end of the late-event window, once it began
 
-	failing      string         // why the session failed, while the error is not yet written
-	tried        *Event         // the decision being applied, until it is
-	unwritten    []Event        // decisions received and not yet written to the store
+	failing   string  // why the session failed, while the error is not yet written
+	tried     *Event  // the decision being applied, until it is
+	unwritten []Event // decisions received and not yet written to the store
 
 	userID, userIDSource string
 	status               Status
 	reason               string
 
-	signals        int // signals this run received, repeats included
-	pollsThisRun   int
-	nextStep       string
-	nextStepAt     time.Time
-	unsetAttrs     []keyword // search attributes not written yet (upsert)
+	signals      int // signals this run received, repeats included
+	pollsThisRun int
+	nextStep     string
+	nextStepAt   time.Time
+	unsetAttrs   []keyword // search attributes not written yet (upsert)
 }
 
 func newSession(ctx workflow.Context, in Input, cfg Config) *session {
@@ -413,7 +413,7 @@ func (s *session) state() (SessionState, error) {
 		UserID: s.userID, UserIDSource: s.userIDSource,
 		Status: s.status, Reason: s.reason, Processed: s.processed,
 		Milestones: append([]Milestone{}, s.milestones...), Polls: s.polls,
-		NextStep:    s.nextStep, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
+		NextStep: s.nextStep, StartedAt: s.startedAt, ExpiresAt: s.expiresAt,
 	}
 	if s.latest != nil {
 		st.Decision = s.latest.Decision

@@ -25,7 +25,6 @@ import (
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/testkit/schedules"
 
-
 	_ "github.com/idvflow/idvflow/activities/userstore/drivers" // the store's SQL drivers
 
 	"go.temporal.io/sdk/temporal"

@@ -21,7 +21,6 @@ func All() providers.Registry {
 	}
 }
 
-
 // Load reads every provider's configuration from lookup.
 func Load(ctx context.Context, lookup envconfig.Lookuper) (providers.Configs, error) {
 	cs, errs := providers.Load(ctx, All(), lookup)
