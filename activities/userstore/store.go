@@ -223,7 +223,7 @@ func parseURL(databaseURL string) (driver, dsn string, dialect goose.Dialect, er
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
 		if path == "" {
-			return "", "", "", fmt.Errorf("database url %q: sqlite needs a file path or :memory:", databaseURL)
+			return "", "", "", fmt.Errorf("database url %q: sqlite needs a file path (or :memory: for a database in memory)", databaseURL)
 		}
 		if path == ":memory:" {
 			path = "file::memory:"
@@ -483,7 +483,10 @@ func (s *Store) applyDecision(ctx context.Context, tx *sql.Tx, c Change) (Outcom
 	if errors.Is(err, sql.ErrNoRows) {
 		st := record.NewState(c.orderKey())
 		shown, latest := keyArgs(st.Shown()), keyArgs(st.Latest)
-		res, err := tx.ExecContext(ctx, `
+		// err is the outer one: the read of the row another transaction
+		// created below must be what the check after this block sees.
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, `
 INSERT INTO users (user_id, updated_at_us, `+recordColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (user_id) DO NOTHING`,
 			append(append([]any{c.UserID, micros(s.now())}, shown...), latest...)...)
