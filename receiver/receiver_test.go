@@ -26,7 +26,6 @@ import (
 	"github.com/idvflow/idvflow/internal/telemetry"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/veriff"
-	veriffp "github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -454,7 +453,7 @@ func TestInFlightBound(t *testing.T) {
 	}
 }
 
-func hmacHex(secret, body string) string { return veriffp.Sign([]byte(secret), []byte(body)) }
+func hmacHex(secret, body string) string { return veriff.Sign([]byte(secret), []byte(body)) }
 
 // TestCountersPerOutcome shows idv_webhooks_total moving for each outcome
 // the receiver decides (duplicates are counted by the session that sees

@@ -5,13 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +28,6 @@ import (
 
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/httpapi"
-	"github.com/idvflow/idvflow/activities/notify"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/emulator"
 	"github.com/idvflow/idvflow/workflows"
@@ -441,57 +435,6 @@ func TestStateQuery(t *testing.T) {
 		st.Status != workflows.StatusApproved || st.NextStep != "absorb late events" || st.NextStepAt == nil {
 		t.Fatalf("state %+v", st)
 	}
-}
-
-// appInbox is the team's app: it verifies each notification as a Standard
-// Webhooks library would and keeps the accepted ones.
-type appInbox struct {
-	mu       sync.Mutex
-	failures int // answer 503 this many times first
-	attempts map[string]int
-	accepted []struct {
-		ID   string
-		Data activities.Notification
-	}
-}
-
-func (h *harness) notifyTo(t *testing.T, failures int) *appInbox {
-	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	key, _ := notify.ParseSecret(secret)
-	in := &appInbox{failures: failures, attempts: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		id, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
-		tsn, _ := strconv.ParseInt(ts, 10, 64)
-		if r.Header.Get("webhook-signature") != notify.Sign(key, id, tsn, body) {
-			w.WriteHeader(http.StatusUnauthorized)
-			t.Errorf("bad signature on %s", id)
-			return
-		}
-		in.mu.Lock()
-		defer in.mu.Unlock()
-		in.attempts[id]++
-		if in.failures > 0 {
-			in.failures--
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		var msg struct {
-			Type string                  `json:"type"`
-			Data activities.Notification `json:"data"`
-		}
-		if err := json.Unmarshal(body, &msg); err != nil || msg.Type != activities.NotificationType {
-			t.Errorf("body %s", body)
-		}
-		in.accepted = append(in.accepted, struct {
-			ID   string
-			Data activities.Notification
-		}{id, msg.Data})
-	}))
-	t.Cleanup(srv.Close)
-	// No retries in the HTTP client: Temporal's activity retry does them.
-	h.acts.Notify = notify.New(srv.URL, key, httpapi.NewClient(httpapi.Options{RetryMax: -1}))
-	return in
 }
 
 // The "decision webhook or poll delay" timer is cancelled when the decision

@@ -140,7 +140,7 @@ func (c *Config) Validate() []error {
 			continue
 		}
 		if other, dup := seen[in.APIKey]; dup {
-			errs = append(errs, fmt.Errorf("Veriff integrations %q and %q have the same API key", other, in.Name))
+			errs = append(errs, fmt.Errorf("the Veriff integrations %q and %q have the same API key", other, in.Name))
 		}
 		seen[in.APIKey] = in.Name
 		key, secretsVar := in.Vars()

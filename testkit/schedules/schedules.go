@@ -553,11 +553,11 @@ func (s Session) ProviderState(emu *emulator.Emulator, user string, at time.Time
 
 // Entry is what the user's record shows of a decision.
 type Entry struct {
-	At                                 time.Time
-	Rank                               int
-	Status, Provider, Session, Code    string
-	Reason, Source                     string
-	sessionEnd, looseReason, hasReason bool
+	At                              time.Time
+	Rank                            int
+	Status, Provider, Session, Code string
+	Reason, Source                  string
+	sessionEnd, looseReason         bool
 }
 
 // after is R2/R3's order: later order time, then higher rank, then the
@@ -886,14 +886,6 @@ func Model(sc Schedule) Result {
 		res.screening = top.status
 	}
 	return res
-}
-
-func derefs(ds []*Entry) []Entry {
-	out := make([]Entry, len(ds))
-	for i, d := range ds {
-		out[i] = *d
-	}
-	return out
 }
 
 // Users reads the store.
