@@ -255,7 +255,21 @@ func redactURL(u string) string {
 	return "…"
 }
 
+// releaseSchema is the goose version of the 1.0 schema (migrations/*/),
+// the first migration of every database 1.0 writes. The development builds
+// before 1.0 numbered theirs 1 to 8.
+const releaseSchema = 20261207000000
+
+// ErrPreRelease is Open's answer for a database that a development build
+// of idvflow wrote before 1.0.
+var ErrPreRelease = errors.New("this database was written by a development build of idvflow from before 1.0, whose schema 1.0 does not migrate: " +
+	"point IDV_DATABASE_URL at a new, empty database (for go run ./cmd/dev, remove its data dir, ./.idvflow by default, or pick another with -data-dir); " +
+	"nothing in it was changed")
+
 func (s *Store) migrate(ctx context.Context) error {
+	if err := s.refusePreRelease(ctx); err != nil {
+		return err
+	}
 	dir := "migrations/sqlite"
 	if s.dialect == goose.DialectPostgres {
 		dir = "migrations/postgres"
@@ -264,12 +278,51 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(s.dialect, s.db, sub, goose.WithGoMigrations(s.relog(), s.handedBefore()))
+	p, err := goose.NewProvider(s.dialect, s.db, sub)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate user store: %w", err)
+	}
+	return nil
+}
+
+// refusePreRelease returns ErrPreRelease, with the versions it found, for
+// a database whose goose table records a migration of a development build
+// before 1.0: its rows were written under rules 1.0 does not migrate, and
+// goose, which knows only the 1.0 schema, would otherwise take the
+// database as newer and leave it as it is.
+func (s *Store) refusePreRelease(ctx context.Context) error {
+	tables := `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'goose_db_version'`
+	if s.dialect == goose.DialectSQLite3 {
+		tables = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, tables).Scan(&n); err != nil {
+		return fmt.Errorf("migrate user store: look for goose's table: %w", err)
+	}
+	if n == 0 {
+		return nil // a new database
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT version_id FROM goose_db_version WHERE version_id > 0 AND version_id < $1 ORDER BY version_id`, releaseSchema)
+	if err != nil {
+		return fmt.Errorf("migrate user store: read goose's versions: %w", err)
+	}
+	defer rows.Close()
+	var old []string
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("migrate user store: read goose's versions: %w", err)
+		}
+		old = append(old, fmt.Sprint(v))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate user store: read goose's versions: %w", err)
+	}
+	if len(old) > 0 {
+		return fmt.Errorf("%w (its schema versions: %s)", ErrPreRelease, strings.Join(old, ", "))
 	}
 	return nil
 }

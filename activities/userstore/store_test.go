@@ -478,60 +478,68 @@ func TestR6ScreeningStatusesCompareAsBytes(t *testing.T) {
 	}
 }
 
-// The verdict migration (00003) on rows written under the old rule: a user
-// approved in one session whose later session expired showed "expired";
-// after it they show the approval, with the expiry as the latest session,
-// and the sessions remember their greatest decision.
-func TestMigrationToVerdicts(t *testing.T) {
+
+// A database a development build wrote before 1.0 (goose versions 1 to 8)
+// is refused at start with what it is and what to do, and left as it is:
+// 1.0 migrates no pre-release schema, not even half-way.
+func TestOpenRefusesADatabaseOfADevelopmentBuild(t *testing.T) {
 	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
 	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
 		urls["postgres"] = postgresSchema(t, pg)
 	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	for name, dbURL := range urls {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := userstore.MigrateTo(ctx, dbURL, 2)
+			driver, dsn := "pgx", dbURL
+			if name == "sqlite" {
+				driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite:")
+			}
+			db, err := sql.Open(driver, dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer db.Close()
+			// What a pre-1.0 build left: goose's table at version 8, a
+			// users table of its own shape.
 			for _, q := range []string{
-				`INSERT INTO users (user_id, status, provider, session_id, user_id_source, decided_at_us, decision_rank, reason_code, reason, updated_at_us)
-				 VALUES ('m1', 'expired', 'veriff', 's2', 'vendorData', ` + fmt.Sprint(t0+2000) + `, 3, '', 'no final decision before IDV_SESSION_EXPIRY', 0),
-				        ('m2', 'review', 'veriff', 's3', 'vendorData', ` + fmt.Sprint(t0) + `, 1, '', '', 0)`,
-				`INSERT INTO user_changes (change_key, user_id, kind, status, provider, session_id, decided_at_us, reason_code, reason, applied_at_us)
-				 VALUES ('k1', 'm1', 'decision', 'approved', 'veriff', 's1', ` + fmt.Sprint(t0+1000) + `, '', '', 0),
-				        ('k2', 'm1', 'decision', 'expired', 'veriff', 's2', ` + fmt.Sprint(t0+2000) + `, '', 'no final decision before IDV_SESSION_EXPIRY', 0),
-				        ('k3', 'm2', 'decision', 'review', 'veriff', 's3', ` + fmt.Sprint(t0) + `, '', '', 0)`,
-				`INSERT INTO sessions (provider, session_id, began_at_us) VALUES ('veriff', 's1', ` + fmt.Sprint(t0) + `), ('veriff', 's2', ` + fmt.Sprint(t0+1500) + `)`,
+				`CREATE TABLE goose_db_version (id BIGINT PRIMARY KEY, version_id BIGINT NOT NULL, is_applied BOOLEAN NOT NULL)`,
+				`INSERT INTO goose_db_version (id, version_id, is_applied) VALUES (1, 0, true), (2, 1, true), (3, 2, true), (4, 3, true), (5, 8, true)`,
+				`CREATE TABLE users (user_id TEXT PRIMARY KEY, status TEXT NOT NULL)`,
 			} {
 				if _, err := db.ExecContext(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-			db.Close()
 			s, err := userstore.Open(ctx, dbURL)
-			if err != nil {
-				t.Fatal(err)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open took a database written before 1.0")
 			}
-			defer s.Close()
-			u := mustGet(t, s, "m1")
-			if u.Status != "approved" || u.SessionID != "s1" || u.LatestSession.Status != "expired" || u.LatestSession.SessionID != "s2" {
-				t.Fatalf("m1 after the migration: status %s of %s, latest %+v", u.Status, u.SessionID, u.LatestSession)
+			if !errors.Is(err, userstore.ErrPreRelease) || !strings.Contains(err.Error(), "1, 2, 3, 8") ||
+				!strings.Contains(err.Error(), "IDV_DATABASE_URL") || !strings.Contains(err.Error(), "./.idvflow") {
+				t.Fatalf("error %q: want ErrPreRelease naming the versions found and what to do", err)
 			}
-			if u := mustGet(t, s, "m2"); u.Status != "review" || u.LatestSession.Status != "review" {
-				t.Fatalf("m2 after the migration: %+v", u)
+			var versions int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version`).Scan(&versions); err != nil || versions != 5 {
+				t.Fatalf("goose's table has %d rows (%v) after the refusal, want the 5 it had", versions, err)
 			}
-			// s1's greatest decision came from its history: s1's own end
-			// is ordered at its approval, not at when it began.
-			got := mustApply(t, s, userstore.Change{UserID: "m1", Kind: userstore.KindDecision, Status: "expired",
-				Provider: "veriff", SessionID: "s1", SessionEnd: true, Reason: "r"}, userstore.Stale)
-			if !got.At.Equal(time.UnixMicro(t0 + 1000).UTC()) {
-				t.Fatalf("s1's end at %s, want at its approval", got.At)
-			}
-			if u := mustGet(t, s, "m1"); u.Status != "approved" {
-				t.Fatalf("m1: %s", u.Status)
+			if _, err := db.ExecContext(ctx, `SELECT user_id FROM change_log`); err == nil {
+				t.Fatal("the refused database got 1.0's tables")
 			}
 		})
+	}
+}
+
+// A 1.0 database opens again as it was: its rows are kept, and a repeat
+// of a change it took is a duplicate.
+func TestOpenAgainKeepsTheRows(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
+	for _, want := range []userstore.Outcome{userstore.Applied, userstore.Duplicate} {
+		s, err := userstore.Open(context.Background(), dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustApply(t, s, decision("u-twice", "s1", "approved", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)), want)
+		s.Close()
 	}
 }
