@@ -13,6 +13,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -543,4 +544,221 @@ func waitingDryRun(t *testing.T, st *testkit.Stack, n int) admin.DryRunView {
 		call(t, http.MethodPost, st.Admin.URL+"/v1/operations", admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, DryRun: true}, &dry)
 	}
 	return dry
+}
+
+// A Veriff session that got a non-final decision (resubmission_requested:
+// R1, "the run waits for the next decision") and whose final decision
+// webhook was then lost in an outage waits, open, for that decision; the
+// provider's API has it. The outage runbook's listing (state=waiting)
+// finds it, and so the bulk resync's dry run reaches it, though
+// visibility's IdvStatus is the non-final status.
+func TestOperateListsWaitingAfterANonFinalDecision(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	session, attempt, user := sim.NewUUID(), sim.NewUUID(), "resubmitted-user"
+	decided := time.Now().Add(-time.Minute).UTC()
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(session, attempt, user, "resubmission_requested", decided))); c != http.StatusOK {
+		t.Fatalf("decision: %d", c)
+	}
+	waitUser(t, st, user, "resubmission_requested", 30*time.Second)
+	final, _ := json.Marshal(veriff.Verification(session, sim.NewUUID(), user, "approved", decided.Add(30*time.Second)))
+	st.Emulator.Put(veriff.Name, session, final) // the lost webhook's decision, at the API
+
+	var dry admin.DryRunView
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+			admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, OlderThan: "1s", DryRun: true}, &dry); code != http.StatusOK {
+			t.Fatalf("dry run: %d", code)
+		}
+		if dry.Count == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	var listed struct{ Sessions []operator.Session }
+	call(t, http.MethodGet, st.Admin.URL+"/v1/sessions?state=polling", nil, &listed)
+	if s := status(t, st.Temporal.GetDefaultClient(), workflows.WorkflowID(veriff.Name, session)); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("the session must still be open, waiting for its final decision: %s", s)
+	}
+	if dry.Count != 1 {
+		t.Fatalf("a session open and waiting for its final decision is not in the waiting dry run (%d listed; polling lists %d): a bulk resync after the outage leaves it", dry.Count, len(listed.Sessions))
+	}
+}
+
+// The same confirmed bulk request sent twice while the operation runs is
+// one operation (the id is the token): the second answers 200 with its
+// progress, not 202 as a new start (the SDK returns the running workflow
+// without an error) nor, once the operation has made progress, 409 (the
+// selection has changed), and the audit trail holds one "started" record.
+func TestOperateRepeatedBulkStartIsOneOperationStartedOnce(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	for i := range 3 {
+		lostDecision(t, st, fmt.Sprintf("rep-%d", i))
+	}
+	dry := waitingDryRun(t, st, 3)
+	req := admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm, RatePerSecond: 1}
+	var first, second admin.OperationView
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &first); code != http.StatusAccepted {
+		t.Fatalf("start: %d", code)
+	}
+	// The operator's retry, once the operation has done some of its work
+	// (so the selection is not what it was confirmed on any more).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var p admin.OperationView
+		if call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+first.ID, nil, &p); p.Done >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the operation did no work")
+		}
+	}
+	code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations", req, &second)
+	starts := 0
+	for _, a := range auditOf(t, st, "operation="+first.ID) {
+		if a.Action == "bulk-resync" && a.Outcome == "started" {
+			starts++
+		}
+	}
+	if second.ID != first.ID {
+		t.Fatalf("second request started another operation: %s, %s", first.ID, second.ID)
+	}
+	if starts != 1 || code != http.StatusOK {
+		t.Fatalf("one operation, but the repeat answered %d (want 200 with its progress) and the audit trail holds %d \"started\" records", code, starts)
+	}
+}
+
+// listedBy says whether GET /v1/sessions?query lists session now.
+func listedBy(t *testing.T, st *testkit.Stack, query, session string) bool {
+	t.Helper()
+	var out struct{ Sessions []operator.Session }
+	if code := call(t, http.MethodGet, st.Admin.URL+"/v1/sessions?"+query, nil, &out); code != http.StatusOK {
+		t.Fatalf("sessions?%s: %d", query, code)
+	}
+	for _, s := range out.Sessions {
+		if s.SessionID == session {
+			return true
+		}
+	}
+	return false
+}
+
+// A session reset past its first workflow task (the bad-deploy runbook's
+// reset by build id goes back to the first task the bad build completed)
+// has a new open run whose visibility StartTime is the reset, and an old
+// run closed as Terminated, not ContinuedAsNew. "waiting older than X"
+// asks visibility for StartTime < cutoff; the session, waiting since long
+// before the cutoff (its state query says so), stays in the listing, and
+// in the outage runbook's bulk resync, though X has not passed since the
+// reset.
+func TestOperateResetSessionStaysInWaitingOlderThan(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	tc := st.Temporal.GetDefaultClient()
+	ctx := context.Background()
+	session, attempt, user := sim.NewUUID(), sim.NewUUID(), "reset-user"
+	began := time.Now()
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(session, attempt, user, veriff.Started))); c != http.StatusOK {
+		t.Fatalf("started: %d", c)
+	}
+	time.Sleep(time.Second)
+	if c := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(session, attempt, user, veriff.Submitted))); c != http.StatusOK {
+		t.Fatalf("submitted: %d", c)
+	}
+	wid := workflows.WorkflowID(veriff.Name, session)
+	// Wait until the session is 12s old: waiting older than 10s lists it.
+	time.Sleep(time.Until(began.Add(12 * time.Second)))
+	var before struct{ Sessions []operator.Session }
+	waitListed(t, st, "state=waiting&older_than=10s", session, &before)
+
+	// Reset to the run's last completed workflow task (as a reset by build
+	// id does when the bad build completed a later task than the first).
+	d, err := tc.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	it := tc.GetWorkflowHistory(ctx, wid, d.GetWorkflowExecutionInfo().GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			last = ev.GetEventId()
+		}
+	}
+	resp, err := tc.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: st.Temporal.GetDefaultNamespace(), WorkflowExecution: d.GetWorkflowExecutionInfo().GetExecution(),
+		Reason: "bad deploy", WorkflowTaskFinishEventId: last, RequestId: "reset-" + session,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resetAt := time.Now()
+	// The session is still open and waiting; its state says since when.
+	var view struct{ Sessions []operator.Session }
+	listed := false
+	for time.Since(resetAt) < 6*time.Second && !listed {
+		time.Sleep(500 * time.Millisecond)
+		listed = listedBy(t, st, "state=waiting&older_than=10s", session)
+	}
+	call(t, http.MethodGet, st.Admin.URL+"/v1/sessions?state=waiting", nil, &view)
+	var startedAt time.Time
+	for _, s := range view.Sessions {
+		if s.SessionID == session {
+			startedAt = s.StartedAt
+		}
+	}
+	if s := status(t, tc, wid); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("session after reset: %s", s)
+	}
+	var dry admin.DryRunView
+	call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, OlderThan: "10s", DryRun: true}, &dry)
+	if !listed {
+		t.Fatalf("session began %s ago (at %s; its state query: started %s), open and waiting after a reset (run %s), is not listed by state=waiting&older_than=10s (listed before the reset); the bulk dry run finds %d sessions",
+			time.Since(began).Round(time.Second), began.UTC().Format(time.RFC3339), startedAt.Format(time.RFC3339), resp.GetRunId(), dry.Count)
+	}
+}
+
+// Cancelling an operation that has already completed changes nothing and
+// answers its state. Server v1.32.1 answers RequestCancelWorkflowExecution
+// on a closed run with success (a no-op, "the request to cancel this
+// workflow is a success even if the target workflow has already
+// finished"); still no "cancel … requested" record goes to the audit trail
+// for an operation nothing can cancel any more, nor one for each repeat.
+func TestOperateCancelOfACompletedOperationLeavesNoRecord(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = 24 * time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	lostDecision(t, st, "cancel-closed-user")
+	dry := waitingDryRun(t, st, 1)
+	var op admin.OperationView
+	if code := call(t, http.MethodPost, st.Admin.URL+"/v1/operations",
+		admin.OperationRequest{Action: operator.ActionResync, State: operator.StateWaiting, Confirm: dry.Confirm}, &op); code != http.StatusAccepted {
+		t.Fatalf("start: %d", code)
+	}
+	for deadline := time.Now().Add(30 * time.Second); op.State != operator.OperationCompleted; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("operation: %+v", op)
+		}
+		call(t, http.MethodGet, st.Admin.URL+"/v1/operations/"+op.ID, nil, &op)
+	}
+	codes := []int{}
+	for range 2 {
+		var after admin.OperationView
+		codes = append(codes, call(t, http.MethodPost, st.Admin.URL+"/v1/operations/"+op.ID+"/cancel", nil, &after))
+	}
+	var records []admin.ActionView
+	for _, a := range auditOf(t, st, "operation="+op.ID) {
+		if a.Action == "cancel" {
+			records = append(records, a)
+		}
+	}
+	if len(records) != 0 {
+		t.Fatalf("cancel of a completed operation answered %v, and the audit trail holds %d cancel records: %+v", codes, len(records), records)
+	}
 }

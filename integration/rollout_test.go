@@ -177,6 +177,30 @@ func rollout(t *testing.T, rs rolloutStack, users, sessions [3]string) {
 	}
 }
 
+// startBuild starts, in this process, the versioned worker of build,
+// whose plan holds review for the review gate; wrap, if not nil, wraps its
+// hand-over.
+func startBuild(t *testing.T, st *testkit.Stack, c client.Client, build string, review []string, wrap func(activities.Onboarder) activities.Onboarder) {
+	cfg := worker.Config{
+		TaskQueue: testkit.TaskQueue, NotifyURL: st.App.URL, ReviewStatuses: review, OnboardingIdle: 2 * time.Second,
+		Deployment: rolloutDeployment, BuildID: build, StopTimeout: time.Second,
+	}
+	acts := *st.Activities
+	var hand activities.Onboarder = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue}
+	if wrap != nil {
+		hand = wrap(hand)
+	}
+	acts.Onboarding = hand
+	wf := st.Workflow
+	wf.Onboarding = cfg.Plan() // this build's steps
+	w := sdkworker.New(c, testkit.TaskQueue, cfg.WorkerOptions())
+	worker.Register(w, &acts, wf)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+}
+
 // TestVersionedRollout is the rollout with both builds' workers in this
 // process, on the in-process server.
 func TestVersionedRollout(t *testing.T) {
@@ -187,22 +211,7 @@ func TestVersionedRollout(t *testing.T) {
 	t.Cleanup(st.Close)
 	c := st.Temporal.GetDefaultClient()
 	rs := rolloutStack{c: c,
-		startVersion: func(build string, review []string) {
-			cfg := worker.Config{
-				TaskQueue: testkit.TaskQueue, NotifyURL: st.App.URL, ReviewStatuses: review, OnboardingIdle: 2 * time.Second,
-				Deployment: rolloutDeployment, BuildID: build, StopTimeout: time.Second,
-			}
-			acts := *st.Activities
-			acts.Onboarding = onboarding.Starter{Client: c, TaskQueue: testkit.TaskQueue}
-			wf := st.Workflow
-			wf.Onboarding = cfg.Plan() // this build's steps
-			w := sdkworker.New(c, testkit.TaskQueue, cfg.WorkerOptions())
-			worker.Register(w, &acts, wf)
-			if err := w.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(w.Stop)
-		},
+		startVersion: func(build string, review []string) { startBuild(t, st, c, build, review, nil) },
 		approve: func(user, sessionID string) {
 			t.Helper()
 			st.Emulator.Put(veriff.Name, sessionID, nil)
@@ -314,4 +323,71 @@ func TestClusterRollout(t *testing.T) {
 		sessions[i] = fmt.Sprintf("%08x-0000-4000-8000-%012d", stamp, i+1) // a Veriff session id is a UUID
 	}
 	rollout(t, rs, users, sessions)
+}
+
+// heldHand is a build's hand-over, held inside its UpdateUser attempt until
+// released: an activity that v1 took before v2 became current and that
+// finishes after (a slow commit, a store that answers late).
+type heldHand struct {
+	inner   activities.Onboarder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *heldHand) Hand(ctx context.Context, userRef string, c onboarding.Change) error {
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	<-h.release
+	return h.inner.Hand(ctx, userRef, c)
+}
+
+// docs/production.md: an onboarding run is pinned to the version it
+// started on, so "a change's steps run as the build that took the change
+// promised": old runs finish as v1 promised, new runs take v2.
+//
+// The plan comes from the build that runs the onboarding's first task, not
+// from whichever worker ran the session's UpdateUser. An UpdateUser
+// attempt v1 took just before v2 became current starts the onboarding run
+// after: the run is pinned to v2 (the current version when its first task
+// is dispatched) and runs v2's plan. Here v2's plan holds approvals for
+// review, v1's does not: the v2 run holds the approval at the gate v2
+// promised and notifies the app of nothing.
+func TestOnboardingRunsThePlanOfTheBuildItIsPinnedTo(t *testing.T) {
+	st, err := testkit.Start(context.Background(), testkit.Options{Workflow: onboardingFlow(), T: t, NoWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	c := st.Temporal.GetDefaultClient()
+	held := &heldHand{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	startBuild(t, st, c, "v1", nil, func(o activities.Onboarder) activities.Onboarder { held.inner = o; return held })
+	setCurrent(t, c, "v1")
+
+	user, sessionID := "user-plan-build", "0a0f0f0f-0000-4000-8000-0000000000b1"
+	st.Emulator.Put(veriff.Name, sessionID, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
+		t.Fatalf("approval: %d", code)
+	}
+	select {
+	case <-held.entered: // v1's UpdateUser committed and is handing over
+	case <-time.After(30 * time.Second):
+		t.Fatal("v1 never handed over")
+	}
+	startBuild(t, st, c, "v2", []string{"approved"}, nil)
+	setCurrent(t, c, "v2")
+	close(held.release)
+
+	id := onboarding.WorkflowID(user)
+	waitFor(t, "the user's onboarding", 30*time.Second, func() bool { b, _, err := tryVersionOf(c, id); return err == nil && b != "" })
+	b, _ := versionOf(t, c, id)
+	time.Sleep(2 * time.Second)
+	var ob onboarding.State
+	getJSON(t, st.Admin.URL+"/v1/onboarding/"+user, adminToken, &ob)
+	if b == "v2" && (ob.Waiting != onboarding.StepReview || len(st.Notifications(user)) != 0) {
+		t.Fatalf("the onboarding run is pinned to v2 but ran v1's plan: waiting %q, notifications %d, state %+v; "+
+			"v2 promised the review gate for approvals", ob.Waiting, len(st.Notifications(user)), ob)
+	}
+	t.Logf("onboarding on %s, waiting %q", b, ob.Waiting)
 }

@@ -12,14 +12,15 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Audit of issue 21: a run of generation 1 holds the search attributes it
-// learns (upsert) until its status changes, it starts a timer, or it ends.
-// A webhook that names the user by a better field while the run sleeps on a
-// timer (the one-hour poll delay here) changes the run's user at once, but
-// IdvUserId, which the admin API's SessionsQuery lists a user's sessions by,
-// keeps the old user until the timer fires or a decision wakes the run.
-// Runs of generation 0 upserted it in the workflow task that learned it.
-func TestAudit21UserIDNotHeldWhileTheRunSleeps(t *testing.T) {
+// A run of generation 1 holds the search attributes it learns (upsert)
+// until its status changes, it waits, or it ends. A webhook that names the
+// user by a better field while the run sleeps on a timer (the one-hour poll
+// delay here) changes the run's user at once, and IdvUserId, which the
+// admin API's SessionsQuery lists a user's sessions by, follows within the
+// minute: it does not keep the old user until the timer fires or a
+// decision wakes the run. Runs of generation 0 upserted it in the workflow
+// task that learned it.
+func TestUserIDAttributeIsNotHeldWhileTheRunSleeps(t *testing.T) {
 	h := newHarness(t)
 	start := time.Duration(0)
 	// The session's first webhook names the user only by endUserId; the

@@ -1,7 +1,5 @@
 package admin
 
-// Issue 20 third audit (regressions): the bulk start and its audit record.
-
 import (
 	"bytes"
 	"context"
@@ -95,13 +93,14 @@ func (b *bulkTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
 }
 
-// flakyAudit fails the first audit write, as a database that blips.
-type flakyAudit struct {
+// flakyActions fails the first audit record write, as a database that
+// blips.
+type flakyActions struct {
 	*userstore.Store
 	once sync.Once
 }
 
-func (f *flakyAudit) RecordAction(ctx context.Context, a userstore.Action) error {
+func (f *flakyActions) RecordAction(ctx context.Context, a userstore.Action) error {
 	failed := false
 	f.once.Do(func() { failed = true })
 	if failed {
@@ -114,12 +113,12 @@ func (f *flakyAudit) RecordAction(ctx context.Context, a userstore.Action) error
 // written (the database down) answers 503 though it was done, and done
 // again (every action is idempotent) it is recorded". A bulk start whose
 // "started" record fails answers 503; the operator sends it again, and
-// with the fix's WorkflowIDConflictPolicy FAIL the repeat takes the
-// already-started branch, answers 200 with the progress and writes no
-// record: the operation runs with no "started" in the audit trail, ever.
-func TestAudit20cBulkStartRepeatedAfterAFailedAuditWriteIsRecorded(t *testing.T) {
+// the repeat, though it finds the operation already started
+// (WorkflowIDConflictPolicy FAIL), writes the record: the running
+// operation has one "started" in the audit trail.
+func TestBulkStartRepeatedAfterAFailedRecordWriteIsRecordedOnce(t *testing.T) {
 	st := tempStore(t)
-	audit := &flakyAudit{Store: st}
+	audit := &flakyActions{Store: st}
 	tc := &bulkTemporal{}
 	h := New(nil, nil, "tok", slog.New(slog.DiscardHandler)).
 		WithOps(Ops{Operator: &operator.Operator{Temporal: tc, TaskQueue: "q", Log: slog.New(slog.DiscardHandler)}, Store: audit,
