@@ -478,7 +478,6 @@ func TestR6ScreeningStatusesCompareAsBytes(t *testing.T) {
 	}
 }
 
-
 // A database a development build wrote before 1.0 (goose versions 1 to 8)
 // is refused at start with what it is and what to do, and left as it is:
 // 1.0 migrates no pre-release schema, not even half-way.

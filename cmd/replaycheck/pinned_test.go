@@ -19,18 +19,13 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Audit: README "Versioned": OnboardingWorkflow is "pinned to the version
-// it started on ... a change's steps run as the build that took the change
-// promised (a new step, a reordered one), with no patch"; README "Before
-// every deploy, replay the histories that are live in your namespace
-// against the new code ... exits non-zero".
-//
-// A run pinned to build v1 never runs another build's code, yet the
-// replay check (default query: every OnboardingWorkflow) replays it
-// against the new build and reports it NON-DETERMINISTIC: the very change
-// pinning exists to allow without a patch fails the step "before every
-// deploy", for as long as any v1 run is open.
-func TestAuditPinnedRunsAreNotReportedAgainstAnotherBuild(t *testing.T) {
+// OnboardingWorkflow is pinned to the Worker Deployment version it started
+// on (docs/production.md): a change's steps run as the build that took the
+// change promised, with no patch. The replay check run before a deploy
+// must therefore not replay a run pinned to another build against the new
+// code: it would report the very change pinning allows as
+// non-deterministic, for as long as any run of the old build is open.
+func TestPinnedRunsAreNotReplayedAgainstAnotherBuild(t *testing.T) {
 	ctx := context.Background()
 	st, err := testkit.Start(ctx, testkit.Options{T: t, NoWorker: true, Workflow: workflows.DefaultConfig()})
 	if err != nil {

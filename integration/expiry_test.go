@@ -1,11 +1,9 @@
 package integration
 
-// Review of a workflow generation 2 that was tried and reverted (it dated
-// a session's expiry by its start event but its poll delay by its first
-// task): a session whose first workflow task runs well after its start
-// event (the worker down, or an operator's retry) must still ask the
-// provider's API before it expires (R8). These failed on that generation;
-// they hold the rule for the next attempt.
+// R8 when a session's first workflow task runs well after its start event
+// (the worker down, or an operator's retry): the session must still ask
+// the provider's API before it expires. A change that dates the expiry by
+// the start event must date the poll delay the same way.
 
 import (
 	"context"
@@ -24,17 +22,17 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// TestAudit20dLateFirstTaskStillPolls: a Veriff "started"
+// A Veriff "started"
 // webhook starts the session (SignalWithStart) while no worker runs; its
 // decision webhook is lost and the provider's API has the approval. The
 // worker comes back 8 s later, with 2 s of the session's 10 s still left
 // and the 3 s poll delay long past. R8: "without one [a decision] for
 // IDV_DECISION_POLL_AFTER it asks the provider's API ... at
-// IDV_SESSION_EXPIRY ... it ends the session expired". Generation 2 dates
-// the expiry by the start event (10 s) but the poll delay by the first task
-// (8 s + 3 s = 11 s), so the run waits until the expiry and marks the user
-// expired without asking the provider once.
-func TestAudit20dLateFirstTaskStillPolls(t *testing.T) {
+// IDV_SESSION_EXPIRY ... it ends the session expired". A run that dated the
+// expiry by the start event (10 s) but the poll delay by its first task
+// (8 s + 3 s = 11 s) would wait until the expiry and mark the user expired
+// without asking the provider once.
+func TestLateFirstTaskStillPollsBeforeExpiry(t *testing.T) {
 	wf := shortSessions()
 	wf.SessionExpiry = 10 * time.Second
 	wf.DecisionPollAfter = 3 * time.Second
@@ -62,15 +60,15 @@ func TestAudit20dLateFirstTaskStillPolls(t *testing.T) {
 	}
 }
 
-// TestAudit20dRetryNearExpiryStillPolls is the same gap reached
-// by the operator's retry this change is for: a Veriff session whose
+// The same holds for a run started by an operator's retry: a Veriff
+// session whose
 // decision webhook is lost fails on its first poll (the API key was wrong:
 // 401, permanent, R8 "ends the session error"); the key is fixed and the
-// operator retries it with 1 s of its 12 s left. The retried run keeps the
-// session's expiry (generation 2) but counts its 2 s poll delay from the
-// retry, so it expires the user without asking the now-working API, which
-// has the approval. Generation 1 polled and found it.
-func TestAudit20dRetryNearExpiryStillPolls(t *testing.T) {
+// operator retries it with 1 s of its 12 s left. A retried run that kept
+// the session's expiry but counted its 2 s poll delay from the retry would
+// expire the user without asking the now-working API, which has the
+// approval: it must poll and find it.
+func TestRetryNearExpiryStillPollsBeforeExpiry(t *testing.T) {
 	wf := shortSessions()
 	wf.SessionExpiry = 12 * time.Second
 	wf.DecisionPollAfter = 2 * time.Second

@@ -12,18 +12,17 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// Audit: admin/admin.go review: "The change id and reviewer name the
-// answer: a retried request is the same Update, taken once" (UpdateID
-// "review/<change>/<outcome>/<reviewer>"). Temporal deduplicates an
-// Update id within one run only. A review that was taken, whose answer the
+// R11's review gate: "the change id and reviewer name the answer: a
+// retried request is the same Update, taken once" (UpdateID
+// "review/<change>/<outcome>/<reviewer>"). Temporal deduplicates an Update
+// id within one run only, so a review that was taken but whose answer the
 // operator did not see (the admin API's 10 s deadline, a dropped
-// connection), is retried after the onboarding continued as new (here:
-// the change passed the gate and its notify step waits for an app that is
-// down, as carried to the next run): the retry is a new Update, the
-// validator refuses it ("no change waits for review") and the admin API
-// answers 409 "that change is not at the gate" for a review that was in
-// fact taken.
-func TestAuditRetriedReviewAfterContinueAsNew(t *testing.T) {
+// connection), retried after the onboarding continued as new (here: the
+// change passed the gate and its notify step waits for an app that is
+// down, as carried to the next run), must be taken as the same answer, not
+// refused as "no change waits for review" (the admin API would answer 409
+// for a review that was in fact taken).
+func TestReviewRetriedAfterContinueAsNewIsTheSameAnswer(t *testing.T) {
 	t0 := time.Date(2026, 10, 9, 9, 0, 0, 0, time.UTC)
 	c := change("c-approved", "approved", t0)
 	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify}, Review: []string{"approved"}, Idle: time.Minute}
