@@ -118,7 +118,7 @@ func TestInterruptStopsCleanly(t *testing.T) {
 func buildDev(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "dev")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/dev")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/dev")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("build cmd/dev: %v", err)

@@ -1,5 +1,3 @@
-// Package docs holds no code: its one test checks that every relative link
-// in README.md and docs/*.md leads somewhere.
 package docs
 
 import (

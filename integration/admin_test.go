@@ -37,7 +37,7 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 	wf := workflows.DefaultConfig()
 	st := startStack(t, wf)
 
-	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "veriff", "decision-approved.seed.json"))
+	body, err := os.ReadFile(filepath.Join("..", "testdata", "veriff", "decision-approved.seed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,3 @@
-// Package integration runs idvflow end to end: a real Temporal server in the
-// test process (temporaltest), the real receiver over HTTP, the real worker,
-// the provider emulator on httptest and a SQLite user store.
 package integration
 
 import (

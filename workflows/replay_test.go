@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/workflows"
 )
 
@@ -31,6 +32,7 @@ func replay(v *workflows.Verification, file string) error {
 	r.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	o := &workflows.Onboarding{}
 	r.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
+	r.RegisterWorkflowWithOptions(operator.OperationWorkflow, workflow.RegisterOptions{Name: operator.WorkflowName})
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }
 

@@ -1,8 +1,9 @@
-// Package loadtest measures idvflow against the engine underneath it, in one
-// run on one server: the bare SignalWithStart ceiling of a Temporal client,
-// the receiver's accepted webhooks per second at the same concurrency, ack
-// latency at constant open-loop rates, end-to-end sessions per second, and
-// memory and goroutines under load. HTTP load is paced by vegeta.
+// The phases, in one run on one server: the bare SignalWithStart ceiling of
+// a Temporal client, the receiver's accepted webhooks per second at the
+// same concurrency, ack latency at constant open-loop rates, end-to-end
+// sessions per second, and memory and goroutines under load. HTTP load is
+// paced by vegeta.
+
 package main
 
 import (

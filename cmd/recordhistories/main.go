@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/errgroup"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
@@ -29,9 +30,11 @@ import (
 
 	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
+	"github.com/idvflow/idvflow/receiver"
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -271,6 +274,55 @@ var scenarios = []scenario{
 				return "", fmt.Errorf("onboarding %s never waited for review of the decline", wid)
 			}
 		}
+	}},
+	{"veriff-continued-as-new", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// The provider repeats itself past the run's signal bound (R10):
+		// the session continues as new, and the new run (the one
+		// recorded) applies the decision with what the last one carried.
+		id, att := sim.NewUUID(), sim.NewUUID()
+		st.Emulator.Put(veriff.Name, id, nil) // the API has no decision: the run waits for the webhook
+		u := "u-" + id[:8]
+		// Signalled straight through the receiver's one Temporal call, by
+		// sixteen senders at once, so all of them come well inside the
+		// session's six seconds; each event of another attempt.
+		c := st.Temporal.GetDefaultClient()
+		var g errgroup.Group
+		for range 16 {
+			g.Go(func() error {
+				for range 2100 / 16 {
+					ev, err := veriff.Provider{}.Parse(veriff.EventBody(id, sim.NewUUID(), u, veriff.Started))
+					if err != nil {
+						return err
+					}
+					ev.ReceivedAt = time.Now().UTC()
+					if err := receiver.SignalWithStart(ctx, c, testkit.TaskQueue, ev); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return "", err
+		}
+		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "approved", t0))
+	}},
+	{"operation-resync", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// A bulk resync of a session whose decision webhook was lost: the
+		// operation asks the provider's API and hands the decision over.
+		id, att := veriffSession(st, "approved", t0)
+		if err := send(ctx, st, veriff.Name, veriff.EventBody(id, att, "u-"+id[:8], veriff.Started)); err != nil {
+			return "", err
+		}
+		req := operator.Request{ID: "record-" + id[:8], Action: operator.ActionResync,
+			Targets: []operator.Target{{Provider: veriff.Name, SessionID: id}}, RatePerSecond: 10}
+		wid := operator.WorkflowID(req.ID)
+		run, err := st.Temporal.GetDefaultClient().ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: testkit.TaskQueue},
+			operator.WorkflowName, req)
+		if err != nil {
+			return "", err
+		}
+		return wid, run.Get(ctx, nil)
 	}},
 	{"passbase-no-decision-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		key := passbaseSession(st, "processing", t0, t0)
