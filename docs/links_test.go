@@ -21,11 +21,11 @@ var inlineCodeRE = regexp.MustCompile("`+[^`]*`+")
 // headingRE matches an ATX heading and captures its text.
 var headingRE = regexp.MustCompile(`^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$`)
 
-// markdownFiles are the files the test reads: README.md and docs/*.md,
+// markdownFiles are the files the test reads: README.md, CHANGELOG.md and docs/*.md,
 // as paths relative to the module root.
 func markdownFiles(t *testing.T, root string) []string {
 	t.Helper()
-	files := []string{"README.md"}
+	files := []string{"README.md", "CHANGELOG.md"}
 	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)

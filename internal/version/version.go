@@ -17,8 +17,8 @@ import (
 )
 
 // Release is the idvflow release this code is, as CHANGELOG.md names it;
-// "-dev" while CHANGELOG.md's newest section is [Unreleased].
-const Release = "1.0.0-dev"
+// "X.Y.Z-dev" once changes wait under [Unreleased] for the next release.
+const Release = "1.0.0"
 
 // Info is what a binary knows of its build.
 type Info struct {

@@ -14,22 +14,27 @@ func TestReleaseIsTheChangelogsNewest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The newest heading is a release (## [X.Y.Z] - date), which Release
-	// names, or [Unreleased], the development toward the next release
-	// (Release "X.Y.Z-dev").
-	m := regexp.MustCompile(`(?m)^## \[([^\]]+)\]`).FindSubmatch(b)
+	// Release names the newest released version (## [X.Y.Z] - date) while
+	// nothing waits under [Unreleased]; once something does, the code is
+	// past that release and Release says so ("X.Y.Z-dev", the next one).
+	text := string(b)
+	m := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$`).FindStringSubmatch(text)
 	if m == nil {
-		t.Fatal("CHANGELOG.md has no version heading")
+		t.Fatal("CHANGELOG.md has no released version (## [X.Y.Z] - YYYY-MM-DD)")
 	}
-	newest := string(m[1])
-	if newest == "Unreleased" {
-		if !strings.HasSuffix(Release, "-dev") {
-			t.Errorf("CHANGELOG.md's newest section is Unreleased, but version.Release is %s (want a -dev version)", Release)
+	unreleased := ""
+	if i := strings.Index(text, "## [Unreleased]"); i >= 0 {
+		rest := text[i+len("## [Unreleased]"):]
+		if j := strings.Index(rest, "\n## ["); j >= 0 {
+			rest = rest[:j]
 		}
-		return
+		unreleased = strings.TrimSpace(rest)
 	}
-	if newest != Release {
-		t.Errorf("CHANGELOG.md's newest release is %s, version.Release is %s", newest, Release)
+	switch {
+	case unreleased == "" && Release != m[1]:
+		t.Errorf("CHANGELOG.md's newest release is %s and nothing is unreleased, but version.Release is %s", m[1], Release)
+	case unreleased != "" && (!strings.HasSuffix(Release, "-dev") || Release <= m[1]):
+		t.Errorf("CHANGELOG.md has unreleased changes after %s, but version.Release is %s (want the next version, -dev)", m[1], Release)
 	}
 }
 
