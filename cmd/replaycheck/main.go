@@ -40,6 +40,7 @@ import (
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -60,9 +61,11 @@ func (c *config) Validate() []error {
 	return append(c.Temporal.Validate(), c.Log.Validate()...)
 }
 
-// defaultQuery is every idvflow run, open or closed: a namespace may hold
+// defaultQuery is every idvflow run, open or closed, of every workflow type
+// the worker registers (worker.RegisterWorkflows): a namespace may hold
 // other services' workflow types, which this code cannot replay.
-var defaultQuery = fmt.Sprintf("WorkflowType=%q OR WorkflowType=%q", workflows.WorkflowName, onboarding.WorkflowName)
+var defaultQuery = fmt.Sprintf("WorkflowType=%q OR WorkflowType=%q OR WorkflowType=%q",
+	workflows.WorkflowName, onboarding.WorkflowName, operator.WorkflowName)
 
 func main() {
 	version.ExitIfAsked("replaycheck")

@@ -289,3 +289,30 @@ func waitActivityDone(t *testing.T, c client.Client, workflowID string) {
 	}
 	t.Fatalf("%s never recorded its activity", workflowID)
 }
+
+// names records the workflow types a registration registers.
+type names []string
+
+func (n *names) RegisterWorkflow(any) { panic("every idvflow workflow is registered under its name") }
+func (n *names) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	*n = append(*n, o.Name)
+}
+func (n *names) RegisterDynamicWorkflow(any, workflow.DynamicRegisterOptions) {
+	panic("idvflow registers no dynamic workflow")
+}
+
+// The default query selects every workflow type the worker runs, so the
+// check before a deploy replays bulk operations as well as sessions and
+// onboarding runs.
+func TestDefaultQueryNamesEveryRegisteredWorkflowType(t *testing.T) {
+	var registered names
+	worker.RegisterWorkflows(&registered, workflows.DefaultConfig())
+	if len(registered) < 3 {
+		t.Fatalf("registered %q", registered)
+	}
+	for _, name := range registered {
+		if !strings.Contains(defaultQuery, fmt.Sprintf("WorkflowType=%q", name)) {
+			t.Errorf("default query %s leaves out %s", defaultQuery, name)
+		}
+	}
+}
