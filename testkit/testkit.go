@@ -47,7 +47,7 @@ import (
 const (
 	TaskQueue    = "idv-test"
 	AdminToken   = "admin-token-for-tests"
-	NotifySecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	NotifySecret = "whsec_VGmxXwPc3WXvCGwctgGgjAgpdK6x8OAjdVeoks/hBFs="
 )
 
 // Options tune a stack.

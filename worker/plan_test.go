@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"log/slog"
 	"slices"
 	"strings"
@@ -67,5 +69,38 @@ func TestOnboardingAndVersioningSettings(t *testing.T) {
 	}
 	if o := (&worker.Config{}).WorkerOptions().DeploymentOptions; o.UseVersioning {
 		t.Fatalf("an unversioned worker has deployment options %+v", o)
+	}
+}
+
+// The app verifies every message with IDV_NOTIFY_SECRET: a key anyone can
+// guess, or has read in the Standard Webhooks documentation, is refused at
+// start, and the message names the variable, never the value.
+func TestNotifySecretMustBeRandom(t *testing.T) {
+	zeros := "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	repeated := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
+	for _, c := range []struct {
+		name, secret string
+		refused      bool
+	}{
+		{"all-zero key", zeros, true},
+		{"one repeated byte", repeated, true},
+		{"the Standard Webhooks docs' example secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true},
+		{"a random key", "whsec_VGmxXwPc3WXvCGwctgGgjAgpdK6x8OAjdVeoks/hBFs=", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := worker.Config{NotifyURL: "https://app.example/hooks", NotifySecret: c.secret}
+			var named []string
+			for _, err := range cfg.Validate() {
+				if strings.Contains(err.Error(), "IDV_NOTIFY_SECRET") {
+					named = append(named, err.Error())
+					if strings.Contains(err.Error(), strings.TrimPrefix(c.secret, "whsec_")) {
+						t.Errorf("the error shows the secret: %s", err)
+					}
+				}
+			}
+			if refused := len(named) > 0; refused != c.refused {
+				t.Fatalf("IDV_NOTIFY_SECRET errors %q, want refused %v", named, c.refused)
+			}
+		})
 	}
 }

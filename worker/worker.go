@@ -125,8 +125,17 @@ func (c *Config) Validate() []error {
 		if u, err := url.Parse(c.NotifyURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, errors.New("IDV_NOTIFY_URL must be an http(s) URL"))
 		}
-		if _, err := notify.ParseSecret(c.NotifySecret); err != nil {
+		// The app verifies every message with this key: a key anyone can
+		// guess or has read in the docs would let anyone send it verdicts.
+		switch key, err := notify.ParseSecret(c.NotifySecret); {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("IDV_NOTIFY_SECRET (required with IDV_NOTIFY_URL) %w", err))
+		case secrets.Placeholder(c.NotifySecret):
+			errs = append(errs, errors.New("IDV_NOTIFY_SECRET is a placeholder or a secret published in documentation: make one with echo whsec_$(openssl rand -base64 32)"))
+		default:
+			if err := secrets.CheckKey("IDV_NOTIFY_SECRET", key); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, st := range c.ReviewStatuses {
