@@ -194,7 +194,7 @@ func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *s
 	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {
 		key, _ := notify.ParseSecret(cfg.NotifySecret) // checked by Validate
-		a.Notify = notify.New(cfg.NotifyURL, key, httpapi.NewClient(httpapi.Options{Logger: log.With("component", "notify")}))
+		a.Notify = notify.New(cfg.NotifyURL, key, httpapi.NewClient(httpapi.Options{Logger: log.With("component", "notify"), SecretURL: true}))
 	}
 	return a
 }

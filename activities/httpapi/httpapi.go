@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -30,6 +32,10 @@ type Options struct {
 	// RetryWaitMax.
 	RetryWaitMin, RetryWaitMax time.Duration
 	Logger                     *slog.Logger
+	// SecretURL says the URL is a credential (IDV_NOTIFY_URL may carry a
+	// token in its path or query): the client's logs name no URL. Errors
+	// never do (Do).
+	SecretURL bool
 }
 
 // NewClient returns a retrying HTTP client.
@@ -47,7 +53,7 @@ func NewClient(o Options) *retryablehttp.Client {
 	// its status into an APIError instead of a bare "giving up".
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	if o.Logger != nil {
-		c.Logger = leveledLogger{o.Logger}
+		c.Logger = leveledLogger{l: o.Logger, hideURL: o.SecretURL}
 	} else {
 		c.Logger = nil
 	}
@@ -118,7 +124,7 @@ func Do(ctx context.Context, c *retryablehttp.Client, op, method, url string, he
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, rb)
 	if err != nil {
-		return nil, &APIError{Op: op, Err: err, Hint: "check the URL"}
+		return nil, &APIError{Op: op, Err: withoutURL(err), Hint: "check the URL"}
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -127,7 +133,7 @@ func Do(ctx context.Context, c *retryablehttp.Client, op, method, url string, he
 	resp, err := c.Do(req)
 	if err != nil {
 		// Transport failure or timeout after the client's own retries.
-		return nil, &APIError{Op: op, Retryable: true, Err: err}
+		return nil, &APIError{Op: op, Retryable: true, Err: withoutURL(err)}
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -145,6 +151,23 @@ func Do(ctx context.Context, c *retryablehttp.Client, op, method, url string, he
 	}
 }
 
+// withoutURL is a transport error without the request's URL: Op names the
+// call, the URL may be a credential (IDV_NOTIFY_URL), and the error goes to
+// logs and to Temporal. What failed (a refused connection, a timeout, an
+// unknown host) is kept.
+func withoutURL(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	for _, e := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return fmt.Errorf("request failed (%T)", err)
+}
+
 // IsRetryable reports whether err may go away on a later attempt.
 func IsRetryable(err error) bool {
 	var apiErr *APIError
@@ -155,10 +178,46 @@ func IsRetryable(err error) bool {
 }
 
 // leveledLogger lets retryablehttp log its retries through slog at debug
-// level; it logs URLs, which carry session ids but no personal data.
-type leveledLogger struct{ l *slog.Logger }
+// level. A provider's URLs carry session ids but no personal data, and are
+// logged; a secret URL is not (hideURL).
+type leveledLogger struct {
+	l       *slog.Logger
+	hideURL bool
+}
 
-func (l leveledLogger) Error(msg string, kv ...any) { l.l.Warn(msg, kv...) }
-func (l leveledLogger) Info(msg string, kv ...any)  { l.l.Debug(msg, kv...) }
-func (l leveledLogger) Debug(msg string, kv ...any) { l.l.Debug(msg, kv...) }
-func (l leveledLogger) Warn(msg string, kv ...any)  { l.l.Debug(msg, kv...) }
+func (l leveledLogger) Error(msg string, kv ...any) { l.l.Warn(l.clean(msg), l.hide(kv)...) }
+func (l leveledLogger) Info(msg string, kv ...any)  { l.l.Debug(l.clean(msg), l.hide(kv)...) }
+func (l leveledLogger) Debug(msg string, kv ...any) { l.l.Debug(l.clean(msg), l.hide(kv)...) }
+func (l leveledLogger) Warn(msg string, kv ...any)  { l.l.Debug(l.clean(msg), l.hide(kv)...) }
+
+// hide drops, when the URL is secret, every attribute value that may name
+// it: the url, an error (which names its URL), any text with a scheme in it
+// (retryablehttp's "request" is "POST https://…").
+func (l leveledLogger) hide(kv []any) []any {
+	if !l.hideURL {
+		return kv
+	}
+	out := append([]any(nil), kv...)
+	for i := 1; i < len(out); i += 2 {
+		switch v := out[i].(type) {
+		case error:
+			out[i] = withoutURL(v).Error()
+		case string:
+			if k, _ := out[i-1].(string); k == "url" || strings.Contains(v, "://") {
+				out[i] = "(secret URL)"
+			}
+		case fmt.Stringer:
+			out[i] = "(hidden: it may name the secret URL)"
+		}
+	}
+	return out
+}
+
+// clean keeps retryablehttp's messages ("POST https://… request failed")
+// from naming a secret URL.
+func (l leveledLogger) clean(msg string) string {
+	if l.hideURL && strings.Contains(msg, "://") {
+		return "request (to a secret URL)"
+	}
+	return msg
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -106,3 +107,46 @@ func TestSendRefusalIsPermanent(t *testing.T) {
 		t.Fatalf("got %v, want a permanent error that names IDV_NOTIFY_SECRET", err)
 	}
 }
+
+// IDV_NOTIFY_URL may carry a token (in its path or query): a transport
+// failure names neither in its error, which goes to logs and Temporal, nor
+// in the client's retry logs.
+func TestTransportErrorsAndLogsDoNotNameTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // nothing listens there any more: a refused connection
+	secretURL := addr + "/hooks/tok-path-7f3a9c?key=tok-query-51be"
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hc := httpapi.NewClient(httpapi.Options{RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond, Logger: logger, SecretURL: true})
+	key, _ := notify.ParseSecret(vectorSecret)
+	err := notify.New(secretURL, key, hc).Send(context.Background(), "msg_1", []byte(`{}`))
+	if err == nil || !httpapi.IsRetryable(err) {
+		t.Fatalf("err %v: want a retryable transport failure", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() == 0 {
+		t.Fatal("the client logged nothing of its retry")
+	}
+	for _, token := range []string{"tok-path-7f3a9c", "tok-query-51be"} {
+		if strings.Contains(err.Error(), token) {
+			t.Errorf("the error names the URL: %v", err)
+		}
+		if strings.Contains(logs.String(), token) {
+			t.Errorf("the logs name the URL:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("the error %q no longer says what failed", err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
