@@ -300,8 +300,14 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 	for {
 		if len(s.screenings) > 0 {
-			if err := s.applyScreenings(ctx); err != nil {
+			switch err := s.applyScreenings(ctx); {
+			case errors.Is(err, errHandOver):
+				return tooLong // the next run writes what is left (R10)
+			case err != nil:
+				// The store refused it for good (an invalid change): drop
+				// it, or the window would try it again without end.
 				s.logger.Warn("screening not applied", "error", err)
+				s.screenings = s.screenings[1:]
 			}
 			s.lateUntil = time.Time{}
 		}
