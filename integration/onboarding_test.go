@@ -16,6 +16,7 @@ import (
 	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
@@ -259,4 +260,61 @@ func TestOnboardingDropsAHandOverRetriedAfterTheRunClosed(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("R11: the approval was notified %d times (%+v); a retried hand-over must start no steps", len(got), got)
 	}
+}
+
+// R11 / R8 for the onboarding: a hand-over whose signal comes in the same
+// workflow task as the idle timer that closes the run is read and its
+// steps run (the SDK hands such a signal to the listener's pending
+// Receive, so the run yields once before it closes).
+func TestOnboardingReadsAHandOverThatCameWithItsLastTask(t *testing.T) {
+	wf := onboardingFlow()
+	st := faultStack(t, testkit.Options{NoWorker: true, Workflow: wf, Env: map[string]string{"IDV_ONBOARDING_IDLE": "3s"}})
+	ctx := context.Background()
+	id, user := sim.NewUUID(), "onb-closing-user"
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	w1 := st.StartWorker(0)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(id, sim.NewUUID(), user, "approved", t0))); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(st.Notifications(user)) < 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("approval never notified")
+		}
+	}
+	wid := onboarding.WorkflowID(st.Activities.UserRef.Value(user))
+	c := st.Temporal.GetDefaultClient()
+	// The run is at its idle wait; then, with no worker, its idle timer
+	// fires and the task that would close the run waits for a worker.
+	waitFor(t, "the idle timer", 30*time.Second, func() bool { return hasEvent(ctx, c, wid, enumspb.EVENT_TYPE_TIMER_STARTED) })
+	w1.Stop()
+	waitFor(t, "the idle timer to fire", 30*time.Second, func() bool { return hasEvent(ctx, c, wid, enumspb.EVENT_TYPE_TIMER_FIRED) })
+	// Another session's decline, handed over (what ApplyAndHandOver signals).
+	ch := onboarding.Change{ID: "c2-decline", UserID: user, Provider: veriff.Name, SessionID: "s2", Status: "declined", At: t0.Add(time.Minute), Verdict: true}
+	if err := c.SignalWorkflow(ctx, wid, "", onboarding.SignalChange, ch); err != nil {
+		t.Fatalf("hand-over: %v", err) // the running run took it: the store marks it handed
+	}
+	st.StartWorker(10 * time.Second)
+	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got := st.Notifications(user)
+	if len(got) != 2 {
+		t.Fatalf("app heard of %d changes, want 2 (the approval and the decline handed over in the run's last task): %+v", len(got), got)
+	}
+}
+
+// hasEvent reports whether the current run of workflow wid has an event of
+// type et in its history.
+func hasEvent(ctx context.Context, c client.Client, wid string, et enumspb.EventType) bool {
+	it := c.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return false
+		}
+		if e.GetEventType() == et {
+			return true
+		}
+	}
+	return false
 }

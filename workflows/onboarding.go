@@ -68,7 +68,7 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 			case tooLong:
 				return r.continueAsNew(ctx)
 			case timedOut:
-				if r.drain(); len(r.queued) > 0 {
+				if r.settle(ctx); len(r.queued) > 0 {
 					continue // it came with the close: run it
 				}
 				return nil
@@ -231,6 +231,24 @@ func (r *onboardingRun) listen(ctx workflow.Context) {
 			r.take(c)
 		}
 	})
+}
+
+// settle reads every hand-over delivered before the run closes or
+// continues as new, in the same workflow task: one that arrived with the
+// timer that ends the run would otherwise never be read, and the store
+// has marked it handed over (R11). The SDK may already have given such a
+// signal to the listener's pending Receive, so settle first yields once
+// for the listener to take it (an Await whose condition is false only on
+// its first check: it writes no command), then drains the rest, as the
+// session's drain does.
+func (r *onboardingRun) settle(ctx workflow.Context) {
+	yielded := false
+	_ = workflow.Await(ctx, func() bool {
+		done := yielded
+		yielded = true
+		return done
+	})
+	r.drain()
 }
 
 // drain takes what was delivered and not yet read.
@@ -483,7 +501,7 @@ func (r *onboardingRun) tooLong(ctx workflow.Context) bool {
 // continueAsNew hands the queue, the change in progress (from the step it
 // was at) and the ids taken to a new run.
 func (r *onboardingRun) continueAsNew(ctx workflow.Context) error {
-	r.drain()
+	r.settle(ctx)
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	in := onboarding.Input{Plan: r.in.Plan, Carried: &onboarding.Carried{
 		Current: r.current, Step: r.at, Results: r.results, Answer: r.answer, Queued: r.queued,
