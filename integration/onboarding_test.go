@@ -197,7 +197,7 @@ func TestReviewGateThroughTheAdminAPI(t *testing.T) {
 	}
 }
 
-// lostAck is the real hand-over whose first answer never reaches UpdateUser:
+// lostAck is the real hand-over whose first answer never reaches ApplyAndHandOver:
 // the SignalWithStart landed, but the activity attempt then fails before
 // MarkHanded (the RPC's answer lost to a timeout, the worker killed, or
 // the database down for MarkHanded), and Temporal retries the activity

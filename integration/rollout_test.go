@@ -325,7 +325,7 @@ func TestClusterRollout(t *testing.T) {
 	rollout(t, rs, users, sessions)
 }
 
-// heldHand is a build's hand-over, held inside its UpdateUser attempt until
+// heldHand is a build's hand-over, held inside its ApplyAndHandOver attempt until
 // released: an activity that v1 took before v2 became current and that
 // finishes after (a slow commit, a store that answers late).
 type heldHand struct {
@@ -348,7 +348,7 @@ func (h *heldHand) Hand(ctx context.Context, userRef string, c onboarding.Change
 // promised": old runs finish as v1 promised, new runs take v2.
 //
 // The plan comes from the build that runs the onboarding's first task, not
-// from whichever worker ran the session's UpdateUser. An UpdateUser
+// from whichever worker ran the session's ApplyAndHandOver. An ApplyAndHandOver
 // attempt v1 took just before v2 became current starts the onboarding run
 // after: the run is pinned to v2 (the current version when its first task
 // is dispatched) and runs v2's plan. Here v2's plan holds approvals for
@@ -371,7 +371,7 @@ func TestOnboardingRunsThePlanOfTheBuildItIsPinnedTo(t *testing.T) {
 		t.Fatalf("approval: %d", code)
 	}
 	select {
-	case <-held.entered: // v1's UpdateUser committed and is handing over
+	case <-held.entered: // v1's ApplyAndHandOver committed and is handing over
 	case <-time.After(30 * time.Second):
 		t.Fatal("v1 never handed over")
 	}

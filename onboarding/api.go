@@ -1,8 +1,8 @@
 // Package onboarding is the contract of a user's onboarding workflow: its
 // name, its workflow id, the change a session hands to it, and the signal,
 // update and query that reach it. The workflow itself is in
-// workflows/onboarding.go; the session's UpdateUser activity hands changes
-// over with a Starter, and the admin API completes a review gate with an
+// workflows/onboarding.go; the session's ApplyAndHandOver activity hands
+// changes over with a Starter, and the admin API completes a review gate with an
 // Update.
 //
 // A user's onboarding runs beside the user's record, never in its way
