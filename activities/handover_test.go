@@ -31,7 +31,7 @@ func (r *recordingOnboarder) Hand(_ context.Context, _ string, c onboarding.Chan
 // onboarding once: not again when it is a duplicate (a later run, a
 // redelivery), never when it is stale, and again after a hand-over that
 // failed (the activity's retry), the store having applied the change.
-func TestUpdateUserHandsOverOnce(t *testing.T) {
+func TestApplyAndHandOverHandsOverOnce(t *testing.T) {
 	ctx := context.Background()
 	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {

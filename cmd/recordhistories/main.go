@@ -107,28 +107,56 @@ func recordOne(ctx context.Context, st *testkit.Stack, sc scenario, dir string) 
 	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
 		return err
 	}
-	c := st.Temporal.GetDefaultClient()
-	it := c.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	// The run that closed, then each run it continued from: a run that
+	// continued as new is a shape of its own to replay.
+	runID, name := "", sc.name
+	for n := 1; ; n++ {
+		h, err := history(ctx, st, wid, runID)
+		if err != nil {
+			return err
+		}
+		if err := write(dir, name, h); err != nil {
+			return err
+		}
+		runID = h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		if runID == "" {
+			return nil
+		}
+		name = fmt.Sprintf("%s.before-%d", sc.name, n)
+	}
+}
+
+// history is the event history of run runID of workflow wid ("" for its
+// newest run).
+func history(ctx context.Context, st *testkit.Stack, wid, runID string) (*historypb.History, error) {
+	it := st.Temporal.GetDefaultClient().GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		h.Events = append(h.Events, e)
 	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if len(h.Events) == 0 {
+		return nil, fmt.Errorf("%s: empty history", wid)
+	}
+	return &h, nil
+}
+
+// write writes h as dir/name.json, indented so the files are stable to diff.
+func write(dir, name string, h *historypb.History) error {
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {
 		return err
 	}
-	// Re-indent through encoding/json so the files are stable to diff.
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	b, _ = json.MarshalIndent(v, "", "  ")
-	path := filepath.Join(dir, sc.name+".json")
-	fmt.Printf("%-40s %3d events -> %s\n", sc.name, len(h.Events), path)
+	path := filepath.Join(dir, name+".json")
+	fmt.Printf("%-40s %4d events -> %s\n", name, len(h.Events), path)
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
