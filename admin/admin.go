@@ -121,7 +121,8 @@ func (s *Server) Handler() http.Handler {
 		codec.POST("/encode", gin.WrapH(s.codec))
 		codec.POST("/decode", gin.WrapH(s.codec))
 	}
-	v1 := g.Group("/v1", s.authorize, noStore)
+	// Every POST is JSON only (jsonOnly): the review's as every operator's.
+	v1 := g.Group("/v1", s.authorize, noStore, jsonOnly)
 	v1.GET("/users/:userID", s.user)
 	v1.GET("/sessions/:provider/:sessionID", s.session)
 	v1.GET("/onboarding/:userID", s.onboarding)

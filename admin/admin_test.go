@@ -54,6 +54,9 @@ func serve(t *testing.T, token string) http.Handler {
 
 func do(h http.Handler, method, host, path string, body []byte, token string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, "http://"+host+path, bytes.NewReader(body))
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json") // as idvctl sends it
+	}
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}

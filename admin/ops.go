@@ -80,7 +80,6 @@ func (s *Server) opsRoutes(v1 *gin.RouterGroup) {
 	if s.ops == nil {
 		return
 	}
-	v1 = v1.Group("", jsonOnly)
 	v1.GET("/quarantine", s.quarantineList)
 	v1.GET("/quarantine/:id", s.quarantineGet)
 	v1.POST("/quarantine/:id/redrive", s.redrive)

@@ -81,19 +81,27 @@ func bytesContains(b []byte, s string) bool { return strings.Contains(string(b),
 
 // A POST that is not JSON is refused before anything is done: a web page
 // can send a form or text/plain POST cross-origin without asking, so
-// without a token (loopback only) a page the operator opens cannot act.
+// without a token (loopback only) a page the operator opens cannot act:
+// not an operator action, and not a reviewer's answer at the gate.
 func TestOperatorPostsMustBeJSON(t *testing.T) {
-	h := admin.New(users{}, noTemporal{}, "", slog.New(slog.DiscardHandler)).
+	tc := &strictTemporal{}
+	h := admin.New(users{}, tc, "", slog.New(slog.DiscardHandler)).
 		WithOps(admin.Ops{Operator: &operator.Operator{}}).Handler()
-	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
-		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8081/v1/sessions/veriff/abc/retry", strings.NewReader(""))
-		if ct != "" {
-			r.Header.Set("Content-Type", ct)
+	review := `{"change_id":"c-1","outcome":"passed","reviewer":"officer-7"}`
+	for _, path := range []string{"/v1/sessions/veriff/abc/retry", "/v1/onboarding/u-1/review"} {
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+			r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8081"+path, strings.NewReader(review))
+			if ct != "" {
+				r.Header.Set("Content-Type", ct)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusUnsupportedMediaType {
+				t.Errorf("POST %s with Content-Type %q: %d, want 415", path, ct, w.Code)
+			}
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != http.StatusUnsupportedMediaType {
-			t.Errorf("POST with Content-Type %q: %d, want 415", ct, w.Code)
-		}
+	}
+	if len(tc.calls) != 0 {
+		t.Errorf("Temporal was called: %v", tc.calls)
 	}
 }
