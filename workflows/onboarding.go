@@ -352,11 +352,19 @@ func (r *onboardingRun) reviewGate(ctx workflow.Context) (string, error) {
 	return "", errHandOver // the next run waits again, at this step
 }
 
-// newerQueued reports whether a change that orders after the current one
-// waits (the queue is in the record's order): an older one waits its
-// turn and supersedes nothing.
+// newerQueued reports whether a queued change supersedes the current one
+// at the gate (R11): one that orders after it and, when the current change
+// is a verdict, is a verdict too. A verdict changes only by a newer
+// verdict (R2), so a later session's outcome (an expiry, an abandoned
+// session) does not end a verdict's wait: it waits its turn, and the app
+// hears of both, in order. An older change supersedes nothing.
 func (r *onboardingRun) newerQueued() bool {
-	return len(r.queued) > 0 && changeOrder(r.queued[len(r.queued)-1], *r.current) > 0
+	for _, q := range r.queued {
+		if changeOrder(q, *r.current) > 0 && (q.Verdict || !r.current.Verdict) {
+			return true
+		}
+	}
+	return false
 }
 
 // validateReview refuses an answer the gate cannot take, before it is

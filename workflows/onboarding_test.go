@@ -428,3 +428,44 @@ func TestR11OlderChangeDoesNotSupersedeTheGate(t *testing.T) {
 		t.Errorf("the app was told %v; it never heard of the decline the record holds", statuses)
 	}
 }
+
+// R11 with R2 at the gate: a decline (the record's verdict) waits for a
+// reviewer; a later session of the same user expires. The expiry is a
+// session outcome, not a verdict: it does not supersede the decline's
+// wait. The reviewer's answer for the decline is taken, and the app hears
+// the decline, then the expiry, so its last verdict is the record's.
+func TestR11SessionOutcomeDoesNotSupersedeAVerdictAtTheGate(t *testing.T) {
+	t0 := time.Date(2026, 10, 8, 9, 0, 0, 0, time.UTC)
+	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify},
+		Review: []string{"declined"}, Idle: time.Minute}
+	env, app := onboardingEnv(t, t0, plan, nil)
+	declined := change("c-declined", "declined", t0)
+	expired := change("c-expired", "expired", t0.Add(time.Hour)) // a later session's outcome
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, declined) }, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, expired) }, time.Minute)
+	var st onboarding.State
+	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour)
+	var refused error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(onboarding.UpdateReview, "officer", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { refused = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, onboarding.Review{ChangeID: declined.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
+	}, time.Hour+time.Minute)
+	env.SetTestTimeout(time.Minute)
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
+
+	if st.Current == nil || st.Current.ID != declined.ID || st.Waiting != onboarding.StepReview {
+		t.Errorf("R11: a later session's expiry ended the decline's review: current %+v waiting %q done %+v", st.Current, st.Waiting, st.Done)
+	}
+	if refused != nil {
+		t.Errorf("the reviewer's answer for the decline (the record's verdict) was refused: %v", refused)
+	}
+	var got []string
+	for _, n := range app.delivered() {
+		got = append(got, n.Data.Status+"/"+string(n.Data.Kind))
+	}
+	want := []string{"declined/" + string(activities.NotifyVerdict), "expired/" + string(activities.NotifySessionOutcome)}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the app heard %v, want %v (the decline, then the expiry: its last verdict the record's)", got, want)
+	}
+}
