@@ -398,21 +398,9 @@ func TestR11OlderChangeDoesNotSupersedeTheGate(t *testing.T) {
 	t0 := time.Date(2026, 10, 7, 9, 0, 0, 0, time.UTC)
 	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify},
 		Review: []string{"approved", "declined"}, Idle: time.Minute}
-	env, app := onboardingEnv(t, t0, plan, nil)
 	declined := change("c-declined", "declined", t0.Add(time.Minute)) // newer: the record's verdict
 	approved := change("c-approved", "approved", t0)                  // older, handed over late
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, declined) }, 0)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, approved) }, time.Second)
-	var st onboarding.State
-	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour)
-	var refused error
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(onboarding.UpdateReview, "officer", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { refused = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, onboarding.Review{ChangeID: declined.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
-	}, time.Hour+time.Minute)
-	env.SetTestTimeout(time.Minute)
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
+	st, app, refused := gateRun(t, t0, plan, declined, approved, time.Second)
 
 	if st.Current == nil || st.Current.ID != declined.ID || st.Waiting != onboarding.StepReview {
 		t.Errorf("R11: an OLDER queued change ended the decline's review: current %+v waiting %q done %+v", st.Current, st.Waiting, st.Done)
@@ -438,21 +426,9 @@ func TestR11SessionOutcomeDoesNotSupersedeAVerdictAtTheGate(t *testing.T) {
 	t0 := time.Date(2026, 10, 8, 9, 0, 0, 0, time.UTC)
 	plan := onboarding.Plan{Steps: []string{onboarding.StepReview, onboarding.StepNotify},
 		Review: []string{"declined"}, Idle: time.Minute}
-	env, app := onboardingEnv(t, t0, plan, nil)
 	declined := change("c-declined", "declined", t0)
 	expired := change("c-expired", "expired", t0.Add(time.Hour)) // a later session's outcome
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, declined) }, 0)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, expired) }, time.Minute)
-	var st onboarding.State
-	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour)
-	var refused error
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(onboarding.UpdateReview, "officer", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { refused = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, onboarding.Review{ChangeID: declined.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
-	}, time.Hour+time.Minute)
-	env.SetTestTimeout(time.Minute)
-	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
+	st, app, refused := gateRun(t, t0, plan, declined, expired, time.Minute)
 
 	if st.Current == nil || st.Current.ID != declined.ID || st.Waiting != onboarding.StepReview {
 		t.Errorf("R11: a later session's expiry ended the decline's review: current %+v waiting %q done %+v", st.Current, st.Waiting, st.Done)
@@ -468,4 +444,26 @@ func TestR11SessionOutcomeDoesNotSupersedeAVerdictAtTheGate(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("the app heard %v, want %v (the decline, then the expiry: its last verdict the record's)", got, want)
 	}
+}
+
+// gateRun hands gated to an onboarding run of plan, then later after
+// delay; an hour in, it reads the run's state, and a minute after that a
+// reviewer passes gated. It returns that state, the app the run notifies,
+// and the reviewer's refusal if any.
+func gateRun(t *testing.T, t0 time.Time, plan onboarding.Plan, gated, later onboarding.Change, delay time.Duration) (onboarding.State, *app, error) {
+	t.Helper()
+	env, app := onboardingEnv(t, t0, plan, nil)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, gated) }, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, later) }, delay)
+	var st onboarding.State
+	env.RegisterDelayedCallback(func() { st = onboardingState(t, env) }, time.Hour)
+	var refused error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(onboarding.UpdateReview, "officer", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { refused = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, onboarding.Review{ChangeID: gated.ID, Outcome: onboarding.ReviewPassed, Reviewer: "officer-7"})
+	}, time.Hour+time.Minute)
+	env.SetTestTimeout(time.Minute)
+	env.ExecuteWorkflow(onboarding.WorkflowName, onboarding.Input{})
+	return st, app, refused
 }
