@@ -238,16 +238,10 @@ func (r *onboardingRun) listen(ctx workflow.Context) {
 // timer that ends the run would otherwise never be read, and the store
 // has marked it handed over (R11). The SDK may already have given such a
 // signal to the listener's pending Receive, so settle first yields once
-// for the listener to take it (an Await whose condition is false only on
-// its first check: it writes no command), then drains the rest, as the
-// session's drain does.
+// for the listener to take it, then drains the rest, as the session's
+// drain does.
 func (r *onboardingRun) settle(ctx workflow.Context) {
-	yielded := false
-	_ = workflow.Await(ctx, func() bool {
-		done := yielded
-		yielded = true
-		return done
-	})
+	yieldOnce(ctx)
 	r.drain()
 }
 

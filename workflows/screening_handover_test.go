@@ -41,14 +41,8 @@ func TestR10ScreeningWriteHandsOverInTheLateWindow(t *testing.T) {
 	}
 	defer func() { w.prepare = nil }()
 	runs := w.runAll(t, schedules.Skipping.Config, veriff.Name, id, deliveries, func(time.Time) {}, false)
-	u, err := w.users.Get(context.Background(), user)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Logf("%d runs", runs)
-	if u.ScreeningStatus != "possible_match" {
-		t.Fatalf("screening %q, want possible_match", u.ScreeningStatus)
-	}
+	w.wantScreening(t, user, "possible_match")
 }
 
 // The same without a slow store: the provider repeats the approval 1,998
@@ -65,12 +59,18 @@ func TestR10ScreeningAtTheSignalBoundInTheLateWindow(t *testing.T) {
 	}
 	deliveries = append(deliveries, arrive(veriff.Name, t0.Add(10*time.Minute+19*time.Second), veriff.ScreeningBody(id, "a1", user, "pep_sanctions", "possible_match", t0.Add(10*time.Minute))))
 	runs := w.runAll(t, schedules.Skipping.Config, veriff.Name, id, deliveries, func(time.Time) {}, false)
+	t.Logf("%d runs", runs)
+	w.wantScreening(t, user, "possible_match")
+}
+
+// wantScreening fails t unless user's record shows screening status want.
+func (w *world) wantScreening(t *testing.T, user, want string) {
+	t.Helper()
 	u, err := w.users.Get(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d runs", runs)
-	if u.ScreeningStatus != "possible_match" {
-		t.Fatalf("screening %q, want possible_match", u.ScreeningStatus)
+	if u.ScreeningStatus != want {
+		t.Fatalf("screening %q, want %s", u.ScreeningStatus, want)
 	}
 }

@@ -91,19 +91,26 @@ func (s *session) listen(ctx workflow.Context) {
 // arrived with the timer that ends the run would otherwise never be read
 // (R8). The SDK may already have handed such a signal to the listener's
 // pending Receive, so drain first yields once to let the listener record
-// it (an Await whose condition is false only on its first check: it writes
-// no command), then takes whatever is still buffered. It reports whether
-// anything new was recorded.
+// it, then takes whatever is still buffered. It reports whether anything
+// new was recorded.
 func (s *session) drain(ctx workflow.Context) bool {
 	before := len(s.seenOrder)
+	yieldOnce(ctx)
+	s.receiveDelivered(ctx)
+	return len(s.seenOrder) > before
+}
+
+// yieldOnce lets the run's other goroutines (a listener whose pending
+// Receive the SDK has handed a signal) run once, in the same workflow
+// task: an Await whose condition is false only on its first check. It
+// writes no command.
+func yieldOnce(ctx workflow.Context) {
 	yielded := false
 	_ = workflow.Await(ctx, func() bool {
 		done := yielded
 		yielded = true
 		return done
 	})
-	s.receiveDelivered(ctx)
-	return len(s.seenOrder) > before
 }
 
 // receiveDelivered records the signals delivered to the run that the

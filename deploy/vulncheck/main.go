@@ -359,12 +359,18 @@ func (v verdict) print(w io.Writer) {
 // scan runs the pinned govulncheck on the shipped toolchain and returns its
 // JSON stream. In JSON mode govulncheck exits 0 whatever it finds.
 func scan(ctx context.Context, db, toolchain string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "go", "run", govulncheckPkg, "-db", "file://"+db, "-format", "json", "./...")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+toolchain)
+	return goOutput(ctx, []string{"GOTOOLCHAIN=" + toolchain}, "run", govulncheckPkg, "-db", "file://"+db, "-format", "json", "./...")
+}
+
+// goOutput runs the go command with args (and env added to this process's)
+// and returns what it prints; its errors go to this process's stderr.
+func goOutput(ctx context.Context, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("govulncheck: %w", err)
+		return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
 	}
 	return out, nil
 }
@@ -419,11 +425,9 @@ func database(ctx context.Context, version string) (string, error) {
 
 // moduleDir downloads a module through the Go module proxy and returns its folder.
 func moduleDir(ctx context.Context, modVersion string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", modVersion)
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
+	b, err := goOutput(ctx, nil, "mod", "download", "-json", modVersion)
 	if err != nil {
-		return "", fmt.Errorf("go mod download %s: %w", modVersion, err)
+		return "", err
 	}
 	var m struct{ Dir string }
 	if err := json.Unmarshal(b, &m); err != nil || m.Dir == "" {
@@ -433,9 +437,7 @@ func moduleDir(ctx context.Context, modVersion string) (string, error) {
 }
 
 func latestVulndb(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-json", vulndbModule+"@latest")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
+	b, err := goOutput(ctx, nil, "list", "-m", "-json", vulndbModule+"@latest")
 	if err != nil {
 		return "", fmt.Errorf("find the newest %s: %w", vulndbModule, err)
 	}
@@ -458,11 +460,9 @@ func showNewEntries(ctx context.Context, out io.Writer, from, to string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}}", "all")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
+	b, err := goOutput(ctx, nil, "list", "-m", "-f", "{{.Path}}", "all")
 	if err != nil {
-		return fmt.Errorf("go list -m all: %w", err)
+		return err
 	}
 	mods := map[string]bool{"stdlib": true, "toolchain": true}
 	for _, m := range strings.Fields(string(b)) {

@@ -60,11 +60,7 @@ func TestAsked(t *testing.T) {
 // stamps it.
 func TestEveryBinaryAnswersVersionWithItsRevision(t *testing.T) {
 	root := filepath.Join("..", "..")
-	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatalf("git rev-parse HEAD (the tests run in a clone): %v", err)
-	}
-	rev := strings.TrimSpace(string(head))
+	rev := headRevision(t, root)
 	mains, err := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "github.com/idvflow/idvflow/...").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -103,17 +99,24 @@ func TestAGoRunBinaryReadsTheRevisionFromTheCheckout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatalf("git rev-parse HEAD (the tests run in a clone): %v", err)
-	}
+	head := headRevision(t, root)
 	t.Chdir(root)
 	// A test binary carries no VCS stamp, as a `go run` binary does not.
 	info := Get()
-	if info.Revision != strings.TrimSpace(string(head)) || !info.FromCheck {
+	if info.Revision != head || !info.FromCheck {
 		t.Errorf("Get() = %+v, want revision %s read from the checkout", info, head)
 	}
 	if s := info.String(); !strings.Contains(s, "read from the git checkout") {
 		t.Errorf("String() = %q does not say where the revision came from", s)
 	}
+}
+
+// headRevision is the revision of the clone the tests run in.
+func headRevision(t *testing.T, root string) string {
+	t.Helper()
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (the tests run in a clone): %v", err)
+	}
+	return strings.TrimSpace(string(head))
 }
