@@ -33,8 +33,10 @@ const (
 	// ActionResync asks the provider's API for the session's decision and
 	// hands what it says to the session (a new run if none is open).
 	ActionResync Action = "resync"
-	// ActionRetry runs a session that ended in error again, from its
-	// first workflow task, with every webhook it had received.
+	// ActionRetry runs a session that ended in error again: every event
+	// its failed run held is handed to the session again, as the receiver
+	// hands a webhook, so a new run (or the open one) takes them in. It
+	// never resets or terminates a run.
 	ActionRetry Action = "retry"
 )
 
@@ -45,7 +47,7 @@ func (a Action) Known() bool { return a == ActionResync || a == ActionRetry }
 const (
 	OutcomeSignalled  = "signalled"   // resync: the provider's decision went to the session
 	OutcomeNoDecision = "no_decision" // resync: the provider has not decided
-	OutcomeRetried    = "retried"     // retry: the failed run runs again
+	OutcomeRetried    = "retried"     // retry: the failed run's events went to the session again
 	OutcomeNothing    = "nothing_to_retry"
 	OutcomeFailed     = "failed" // the action could not be done (Detail says why)
 )

@@ -155,11 +155,18 @@ func (o *Operator) integration(ctx context.Context, t Target) string {
 	return in.Integration
 }
 
-// retry resets t's newest run, when it ended in error, to its first
-// workflow task: the run starts over on today's workers and code with its
-// recorded config, and every signal it received after that task is
-// delivered again (Temporal's reset re-applies them). The store applies
-// what the run then writes by its rules, as for any run.
+// retry runs a session whose newest run ended in error again: it hands
+// every event the failed run held (the webhooks it received, what an
+// earlier run of the session handed it) to the session again, through the
+// path the receiver takes (SignalWithStart), so they land in the
+// session's open run or start a new one on today's workers and code. The
+// new run and the store drop what was applied before (R7).
+//
+// It never resets or terminates a run: a webhook that arrives at any
+// moment of a retry lands in whichever run is open, as it would without
+// the retry, and is kept. Two retries of one session at once (an operator
+// and a bulk retry) hand the same events to the same run, which takes each
+// once.
 func (o *Operator) retry(ctx context.Context, t Target, operation string) Result {
 	r := Result{Target: t}
 	d, err := o.Temporal.DescribeWorkflowExecution(ctx, t.WorkflowID(), "")
@@ -184,50 +191,111 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		return r
 	}
 	runID := info.GetExecution().GetRunId()
-	first, err := o.firstTaskCompleted(ctx, t.WorkflowID(), runID)
+	held, err := o.held(ctx, t.WorkflowID(), runID)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	resp, err := o.Temporal.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
-		Namespace:                 o.Namespace,
-		WorkflowExecution:         info.GetExecution(),
-		Reason:                    "idvflow retry by an operator",
-		WorkflowTaskFinishEventId: first,
-		// The same request for the same failed run resets it once.
-		// One reset per failed run, whoever asks (one retry, a bulk one).
-		RequestId: "retry/" + runID,
-	})
-	if err != nil {
-		r.Outcome, r.Detail = OutcomeFailed, "reset: "+err.Error()
+	if len(held) == 0 {
+		r.Outcome, r.Detail = OutcomeFailed, "run "+runID+" holds no event to hand over again"
 		return r
 	}
+	for _, ev := range held {
+		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
+			// What was handed over stays handed over; a retry again hands
+			// all of it, and the run takes each event once.
+			r.Outcome, r.Detail = OutcomeFailed, "signal: "+err.Error()
+			return r
+		}
+	}
 	r.Outcome = OutcomeRetried
-	r.Detail = "run " + runID + " failed; run " + resp.GetRunId() + " starts over with every webhook it had"
+	r.Detail = fmt.Sprintf("run %s failed; its %d events were handed to the session again", runID, len(held))
 	return r
+}
+
+// held is every event the session's run runID held: those an earlier run
+// handed it (its start input) and the webhooks it received (its signals),
+// each once, in the order the run took them in. A processed milestone an
+// earlier run saw is handed as an event of its own, so the next run does
+// not wait for it again.
+func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workflows.Event, error) {
+	dc := o.Data
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	var in workflows.Input
+	var out []workflows.Event
+	seen := map[string]bool{}
+	add := func(e workflows.Event) {
+		if e.ID == "" || seen[e.ID] {
+			return
+		}
+		seen[e.ID] = true
+		if e.Integration == "" {
+			e.Integration = in.Integration
+		}
+		out = append(out, e)
+	}
+	it := o.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
+				return nil, fmt.Errorf("read the run's input: %w", err)
+			}
+			for _, e := range carriedEvents(in) {
+				add(e)
+			}
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalEvent {
+			var e workflows.Event
+			if err := dc.FromPayloads(a.GetInput(), &e); err != nil {
+				return nil, fmt.Errorf("read a webhook the run received: %w", err)
+			}
+			add(e)
+		}
+	}
+	return out, nil
+}
+
+// carriedEvents are the events a continued run was handed by the run
+// before it: the decisions it had not applied or written, the screenings
+// it had not applied, and its processed milestones.
+func carriedEvents(in workflows.Input) []workflows.Event {
+	c := in.Carried
+	if c == nil {
+		return nil
+	}
+	var out []workflows.Event
+	for _, e := range []*workflows.Event{c.Applied, c.Tried, c.Latest} {
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	out = append(out, c.Unwritten...)
+	out = append(out, c.Screenings...)
+	for _, m := range c.Milestones {
+		if m.Kind != workflows.KindProcessed {
+			continue
+		}
+		at := m.At
+		if at.IsZero() {
+			at = m.ReceivedAt
+		}
+		out = append(out, workflows.Event{
+			ID: "milestone/" + m.Type + "/" + at.UTC().Format(time.RFC3339Nano), Provider: in.Provider, SessionID: in.SessionID,
+			Integration: in.Integration, Type: m.Type, Kind: m.Kind, OccurredAt: m.At, ReceivedAt: m.ReceivedAt,
+		})
+	}
+	return out
 }
 
 // StatusWord is a run's status as a word: running, failed, completed, …
 func StatusWord(s enumspb.WorkflowExecutionStatus) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
-}
-
-// firstTaskCompleted is the event id of runID's first completed workflow
-// task: a reset to it discards that task's commands (the run records its
-// config again) and keeps the events before it (the webhooks delivered
-// with the start).
-func (o *Operator) firstTaskCompleted(ctx context.Context, workflowID, runID string) (int64, error) {
-	it := o.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return 0, fmt.Errorf("read history: %w", err)
-		}
-		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-			return ev.GetEventId(), nil
-		}
-	}
-	return 0, errors.New("the run has no completed workflow task to start over from")
 }
 
 // scanLimit bounds the runs one listing reads from visibility.

@@ -1,0 +1,191 @@
+package integration
+
+// An operator's retry of a failed session, raced against the webhooks that
+// keep arriving (docs/operations.md "Retry a failed session"): whatever
+// moment a webhook comes, the receiver's 200 holds, and two retries of one
+// session at once do its work once.
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/idvflow/idvflow/operator"
+	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/testkit"
+	"github.com/idvflow/idvflow/workflows"
+)
+
+// describeThen runs hook once, right after the operator has described the
+// session: the moment between reading the failed run and acting on it.
+type describeThen struct {
+	client.Client
+	once *sync.Once
+	hook func()
+}
+
+func (d describeThen) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	r, err := d.Client.DescribeWorkflowExecution(ctx, id, runID)
+	d.once.Do(d.hook)
+	return r, err
+}
+
+// failedPassbaseSession runs a Passbase session into error (the provider's
+// API does not know the identity: 404, permanent), then fixes the provider
+// side (the identity exists, still processing) and returns the session's
+// key and a function that posts a webhook body to the real receiver.
+func failedPassbaseSession(t *testing.T, st *testkit.Stack, user string, created time.Time) (string, func([]byte)) {
+	t.Helper()
+	key := sim.NewUUID()
+	post := func(plain []byte) {
+		body, err := passbase.Encrypt(passbaseSecret, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
+			t.Fatalf("webhook: %d, want 200", code)
+		}
+	}
+	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
+	id := workflows.WorkflowID(passbase.Name, key)
+	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, st.Temporal.GetDefaultClient(), id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("session the provider does not know: %s, want failed", s)
+	}
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "processing", created, created.Add(time.Minute)))
+	return key, post
+}
+
+// awaitNewRun waits until the session's newest run is not failedRun.
+func awaitNewRun(t *testing.T, c client.Client, id, failedRun string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if d, err := c.DescribeWorkflowExecution(context.Background(), id, ""); err == nil && d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != failedRun {
+			return
+		}
+	}
+	t.Fatal("the webhook started no new run")
+}
+
+func newestRun(t *testing.T, c client.Client, id string) string {
+	t.Helper()
+	d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+}
+
+// runsOf lists every run of workflow id once visibility holds want runs
+// and none is open; it fails the test if that does not come.
+func runsOf(t *testing.T, st *testkit.Stack, id string, want int) map[string]enumspb.WorkflowExecutionStatus {
+	t.Helper()
+	c := st.Temporal.GetDefaultClient()
+	var got map[string]enumspb.WorkflowExecutionStatus
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: st.Temporal.GetDefaultNamespace(), Query: `WorkflowId = "` + id + `"`,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]enumspb.WorkflowExecutionStatus{}
+		open := false
+		for _, e := range resp.GetExecutions() {
+			got[e.GetExecution().GetRunId()] = e.GetStatus()
+			open = open || e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		}
+		if len(got) >= want && !open {
+			return got
+		}
+	}
+	t.Fatalf("runs of %s: %v, want %d closed", id, got, want)
+	return nil
+}
+
+// A webhook answered 200 between the operator's look at the failed run and
+// the retry's action starts a new run; the retry hands the failed run's
+// events to that run instead of replacing it, and the approval is applied,
+// once.
+func TestRetryKeepsAWebhookThatArrivesWhileItRuns(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	user, created := "retry-race-user", time.Now().Add(-10*time.Minute).UTC()
+	key, post := failedPassbaseSession(t, st, user, created)
+	c := st.Temporal.GetDefaultClient()
+	id := workflows.WorkflowID(passbase.Name, key)
+	failedRun := newestRun(t, c, id)
+
+	hook := func() {
+		post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+		awaitNewRun(t, c, id, failedRun)
+	}
+	op := &operator.Operator{Temporal: describeThen{c, &sync.Once{}, hook}, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	r, err := op.Do(context.Background(), operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retry: %+v, %v", r, err)
+	}
+	waitUser(t, st, user, "approved", time.Minute)
+	for runID, s := range runsOf(t, st, id, 2) {
+		if s == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+			t.Fatalf("run %s was terminated: the retry replaced the run the webhook started", runID)
+		}
+	}
+	if n := applied(t, st, user, "approved"); n != 1 {
+		t.Fatalf("approved applied %d times, want once", n)
+	}
+}
+
+// Two retries of one failed session at once (an operator's, and a bulk
+// retry that lists the same session) hand the same events to the same run:
+// one new run, nothing terminated, and a webhook that came between them
+// kept.
+func TestConcurrentRetriesOfOneSessionStartOneRun(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	user, created := "retry-twice-user", time.Now().Add(-10*time.Minute).UTC()
+	key, post := failedPassbaseSession(t, st, user, created)
+	c := st.Temporal.GetDefaultClient()
+	id := workflows.WorkflowID(passbase.Name, key)
+	target := operator.Target{Provider: passbase.Name, SessionID: key}
+	plain := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+
+	var second operator.Result
+	hook := func() {
+		// The other retry does all its work while the first looks on.
+		var err error
+		if second, err = plain.Do(context.Background(), operator.ActionRetry, target, "bulk"); err != nil {
+			t.Error(err)
+		}
+		post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	}
+	first := *plain
+	first.Temporal = describeThen{c, &sync.Once{}, hook}
+	r, err := first.Do(context.Background(), operator.ActionRetry, target, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried || second.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retries: %+v and %+v (%v); want both to hand the failed run's events over", r, second, err)
+	}
+	waitUser(t, st, user, "approved", time.Minute)
+	runs := runsOf(t, st, id, 2)
+	for runID, s := range runs {
+		if s == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+			t.Fatalf("run %s was terminated by the other retry (runs %v)", runID, runs)
+		}
+	}
+	if len(runs) != 2 {
+		t.Fatalf("runs %v: want the failed run and one new run", runs)
+	}
+	if n := applied(t, st, user, "approved"); n != 1 {
+		t.Fatalf("approved applied %d times, want once", n)
+	}
+}
