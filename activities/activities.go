@@ -320,13 +320,19 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 	return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
 }
 
-// TakeChange records that the calling onboarding run takes the change
-// named changeID for its steps; false means another run took it before
-// (the same change handed over twice), and its steps must not run again.
+// TakeChange records that the calling onboarding takes the change named
+// changeID for its steps; false means its steps must not run (they ran to
+// the end before: the same change handed over twice). The taker is the
+// onboarding's workflow id, which every run of it keeps (a continued, reset
+// or retried run finishes what an earlier one began), never a run id.
 func (a *Activities) TakeChange(ctx context.Context, changeID string) (bool, error) {
-	info := activity.GetInfo(ctx)
-	taker := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
-	return a.Users.Take(ctx, changeID, taker, time.Now())
+	return a.Users.Take(ctx, changeID, activity.GetInfo(ctx).WorkflowExecution.ID, time.Now())
+}
+
+// FinishChange records that every step of the change named changeID ran:
+// no run of the onboarding takes it again.
+func (a *Activities) FinishChange(ctx context.Context, changeID string) error {
+	return a.Users.FinishTake(ctx, changeID, time.Now())
 }
 
 // Notification is a final decision to post to the team's app.

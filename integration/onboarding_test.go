@@ -11,6 +11,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/idvflow/idvflow/activities"
@@ -317,4 +318,72 @@ func hasEvent(ctx context.Context, c client.Client, wid string, et enumspb.Event
 		}
 	}
 	return false
+}
+
+// R11, the take's identity: an onboarding reset while its notify step
+// retries (the Web UI's reset, or a bad-deploy batch reset) starts a run
+// that takes the change again; the change is the onboarding's (its
+// workflow id, which the reset keeps) and its steps have not all run, so
+// the new run runs them and the app hears of the approval, once.
+func TestResetOnboardingRunsTheStepsOfTheChangeItHeld(t *testing.T) {
+	st := faultStack(t, testkit.Options{Workflow: onboardingFlow(), Env: map[string]string{"IDV_ONBOARDING_IDLE": "2s"}})
+	st.AppDown.Store(true)
+	user, sessionID := "user-onboarding-reset", sim.NewUUID()
+	st.Emulator.Put(veriff.Name, sessionID, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
+		t.Fatalf("approval: %d", code)
+	}
+	waitUser(t, st, user, "approved", 20*time.Second)
+	ctx := context.Background()
+	c := st.Temporal.GetDefaultClient()
+	wid := onboarding.WorkflowID(st.Activities.UserRef.Value(user))
+	waitFor(t, "the notify step retrying", 60*time.Second, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+		if err != nil {
+			return false
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "NotifyApp" && a.GetAttempt() >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := firstEvent(ctx, t, c, wid, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+	if _, err := c.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: st.Temporal.GetDefaultNamespace(), WorkflowExecution: d.GetWorkflowExecutionInfo().GetExecution(),
+		Reason: "bad deploy", WorkflowTaskFinishEventId: first, RequestId: sim.NewUUID(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.AppDown.Store(false)
+	waitFor(t, "the approval at the app", 90*time.Second, func() bool { return len(st.Notifications(user)) > 0 })
+	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Notifications(user); len(got) != 1 || got[0].Data.Status != "approved" {
+		t.Fatalf("notifications %+v; want the approval once", got)
+	}
+}
+
+// firstEvent is the id of the first event of type et in workflow wid's
+// current run.
+func firstEvent(ctx context.Context, t *testing.T, c client.Client, wid string, et enumspb.EventType) int64 {
+	t.Helper()
+	it := c.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() == et {
+			return e.GetEventId()
+		}
+	}
+	t.Fatalf("%s has no %s event", wid, et)
+	return 0
 }

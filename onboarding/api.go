@@ -128,7 +128,8 @@ type Outcome struct {
 	Status   string `json:"status"`
 	// Steps is each step's result: "done", "<step>: skipped",
 	// "<step>: failed: …", "review: passed by …", "rejected",
-	// "superseded"; or "taken before" (another run ran them).
+	// "superseded"; or "done before" (a run of this onboarding ran them
+	// to the end before: the change was handed over twice).
 	Steps []string `json:"steps"`
 	// Review is the answer the review gate took, if it held the change.
 	Review *Review `json:"review,omitempty"`

@@ -79,7 +79,7 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 			if first, err := r.takeChange(ctx); errors.Is(err, errHandOver) {
 				return r.continueAsNew(ctx)
 			} else if !first {
-				r.results = []string{"taken before"}
+				r.results = []string{"done before"}
 				r.finishChange(ctx)
 				continue
 			}
@@ -99,8 +99,13 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 				break
 			}
 		}
+		// 3. Finished: no run of this onboarding takes it again. Until
+		// then, whichever run holds it (continued, reset) runs what is left.
+		if err := r.finishTake(ctx); errors.Is(err, errHandOver) {
+			return r.continueAsNew(ctx)
+		}
 		r.finishChange(ctx)
-		// 3. Bounded like a session (R10).
+		// 4. Bounded like a session (R10).
 		if r.tooLong(ctx) {
 			return r.continueAsNew(ctx)
 		}
@@ -122,38 +127,59 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 	return p
 }
 
-// takeChange records in the store that this run takes the current
-// change; it reports false when another run took it before. It takes it
-// in a local activity (a marker in the same workflow task, not an activity
-// task and a workflow task of its own).
+// takeChange records in the store that this onboarding takes the current
+// change; it reports false when the change's steps ran to the end before
+// (the same change handed over twice, after this user's last run closed).
+// A change taken and not finished is this onboarding's in any of its runs.
 func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	var a *activities.Activities
 	var first bool
-	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts}
-	err := r.inRounds(ctx, "take the change", func() error {
-		// A local activity's retries end at its ScheduleToCloseTimeout (by
-		// default its StartToCloseTimeout): room for the round's attempts
-		// and their backoff.
-		opts := workflow.LocalActivityOptions{
-			Summary: "take the change", StartToCloseTimeout: r.timeout, RetryPolicy: retry,
-			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
-		}
-		f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.TakeChange, r.current.ID)
-		if err := f.Get(ctx, &first); isPermanent(err) {
-			// The store's take has no failure retrying cannot fix: try
-			// it again in rounds, as any other.
-			return temporal.NewApplicationError(errorMessage(err), "TakeFailed")
-		} else if err != nil {
-			return err
-		}
-		return nil
-	})
-	if err != nil { // errHandOver
+	if err := r.storeCall(ctx, "take the change", a.TakeChange, &first); err != nil { // errHandOver
 		r.queued = append([]onboarding.Change{*r.current}, r.queued...)
 		r.current = nil
 		return false, errHandOver
 	}
 	return first, nil
+}
+
+// versionFinishTake marks the runs that record in the store when a
+// change's steps have all run (runs of 1.0 do not: their taken changes are
+// never finished, so a run of theirs that meets one again runs its steps).
+const versionFinishTake = "onboarding-finish-take"
+
+// finishTake records in the store that every step of the current change
+// ran; until it lands, the change stays the run's current one (and the
+// next run's, if this one hands over).
+func (r *onboardingRun) finishTake(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, versionFinishTake, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	var a *activities.Activities
+	return r.storeCall(ctx, "finish the change", a.FinishChange, nil)
+}
+
+// storeCall runs one of the store's onboarding calls for the current
+// change in a local activity (a marker in the same workflow task, not an
+// activity task and a workflow task of its own), in rounds: the store has
+// no failure retrying cannot fix. It returns nil or errHandOver.
+func (r *onboardingRun) storeCall(ctx workflow.Context, summary string, activity, result any) error {
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts}
+	return r.inRounds(ctx, summary, func() error {
+		// A local activity's retries end at its ScheduleToCloseTimeout (by
+		// default its StartToCloseTimeout): room for the round's attempts
+		// and their backoff.
+		opts := workflow.LocalActivityOptions{
+			Summary: summary, StartToCloseTimeout: r.timeout, RetryPolicy: retry,
+			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
+		}
+		f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), activity, r.current.ID)
+		if err := f.Get(ctx, result); isPermanent(err) {
+			return temporal.NewApplicationError(errorMessage(err), "StoreFailed")
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
 }
 
 // inRounds runs attempt (an activity with Temporal's retries) until it

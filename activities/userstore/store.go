@@ -669,19 +669,36 @@ func (s *Store) MarkHanded(ctx context.Context, changeID string, at time.Time) e
 	return nil
 }
 
-// Take records that the onboarding run taker takes the change named
-// changeID for its steps, and reports whether the change is taker's: the
-// first to take it, or a retry of that run's own take.
+// Take records that the onboarding workflow taker (its workflow id) takes
+// the change named changeID for its steps, and reports whether the steps
+// are taker's to run: the change is taker's (taken first by it, in any of
+// its runs: one continued as new, reset or retried keeps the workflow id)
+// and not finished (FinishTake). A change handed twice, after a run ran
+// its steps, is not run again; a change whose steps a run began and did
+// not end is finished by whichever run of the onboarding holds it next.
 func (s *Store) Take(ctx context.Context, changeID, taker string, at time.Time) (bool, error) {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_taken (change_id, taker, at_us) VALUES ($1, $2, $3) ON CONFLICT (change_id) DO NOTHING`,
 		changeID, taker, micros(at)); err != nil {
 		return false, fmt.Errorf("take change %s: %w", changeID, err)
 	}
 	var first string
-	if err := s.db.QueryRowContext(ctx, `SELECT taker FROM onboarding_taken WHERE change_id = $1`, changeID).Scan(&first); err != nil {
+	var done int64
+	if err := s.db.QueryRowContext(ctx, `SELECT taker, done_at_us FROM onboarding_taken WHERE change_id = $1`, changeID).Scan(&first, &done); err != nil {
 		return false, fmt.Errorf("take change %s: %w", changeID, err)
 	}
-	return first == taker, nil
+	// 1.0 named the taker by its run ("<workflow id>/<run id>").
+	mine := first == taker || strings.HasPrefix(first, taker+"/")
+	return mine && done == 0, nil
+}
+
+// FinishTake records that every step of the change named changeID has run
+// (at at); finishing it again changes nothing.
+func (s *Store) FinishTake(ctx context.Context, changeID string, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE onboarding_taken SET done_at_us = $1 WHERE change_id = $2 AND done_at_us = 0`,
+		micros(at), changeID); err != nil {
+		return fmt.Errorf("finish change %s: %w", changeID, err)
+	}
+	return nil
 }
 
 // Get returns the user's record with its history, oldest change first.
