@@ -542,3 +542,44 @@ func TestOpenAgainKeepsTheRows(t *testing.T) {
 		s.Close()
 	}
 }
+
+// R11, the take's identity: a change is its onboarding's (the workflow id)
+// until its steps have all run; every run of that onboarding may take it
+// until then, no other onboarding ever, and nobody after it is finished.
+func TestTakeIsTheOnboardingsUntilFinished(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, now := context.Background(), time.Now()
+			take := func(change, taker string) bool {
+				t.Helper()
+				ok, err := s.Take(ctx, change, taker, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			steps := []struct {
+				name, change, taker string
+				finish              bool
+				want                bool
+			}{
+				{name: "first take", change: "c1", taker: "onboarding:u1", want: true},
+				{name: "a later run of the same onboarding", change: "c1", taker: "onboarding:u1", want: true},
+				{name: "another onboarding", change: "c1", taker: "onboarding:u1-hashed", want: false},
+				{name: "after its steps ran", change: "c1", taker: "onboarding:u1", finish: true, want: false},
+				{name: "a 1.0 take named by its run", change: "c2", taker: "onboarding:u2/run-a", want: true},
+				{name: "read by the onboarding's id", change: "c2", taker: "onboarding:u2", want: true},
+			}
+			for _, st := range steps {
+				if st.finish {
+					if err := s.FinishTake(ctx, st.change, now); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := take(st.change, st.taker); got != st.want {
+					t.Errorf("%s: take %s by %s = %v, want %v", st.name, st.change, st.taker, got, st.want)
+				}
+			}
+		})
+	}
+}
