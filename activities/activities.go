@@ -359,7 +359,7 @@ const (
 
 // NotifyResult says whether the notification went out.
 type NotifyResult struct {
-	// Sent is false when no IDV_NOTIFY_URL is configured.
+	// Sent is true once the app took the notification.
 	Sent bool `json:"sent"`
 }
 
@@ -370,7 +370,9 @@ const NotificationType = "verification.decided"
 // body depends only on n, so every retry sends the same bytes.
 func (a *Activities) NotifyApp(ctx context.Context, n Notification) (NotifyResult, error) {
 	if a.Notify == nil {
-		return NotifyResult{}, nil
+		// A worker without IDV_NOTIFY_URL never takes the step as done: the
+		// task goes back to the queue for a worker that can post it.
+		return NotifyResult{}, NotConfigured("the app's notification", "IDV_NOTIFY_URL and IDV_NOTIFY_SECRET")
 	}
 	body, err := json.Marshal(struct {
 		Type      string       `json:"type"`

@@ -17,6 +17,7 @@ import (
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
+	"github.com/idvflow/idvflow/onboarding"
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
@@ -69,5 +70,47 @@ func TestMisconfiguredWorkersNeverFailASession(t *testing.T) {
 		if _, err := st.Users.Get(ctx, s.id); !errors.Is(err, userstore.ErrNotFound) {
 			t.Fatalf("%s %s: a phantom user under the session id (%v)", s.provider, s.id, err)
 		}
+	}
+}
+
+// A worker without the onboarding's configuration (no IDV_NOTIFY_URL: its
+// plan has no step) never takes a change: the onboarding's tasks wait for
+// a worker that has the plan, which then notifies the app, once. (Before,
+// the planless worker ran the onboarding's first task, recorded its empty
+// plan and took the change with no step: the app never heard of it.)
+func TestWorkerWithoutThePlanNeverTakesAChange(t *testing.T) {
+	st := faultStack(t, testkit.Options{NoWorker: true, Env: map[string]string{"IDV_ONBOARDING_IDLE": "2s"}})
+	ctx := context.Background()
+	planless := *st.Activities
+	planless.Notify, planless.Onboarding = nil, nil
+	wf := st.Workflow
+	wf.Onboarding = onboarding.Plan{}
+	w := st.Temporal.NewWorkerWithOptions(testkit.TaskQueue, func(r sdkworker.Registry) {
+		worker.Register(r, &planless, wf)
+	}, worker.Options(time.Second))
+	defer w.Stop()
+
+	user := "user-planless-worker"
+	ch := onboarding.Change{ID: "c-planless", UserID: user, Provider: passbase.Name, SessionID: "s-planless",
+		Status: "approved", At: time.Now().UTC().Add(-time.Minute), Verdict: true}
+	if err := st.Activities.Onboarding.Hand(ctx, st.Activities.UserRef.Value(user), ch); err != nil {
+		t.Fatal(err)
+	}
+	wid := onboarding.WorkflowID(st.Activities.UserRef.Value(user))
+	c := st.Temporal.GetDefaultClient()
+	waitFor(t, "the planless worker to refuse the onboarding's task twice", 60*time.Second, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+		return err == nil && d.GetPendingWorkflowTask().GetAttempt() >= 2
+	})
+	if hasEvent(ctx, c, wid, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+		t.Fatal("the planless worker completed the onboarding's task")
+	}
+	st.StartWorker(time.Second)
+	waitFor(t, "the approval at the app", 90*time.Second, func() bool { return len(st.Notifications(user)) > 0 })
+	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Notifications(user); len(got) != 1 || got[0].Data.WebhookID != "msg_"+ch.ID {
+		t.Fatalf("notifications %+v; want the approval once", got)
 	}
 }

@@ -208,8 +208,15 @@ func (c *Config) WorkflowConfig() workflows.Config {
 }
 
 // Register registers the workflows and activities on w.
+//
+// A worker whose configuration gives no onboarding step (no
+// IDV_NOTIFY_URL, no IDV_REVIEW_STATUSES) does not register the
+// onboarding: an onboarding records the plan of the worker that runs its
+// first task, and a worker that cannot run the plan must never take a
+// change. Its onboarding tasks go to a worker that has the plan, as a
+// session's provider call goes to a worker with the provider's keys.
 func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Config) {
-	RegisterWorkflows(w, wf)
+	registerWorkflows(w, wf, len(wf.Onboarding.Steps) > 0)
 	w.RegisterActivity(acts)
 }
 
@@ -224,14 +231,20 @@ func Register(w sdkworker.Registry, acts *activities.Activities, wf workflows.Co
 // onboarding run is pinned to the version it started on, so a change's
 // steps run as the code that took the change promised, without patches.
 func RegisterWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config) {
+	registerWorkflows(w, wf, true)
+}
+
+func registerWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config, withOnboarding bool) {
 	v := &workflows.Verification{Config: wf}
 	w.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{
 		Name: workflows.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
 	})
-	o := &workflows.Onboarding{Plan: wf.Onboarding, ActivityTimeout: wf.ActivityTimeout}
-	w.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{
-		Name: onboarding.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
-	})
+	if withOnboarding {
+		o := &workflows.Onboarding{Plan: wf.Onboarding, ActivityTimeout: wf.ActivityTimeout}
+		w.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{
+			Name: onboarding.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
+		})
+	}
 	// A bulk operation runs for minutes and is pinned like an onboarding.
 	w.RegisterWorkflowWithOptions(operator.OperationWorkflow, workflow.RegisterOptions{
 		Name: operator.WorkflowName, VersioningBehavior: workflow.VersioningBehaviorPinned,
