@@ -320,6 +320,17 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 	return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
 }
 
+// HeldDecision is the greatest provider decision the store holds for a
+// provider's session, in any run: a run that starts for a session already
+// decided applies what it received and closes, instead of waiting.
+func (a *Activities) HeldDecision(ctx context.Context, provider, sessionID string) (SessionDecision, error) {
+	sd, err := a.Users.SessionDecision(ctx, provider, sessionID)
+	if err != nil {
+		return SessionDecision{}, err
+	}
+	return SessionDecision{At: sd.At, Status: sd.Status, ReasonCode: sd.ReasonCode}, nil
+}
+
 // TakeChange records that the calling onboarding takes the change named
 // changeID for its steps; false means its steps must not run (they ran to
 // the end before: the same change handed over twice). The taker is the

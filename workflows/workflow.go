@@ -63,7 +63,14 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 	// that is already here.
 	s.receiveDelivered(ctx)
 	if in.Carried == nil {
-		s.setStatus(ctx, StatusWaiting)
+		// A new run asks the store first: a webhook that comes after the
+		// session's run closed (late, or redelivered) must not reopen a
+		// decided session, wait for a decision it has, or poll for it.
+		if s.askStore(ctx) {
+			s.setStatus(ctx, s.applied.Decision)
+		} else {
+			s.setStatus(ctx, StatusWaiting)
+		}
 	}
 	if s.failing != "" {
 		// The previous run handed over while it wrote why the session
@@ -252,6 +259,57 @@ func (s *session) decisionUpdate(d *Event) activities.UserUpdate {
 	}
 }
 
+// versionAskStore marks the runs that ask the store what it holds of
+// their session before they wait (runs of 1.0 do not).
+const versionAskStore = "session-asks-store-first"
+
+// askStore reports whether the store holds a final provider decision for
+// the session, from an earlier run, and if so makes it the run's applied
+// decision: the run then applies only what it received that is newer,
+// writes what is older, and closes at once, since the late-event window
+// was the earlier run's. A store that cannot answer leaves the run to wait
+// as a new session's, as runs did before.
+func (s *session) askStore(ctx workflow.Context) bool {
+	if workflow.GetVersion(ctx, versionAskStore, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	var a *activities.Activities
+	var sd activities.SessionDecision
+	opts := workflow.LocalActivityOptions{
+		Summary: "ask the store for the session's decision", StartToCloseTimeout: s.cfg.activityTimeout(),
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	}
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.HeldDecision, s.in.Provider, s.in.SessionID).Get(ctx, &sd)
+	if err != nil {
+		s.logger.Warn("the store's decision for the session not read; the run waits for one", "error", err)
+		return false
+	}
+	if !record.Final(sd.Status) {
+		return false
+	}
+	held := s.heldEvent(sd)
+	s.applied = &held
+	s.unwritten = slices.DeleteFunc(s.unwritten, s.sameAsApplied)
+	if s.latest == nil || held.orderKey().Compare(s.latest.orderKey()) >= 0 {
+		s.latest = s.applied
+	}
+	if !s.hasNewDecision() {
+		s.lateUntil = workflow.Now(ctx) // the window was the earlier run's
+	}
+	return true
+}
+
+// heldEvent is the store's decision sd for the session, as the run holds
+// a decision.
+func (s *session) heldEvent(sd activities.SessionDecision) Event {
+	return Event{
+		ID:       "store/" + sd.Status + "/" + sd.ReasonCode + "/" + sd.At.UTC().Format(time.RFC3339Nano),
+		Provider: s.in.Provider, SessionID: s.in.SessionID, Type: "store", Kind: KindDecision,
+		Decision: NormalizeStatus(sd.Status), ProviderStatus: sd.Status, ReasonCode: sd.ReasonCode,
+		OccurredAt: sd.At, ReceivedAt: sd.At,
+	}
+}
+
 // adopt makes the store's answer for applied decision d the run's view of
 // its session (docs/semantics.md R7): d is ordered by the time the store
 // holds for it (an untimed decision keeps its first receipt, in whatever
@@ -270,12 +328,7 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 	}
 	s.applied = &applied
 	if sd := out.Session; sd.Status != "" {
-		held := Event{
-			ID:       "store/" + sd.Status + "/" + sd.ReasonCode + "/" + sd.At.UTC().Format(time.RFC3339Nano),
-			Provider: s.in.Provider, SessionID: s.in.SessionID, Type: "store", Kind: KindDecision,
-			Decision: NormalizeStatus(sd.Status), ProviderStatus: sd.Status, ReasonCode: sd.ReasonCode,
-			OccurredAt: sd.At, ReceivedAt: sd.At,
-		}
+		held := s.heldEvent(sd)
 		if held.orderKey().Compare(applied.orderKey()) > 0 {
 			// An earlier run applied it (and ran its steps): the session
 			// waits for what is newer than that.

@@ -495,6 +495,27 @@ FROM sessions WHERE provider = $1 AND session_id = $2`+s.lock(), c.Provider, c.S
 	return row, nil
 }
 
+// SessionDecision is the greatest provider decision the store holds for
+// the provider's session; zero when it holds none (a session it never
+// heard of, or one that gave no decision yet).
+func (s *Store) SessionDecision(ctx context.Context, provider, sessionID string) (SessionDecision, error) {
+	var sd SessionDecision
+	var at int64
+	var rank int
+	err := s.db.QueryRowContext(ctx, `SELECT last_at_us, last_rank, last_status, last_reason_code FROM sessions WHERE provider = $1 AND session_id = $2`,
+		provider, sessionID).Scan(&at, &rank, &sd.Status, &sd.ReasonCode)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SessionDecision{}, nil
+	}
+	if err != nil {
+		return SessionDecision{}, fmt.Errorf("read session %s:%s: %w", provider, sessionID, err)
+	}
+	if sd.Status != "" {
+		sd.At, sd.Rank = fromMicros(at), record.Rank(rank)
+	}
+	return sd, nil
+}
+
 // raiseSession makes provider decision c its session's greatest, if it is.
 func (s *Store) raiseSession(ctx context.Context, tx *sql.Tx, c Change, last SessionDecision) (SessionDecision, error) {
 	k := c.orderKey()

@@ -811,12 +811,10 @@ func Model(sc Schedule) Result {
 				}
 			}
 			take(known...)
-			latest := maxOf(known...)
-			if latest != nil {
-				// The store's first answer tells the run what the session
-				// holds from its earlier runs.
-				latest = maxOf(latest, prior)
-			}
+			// R8: a new run asks the store first what the session holds
+			// from its earlier runs; one that holds a final decision
+			// already is not waited for, polled or ended again.
+			latest := maxOf(maxOf(known...), prior)
 			switch {
 			case latest != nil && final(latest.Status):
 				// Nothing refuses the run: its race decisions never come.
