@@ -25,13 +25,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/sync/semaphore"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel/propagation"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/telemetry"
@@ -139,7 +139,7 @@ type Receiver struct {
 	providers []webhook.Provider
 	log       *slog.Logger
 	tel       *telemetry.Telemetry
-	slots     chan struct{} // one per webhook in flight (Config.MaxInFlight)
+	slots     chan struct{}                  // one per webhook in flight (Config.MaxInFlight)
 	shares    map[string]*semaphore.Weighted // each provider's bytes (Config.MaxInFlightBytes)
 
 	quarantine Quarantine // nil: refused webhooks are only logged
