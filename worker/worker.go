@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -261,7 +262,23 @@ func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *s
 func (c *Config) WorkflowConfig() workflows.Config {
 	wf := c.Workflow
 	wf.Rules, wf.Onboarding = c.Providers.Rules(), c.Plan()
+	wf.UserIDs = &UserIDForm{Ref: c.UserIDs.New()}
 	return wf
+}
+
+// UserIDForm is the worker's IDV_USER_ID_ATTRIBUTE as its workflows use it
+// (workflows.UserIDForm): IdvUserId is written in the worker's form, and a
+// user id that came in another form (a receiver set differently) is
+// warned of once per form.
+type UserIDForm struct {
+	userref.Ref
+	warned sync.Map // from → true
+}
+
+// FirstMismatch implements workflows.UserIDForm.
+func (f *UserIDForm) FirstMismatch(from string) bool {
+	_, seen := f.warned.LoadOrStore(from, true)
+	return !seen
 }
 
 // Register registers the workflows and activities on w.
