@@ -200,7 +200,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	// Where the receiver really listens: IDV_HTTP_ADDR overrides the flag.
 	s.ReceiverURL = localURL(s.Receiver.HTTPAddr, s.Receiver.TLSCertFile != "")
-	s.AdminURL = "http://" + s.Worker.AdminAddr
+	s.AdminURL = localURL(s.Worker.AdminAddr, s.Worker.AdminTLSCert != "")
 	if err := s.waitReady(ctx, 60*time.Second, s.AdminURL+"/healthz", emulatorURL+"/", s.ReceiverURL+"/"); err != nil {
 		s.Stop()
 		return nil, err

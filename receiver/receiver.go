@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +31,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/internal/telemetry"
@@ -50,10 +50,28 @@ type Config struct {
 	SignalTimeout time.Duration `env:"IDV_SIGNAL_TIMEOUT, default=3s"`
 	// RetryAfter is the Retry-After sent with a 503.
 	RetryAfter time.Duration `env:"IDV_RETRY_AFTER, default=30s"`
-	// MaxInFlight bounds the webhooks served at once, before they are
-	// authenticated: each may hold a body of up to MaxBodyBytes and its
-	// decoding, so this bounds the receiver's memory. One over it gets 503
-	// with Retry-After (counted as outcome "overloaded"); 0 is no bound.
+	// MaxInFlightBytes bounds the bytes of the bodies being read and
+	// served at once, split evenly among the providers (each route its own
+	// share, so one cannot starve another). A request holds only what it
+	// has received (budget.go says why), so connections that drip their
+	// bodies hold almost nothing. A body its provider's share cannot hold
+	// gets 503 with Retry-After (outcome "overloaded", refused reason
+	// "body_budget"); 0 is no bound.
+	MaxInFlightBytes int64 `env:"IDV_MAX_IN_FLIGHT_BYTES, default=67108864"`
+	// MinBodyRate (bytes per second) and BodyGrace: after the grace, each
+	// byte received gives the sender 1/MinBodyRate more seconds; a body
+	// slower than that gets 408 (outcome "too_slow"). A genuine webhook
+	// is a few KB sent at once. 0: no minimum rate.
+	MinBodyRate int64         `env:"IDV_MIN_BODY_RATE, default=1024"`
+	BodyGrace   time.Duration `env:"IDV_BODY_GRACE, default=2s"`
+	// ReadTimeout is the server's IDV_HTTP_READ_TIMEOUT, which the minimum
+	// rate's deadline never extends (0: not known, not capped).
+	ReadTimeout time.Duration
+	// MaxInFlight bounds the webhooks being authenticated and delivered at
+	// once, counted once their body is in (a sender that has not sent its
+	// body holds no slot): this bounds the decoding and the calls waiting
+	// on Temporal. One over it gets 503 with Retry-After (outcome
+	// "overloaded", refused reason "in_flight"); 0 is no bound.
 	MaxInFlight int `env:"IDV_MAX_IN_FLIGHT, default=256"`
 	// TaskQueue is where new session workflows are started.
 	TaskQueue string `env:"IDV_TASK_QUEUE, default=idv-verification"`
@@ -111,6 +129,7 @@ const (
 	OutcomeTooLarge        Outcome = "too_large"
 	OutcomeUnavailable     Outcome = "unavailable"
 	OutcomeOverloaded      Outcome = "overloaded"
+	OutcomeTooSlow         Outcome = "too_slow"
 )
 
 // Receiver serves POST /webhooks/{provider}.
@@ -120,7 +139,8 @@ type Receiver struct {
 	providers []webhook.Provider
 	log       *slog.Logger
 	tel       *telemetry.Telemetry
-	slots     chan struct{} // one per webhook in flight (Config.MaxInFlight)
+	slots     chan struct{}                  // one per webhook in flight (Config.MaxInFlight)
+	shares    map[string]*semaphore.Weighted // each provider's bytes (Config.MaxInFlightBytes)
 
 	quarantine Quarantine // nil: refused webhooks are only logged
 	sealer     Sealer     // nil: quarantined without their bodies
@@ -162,6 +182,11 @@ func New(cfg Config, temporal Signaler, log *slog.Logger, tel *telemetry.Telemet
 	if cfg.MaxInFlight > 0 {
 		r.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
+	names := make([]string, 0, len(providers))
+	for _, p := range providers {
+		names = append(names, p.Name())
+	}
+	r.shares = shares(cfg.MaxInFlightBytes, names)
 	return r
 }
 
@@ -335,39 +360,49 @@ func plainToken(s string) bool {
 }
 
 func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows.Event) {
-	if r.slots != nil {
-		select {
-		case r.slots <- struct{}{}:
-			defer func() { <-r.slots }()
-		default:
-			c.Set(reasonKey, "too many webhooks in flight")
-			r.retryLater(c, "too many webhooks in flight, retry later")
-			return OutcomeOverloaded, workflows.Event{}
-		}
-	}
 	// A source outside the allowlist gets the answer of any failed
-	// authentication, before its body is read.
+	// authentication, before its body is read or anything is held.
 	if !r.allowed(c.Request, p.Name()) {
 		c.Set(reasonKey, "source not allowed")
 		c.JSON(http.StatusUnauthorized, unauthenticated)
 		return OutcomeUnauthenticated, workflows.Event{}
 	}
-	body, err := r.readBody(c)
+	held, err := r.readBody(c, p.Name())
+	defer held.release(r, p.Name())
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body exceeds " + strconv.FormatInt(r.cfg.MaxBodyBytes, 10) + " bytes"})
 			return OutcomeTooLarge, workflows.Event{}
 		}
-		// The sender went away or was too slow (the server's read timeout);
-		// it will retry.
+		if errors.Is(err, errBodyBudget) {
+			r.refused(p.Name(), refusedBodyBudget)
+			c.Set(reasonKey, "body budget in use")
+			r.retryLater(c, "too many webhook bytes in flight, retry later")
+			return OutcomeOverloaded, workflows.Event{}
+		}
+		// The sender was too slow (the minimum rate or the server's read
+		// timeout) or went away; it will retry.
 		var netErr net.Error
 		if errors.As(err, &netErr) && netErr.Timeout() {
+			r.refused(p.Name(), refusedTooSlow)
 			c.JSON(http.StatusRequestTimeout, gin.H{"error": "body not received in time"})
-			return OutcomeMalformed, workflows.Event{}
+			return OutcomeTooSlow, workflows.Event{}
 		}
 		c.JSON(http.StatusBadRequest, gin.H{"error": "could not read body"})
 		return OutcomeMalformed, workflows.Event{}
+	}
+	body := held.data
+	if r.slots != nil {
+		select {
+		case r.slots <- struct{}{}:
+			defer func() { <-r.slots }()
+		default:
+			r.refused(p.Name(), refusedInFlight)
+			c.Set(reasonKey, "too many webhooks in flight")
+			r.retryLater(c, "too many webhooks in flight, retry later")
+			return OutcomeOverloaded, workflows.Event{}
+		}
 	}
 
 	plain, integration, err := webhook.Authenticate(p, c.Request.Header, body)
@@ -532,15 +567,6 @@ func QuarantineID(provider string, plain []byte) string {
 func (r *Receiver) retryLater(c *gin.Context, reason string) {
 	c.Header("Retry-After", strconv.Itoa(int(r.cfg.RetryAfter.Seconds())))
 	c.JSON(http.StatusServiceUnavailable, gin.H{"error": reason})
-}
-
-// readBody reads the whole body once, refusing more than MaxBodyBytes. An
-// announced Content-Length over the limit is refused before reading.
-func (r *Receiver) readBody(c *gin.Context) ([]byte, error) {
-	if c.Request.ContentLength > r.cfg.MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: r.cfg.MaxBodyBytes}
-	}
-	return io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, r.cfg.MaxBodyBytes))
 }
 
 func staticSummary(ev workflows.Event) string {

@@ -76,12 +76,24 @@ func (c *ServerConfig) Validate() []error {
 	if c.Receiver.SignalTimeout <= 0 || c.Receiver.SignalTimeout > 4500*time.Millisecond {
 		errs = append(errs, errors.New("IDV_SIGNAL_TIMEOUT must be positive and at most 4.5s (Veriff waits 5s for an answer)"))
 	}
-	if c.Receiver.RetryAfter < time.Second {
-		errs = append(errs, errors.New("IDV_RETRY_AFTER must be at least 1s"))
+	if c.Receiver.MaxInFlightBytes < 0 || c.Receiver.MinBodyRate < 0 {
+		errs = append(errs, errors.New("IDV_MAX_IN_FLIGHT_BYTES and IDV_MIN_BODY_RATE must not be negative (0: no bound)"))
+	}
+	if c.Receiver.MinBodyRate > 0 && c.Receiver.BodyGrace <= 0 {
+		errs = append(errs, errors.New("IDV_BODY_GRACE must be positive with IDV_MIN_BODY_RATE set (no sender's first bytes arrive at once)"))
 	}
 	errs = append(errs, c.Providers.Validate()...)
-	if _, err := c.Providers.Webhooks(); err != nil {
+	webhooks, err := c.Providers.Webhooks()
+	if err != nil {
 		errs = append(errs, err)
+	}
+	// Each provider reads from its own share: the largest body must fit.
+	if n := int64(len(webhooks)); c.Receiver.MaxInFlightBytes > 0 && n > 0 && c.Receiver.MaxInFlightBytes/n <= c.Receiver.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("IDV_MAX_IN_FLIGHT_BYTES (%d) is shared by %d providers: each share must be over IDV_MAX_BODY_BYTES (%d)",
+			c.Receiver.MaxInFlightBytes, n, c.Receiver.MaxBodyBytes))
+	}
+	if c.Receiver.RetryAfter < time.Second {
+		errs = append(errs, errors.New("IDV_RETRY_AFTER must be at least 1s"))
 	}
 	errs = append(errs, c.Temporal.Validate()...)
 	if uerrs := c.UserIDs.Validate(); len(uerrs) > 0 {
@@ -151,6 +163,7 @@ func Run(ctx context.Context, cfg *ServerConfig, log *slog.Logger, tel *telemetr
 	if err := cfg.network(); err != nil {
 		return err
 	}
+	cfg.Receiver.ReadTimeout = cfg.ReadTimeout // the minimum rate never extends it
 	rcv := New(cfg.Receiver, tc, log, tel, webhooks...)
 	if cfg.DatabaseURL == "" {
 		log.Warn("IDV_DATABASE_URL not set: webhooks refused after authentication are logged and counted, not quarantined")

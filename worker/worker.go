@@ -5,6 +5,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -53,6 +55,17 @@ type Config struct {
 	DatabaseURL string `env:"IDV_DATABASE_URL, default=sqlite:idvflow.db"`
 	AdminAddr   string `env:"IDV_ADMIN_ADDR, default=127.0.0.1:8081"`
 	AdminToken  string `env:"IDV_ADMIN_TOKEN"`
+	// AdminTLSCert and AdminTLSKey, both set, make the admin API serve
+	// HTTPS (TLS 1.2+) itself: it carries the token, user records and
+	// opened quarantine bodies.
+	AdminTLSCert string `env:"IDV_ADMIN_TLS_CERT"`
+	AdminTLSKey  string `env:"IDV_ADMIN_TLS_KEY"`
+	// AdminPlainHTTP says why plain HTTP is safe on an address other hosts
+	// can reach: "tls-proxy" (TLS ends in a proxy in front of it) or
+	// "private-network" (only a network you trust reaches it). Unset, such
+	// an address needs AdminTLSCert; no other word is taken, so it cannot
+	// be switched off by accident.
+	AdminPlainHTTP string `env:"IDV_ADMIN_PLAIN_HTTP"`
 	// StopTimeout is how long a stopping worker lets running activities
 	// finish before it cancels them.
 	StopTimeout time.Duration `env:"IDV_WORKER_STOP_TIMEOUT, default=30s"`
@@ -111,9 +124,7 @@ func (c *Config) Validate() []error {
 		}
 		errs = append(errs, fmt.Errorf("no provider configured: set %s", strings.Join(vars, ", or ")))
 	}
-	if err := CheckAdminAddr(c.AdminAddr, c.AdminToken); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.checkAdmin()...)
 	if c.AdminToken != "" {
 		if err := secrets.Check("IDV_ADMIN_TOKEN", c.AdminToken, 16); err != nil {
 			errs = append(errs, err)
@@ -166,20 +177,67 @@ func (c *Config) Plan() onboarding.Plan {
 	return p
 }
 
-// CheckAdminAddr refuses an admin API reachable from other hosts without a
-// token.
-func CheckAdminAddr(addr, token string) error {
-	host, _, err := net.SplitHostPort(addr)
+// Words IDV_ADMIN_PLAIN_HTTP takes.
+const (
+	PlainHTTPBehindTLSProxy   = "tls-proxy"
+	PlainHTTPOnPrivateNetwork = "private-network"
+)
+
+// checkAdmin refuses an admin API reachable from other hosts without a
+// token, or in plain HTTP unless IDV_ADMIN_PLAIN_HTTP says why that is
+// safe there; and half a TLS configuration.
+func (c *Config) checkAdmin() []error {
+	host, _, err := net.SplitHostPort(c.AdminAddr)
 	if err != nil {
-		return fmt.Errorf("IDV_ADMIN_ADDR %q is not host:port: %w", addr, err)
+		return []error{fmt.Errorf("IDV_ADMIN_ADDR %q is not host:port: %w", c.AdminAddr, err)}
 	}
-	if token != "" {
-		return nil
+	var errs []error
+	withTLS := c.AdminTLSCert != "" || c.AdminTLSKey != ""
+	switch {
+	case c.AdminTLSCert == "" && c.AdminTLSKey != "":
+		errs = append(errs, errors.New("IDV_ADMIN_TLS_KEY is set without IDV_ADMIN_TLS_CERT: set both or neither"))
+	case c.AdminTLSCert != "" && c.AdminTLSKey == "":
+		errs = append(errs, errors.New("IDV_ADMIN_TLS_CERT is set without IDV_ADMIN_TLS_KEY: set both or neither"))
+	case withTLS:
+		// Read now, so a wrong path or a key of another certificate stops
+		// the start with the variables named, not the first request.
+		if _, err := tls.LoadX509KeyPair(c.AdminTLSCert, c.AdminTLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("IDV_ADMIN_TLS_CERT and IDV_ADMIN_TLS_KEY: %w", err))
+		}
+	}
+	switch c.AdminPlainHTTP {
+	case "":
+	case PlainHTTPBehindTLSProxy, PlainHTTPOnPrivateNetwork:
+		if withTLS {
+			errs = append(errs, fmt.Errorf("IDV_ADMIN_PLAIN_HTTP=%s says plain HTTP, but IDV_ADMIN_TLS_CERT/IDV_ADMIN_TLS_KEY serve TLS: keep one", c.AdminPlainHTTP))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("IDV_ADMIN_PLAIN_HTTP must be %q (TLS ends in a proxy in front) or %q (only a network you trust reaches the address), or unset",
+			PlainHTTPBehindTLSProxy, PlainHTTPOnPrivateNetwork))
 	}
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return nil
+		return errs // only this machine reaches it
 	}
-	return fmt.Errorf("IDV_ADMIN_ADDR %q is not a loopback address: set IDV_ADMIN_TOKEN", addr)
+	if c.AdminToken == "" {
+		errs = append(errs, fmt.Errorf("IDV_ADMIN_ADDR %q is not a loopback address: set IDV_ADMIN_TOKEN", c.AdminAddr))
+	}
+	if !withTLS && c.AdminPlainHTTP == "" {
+		errs = append(errs, fmt.Errorf("IDV_ADMIN_ADDR %q is not a loopback address and the admin API carries its token, user records and quarantined bodies: "+
+			"serve TLS (IDV_ADMIN_TLS_CERT and IDV_ADMIN_TLS_KEY), or say why plain HTTP is safe there with IDV_ADMIN_PLAIN_HTTP=%s or %s",
+			c.AdminAddr, PlainHTTPBehindTLSProxy, PlainHTTPOnPrivateNetwork))
+	}
+	return errs
+}
+
+// ServeAdmin serves the admin API h on cfg.AdminAddr until ctx ends, over
+// HTTPS (TLS 1.2+) when IDV_ADMIN_TLS_CERT and IDV_ADMIN_TLS_KEY are set.
+func ServeAdmin(ctx context.Context, cfg *Config, h http.Handler, log *slog.Logger) error {
+	srv := httpserve.Server(cfg.AdminAddr, h)
+	if cfg.AdminTLSCert == "" {
+		return httpserve.Run(ctx, srv, log)
+	}
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return httpserve.RunTLS(ctx, srv, cfg.AdminTLSCert, cfg.AdminTLSKey, log)
 }
 
 // NewActivities builds the activities' clients from cfg. A provider without
@@ -204,7 +262,23 @@ func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *s
 func (c *Config) WorkflowConfig() workflows.Config {
 	wf := c.Workflow
 	wf.Rules, wf.Onboarding = c.Providers.Rules(), c.Plan()
+	wf.UserIDs = &UserIDForm{Ref: c.UserIDs.New()}
 	return wf
+}
+
+// UserIDForm is the worker's IDV_USER_ID_ATTRIBUTE as its workflows use it
+// (workflows.UserIDForm): IdvUserId is written in the worker's form, and a
+// user id that came in another form (a receiver set differently) is
+// warned of once per form.
+type UserIDForm struct {
+	userref.Ref
+	warned sync.Map // from → true
+}
+
+// FirstMismatch implements workflows.UserIDForm.
+func (f *UserIDForm) FirstMismatch(from string) bool {
+	_, seen := f.warned.LoadOrStore(from, true)
+	return !seen
 }
 
 // Register registers the workflows and activities on w.
@@ -374,7 +448,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
 		api = api.WithCodec(codec, cfg.CodecOrigins).WithOpener(codec)
 	}
-	return httpserve.Run(ctx, httpserve.Server(cfg.AdminAddr, api.Handler()), log)
+	return ServeAdmin(ctx, cfg, api.Handler(), log)
 }
 
 func metricsHandler(tel *telemetry.Telemetry) http.Handler {

@@ -37,6 +37,25 @@ type Config struct {
 	// Onboarding is the worker's onboarding plan, for the onboarding
 	// workflow (which records it itself); a session does not record it.
 	Onboarding onboarding.Plan `json:"-"`
+	// UserIDs is this worker's IDV_USER_ID_ATTRIBUTE; nil: IdvUserId takes
+	// the form each event or answer comes with.
+	UserIDs UserIDForm `json:"-"`
+}
+
+// UserIDForm is how this worker shows a user id in IdvUserId
+// (worker.UserIDForm). A run writes IdvUserId in this form only, whatever
+// form its events came with: a receiver (or another worker) set to another
+// IDV_USER_ID_ATTRIBUTE would otherwise leave a user's sessions under two
+// forms without a word.
+type UserIDForm interface {
+	// Mode is "plain" or "hmac".
+	Mode() string
+	// Value is what IdvUserId holds for userID; the same on every replay.
+	Value(userID string) string
+	// FirstMismatch reports whether this process has not yet been told of
+	// a user id given in the form from ("plain", "hmac", "hmac-other-key"),
+	// so that the run warns once per pair, not once per webhook.
+	FirstMismatch(from string) bool
 }
 
 // activityTimeout is ActivityTimeout, or one minute when it is unset.

@@ -216,10 +216,55 @@ func (s *session) learnUserID(ctx workflow.Context, id, source, ref string) {
 		return
 	}
 	s.userID, s.userIDSource = id, source
+	s.upsert(keyword{AttrUserID, s.userIDValue(ctx, id, ref)})
+}
+
+// userIDFormChange names the change that made IdvUserId take the worker's
+// form (GetVersion) and the recorded form (MutableSideEffect).
+const userIDFormChange = "idv-user-id-form"
+
+// userIDValue is what IdvUserId shows for id: this worker's form
+// (Config.UserIDs). ref is the form the event or answer came with ("": the
+// id itself); another form means a receiver or worker is set to another
+// IDV_USER_ID_ATTRIBUTE (or key). That is counted
+// (idv_user_id_form_mismatch_total) and said once per pair and process,
+// and IdvUserId still gets this worker's form.
+func (s *session) userIDValue(ctx workflow.Context, id, ref string) string {
 	if ref == "" {
 		ref = id
 	}
-	s.upsert(keyword{AttrUserID, ref})
+	form := s.cfg.UserIDs
+	if form == nil {
+		return ref
+	}
+	// Runs recorded before this rule keep the form their events gave.
+	if workflow.GetVersion(ctx, userIDFormChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return ref
+	}
+	// The worker's form is recorded (a marker) the first time, so a replay
+	// after IDV_USER_ID_ATTRIBUTE or IDV_USER_ID_KEY changed writes what
+	// the run wrote.
+	var want string
+	if err := workflow.MutableSideEffect(ctx, userIDFormChange, func(workflow.Context) any { return form.Value(id) },
+		func(a, b any) bool { return a == b }).Get(&want); err != nil || want == "" {
+		return ref
+	}
+	if ref == want {
+		return want
+	}
+	from := "plain"
+	if strings.HasPrefix(ref, "h1:") {
+		from = "hmac"
+	}
+	if from == form.Mode() {
+		from += "-other-key"
+	}
+	s.count(ctx, "idv_user_id_form_mismatch", map[string]string{"from": from, "worker": form.Mode()})
+	if !workflow.IsReplaying(ctx) && form.FirstMismatch(from) {
+		s.logger.Warn("IdvUserId: a user id came in another form than this worker's IDV_USER_ID_ATTRIBUTE; it is written in the worker's form. "+
+			"Set the receiver and every worker alike (docs/configuration.md)", "from", from, "worker", form.Mode())
+	}
+	return want
 }
 
 // resolvedUserID is the user the record belongs to. Without a user id from

@@ -150,6 +150,10 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 		// Cannot happen for a plain struct; fall back to the defaults.
 		cfg = DefaultConfig()
 	}
+	// Not recorded: the form IdvUserId takes is this worker's setting, the
+	// one its admin API queries by. A run that learns no user id in
+	// another form writes the same commands under any setting.
+	cfg.UserIDs = v.Config.UserIDs
 	return cfg
 }
 

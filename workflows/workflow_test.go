@@ -53,9 +53,12 @@ type harness struct {
 	cfg   workflows.Config
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, setup ...func(*testsuite.WorkflowTestSuite)) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
+	for _, f := range setup {
+		f(&suite)
+	}
 	env := suite.NewTestWorkflowEnvironment()
 	emu, srv, vars, err := testkit.StartEmulator(context.Background(), emulator.Config{})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 func main() {
 	cli.Binary[worker.Config]{
 		Name:          "worker",
-		HealthAddrVar: "IDV_ADMIN_ADDR", HealthAddrDefault: "127.0.0.1:8081",
+		HealthAddrVar: "IDV_ADMIN_ADDR", HealthAddrDefault: "127.0.0.1:8081", HealthTLSVar: "IDV_ADMIN_TLS_CERT",
 		Log: func(c *worker.Config) logging.Config { return c.Log },
 		Run: worker.Run,
 	}.Main()

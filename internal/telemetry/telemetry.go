@@ -35,6 +35,15 @@ type Telemetry struct {
 	Webhooks *prometheus.CounterVec
 	// AckSeconds is the time from request to answer, by provider and outcome.
 	AckSeconds *prometheus.HistogramVec
+	// Refused counts webhooks refused before authentication for what
+	// they would hold, by provider and reason (body_budget, in_flight,
+	// too_slow).
+	Refused *prometheus.CounterVec
+	// BodyBytes is the bytes of webhook bodies held now, by provider (its
+	// share of IDV_MAX_IN_FLIGHT_BYTES in use).
+	BodyBytes *prometheus.GaugeVec
+	// BodiesReading is the webhook bodies being received now, by provider.
+	BodiesReading *prometheus.GaugeVec
 	// Quarantined counts authentic webhooks refused after authentication,
 	// by provider and whether the quarantine kept them (kept, failed, off).
 	Quarantined *prometheus.CounterVec
@@ -78,8 +87,20 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		Registry: reg,
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idv_webhooks_total",
-			Help: "Webhooks received, by provider, webhook type and outcome (accepted, ignored, unauthenticated, malformed, too_large, unavailable, overloaded).",
+			Help: "Webhooks received, by provider, webhook type and outcome (accepted, ignored, unauthenticated, malformed, too_large, too_slow, unavailable, overloaded).",
 		}, []string{"provider", "type", "outcome"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idv_webhooks_refused_total",
+			Help: "Webhooks refused before authentication for what they would hold, by provider and reason (body_budget: the provider's share of IDV_MAX_IN_FLIGHT_BYTES in use; in_flight: IDV_MAX_IN_FLIGHT webhooks being served; too_slow: the body came slower than IDV_MIN_BODY_RATE or not within IDV_HTTP_READ_TIMEOUT).",
+		}, []string{"provider", "reason"}),
+		BodyBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "idv_webhook_body_bytes",
+			Help: "Bytes of webhook bodies held now, by provider (its share of IDV_MAX_IN_FLIGHT_BYTES in use).",
+		}, []string{"provider"}),
+		BodiesReading: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "idv_webhook_bodies_reading",
+			Help: "Webhook bodies being received now, by provider.",
+		}, []string{"provider"}),
 		AckSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "idv_webhook_ack_seconds",
 			Help:    "Time from receiving a webhook to answering it, by provider and outcome.",
@@ -95,7 +116,7 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 		}, []string{"action", "outcome"}),
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}
-	reg.MustRegister(t.Webhooks, t.AckSeconds, t.Quarantined, t.OperatorActions)
+	reg.MustRegister(t.Webhooks, t.Refused, t.BodyBytes, t.BodiesReading, t.AckSeconds, t.Quarantined, t.OperatorActions)
 
 	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg, Gatherer: reg})
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{

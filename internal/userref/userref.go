@@ -50,6 +50,14 @@ func (c Config) New() Ref {
 	return Ref{key: []byte(c.Key)}
 }
 
+// Mode is the IDV_USER_ID_ATTRIBUTE r stands for: "plain" or "hmac".
+func (r Ref) Mode() string {
+	if r.key == nil {
+		return "plain"
+	}
+	return "hmac"
+}
+
 // Of is the search attribute value of userID: "" in plain mode (the id
 // itself is shown), else "h1:" and 32 hex digits of its keyed hash.
 func (r Ref) Of(userID string) string {
