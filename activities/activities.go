@@ -313,6 +313,7 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 	c := onboarding.Change{
 		ID: res.ChangeID, UserID: u.UserID, Provider: u.Provider, SessionID: u.SessionID,
 		Status: u.Status, Reason: u.ReasonCode, At: res.At, Verdict: record.Verdict(u.Status),
+		Rank: int(record.RankOf(u.Status, u.SessionEnd)),
 	}
 	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
 		return err
@@ -337,8 +338,19 @@ func (a *Activities) HeldDecision(ctx context.Context, provider, sessionID strin
 // onboarding's workflow id, which every run of it keeps (a continued, reset
 // or retried run finishes what an earlier one began), never a run id.
 func (a *Activities) TakeChange(ctx context.Context, changeID string) (bool, error) {
-	return a.Users.Take(ctx, changeID, activity.GetInfo(ctx).WorkflowExecution.ID, time.Now())
+	run := activity.GetInfo(ctx).WorkflowExecution
+	return TakeFor(ctx, a.Users, changeID, run.ID, run.RunID)
 }
+
+// TakeFor is TakeChange for run runID of the onboarding workflowID (the
+// generated schedules name runs, which their test environment cannot).
+func TakeFor(ctx context.Context, users *userstore.Store, changeID, workflowID, runID string) (bool, error) {
+	return users.Take(ctx, changeID, taker(workflowID, runID), time.Now())
+}
+
+// taker is whom the store keeps a take under: the onboarding, which every
+// run of it keeps (continued as new, reset, retried), never one run.
+func taker(workflowID, _ string) string { return workflowID }
 
 // FinishChange records that every step of the change named changeID ran:
 // no run of the onboarding takes it again.

@@ -12,6 +12,7 @@
 package onboarding
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,38 @@ type Change struct {
 	// Verdict says whether Status is a verdict on the person (approved,
 	// declined) or how one session ended (docs/semantics.md R1).
 	Verdict bool `json:"verdict,omitempty"`
+	// Rank is the change's rank in the record's order (record.Rank: a
+	// provider's final decision, or idvflow's own ending of a session),
+	// which orders changes of one order time as the store does; 0 in
+	// hand-overs of 1.0.
+	Rank int `json:"rank,omitempty"`
+}
+
+// Compare orders changes as the user's record does (docs/semantics.md R2):
+// by the store's order time, then rank, status, provider, session and
+// reason code, and last by change id.
+func Compare(a, b Change) int {
+	if d := a.At.Compare(b.At); d != 0 {
+		return d
+	}
+	if d := cmp.Compare(a.rank(), b.rank()); d != 0 {
+		return d
+	}
+	for _, p := range [][2]string{{a.Status, b.Status}, {a.Provider, b.Provider}, {a.SessionID, b.SessionID}, {a.Reason, b.Reason}, {a.ID, b.ID}} {
+		if d := cmp.Compare(p[0], p[1]); d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// rank is the change's rank; a 1.0 hand-over's is a provider's final
+// decision's (2, record.RankFinal).
+func (c Change) rank() int {
+	if c.Rank == 0 {
+		return 2
+	}
+	return c.Rank
 }
 
 // Review is a person's answer at the review gate of change ChangeID.

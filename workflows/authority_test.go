@@ -115,7 +115,7 @@ func TestR7NotificationsNamedByTheStore(t *testing.T) {
 	for _, at := range []time.Time{t0, t0.Add(10 * 24 * time.Hour)} {
 		w.runAll(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{arrive(veriff.Name, at, body)}, func(time.Time) {}, false)
 	}
-	if sent := w.notifications(user); len(sent) != 1 || !sent[0].Data.DecidedAt.Equal(t0) || sent[0].Data.Kind != activities.NotifyVerdict {
+	if sent := w.notifications(t, user); len(sent) != 1 || !sent[0].Data.DecidedAt.Equal(t0) || sent[0].Data.Kind != activities.NotifyVerdict {
 		t.Fatalf("notifications %+v: want one verdict, decided at the first receipt %s", sent, t0)
 	}
 
@@ -124,7 +124,7 @@ func TestR7NotificationsNamedByTheStore(t *testing.T) {
 	w.runAll(t, schedules.Skipping.Config, veriff.Name, qid, []schedules.Delivery{
 		arrive(veriff.Name, t0, veriff.EventBody(qid, "a", quiet, veriff.Started)),
 	}, func(time.Time) {}, false)
-	sent := w.notifications(quiet)
+	sent := w.notifications(t, quiet)
 	if len(sent) != 1 || sent[0].Data.Status != "expired" || !sent[0].Data.DecidedAt.Equal(t0) || sent[0].Data.Kind != activities.NotifySessionOutcome {
 		t.Fatalf("expiry notifications %+v, want one expired session outcome decided at %s", sent, t0)
 	}
@@ -223,5 +223,5 @@ func TestR7UntimedRepeatBesideANewerDecision(t *testing.T) {
 	for _, i := range sc.RunOrder {
 		w.runSession(t, sc.Sessions[i], sc.User)
 	}
-	schedules.Check(t, w.users, w.notifications(sc.User), sc, schedules.Model(sc), true)
+	schedules.Check(t, w.users, w.notifications(t, sc.User), sc, schedules.Model(sc), true)
 }

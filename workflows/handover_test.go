@@ -79,7 +79,7 @@ func TestR7OlderDecisionsWrittenNewestFirst(t *testing.T) {
 		arrive(veriff.Name, at, veriff.DecisionBody(id, "a3", user, "review", t0.Add(2*time.Minute))),
 	}, func(time.Time) {}, false)
 	st, h := w.user(t, user)
-	for _, n := range w.notifications(user) {
+	for _, n := range w.notifications(t, user) {
 		if n.Data.Status == "approved" {
 			t.Fatalf("R7: the app was told %q (%s) although the run already held the newer decline; record %s, history %q",
 				n.Data.Status, n.Data.Kind, st, h)
@@ -103,7 +103,7 @@ func TestR7ScheduleCheckCatchesOneDecisionUnderTwoIDsAndTimes(t *testing.T) {
 	for _, i := range sc.RunOrder {
 		w.runSession(t, sc.Sessions[i], sc.User)
 	}
-	sent := w.notifications(sc.User)
+	sent := w.notifications(t, sc.User)
 	if len(sent) == 0 {
 		t.Fatal("no notification")
 	}

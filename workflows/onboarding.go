@@ -193,8 +193,14 @@ func (r *onboardingRun) inRounds(ctx workflow.Context, what string, attempt func
 		if err == nil || isPermanent(err) {
 			return err
 		}
+		if ctx.Err() != nil {
+			// The run was asked to cancel (the Web UI's Cancel): nothing
+			// it holds may be dropped, so it hands all of it to a new run,
+			// instead of failing its attempts without end in one task.
+			return errHandOver
+		}
 		r.logger.Info(what+": not done; trying again later", "pause", pause, "error", err)
-		if ok, _ := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok {
+		if ok, err := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.tooLong(ctx) }); ok || err != nil {
 			return errHandOver
 		}
 	}
@@ -212,6 +218,8 @@ type onboardingRun struct {
 	timeout time.Duration
 	logger  log.Logger
 	changes workflow.ReceiveChannel
+
+	recordOrder bool // order changes as the record does (versionRecordOrder)
 
 	current  *onboarding.Change // whose steps run
 	at       int                // the step of current that runs
@@ -233,6 +241,7 @@ func newOnboardingRun(ctx workflow.Context, plan onboarding.Plan, in onboarding.
 	r := &onboardingRun{
 		in: in, timeout: timeout, logger: workflow.GetLogger(ctx),
 		changes: workflow.GetSignalChannel(ctx, onboarding.SignalChange), seen: map[string]bool{},
+		recordOrder: workflow.GetVersion(ctx, versionRecordOrder, workflow.DefaultVersion, 1) == 1,
 	}
 	if c := in.Carried; c != nil {
 		r.current, r.at, r.results, r.done, r.answer = c.Current, c.Step, c.Results, c.Done, c.Answer
@@ -298,16 +307,28 @@ func (r *onboardingRun) see(id string) {
 	r.seenList = append(r.seenList, id)
 }
 
-// enqueue keeps the queue in the record's order: the store's order time,
-// then the change id (R11).
+// enqueue keeps the queue in the record's order (R11).
 func (r *onboardingRun) enqueue(c onboarding.Change) {
-	i, _ := slices.BinarySearchFunc(r.queued, c, changeOrder)
+	i, _ := slices.BinarySearchFunc(r.queued, c, r.order)
 	r.queued = slices.Insert(r.queued, i, c)
 }
 
-// changeOrder is the record's order of changes: the store's order time,
-// then the change id.
-func changeOrder(a, b onboarding.Change) int {
+// versionRecordOrder marks the runs that order changes exactly as the
+// record does (onboarding.Compare); runs of 1.0 ordered changes of one
+// order time by their change id, which is not the record's order.
+const versionRecordOrder = "onboarding-record-order"
+
+// order is the record's order of changes.
+func (r *onboardingRun) order(a, b onboarding.Change) int {
+	if r.recordOrder {
+		return onboarding.Compare(a, b)
+	}
+	return idOrder(a, b)
+}
+
+// idOrder is the order of runs of 1.0: the store's order time, then the
+// change id.
+func idOrder(a, b onboarding.Change) int {
 	if d := a.At.Compare(b.At); d != 0 {
 		return d
 	}
@@ -380,7 +401,7 @@ func (r *onboardingRun) reviewGate(ctx workflow.Context) (string, error) {
 // hears of both, in order. An older change supersedes nothing.
 func (r *onboardingRun) newerQueued() bool {
 	for _, q := range r.queued {
-		if changeOrder(q, *r.current) > 0 && (q.Verdict || !r.current.Verdict) {
+		if r.order(q, *r.current) > 0 && (q.Verdict || !r.current.Verdict) {
 			return true
 		}
 	}

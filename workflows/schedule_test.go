@@ -34,6 +34,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,9 @@ type world struct {
 	mu    sync.Mutex
 	sent  []schedules.Notification
 	quiet sdklog.Logger
+	// handed is what the sessions hand to the users' onboardings; the
+	// tests run the real onboarding over it (onboarding_schedule_test.go).
+	handed *handLog
 
 	// prepare, when a test sets it, readies each run's environment (run
 	// counts from 0) before it starts, for instance with an activity that
@@ -131,23 +135,15 @@ func sharedWorld(t *testing.T) *world {
 			Notify: notify.New(app.URL, []byte("notify-secret-notify-secret-0123"), hc),
 		}
 		w.acts.Providers, w.rules = providerAPIs(t, env, hc)
-		w.acts.Onboarding = notifyAtOnce{w.acts}
+		w.handed = &handLog{}
+		w.acts.Onboarding = w.handed
 		theWorld = w
 	})
 	return theWorld
 }
 
-// notifyAtOnce stands in for the user's onboarding workflow (tested on
-// its own, onboarding_test.go): a change handed over is posted to the app
-// at once, as the onboarding's notify step posts it.
-type notifyAtOnce struct{ acts *activities.Activities }
-
-func (n notifyAtOnce) Hand(ctx context.Context, _ string, c onboarding.Change) error {
-	_, err := n.acts.NotifyApp(ctx, workflows.NotificationOf(c))
-	return err
-}
-
-func (w *world) notifications(user string) []schedules.Notification {
+// appGot is every post the app received for user, in order.
+func (w *world) appGot(user string) []schedules.Notification {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []schedules.Notification
@@ -340,7 +336,19 @@ func TestGeneratedSchedules(t *testing.T) {
 		for _, i := range sc.RunOrder {
 			w.runSession(rt, sc.Sessions[i], sc.User)
 		}
-		schedules.Check(rt, w.users, w.notifications(sc.User), sc, schedules.Model(sc), true)
+		var review []string
+		onb := w.runOnboarding(rt, sc.User, func(n int) onboardingDraws {
+			d := drawOnboarding(rt, n)
+			review = d.review
+			return d
+		})
+		sent := w.appGot(sc.User)
+		checkOnboarding(rt, onb, sent, review)
+		want := schedules.Model(sc)
+		if rec := want.Record(); rec != nil && slices.Contains(review, rec.Status) && onb.outcomes[onb.changeOf(rec.Session, rec.Status)] != onboarding.ReviewPassed {
+			want = want.Unnotified() // the review held the record's change back
+		}
+		schedules.Check(rt, w.users, sent, sc, want, true)
 	})
 }
 
@@ -373,5 +381,5 @@ func TestScheduleScreeningBodies(t *testing.T) {
 	if got := want.Screening(); got != "no_match" {
 		t.Fatalf("model: screening %q, the untimed no_match (arrived 09:03:23) is the newest", got)
 	}
-	schedules.Check(t, w.users, w.notifications(sc.User), sc, want, true)
+	schedules.Check(t, w.users, w.notifications(t, sc.User), sc, want, true)
 }

@@ -625,6 +625,16 @@ type Result struct {
 	notified   bool // the record's decision must have been sent to the app
 }
 
+// Record is the decision the record must end with (nil: none).
+func (r Result) Record() *Entry { return r.record }
+
+// Unnotified is r for a schedule whose app must not hear of the record's
+// decision: a review gate held it back (R11).
+func (r Result) Unnotified() Result {
+	r.notified = false
+	return r
+}
+
 // Screening is the screening status the record must end with.
 func (r Result) Screening() string { return r.screening }
 
