@@ -107,10 +107,13 @@ const (
 	OutcomeAccepted        Outcome = "accepted"
 	OutcomeIgnored         Outcome = "ignored"
 	OutcomeUnauthenticated Outcome = "unauthenticated"
-	OutcomeMalformed       Outcome = "malformed"
-	OutcomeTooLarge        Outcome = "too_large"
-	OutcomeUnavailable     Outcome = "unavailable"
-	OutcomeOverloaded      Outcome = "overloaded"
+	// OutcomeStale is answered as OutcomeUnauthenticated (the same 401)
+	// and counted apart: a genuine signature made too long ago.
+	OutcomeStale       Outcome = "stale"
+	OutcomeMalformed   Outcome = "malformed"
+	OutcomeTooLarge    Outcome = "too_large"
+	OutcomeUnavailable Outcome = "unavailable"
+	OutcomeOverloaded  Outcome = "overloaded"
 )
 
 // Receiver serves POST /webhooks/{provider}.
@@ -374,6 +377,9 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	if err != nil {
 		c.Set(reasonKey, err.Error()) // which check failed, for the log line only
 		c.JSON(http.StatusUnauthorized, unauthenticated)
+		if errors.Is(err, webhook.ErrStale) {
+			return OutcomeStale, workflows.Event{}
+		}
 		return OutcomeUnauthenticated, workflows.Event{}
 	}
 
