@@ -193,4 +193,3 @@ func metric(t *testing.T, st *testkit.Stack, series string) string {
 	}
 	return ""
 }
-
