@@ -1,4 +1,4 @@
-package persona_test
+package integration
 
 import (
 	"context"
@@ -17,7 +17,9 @@ import (
 )
 
 // Persona through the real receiver, worker and Temporal server of the
-// test stack (its dev credentials), to the user's record.
+// test stack (its dev credentials), to the user's record. (Here rather than
+// beside the provider's package, so that fuzzing its parser does not
+// build the whole Temporal server with coverage.)
 func TestPersonaThroughTheStack(t *testing.T) {
 	wf := workflows.DefaultConfig()
 	wf.DecisionPollAfter, wf.PollInterval, wf.PollMaxInterval = 2*time.Second, time.Second, time.Second
@@ -34,7 +36,7 @@ func TestPersonaThroughTheStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u := waitStatus(t, st, s.UserID, "approved")
+		u := personaWait(t, st, s.UserID, "approved")
 		if u.Provider != persona.Name || u.SessionID != s.ID || u.UserIDSource != "reference-id" || len(u.History) != 1 {
 			t.Fatalf("record %+v", u)
 		}
@@ -63,7 +65,7 @@ func TestPersonaThroughTheStack(t *testing.T) {
 		}
 		var answers []string
 		for _, c := range cases {
-			code, answer := post(t, st, http.Header{"Persona-Signature": {c.header}}, c.body)
+			code, answer := personaPost(t, st, http.Header{"Persona-Signature": {c.header}}, c.body)
 			if code != http.StatusUnauthorized {
 				t.Errorf("%s: %d %s", c.name, code, answer)
 			}
@@ -79,7 +81,7 @@ func TestPersonaThroughTheStack(t *testing.T) {
 			t.Error("a forged event started the inquiry's workflow")
 		}
 		// The three stale ones are counted apart from the rest.
-		if got := metric(t, st, `idv_webhooks_total{outcome="stale",provider="persona",type="unknown"}`); got != "3" {
+		if got := webhooksMetric(t, st, `idv_webhooks_total{outcome="stale",provider="persona",type="unknown"}`); got != "3" {
 			t.Errorf("stale count %q, want 3", got)
 		}
 	})
@@ -95,11 +97,11 @@ func TestPersonaThroughTheStack(t *testing.T) {
 				if i == 1 {
 					slices.Reverse(secrets)
 				}
-				if code, answer := post(t, st, http.Header{"Persona-Signature": {persona.Header(time.Now(), b, secrets...)}}, b); code != http.StatusOK {
+				if code, answer := personaPost(t, st, http.Header{"Persona-Signature": {persona.Header(time.Now(), b, secrets...)}}, b); code != http.StatusOK {
 					t.Fatalf("%s: %d %s", order, code, answer)
 				}
 			}
-			waitStatus(t, st, user, "declined")
+			personaWait(t, st, user, "declined")
 		}
 	})
 
@@ -118,7 +120,7 @@ func TestPersonaThroughTheStack(t *testing.T) {
 				}
 			}
 		}
-		u := waitStatus(t, st, "persona-repeats", "approved")
+		u := personaWait(t, st, "persona-repeats", "approved")
 		if err := st.WaitClosed(t.Context(), workflows.WorkflowID(persona.Name, sc.SessionID), time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -138,17 +140,17 @@ func TestPersonaThroughTheStack(t *testing.T) {
 		}
 		// Its only delivery was held up past the tolerance: refused.
 		h, b, _ := cfg.SealAt(decision, time.Now().Add(-time.Hour))
-		if code, answer := post(t, st, h, b); code != http.StatusUnauthorized {
+		if code, answer := personaPost(t, st, h, b); code != http.StatusUnauthorized {
 			t.Fatalf("stale decision: %d %s", code, answer)
 		}
-		waitStatus(t, st, "persona-lost", "review")
+		personaWait(t, st, "persona-lost", "review")
 		if st.Emulator.Calls(sc.SessionID) == 0 {
 			t.Fatal("the decision reached the record without a poll")
 		}
 	})
 }
 
-func post(t *testing.T, st *testkit.Stack, h http.Header, body []byte) (int, string) {
+func personaPost(t *testing.T, st *testkit.Stack, h http.Header, body []byte) (int, string) {
 	t.Helper()
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
@@ -160,7 +162,7 @@ func post(t *testing.T, st *testkit.Stack, h http.Header, body []byte) (int, str
 	return code, answer
 }
 
-func waitStatus(t *testing.T, st *testkit.Stack, user, want string) userstore.User {
+func personaWait(t *testing.T, st *testkit.Stack, user, want string) userstore.User {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
@@ -175,8 +177,8 @@ func waitStatus(t *testing.T, st *testkit.Stack, user, want string) userstore.Us
 	}
 }
 
-// metric is the value of one series on the admin API's /metrics.
-func metric(t *testing.T, st *testkit.Stack, series string) string {
+// webhooksMetric is the value of one series on the admin API's /metrics.
+func webhooksMetric(t *testing.T, st *testkit.Stack, series string) string {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, st.Admin.URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+testkit.AdminToken)
