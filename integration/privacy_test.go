@@ -22,6 +22,7 @@ import (
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/userref"
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/sim"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
@@ -57,7 +58,7 @@ func rawHistory(t *testing.T, st *testkit.Stack, workflowID string) []byte {
 	return b
 }
 
-func runBothProviders(t *testing.T, st *testkit.Stack) []simulator.Session {
+func runEveryProvider(t *testing.T, st *testkit.Stack) []simulator.Session {
 	t.Helper()
 	ctx := context.Background()
 	vf, err := st.Target.Run(ctx, veriff.Scenario{Outcome: "declined", UserID: "priv-vf", Events: true, Watchlist: true}, 1)
@@ -68,12 +69,16 @@ func runBothProviders(t *testing.T, st *testkit.Stack) []simulator.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []simulator.Session{vf, pb} {
+	pe, err := st.Target.Run(ctx, persona.Scenario{Outcome: "approved", UserID: "priv-pe"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []simulator.Session{vf, pb, pe} {
 		if err := st.WaitClosed(ctx, s.WorkflowID, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return []simulator.Session{vf, pb}
+	return []simulator.Session{vf, pb, pe}
 }
 
 func shortSessions() workflows.Config {
@@ -98,7 +103,7 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	sessions := runBothProviders(t, st)
+	sessions := runEveryProvider(t, st)
 
 	for _, s := range sessions {
 		text := historyText(t, rawHistory(t, st, s.WorkflowID))
@@ -170,7 +175,7 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 		if !strings.Contains(out, "msg=webhook") || !strings.Contains(out, "user record updated") {
 			t.Fatalf("the run logged too little to prove anything:\n%s", out)
 		}
-		secrets := []string{veriff.DevSharedSecret, passbase.DevWebhookSecret, passbase.DevAPIKey, testkit.AdminToken,
+		secrets := []string{veriff.DevSharedSecret, passbase.DevWebhookSecret, passbase.DevAPIKey, persona.DevWebhookSecret, persona.DevAPIKey, testkit.AdminToken,
 			testkit.NotifySecret, strings.SplitN(key, ":", 2)[1]}
 		for _, s := range append(append([]string{}, personal...), secrets...) {
 			if strings.Contains(out, s) {
@@ -188,7 +193,7 @@ func TestNoPersonalDataWithoutCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	for _, s := range runBothProviders(t, st) {
+	for _, s := range runEveryProvider(t, st) {
 		text := historyText(t, rawHistory(t, st, s.WorkflowID))
 		if !strings.Contains(text, s.ID) {
 			t.Fatalf("%s: the plain history should show the session id (is the text decoded?)", s.WorkflowID)

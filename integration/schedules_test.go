@@ -25,7 +25,8 @@ const endToEndSchedules = 40
 // providers' signed or encrypted bytes, to a real Temporal server and
 // worker, in real time: webhooks after a run closed start new runs with
 // SignalWithStart, and a late cluster meets a closed session. Every webhook
-// must get 200, and every user must end as the model says.
+// must get 200, every one signed too long ago (a provider whose signature
+// carries a time) 401, and every user must end as the model says.
 func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 	tm := schedules.RealTime(time.Now().Add(3 * time.Second))
 	st := faultStack(t, testkit.Options{Workflow: tm.Config})
@@ -46,7 +47,7 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, sc := range all {
 		for _, s := range sc.Sessions {
-			wg.Add(2)
+			wg.Add(3)
 			go func() { // the provider's API: its early decisions, then its late ones too
 				defer wg.Done()
 				s.ProviderState(st.Emulator, sc.User, s.Start())
@@ -61,6 +62,16 @@ func TestGeneratedSchedulesEndToEnd(t *testing.T) {
 					// from, sealed as the provider sends them.
 					if code, answer, err := st.Target.Send(ctx, s.Provider, d.Body); err != nil || code != http.StatusOK {
 						t.Errorf("%s %s: %d %s %v", s.ID, d.Ev.Type, code, answer, err)
+					}
+				}
+			}()
+			go func() { // beside them, deliveries held up past the signature's tolerance
+				defer wg.Done()
+				for _, d := range s.StaleDeliveries(sc.User) {
+					time.Sleep(time.Until(d.At))
+					header, body := schedules.Stale(s.Provider, d.Body)
+					if code, answer, err := st.Target.Post(ctx, s.Provider, header, body); err != nil || code != http.StatusUnauthorized {
+						t.Errorf("%s stale %s: %d %s %v", s.ID, d.Ev.Type, code, answer, err)
 					}
 				}
 			}()

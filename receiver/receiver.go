@@ -125,11 +125,14 @@ const (
 	OutcomeAccepted        Outcome = "accepted"
 	OutcomeIgnored         Outcome = "ignored"
 	OutcomeUnauthenticated Outcome = "unauthenticated"
-	OutcomeMalformed       Outcome = "malformed"
-	OutcomeTooLarge        Outcome = "too_large"
-	OutcomeUnavailable     Outcome = "unavailable"
-	OutcomeOverloaded      Outcome = "overloaded"
-	OutcomeTooSlow         Outcome = "too_slow"
+	// OutcomeStale is answered as OutcomeUnauthenticated (the same 401)
+	// and counted apart: a genuine signature made too long ago.
+	OutcomeStale       Outcome = "stale"
+	OutcomeMalformed   Outcome = "malformed"
+	OutcomeTooLarge    Outcome = "too_large"
+	OutcomeUnavailable Outcome = "unavailable"
+	OutcomeOverloaded  Outcome = "overloaded"
+	OutcomeTooSlow     Outcome = "too_slow"
 )
 
 // Receiver serves POST /webhooks/{provider}.
@@ -409,6 +412,9 @@ func (r *Receiver) serve(c *gin.Context, p webhook.Provider) (Outcome, workflows
 	if err != nil {
 		c.Set(reasonKey, err.Error()) // which check failed, for the log line only
 		c.JSON(http.StatusUnauthorized, unauthenticated)
+		if errors.Is(err, webhook.ErrStale) {
+			return OutcomeStale, workflows.Event{}
+		}
 		return OutcomeUnauthenticated, workflows.Event{}
 	}
 

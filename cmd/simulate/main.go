@@ -8,7 +8,8 @@
 //	                               [--order processed-first|decision-first|together] [--repeat N] [--count N]
 //	go run ./cmd/simulate veriff --outcome approved|declined|resubmission_requested|review|expired|abandoned
 //	                             [--user ID] [--events] [--watchlist] [--repeat N] [--count N]
-//	go run ./cmd/simulate send --provider veriff|passbase FILE
+//	go run ./cmd/simulate persona --outcome approved|declined|review|expired [--user ID] [--repeat N] [--rotate] [--count N]
+//	go run ./cmd/simulate send --provider veriff|passbase|persona FILE
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 
 	"github.com/idvflow/idvflow/internal/version"
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/registry"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
@@ -43,7 +45,8 @@ const usage = `usage:
                     [--order processed-first|decision-first|together] [--repeat N] [--count N]
   simulate veriff   --outcome approved|declined|resubmission_requested|review|expired|abandoned
                     [--user ID] [--events] [--watchlist] [--repeat N] [--count N]
-  simulate send --provider veriff|passbase FILE
+  simulate persona  --outcome approved|declined|review|expired [--user ID] [--rotate] [--repeat N] [--count N]
+  simulate send --provider veriff|passbase|persona FILE
 
 Targets http://127.0.0.1:8080 (receiver), :8090 (emulator), :8233 (Web UI)
 and :8081 (admin API) unless --receiver, --emulator, --ui, --admin say
@@ -52,8 +55,10 @@ otherwise. With --count, it lists every session it created and waits up to
 (a Passbase decision that comes before its processed event waits
 IDV_PROCESSED_GRACE first; a longer --wait shows it). Webhooks are signed or
 encrypted with the providers' variables as the receiver reads them
-(VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS, ...; the
-first of each list), else with the dev stack's.
+(VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS,
+PERSONA_WEBHOOK_SECRETS, ...; the first of each list), else with the dev
+stack's. persona --rotate signs as Persona does while it rotates a secret:
+two sets, the first under a new secret the receiver does not know yet.
 `
 
 func main() {
@@ -95,7 +100,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	order := fs.String("order", "processed-first", "passbase: processed-first, decision-first or together")
 	events := fs.Bool("events", false, "veriff: also send the started and submitted event webhooks")
 	watchlist := fs.Bool("watchlist", false, "veriff: also send a watchlist screening result")
-	provider := fs.String("provider", "", "send: veriff or passbase")
+	rotate := fs.Bool("rotate", false, "persona: sign with two sets, as while Persona rotates the secret")
+	provider := fs.String("provider", "", "send: veriff, passbase or persona")
 	adminURL := fs.String("admin", "http://127.0.0.1:8081", "admin API base URL (with --count: where to check each user)")
 	wait := fs.Duration("wait", 20*time.Second, "with --count: how long to wait for the users' statuses")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
@@ -117,6 +123,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		one = func(i int) (simulator.Session, error) {
 			return t.Run(ctx, veriff.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count),
 				Events: *events, Watchlist: *watchlist}, *repeat)
+		}
+	case "persona":
+		one = func(i int) (simulator.Session, error) {
+			sc := persona.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count)}
+			if !*rotate {
+				return t.Run(ctx, sc, *repeat)
+			}
+			return rotated(ctx, t, creds.Get(persona.Name).(*persona.Config), sc, *repeat)
 		}
 	case "send":
 		if fs.NArg() != 1 {
@@ -276,6 +290,35 @@ func many(ctx context.Context, count int, one func(int) (simulator.Session, erro
 			return created, nil
 		}
 	}
+}
+
+// rotated plays a Persona scenario as Target.Run does, each event signed
+// with two sets: persona.DevNextWebhookSecret's, then the configured one.
+func rotated(ctx context.Context, t *simulator.Target, cfg *persona.Config, sc persona.Scenario, repeat int) (simulator.Session, error) {
+	s, err := sc.Script(time.Now())
+	if err != nil {
+		return simulator.Session{}, err
+	}
+	steps := s.Steps
+	s.Steps = nil // the API answer only; the events are posted here
+	out, err := t.Play(ctx, s, 1)
+	if err != nil {
+		return out, err
+	}
+	for _, step := range steps {
+		for _, b := range step {
+			for range max(repeat, 1) {
+				h, sealed, err := cfg.SealRotating(b, persona.DevNextWebhookSecret)
+				if err != nil {
+					return out, err
+				}
+				if code, answer, err := t.Post(ctx, persona.Name, h, sealed); err != nil || code != http.StatusOK {
+					return out, fmt.Errorf("persona webhook answered %d: %s %v", code, answer, err)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func numbered(user string, i, count int) string {

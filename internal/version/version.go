@@ -18,7 +18,7 @@ import (
 
 // Release is the idvflow release this code is, as CHANGELOG.md names it;
 // "X.Y.Z-dev" once changes wait under [Unreleased] for the next release.
-const Release = "1.0.0"
+const Release = "1.1.0-dev"
 
 // Info is what a binary knows of its build.
 type Info struct {

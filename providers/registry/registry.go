@@ -10,6 +10,7 @@ import (
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/passbase"
+	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/veriff"
 )
 
@@ -18,6 +19,7 @@ func All() providers.Registry {
 	return providers.Registry{
 		veriff.Provider{},
 		passbase.Provider{},
+		persona.Provider{},
 	}
 }
 

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/idvflow/idvflow/workflows"
@@ -55,6 +56,18 @@ type Draws struct {
 	// the user only in a lesser field (Event.Lesser), before a decision
 	// names them in the best.
 	Lesser bool
+	// Stamped is true when its signature carries the time it was sent
+	// (its configuration is Stamped): a schedule then also delivers some
+	// webhooks signed too long ago, beside their fresh deliveries, and
+	// the receiver must refuse them and change nothing.
+	Stamped bool
+}
+
+// Stamped is implemented by a provider configuration whose seal carries
+// the time it was sent.
+type Stamped interface {
+	// SealAt is Seal (providers.Config) as if sent at at.
+	SealAt(body []byte, at time.Time) (http.Header, []byte, error)
 }
 
 // Generator is a provider's side of generated schedules.

@@ -22,6 +22,12 @@ var (
 	// ErrIgnored: authentic, but of a type idvflow does not model and
 	// cannot route to a session. It is acknowledged, never refused.
 	ErrIgnored = errors.New("webhook type not modelled")
+	// ErrStale: a genuine signature whose signed time is outside the
+	// provider's tolerance of the receiver's clock (a replay, or a
+	// delivery held up). It always comes wrapped with ErrUnauthenticated,
+	// so the answer is the same; the receiver counts it apart, since a
+	// rise in it means a clock or a replay, not a wrong secret.
+	ErrStale = errors.New("signature outside its time tolerance")
 )
 
 // MalformedError is an authentic payload that cannot be used. Its reason is

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -119,6 +120,10 @@ type Decision struct {
 	Late       bool            // made between the first run and the late cluster
 	Early      []time.Duration // arrivals in the first cluster
 	Again      []time.Duration // arrivals in the late cluster
+	// Stale: arrivals in the first cluster signed too long ago (a
+	// provider whose signature carries a time, Draws.Stamped); the
+	// receiver refuses them, so they count for nothing.
+	Stale []time.Duration
 	// Race: its first delivery arrives while the first run meets the
 	// provider's permanent refusal (Session.RaceAt), and not at all if that
 	// run never does.
@@ -341,6 +346,9 @@ func Gen(t *rapid.T, n int, tm Timing) Schedule {
 			if !d.Late && !d.Race {
 				d.Early = arrivals(t, tm, "decision arrival", 3)
 			}
+			if draws.Stamped {
+				d.Stale = arrivals(t, tm, "stale decision arrival", 2)
+			}
 			d.Again = arrivals(t, tm, "decision late arrival", 1)
 			if d.Late {
 				offset = 0 // late decisions' offsets count from LateMade
@@ -389,6 +397,41 @@ func seq(n int) []int {
 	for i := range out {
 		out[i] = i
 	}
+	return out
+}
+
+// Stale is body sealed by the provider as if sent an hour ago, as a
+// delivery held up or replayed comes; the provider's own webhooks must
+// refuse it as stale (webhook.ErrStale), as the receiver does.
+func Stale(providerName string, body []byte) (http.Header, []byte) {
+	p := lookup(providerName)
+	stamped, ok := p.cfg.(sim.Stamped)
+	if !ok {
+		panic(fmt.Sprintf("schedules: %s draws stale deliveries but its configuration is not sim.Stamped", p.name))
+	}
+	header, sealed, err := stamped.SealAt(body, time.Now().Add(-time.Hour))
+	if err != nil {
+		panic(fmt.Sprintf("schedules: seal a stale %s webhook: %v", p.name, err))
+	}
+	if _, _, err := webhook.Authenticate(p.webhooks, header, sealed); !errors.Is(err, webhook.ErrStale) {
+		panic(fmt.Sprintf("schedules: %s took a webhook signed an hour ago: %v", p.name, err))
+	}
+	return header, sealed
+}
+
+// StaleDeliveries are the session's deliveries signed too long ago, in
+// arrival order: the receiver answers each 401 and signals nothing, so
+// the model counts them for nothing (a decision that only ever came
+// stale is one the provider's API must give).
+func (s Session) StaleDeliveries(user string) []Delivery {
+	var out []Delivery
+	for i, d := range s.Decisions {
+		w := s.decision(user, i, d, false)
+		for _, o := range d.Stale {
+			out = append(out, Delivery{At: s.Start().Add(o), Ev: w.ev, Body: w.body})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Delivery) int { return a.At.Compare(b.At) })
 	return out
 }
 
@@ -523,6 +566,9 @@ func (s Session) Deliveries(user string) []Delivery {
 	}
 	for i, o := range s.Others {
 		add(0, []time.Duration{o}, s.webhook(s.event(user, workflows.KindOther, i)))
+	}
+	for _, d := range s.StaleDeliveries(user) {
+		Stale(s.Provider, d.Body) // refused, as the receiver would: never signalled
 	}
 	slices.SortStableFunc(out, func(a, b Delivery) int { return a.At.Compare(b.At) })
 	return out
