@@ -86,6 +86,7 @@ func (s *Server) opsRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/sessions", s.sessions)
 	v1.POST("/sessions/:provider/:sessionID/resync", s.act(operator.ActionResync))
 	v1.POST("/sessions/:provider/:sessionID/retry", s.act(operator.ActionRetry))
+	v1.POST("/sessions/:provider/:sessionID/restart", s.act(operator.ActionRestart))
 	v1.POST("/operations", limitBody(64<<10), s.startOperation)
 	v1.GET("/operations/:id", s.operation)
 	v1.POST("/operations/:id/cancel", s.cancelOperation)
@@ -437,7 +438,7 @@ func (s *Server) startOperation(c *gin.Context) {
 		return
 	}
 	if !req.Action.Known() {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "action: want resync or retry"})
+		c.JSON(http.StatusBadRequest, gin.H{"error": "action: want resync, retry or restart"})
 		return
 	}
 	f, err := filterOf(req.State, req.OlderThan, req.Provider, req.Query)

@@ -25,6 +25,7 @@ func TestOperatorRoutesAreAuthenticated(t *testing.T) {
 		{http.MethodGet, "/v1/sessions?state=stuck"},
 		{http.MethodPost, "/v1/sessions/veriff/abc/resync"},
 		{http.MethodPost, "/v1/sessions/veriff/abc/retry"},
+		{http.MethodPost, "/v1/sessions/veriff/abc/restart"},
 		{http.MethodPost, "/v1/operations"},
 		{http.MethodGet, "/v1/operations/x"},
 		{http.MethodPost, "/v1/operations/x/cancel"},

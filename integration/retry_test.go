@@ -20,6 +20,7 @@ import (
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -188,4 +189,63 @@ func TestConcurrentRetriesOfOneSessionStartOneRun(t *testing.T) {
 	if n := applied(t, st, user, "approved"); n != 1 {
 		t.Fatalf("approved applied %d times, want once", n)
 	}
+}
+
+// terminateThen runs hook once, right after the operator's terminate: the
+// moment between closing the open run and reading what it held.
+type terminateThen struct {
+	client.Client
+	once *sync.Once
+	hook func()
+}
+
+func (d terminateThen) TerminateWorkflow(ctx context.Context, id, runID, reason string, details ...any) error {
+	err := d.Client.TerminateWorkflow(ctx, id, runID, reason, details...)
+	d.once.Do(d.hook)
+	return err
+}
+
+// The bad-deploy runbook's restart of an open session: a webhook that
+// reached the run before the restart closed it, and one that came right
+// after (and started the next run), both reach the record: the restart
+// reads the closed run's whole history and hands its events to the run
+// that is open.
+func TestRestartKeepsTheWebhooksAroundIt(t *testing.T) {
+	wf := shortSessions()
+	wf.DecisionPollAfter = time.Hour
+	st := faultStack(t, testkit.Options{Workflow: wf})
+	ctx := context.Background()
+	id, attempt, user := sim.NewUUID(), sim.NewUUID(), "restart-user"
+	st.Emulator.Put(veriff.Name, id, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.EventBody(id, attempt, user, veriff.Started))); code != http.StatusOK {
+		t.Fatalf("started: %d", code)
+	}
+	wid := workflows.WorkflowID(veriff.Name, id)
+	c := st.Temporal.GetDefaultClient()
+	waitFor(t, "the session waiting", 30*time.Second, func() bool { return hasEvent(ctx, c, wid, enumspb.EVENT_TYPE_TIMER_STARTED) })
+	first := newestRun(t, c, wid)
+	t0 := time.Now().UTC().Add(-time.Minute)
+	hook := func() {
+		if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(id, attempt, user, "declined", t0.Add(time.Second)))); code != http.StatusOK {
+			t.Errorf("decline: %d", code)
+		}
+	}
+	op := &operator.Operator{Temporal: terminateThen{c, &sync.Once{}, hook}, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	r, err := op.Do(ctx, operator.ActionRestart, operator.Target{Provider: veriff.Name, SessionID: id}, "")
+	if err != nil || r.Outcome != operator.OutcomeRestarted {
+		t.Fatalf("restart: %+v, %v", r, err)
+	}
+	waitUser(t, st, user, "declined", time.Minute)
+	if status(t, c, wid); newestRun(t, c, wid) == first {
+		t.Fatal("no new run after the restart")
+	}
+	if n := applied(t, st, user, "declined"); n != 1 {
+		t.Fatalf("declined applied %d times, want once", n)
+	}
+	// Again, on the run the restart and the decline opened: nothing to lose.
+	if r, err := op.Do(ctx, operator.ActionRestart, operator.Target{Provider: veriff.Name, SessionID: id}, ""); err != nil || (r.Outcome != operator.OutcomeRestarted && r.Outcome != operator.OutcomeNothing) {
+		t.Fatalf("second restart: %+v, %v", r, err)
+	}
+	waitUser(t, st, user, "declined", time.Minute)
 }

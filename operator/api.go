@@ -38,16 +38,24 @@ const (
 	// hands a webhook, so a new run (or the open one) takes them in. It
 	// never resets or terminates a run.
 	ActionRetry Action = "retry"
+	// ActionRestart runs an open session again on today's workers and
+	// code (a bad deploy left it running with wrong commands): it
+	// terminates the session's open run, then hands every event that run
+	// held to the session again, as a retry does. Unlike Temporal's reset,
+	// it reads the run's events only once the run is closed, so none that
+	// reached it is missed.
+	ActionRestart Action = "restart"
 )
 
 // Known reports whether a is an action.
-func (a Action) Known() bool { return a == ActionResync || a == ActionRetry }
+func (a Action) Known() bool { return a == ActionResync || a == ActionRetry || a == ActionRestart }
 
 // Outcomes of one action on one session.
 const (
 	OutcomeSignalled  = "signalled"   // resync: the provider's decision went to the session
 	OutcomeNoDecision = "no_decision" // resync: the provider has not decided
 	OutcomeRetried    = "retried"     // retry: the failed run's events went to the session again
+	OutcomeRestarted  = "restarted"   // restart: the open run was closed and its events went to the session again
 	OutcomeNothing    = "nothing_to_retry"
 	OutcomeFailed     = "failed" // the action could not be done (Detail says why)
 )

@@ -77,6 +77,8 @@ func (o *Operator) Do(ctx context.Context, action Action, t Target, operation st
 		r = o.resync(ctx, t)
 	case ActionRetry:
 		r = o.retry(ctx, t, operation)
+	case ActionRestart:
+		r = o.restart(ctx, t)
 	default:
 		r = Result{Target: t, Outcome: OutcomeFailed, Detail: fmt.Sprintf("unknown action %q", action)}
 	}
@@ -191,26 +193,81 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		return r
 	}
 	runID := info.GetExecution().GetRunId()
-	held, err := o.held(ctx, t.WorkflowID(), runID)
+	n, err := o.handAgain(ctx, t, runID)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	if len(held) == 0 {
-		r.Outcome, r.Detail = OutcomeFailed, "run "+runID+" holds no event to hand over again"
+	r.Outcome = OutcomeRetried
+	r.Detail = fmt.Sprintf("run %s failed; its %d events were handed to the session again", runID, n)
+	return r
+}
+
+// restart closes t's open run and hands every event it held to the
+// session again (a new run on today's workers and code takes them). The
+// run is terminated first and its events read after, from its closed
+// history: a webhook that reached it before it closed is among them, one
+// that came after starts the new run itself. Two restarts at once each
+// hand over the events of the run they closed.
+func (o *Operator) restart(ctx context.Context, t Target) Result {
+	r := Result{Target: t}
+	d, err := o.Temporal.DescribeWorkflowExecution(ctx, t.WorkflowID(), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		r.Outcome, r.Detail = OutcomeNothing, "no such session"
 		return r
+	}
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, "describe: "+err.Error()
+		return r
+	}
+	info := d.GetWorkflowExecutionInfo()
+	runID := info.GetExecution().GetRunId()
+	if st, err := o.state(ctx, t.WorkflowID(), runID); err == nil {
+		r.UserID = st.UserID
+	}
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		r.Outcome = OutcomeNothing
+		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + " (retry a failed one)"
+		return r
+	}
+	err = o.Temporal.TerminateWorkflow(ctx, t.WorkflowID(), runID, "idvflow restart by an operator: its events go to a new run")
+	if err != nil && !errors.As(err, &notFound) {
+		r.Outcome, r.Detail = OutcomeFailed, "terminate: "+err.Error()
+		return r
+	}
+	// Closed by this restart, another one, or on its own meanwhile: its
+	// history is whole now, and handing its events again is a repeat at
+	// worst.
+	n, err := o.handAgain(ctx, t, runID)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, err.Error()
+		return r
+	}
+	r.Outcome = OutcomeRestarted
+	r.Detail = fmt.Sprintf("run %s closed; its %d events were handed to the session again", runID, n)
+	return r
+}
+
+// handAgain hands every event run runID of t's session held to the
+// session again, through the receiver's SignalWithStart, and says how
+// many.
+func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, error) {
+	held, err := o.held(ctx, t.WorkflowID(), runID)
+	if err != nil {
+		return 0, err
+	}
+	if len(held) == 0 {
+		return 0, fmt.Errorf("run %s holds no event to hand over again", runID)
 	}
 	for _, ev := range held {
 		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
-			// What was handed over stays handed over; a retry again hands
+			// What was handed over stays handed over; doing it again hands
 			// all of it, and the run takes each event once.
-			r.Outcome, r.Detail = OutcomeFailed, "signal: "+err.Error()
-			return r
+			return 0, fmt.Errorf("signal: %w", err)
 		}
 	}
-	r.Outcome = OutcomeRetried
-	r.Detail = fmt.Sprintf("run %s failed; its %d events were handed to the session again", runID, len(held))
-	return r
+	return len(held), nil
 }
 
 // held is every event the session's run runID held: those an earlier run

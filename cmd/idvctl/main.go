@@ -11,6 +11,7 @@
 //	idvctl quarantine redrive ID
 //	idvctl resync veriff SESSION_ID
 //	idvctl retry passbase SESSION_ID
+//	idvctl restart veriff SESSION_ID
 //	idvctl bulk resync --state waiting --older-than 24h [--provider P] [--query Q] [--rate 10] [--yes]
 //	idvctl operations show ID | cancel ID
 //	idvctl audit [--user ID] [--target WORKFLOW_ID] [--operation ID]
@@ -46,7 +47,8 @@ const usage = `idvctl: the operators' command line (admin API at --admin or IDV_
   quarantine redrive ID
   resync PROVIDER SESSION_ID
   retry PROVIDER SESSION_ID
-  bulk resync|retry --state S [--older-than D] [--provider P] [--query Q] [--rate N] [--yes]
+  restart PROVIDER SESSION_ID
+  bulk resync|retry|restart --state S [--older-than D] [--provider P] [--query Q] [--rate N] [--yes]
   operations show ID
   operations cancel ID
   audit [--user ID] [--target WORKFLOW_ID] [--operation ID] [--since D]
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, in io.Reader
 		return c.sessions(ctx, rest)
 	case "quarantine":
 		return c.quarantine(ctx, rest)
-	case "resync", "retry":
+	case "resync", "retry", "restart":
 		return c.act(ctx, cmd, rest)
 	case "bulk":
 		return c.bulk(ctx, rest)
@@ -355,7 +357,7 @@ func (c *cli) act(ctx context.Context, action string, args []string) error {
 
 func (c *cli) bulk(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("bulk resync|retry --state S …")
+		return errors.New("bulk resync|retry|restart --state S …")
 	}
 	req := admin.OperationRequest{Action: operator.Action(args[0])}
 	fs := c.flags("bulk " + args[0])
