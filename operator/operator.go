@@ -157,7 +157,8 @@ func (o *Operator) integration(ctx context.Context, t Target) string {
 	return in.Integration
 }
 
-// retry runs a session whose newest run ended in error again: it hands
+// retry runs a session whose newest run ended in error (or was
+// terminated, or timed out) again: it hands
 // every event the failed run held (the webhooks it received, what an
 // earlier run of the session handed it) to the session again, through the
 // path the receiver takes (SignalWithStart), so they land in the
@@ -187,7 +188,10 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 	if st, err := o.state(ctx, t.WorkflowID(), info.GetExecution().GetRunId()); err == nil {
 		r.UserID = st.UserID
 	}
-	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		// Ended before its end: by an error, or by someone's terminate.
+	default:
 		r.Outcome = OutcomeNothing
 		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus())
 		return r
@@ -199,7 +203,7 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		return r
 	}
 	r.Outcome = OutcomeRetried
-	r.Detail = fmt.Sprintf("run %s failed; its %d events were handed to the session again", runID, n)
+	r.Detail = fmt.Sprintf("run %s %s; its %d events were handed to the session again", runID, StatusWord(info.GetStatus()), n)
 	return r
 }
 
