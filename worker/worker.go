@@ -433,6 +433,14 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 		log.Warn("IDV_PAYLOAD_KEYS not set: this worker reads and writes plain payloads; sessions encrypted by other workers or receivers wait for one that has the keys",
 			"task_queue", cfg.TaskQueue)
 	}
+	// The onboarding's plan is each worker's: workers that differ hand
+	// over differently (docs/semantics.md, known limits), so say it.
+	if plan := cfg.Plan(); len(plan.Steps) == 0 {
+		log.Warn("no onboarding step on this worker (IDV_NOTIFY_URL and IDV_REVIEW_STATUSES unset): it runs no onboarding and hands no change over; set them alike on every worker",
+			"task_queue", cfg.TaskQueue)
+	} else {
+		log.Info("onboarding plan", "steps", plan.Steps, "review", plan.Review, "task_queue", cfg.TaskQueue)
+	}
 	w := sdkworker.New(tc, cfg.TaskQueue, cfg.WorkerOptions())
 	acts := NewActivities(cfg, users, tc, log)
 	Register(w, acts, cfg.WorkflowConfig())
