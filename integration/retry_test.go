@@ -249,3 +249,50 @@ func TestRestartKeepsTheWebhooksAroundIt(t *testing.T) {
 	}
 	waitUser(t, st, user, "declined", time.Minute)
 }
+
+// A webhook that comes after a session's run failed starts a run of its
+// own, which carries nothing of the failed one; when that run fails too,
+// a retry hands over the events of both: the approval the first run held
+// (and the provider's API does not show yet) reaches the record.
+func TestRetryHandsOverEveryFailedRunSinceTheLastCompleted(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	ctx := context.Background()
+	user, created := "retry-two-failed-user", time.Now().Add(-10*time.Minute).UTC()
+	key := sim.NewUUID()
+	post := func(plain []byte) {
+		body, err := passbase.Encrypt(passbaseSecret, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
+			t.Fatalf("webhook: %d, want 200", code)
+		}
+	}
+	id := workflows.WorkflowID(passbase.Name, key)
+	c := st.Temporal.GetDefaultClient()
+	// The approval, unknown at the provider's API (404): the run fails.
+	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	first := newestRun(t, c, id)
+	// A later event starts a second run, which fails the same way.
+	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
+	awaitNewRun(t, c, id, first)
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("second run: %s, want failed", s)
+	}
+	// The fix: the identity exists, its API still says processing.
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "processing", created, created.Add(time.Minute)))
+	runsOf(t, st, id, 2) // visibility lists both failed runs
+	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retry: %+v, %v", r, err)
+	}
+	waitUser(t, st, user, "approved", time.Minute)
+}

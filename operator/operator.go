@@ -254,12 +254,29 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 }
 
 // handAgain hands every event run runID of t's session held to the
-// session again, through the receiver's SignalWithStart, and says how
-// many.
+// session again, through the receiver's SignalWithStart, with those of the
+// runs before it that also ended before their end (in error, terminated,
+// timed out) back to the newest that completed: a webhook that came after
+// a run failed started a run of its own, which carried nothing of the
+// failed one. It says how many events it handed.
 func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, error) {
-	held, err := o.held(ctx, t.WorkflowID(), runID)
+	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), runID)
 	if err != nil {
 		return 0, err
+	}
+	var held []workflows.Event
+	seen := map[string]bool{}
+	for _, id := range runs { // oldest first: the order they were received
+		evs, err := o.held(ctx, t.WorkflowID(), id)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range evs {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				held = append(held, e)
+			}
+		}
 	}
 	if len(held) == 0 {
 		return 0, fmt.Errorf("run %s holds no event to hand over again", runID)
@@ -272,6 +289,51 @@ func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, 
 		}
 	}
 	return len(held), nil
+}
+
+// unfinishedRuns is runID and the session's runs before it that ended
+// before their end, back to the newest that completed (a run continued as
+// new handed what it held to the next one and is skipped), oldest first.
+// Visibility may not list runID yet; it is always the last.
+func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, runID string) ([]string, error) {
+	resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: o.Namespace, PageSize: 100,
+		Query: fmt.Sprintf("WorkflowId = %q", workflowID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the session's runs: %w", err)
+	}
+	execs := resp.GetExecutions()
+	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int { // newest first
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
+	out := []string{runID}
+	for _, e := range execs {
+		id := e.GetExecution().GetRunId()
+		if id == runID || e.GetStartTime().AsTime().After(startOf(execs, runID)) {
+			continue
+		}
+		switch e.GetStatus() {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+			out = append(out, id)
+			continue
+		case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+			continue
+		}
+		break // completed (or still open): it wrote what it held
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// startOf is when run runID started, as execs lists it (now, if not).
+func startOf(execs []*workflowpb.WorkflowExecutionInfo, runID string) time.Time {
+	for _, e := range execs {
+		if e.GetExecution().GetRunId() == runID {
+			return e.GetStartTime().AsTime()
+		}
+	}
+	return time.Now()
 }
 
 // held is every event the session's run runID held: those an earlier run
