@@ -336,29 +336,16 @@ func startOf(execs []*workflowpb.WorkflowExecutionInfo, runID string) time.Time 
 	return time.Now()
 }
 
-// held is every event the session's run runID held: those an earlier run
-// handed it (its start input) and the webhooks it received (its signals),
-// each once, in the order the run took them in. A processed milestone an
-// earlier run saw is handed as an event of its own, so the next run does
-// not wait for it again.
+// held is every event the session's run runID held (workflows.HeldEvents):
+// what its start input carried over and the webhooks it received, read
+// from its history.
 func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workflows.Event, error) {
 	dc := o.Data
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
 	var in workflows.Input
-	var out []workflows.Event
-	seen := map[string]bool{}
-	add := func(e workflows.Event) {
-		if e.ID == "" || seen[e.ID] {
-			return
-		}
-		seen[e.ID] = true
-		if e.Integration == "" {
-			e.Integration = in.Integration
-		}
-		out = append(out, e)
-	}
+	var signals []workflows.Event
 	it := o.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -369,51 +356,16 @@ func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workfl
 			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
 				return nil, fmt.Errorf("read the run's input: %w", err)
 			}
-			for _, e := range carriedEvents(in) {
-				add(e)
-			}
 		}
 		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalEvent {
 			var e workflows.Event
 			if err := dc.FromPayloads(a.GetInput(), &e); err != nil {
 				return nil, fmt.Errorf("read a webhook the run received: %w", err)
 			}
-			add(e)
+			signals = append(signals, e)
 		}
 	}
-	return out, nil
-}
-
-// carriedEvents are the events a continued run was handed by the run
-// before it: the decisions it had not applied or written, the screenings
-// it had not applied, and its processed milestones.
-func carriedEvents(in workflows.Input) []workflows.Event {
-	c := in.Carried
-	if c == nil {
-		return nil
-	}
-	var out []workflows.Event
-	for _, e := range []*workflows.Event{c.Applied, c.Tried, c.Latest} {
-		if e != nil {
-			out = append(out, *e)
-		}
-	}
-	out = append(out, c.Unwritten...)
-	out = append(out, c.Screenings...)
-	for _, m := range c.Milestones {
-		if m.Kind != workflows.KindProcessed {
-			continue
-		}
-		at := m.At
-		if at.IsZero() {
-			at = m.ReceivedAt
-		}
-		out = append(out, workflows.Event{
-			ID: "milestone/" + m.Type + "/" + at.UTC().Format(time.RFC3339Nano), Provider: in.Provider, SessionID: in.SessionID,
-			Integration: in.Integration, Type: m.Type, Kind: m.Kind, OccurredAt: m.At, ReceivedAt: m.ReceivedAt,
-		})
-	}
-	return out
+	return workflows.HeldEvents(in, signals), nil
 }
 
 // StatusWord is a run's status as a word: running, failed, completed, …

@@ -125,3 +125,54 @@ func lastN[T any](xs []T, n int) []T {
 	}
 	return append([]T(nil), xs...)
 }
+
+// HeldEvents is every event a session's run held: what the run before it
+// carried over (its input: the decisions it had not applied or written,
+// the screenings it had not applied, its processed milestones) and the
+// webhooks it received (signals), each once, in the order the run took
+// them in. An operator's retry or restart hands them to the session again
+// (operator.Operator), where the run and the store drop what is a repeat.
+func HeldEvents(in Input, signals []Event) []Event {
+	var out []Event
+	seen := map[string]bool{}
+	add := func(e Event) {
+		if e.ID == "" || seen[e.ID] {
+			return
+		}
+		seen[e.ID] = true
+		if e.Integration == "" {
+			e.Integration = in.Integration
+		}
+		out = append(out, e)
+	}
+	if c := in.Carried; c != nil {
+		for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
+			if e != nil {
+				add(*e)
+			}
+		}
+		for _, e := range c.Unwritten {
+			add(e)
+		}
+		for _, e := range c.Screenings {
+			add(e)
+		}
+		for _, m := range c.Milestones {
+			if m.Kind != KindProcessed {
+				continue
+			}
+			at := m.At
+			if at.IsZero() {
+				at = m.ReceivedAt
+			}
+			add(Event{
+				ID: "milestone/" + m.Type + "/" + at.UTC().Format(time.RFC3339Nano), Provider: in.Provider, SessionID: in.SessionID,
+				Integration: in.Integration, Type: m.Type, Kind: m.Kind, OccurredAt: m.At, ReceivedAt: m.ReceivedAt,
+			})
+		}
+	}
+	for _, e := range signals {
+		add(e)
+	}
+	return out
+}
