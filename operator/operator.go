@@ -157,10 +157,11 @@ func (o *Operator) integration(ctx context.Context, t Target) string {
 	return in.Integration
 }
 
-// retry runs a session whose newest run ended in error (or was
-// terminated, or timed out) again: it hands
-// every event the failed run held (the webhooks it received, what an
-// earlier run of the session handed it) to the session again, through the
+// retry runs again a session whose runs ended in error (or were
+// terminated, cancelled, timed out) since its last completed one, whether
+// or not a later webhook started a run since: it hands every event those
+// runs held (the webhooks they received, what an earlier run handed them)
+// to the session again, through the
 // path the receiver takes (SignalWithStart), so they land in the
 // session's open run or start a new one on today's workers and code. The
 // new run and the store drop what was applied before (R7).
@@ -188,22 +189,24 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 	if st, err := o.state(ctx, t.WorkflowID(), info.GetExecution().GetRunId()); err == nil {
 		r.UserID = st.UserID
 	}
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		// Ended before its end: by an error, or by someone's terminate.
-	default:
-		r.Outcome = OutcomeNothing
-		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus())
+	newest := info.GetExecution().GetRunId()
+	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), newest, info.GetStatus())
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	runID := info.GetExecution().GetRunId()
-	n, err := o.handAgain(ctx, t, runID)
+	if len(runs) == 0 {
+		r.Outcome = OutcomeNothing
+		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + ", and none since its last completed one ended before its end"
+		return r
+	}
+	n, err := o.handAgain(ctx, t, runs)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
 	r.Outcome = OutcomeRetried
-	r.Detail = fmt.Sprintf("run %s %s; its %d events were handed to the session again", runID, StatusWord(info.GetStatus()), n)
+	r.Detail = fmt.Sprintf("run %s ended before its end; %d events were handed to the session again", strings.Join(runs, ", "), n)
 	return r
 }
 
@@ -243,7 +246,12 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 	// Closed by this restart, another one, or on its own meanwhile: its
 	// history is whole now, and handing its events again is a repeat at
 	// worst.
-	n, err := o.handAgain(ctx, t, runID)
+	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), runID, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, err.Error()
+		return r
+	}
+	n, err := o.handAgain(ctx, t, runs)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
@@ -253,17 +261,10 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 	return r
 }
 
-// handAgain hands every event run runID of t's session held to the
-// session again, through the receiver's SignalWithStart, with those of the
-// runs before it that also ended before their end (in error, terminated,
-// timed out) back to the newest that completed: a webhook that came after
-// a run failed started a run of its own, which carried nothing of the
-// failed one. It says how many events it handed.
-func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, error) {
-	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), runID)
-	if err != nil {
-		return 0, err
-	}
+// handAgain hands every event the session's runs held (oldest first) to
+// the session again, through the receiver's SignalWithStart, each once,
+// and says how many.
+func (o *Operator) handAgain(ctx context.Context, t Target, runs []string) (int, error) {
 	var held []workflows.Event
 	seen := map[string]bool{}
 	for _, id := range runs { // oldest first: the order they were received
@@ -279,7 +280,7 @@ func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, 
 		}
 	}
 	if len(held) == 0 {
-		return 0, fmt.Errorf("run %s holds no event to hand over again", runID)
+		return 0, fmt.Errorf("runs %s hold no event to hand over again", strings.Join(runs, ", "))
 	}
 	for _, ev := range held {
 		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
@@ -291,11 +292,14 @@ func (o *Operator) handAgain(ctx context.Context, t Target, runID string) (int, 
 	return len(held), nil
 }
 
-// unfinishedRuns is runID and the session's runs before it that ended
-// before their end, back to the newest that completed (a run continued as
-// new handed what it held to the next one and is skipped), oldest first.
-// Visibility may not list runID yet; it is always the last.
-func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, runID string) ([]string, error) {
+// unfinishedRuns is the session's runs that ended before their end (in
+// error, terminated, cancelled, timed out) since its newest completed run,
+// oldest first: a webhook that came after such a run started a run of its
+// own, which carried nothing of it, so each holds what only it has. An
+// open run keeps what it gets, and a run continued as new handed what it
+// held to the next; both are passed over. newest is the session's newest
+// run, with the status the caller knows it by (visibility may lag).
+func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, newest string, status enumspb.WorkflowExecutionStatus) ([]string, error) {
 	resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: o.Namespace, PageSize: 100,
 		Query: fmt.Sprintf("WorkflowId = %q", workflowID),
@@ -303,37 +307,34 @@ func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, runID string)
 	if err != nil {
 		return nil, fmt.Errorf("list the session's runs: %w", err)
 	}
+	type run struct {
+		id     string
+		status enumspb.WorkflowExecutionStatus
+	}
+	runs := []run{{newest, status}}
 	execs := resp.GetExecutions()
 	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int { // newest first
 		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
 	})
-	out := []string{runID}
 	for _, e := range execs {
-		id := e.GetExecution().GetRunId()
-		if id == runID || e.GetStartTime().AsTime().After(startOf(execs, runID)) {
-			continue
+		if id := e.GetExecution().GetRunId(); id != newest {
+			runs = append(runs, run{id, e.GetStatus()})
 		}
-		switch e.GetStatus() {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-			out = append(out, id)
-			continue
-		case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-			continue
+	}
+	var out []string
+walk:
+	for _, r := range runs {
+		switch r.status {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+			enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+			out = append(out, r.id)
+		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		default: // completed: it wrote what it held
+			break walk
 		}
-		break // completed (or still open): it wrote what it held
 	}
 	slices.Reverse(out)
 	return out, nil
-}
-
-// startOf is when run runID started, as execs lists it (now, if not).
-func startOf(execs []*workflowpb.WorkflowExecutionInfo, runID string) time.Time {
-	for _, e := range execs {
-		if e.GetExecution().GetRunId() == runID {
-			return e.GetStartTime().AsTime()
-		}
-	}
-	return time.Now()
 }
 
 // held is every event the session's run runID held (workflows.HeldEvents):

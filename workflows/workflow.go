@@ -68,6 +68,13 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 		// decided session, wait for a decision it has, or poll for it.
 		if s.askStore(ctx) {
 			s.setStatus(ctx, s.applied.Decision)
+			// A provider whose writes need its details: get them for the
+			// older decisions the run writes before it closes.
+			if s.hasOlder() {
+				if err := s.fetchDetails(ctx); err != nil {
+					s.logger.Warn("details not fetched; the older decisions this run received are not written", "error", err)
+				}
+			}
 		} else {
 			s.setStatus(ctx, StatusWaiting)
 		}
@@ -293,7 +300,9 @@ func (s *session) askStore(ctx workflow.Context) bool {
 	}
 	held := s.heldEvent(sd)
 	s.applied = &held
-	s.unwritten = slices.DeleteFunc(s.unwritten, s.sameAsApplied)
+	// What the run received that is the same as the store's decision stays
+	// to be written: the store answers it from its log, and hands it over
+	// then if its hand-over was lost (R7, R11).
 	if s.latest == nil || held.orderKey().Compare(s.latest.orderKey()) >= 0 {
 		s.latest = s.applied
 	}
