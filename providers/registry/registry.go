@@ -11,6 +11,7 @@ import (
 	"github.com/idvflow/idvflow/providers"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/persona"
+	"github.com/idvflow/idvflow/providers/sumsub"
 	"github.com/idvflow/idvflow/providers/veriff"
 )
 
@@ -20,6 +21,7 @@ func All() providers.Registry {
 		veriff.Provider{},
 		passbase.Provider{},
 		persona.Provider{},
+		sumsub.Provider{},
 	}
 }
 
