@@ -9,6 +9,7 @@ import (
 
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/onfido"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/sumsub"
@@ -22,6 +23,7 @@ func All() providers.Registry {
 		passbase.Provider{},
 		persona.Provider{},
 		sumsub.Provider{},
+		onfido.Provider{},
 	}
 }
 
