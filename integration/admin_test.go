@@ -82,7 +82,7 @@ func TestSeedWebhookThroughAdminAPI(t *testing.T) {
 	for url, want := range map[string]int{
 		"/v1/users/nobody":                    http.StatusNotFound,
 		"/v1/sessions/veriff/no-such-session": http.StatusNotFound,
-		"/v1/sessions/onfido/x":               http.StatusNotFound,
+		"/v1/sessions/jumio/x":                http.StatusNotFound,
 		"/healthz":                            http.StatusOK,
 		"/readyz":                             http.StatusOK,
 	} {

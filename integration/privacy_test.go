@@ -24,6 +24,7 @@ import (
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/sim"
+	"github.com/idvflow/idvflow/providers/sumsub"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 	"github.com/idvflow/idvflow/testkit"
@@ -73,12 +74,18 @@ func runEveryProvider(t *testing.T, st *testkit.Stack) []simulator.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []simulator.Session{vf, pb, pe} {
+	// A declined applicant: its reviewResult carries the reviewers'
+	// comments (made-up personal data in them), which are never decoded.
+	ss, err := st.Target.Run(ctx, sumsub.Scenario{Outcome: "declined", UserID: "priv-ss"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []simulator.Session{vf, pb, pe, ss} {
 		if err := st.WaitClosed(ctx, s.WorkflowID, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return []simulator.Session{vf, pb, pe}
+	return []simulator.Session{vf, pb, pe, ss}
 }
 
 func shortSessions() workflows.Config {
@@ -175,7 +182,8 @@ func TestNoPersonalDataInTemporalOrLogs(t *testing.T) {
 		if !strings.Contains(out, "msg=webhook") || !strings.Contains(out, "user record updated") {
 			t.Fatalf("the run logged too little to prove anything:\n%s", out)
 		}
-		secrets := []string{veriff.DevSharedSecret, passbase.DevWebhookSecret, passbase.DevAPIKey, persona.DevWebhookSecret, persona.DevAPIKey, testkit.AdminToken,
+		secrets := []string{veriff.DevSharedSecret, passbase.DevWebhookSecret, passbase.DevAPIKey, persona.DevWebhookSecret, persona.DevAPIKey,
+			sumsub.DevWebhookSecret, sumsub.DevAppToken, sumsub.DevSecretKey, testkit.AdminToken,
 			testkit.NotifySecret, strings.SplitN(key, ":", 2)[1]}
 		for _, s := range append(append([]string{}, personal...), secrets...) {
 			if strings.Contains(out, s) {

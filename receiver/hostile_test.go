@@ -59,7 +59,7 @@ func hostileRequests(t *testing.T) []hostile {
 	return []hostile{
 		{name: "wrong method GET", method: http.MethodGet, path: "veriff", status: 405},
 		{name: "wrong method PUT", method: http.MethodPut, path: "passbase", body: enc, status: 405},
-		{name: "unknown provider path", path: "onfido", contentType: "application/json", body: []byte(`{}`), status: 404},
+		{name: "unknown provider path", path: "jumio", contentType: "application/json", body: []byte(`{}`), status: 404},
 		{name: "path traversal", path: "../admin", contentType: "application/json", body: []byte(`{}`), status: 404},
 		{name: "missing content type, unsigned", path: "veriff", body: seed, status: 401},
 		{name: "wrong content type, unsigned", path: "veriff", contentType: "application/x-www-form-urlencoded", body: []byte("a=b"), status: 401},

@@ -255,7 +255,7 @@ func TestAckContract(t *testing.T) {
 			delay: time.Second, status: 503},
 		{name: "accepted", path: "veriff", body: `{"verification":{"id":"s1","status":"approved"}}`, status: 200, signalled: true},
 		{name: "wrong method", method: http.MethodGet, path: "veriff", status: 405},
-		{name: "unknown provider", path: "onfido", body: `{}`, status: 404},
+		{name: "unknown provider", path: "jumio", body: `{}`, status: 404},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,9 @@
 //	go run ./cmd/simulate veriff --outcome approved|declined|resubmission_requested|review|expired|abandoned
 //	                             [--user ID] [--events] [--watchlist] [--repeat N] [--count N]
 //	go run ./cmd/simulate persona --outcome approved|declined|review|expired [--user ID] [--repeat N] [--rotate] [--count N]
-//	go run ./cmd/simulate send --provider veriff|passbase|persona FILE
+//	go run ./cmd/simulate sumsub --outcome approved|declined|resubmission_requested|review [--user ID] [--repeat N] [--count N]
+//	go run ./cmd/simulate onfido --outcome approved|declined|review|abandoned [--user ID] [--repeat N] [--count N]
+//	go run ./cmd/simulate send --provider veriff|passbase|persona|sumsub|onfido FILE
 package main
 
 import (
@@ -33,9 +35,11 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/idvflow/idvflow/internal/version"
+	"github.com/idvflow/idvflow/providers/onfido"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/persona"
 	"github.com/idvflow/idvflow/providers/registry"
+	"github.com/idvflow/idvflow/providers/sumsub"
 	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/simulator"
 )
@@ -46,7 +50,9 @@ const usage = `usage:
   simulate veriff   --outcome approved|declined|resubmission_requested|review|expired|abandoned
                     [--user ID] [--events] [--watchlist] [--repeat N] [--count N]
   simulate persona  --outcome approved|declined|review|expired [--user ID] [--rotate] [--repeat N] [--count N]
-  simulate send --provider veriff|passbase|persona FILE
+  simulate sumsub   --outcome approved|declined|resubmission_requested|review [--user ID] [--repeat N] [--count N]
+  simulate onfido   --outcome approved|declined|review|abandoned [--user ID] [--repeat N] [--count N]
+  simulate send --provider veriff|passbase|persona|sumsub|onfido FILE
 
 Targets http://127.0.0.1:8080 (receiver), :8090 (emulator), :8233 (Web UI)
 and :8081 (admin API) unless --receiver, --emulator, --ui, --admin say
@@ -56,7 +62,7 @@ otherwise. With --count, it lists every session it created and waits up to
 IDV_PROCESSED_GRACE first; a longer --wait shows it). Webhooks are signed or
 encrypted with the providers' variables as the receiver reads them
 (VERIFF_API_KEY, VERIFF_SHARED_SECRETS, PASSBASE_WEBHOOK_SECRETS,
-PERSONA_WEBHOOK_SECRETS, ...; the first of each list), else with the dev
+PERSONA_WEBHOOK_SECRETS, SUMSUB_WEBHOOK_SECRETS, ONFIDO_WEBHOOK_TOKENS, ...; the first of each list), else with the dev
 stack's. persona --rotate signs as Persona does while it rotates a secret:
 two sets, the first under a new secret the receiver does not know yet.
 `
@@ -101,7 +107,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	events := fs.Bool("events", false, "veriff: also send the started and submitted event webhooks")
 	watchlist := fs.Bool("watchlist", false, "veriff: also send a watchlist screening result")
 	rotate := fs.Bool("rotate", false, "persona: sign with two sets, as while Persona rotates the secret")
-	provider := fs.String("provider", "", "send: veriff, passbase or persona")
+	provider := fs.String("provider", "", "send: veriff, passbase, persona, sumsub or onfido")
 	adminURL := fs.String("admin", "http://127.0.0.1:8081", "admin API base URL (with --count: where to check each user)")
 	wait := fs.Duration("wait", 20*time.Second, "with --count: how long to wait for the users' statuses")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
@@ -131,6 +137,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				return t.Run(ctx, sc, *repeat)
 			}
 			return rotated(ctx, t, creds.Get(persona.Name).(*persona.Config), sc, *repeat)
+		}
+	case "sumsub":
+		one = func(i int) (simulator.Session, error) {
+			return t.Run(ctx, sumsub.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count)}, *repeat)
+		}
+	case "onfido":
+		one = func(i int) (simulator.Session, error) {
+			return t.Run(ctx, onfido.Scenario{Outcome: *outcome, UserID: numbered(*user, i, *count)}, *repeat)
 		}
 	case "send":
 		if fs.NArg() != 1 {

@@ -9,8 +9,10 @@ import (
 
 	"github.com/idvflow/idvflow/internal/envconf"
 	"github.com/idvflow/idvflow/providers"
+	"github.com/idvflow/idvflow/providers/onfido"
 	"github.com/idvflow/idvflow/providers/passbase"
 	"github.com/idvflow/idvflow/providers/persona"
+	"github.com/idvflow/idvflow/providers/sumsub"
 	"github.com/idvflow/idvflow/providers/veriff"
 )
 
@@ -20,6 +22,8 @@ func All() providers.Registry {
 		veriff.Provider{},
 		passbase.Provider{},
 		persona.Provider{},
+		sumsub.Provider{},
+		onfido.Provider{},
 	}
 }
 
