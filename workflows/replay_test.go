@@ -12,12 +12,14 @@ import (
 	"github.com/idvflow/idvflow/workflows"
 )
 
-// histories are recorded from real runs of the 1.0 code by `go run
-// ./cmd/recordhistories -out testdata/histories/v1.0`. Every one must
-// replay with the current code: that is what lets sessions in flight
-// survive a deploy. A change to the workflows' commands goes behind
-// workflow.GetVersion (docs/extending.md) or ships as a new Worker
-// Deployment version; the 1.0 histories are never re-recorded.
+// histories are recorded from real runs of each release's code by `go run
+// ./cmd/recordhistories -out testdata/histories/v<release>` (v1.0: the 1.0
+// code; v1.1: the code with 1.1's GetVersion changes, and the late-event
+// run that asks the store first). Every one must replay with the current
+// code: that is what lets sessions in flight survive a deploy. A change to
+// the workflows' commands goes behind workflow.GetVersion
+// (docs/extending.md) or ships as a new Worker Deployment version; a
+// release's histories are never re-recorded.
 func histories(t *testing.T, pattern string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "testdata", "histories", pattern))

@@ -230,6 +230,20 @@ var scenarios = []scenario{
 		id, att := veriffSession(st, "approved", t0)
 		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.EventBody(id, att, "u-"+id[:8], veriff.Started))
 	}},
+	{"veriff-late-event-after-decision", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// The decided session's run closes; a late "started" event starts
+		// a run (the one recorded) that asks the store first and closes.
+		id, att := veriffSession(st, "approved", t0)
+		u := "u-" + id[:8]
+		wid := workflows.WorkflowID(veriff.Name, id)
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "approved", t0)); err != nil {
+			return "", err
+		}
+		if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+			return "", err
+		}
+		return wid, send(ctx, st, veriff.Name, veriff.EventBody(id, att, u, veriff.Started))
+	}},
 	{"veriff-review-then-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "review", t0)
 		return workflows.WorkflowID(veriff.Name, id), send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, "u-"+id[:8], "review", t0))
