@@ -233,23 +233,25 @@ func (s *session) userIDValue(ctx workflow.Context, id, ref string) string {
 	if ref == "" {
 		ref = id
 	}
-	form := s.cfg.UserIDs
-	if form == nil {
-		return ref
-	}
 	// Runs recorded before this rule keep the form their events gave.
 	if workflow.GetVersion(ctx, userIDFormChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return ref
 	}
 	// The worker's form is recorded (a marker) the first time, so a replay
-	// after IDV_USER_ID_ATTRIBUTE or IDV_USER_ID_KEY changed writes what
-	// the run wrote.
+	// after IDV_USER_ID_ATTRIBUTE or IDV_USER_ID_KEY changed, or by a
+	// replayer with no form at all (cmd/replaycheck), writes what the run
+	// wrote: the commands never depend on this worker's setting.
+	form := s.cfg.UserIDs
 	var want string
-	if err := workflow.MutableSideEffect(ctx, userIDFormChange, func(workflow.Context) any { return form.Value(id) },
-		func(a, b any) bool { return a == b }).Get(&want); err != nil || want == "" {
+	if err := workflow.MutableSideEffect(ctx, userIDFormChange, func(workflow.Context) any {
+		if form == nil {
+			return ref
+		}
+		return form.Value(id)
+	}, func(a, b any) bool { return a == b }).Get(&want); err != nil || want == "" {
 		return ref
 	}
-	if ref == want {
+	if ref == want || form == nil {
 		return want
 	}
 	from := "plain"
