@@ -139,7 +139,10 @@ func (w *Webhooks) Parse(body []byte) (workflows.Event, error) {
 			return workflows.Event{}, err
 		}
 		ev.Decision, ev.ReasonCode = d, reason
-		ev.ID += "/" + string(d)
+		// Two reviews that say different things are two events, even of
+		// one millisecond: the identity carries what the review says (its
+		// verdict and its reject labels), as a resend repeats it.
+		ev.ID += "/" + string(d) + "/" + reason
 	case "applicantOnHold":
 		ev.Decision = workflows.StatusReview
 	}

@@ -51,7 +51,7 @@ func TestEventMapping(t *testing.T) {
 			}
 			id := tc.typ + "/2026-05-04T09:00:01.5Z"
 			if tc.result != nil {
-				id += "/" + string(tc.decision)
+				id += "/" + string(tc.decision) + "/" + tc.reason
 			}
 			want := workflows.Event{ID: id, Provider: Name, SessionID: app.ID, Type: tc.typ, Kind: tc.kind, Decision: tc.decision,
 				ProviderStatus: tc.status, ReasonCode: tc.reason, OccurredAt: at, UserID: "user-1", UserIDSource: "externalUserId"}

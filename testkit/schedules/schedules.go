@@ -1012,7 +1012,10 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 			near := c.At.Equal(row.At) || (!exact && c.sessionEnd && !row.At.Before(c.At) && row.At.Sub(c.At) < time.Second)
 			return near && c.Status == row.Status && c.Session == row.Session && c.Code == row.Code
 		}) {
-			t.Fatalf("R7: history row %+v is no decision of the user's sessions", row)
+			for _, c := range want.candidates {
+				t.Logf("candidate: %+v", c)
+			}
+			t.Fatalf("R7: history row %+v is no decision of the user's sessions (the candidates are logged above)", row)
 		}
 		// R1, R3: a row with idvflow's reason is an ending.
 		switch {
