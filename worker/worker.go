@@ -436,7 +436,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	// The onboarding's plan is each worker's: workers that differ hand
 	// over differently (docs/semantics.md, known limits), so say it.
 	if plan := cfg.Plan(); len(plan.Steps) == 0 {
-		log.Warn("no onboarding step on this worker (IDV_NOTIFY_URL and IDV_REVIEW_STATUSES unset): it runs no onboarding and hands no change over; set them alike on every worker",
+		// Info, not a warning: a deployment without an app to notify is
+		// set up so; a fleet that differs is what the line shows.
+		log.Info("onboarding plan: no step (IDV_NOTIFY_URL and IDV_REVIEW_STATUSES unset): this worker runs no onboarding and hands no change over; set them alike on every worker",
 			"task_queue", cfg.TaskQueue)
 	} else {
 		log.Info("onboarding plan", "steps", plan.Steps, "review", plan.Review, "task_queue", cfg.TaskQueue)
