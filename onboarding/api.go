@@ -213,6 +213,11 @@ type Plan struct {
 	// Idle is how long a run with nothing left to do stays open for a
 	// repeated hand-over before it closes.
 	Idle time.Duration `json:"idle"`
+	// Release is the behaviour of the runs that record this plan (the
+	// workflow sets it as it records the plan, so it costs no marker of
+	// its own): 0 for runs of 1.0, 1 for runs that finish a change in the
+	// store once its steps ran and order changes as the record does.
+	Release int `json:"release,omitempty"`
 }
 
 // Input starts an onboarding run (empty); a continued run gets its plan

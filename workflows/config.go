@@ -40,6 +40,14 @@ type Config struct {
 	// UserIDs is this worker's IDV_USER_ID_ATTRIBUTE; nil: IdvUserId takes
 	// the form each event or answer comes with.
 	UserIDs UserIDForm `json:"-"`
+	// Release is the behaviour of the runs that record this config (the
+	// workflow sets it as it records it, so it costs no marker of its
+	// own): 0 for runs of 1.0; 1 for runs that ask the store before they
+	// wait and write IdvUserId in the worker's form.
+	Release int `json:"release,omitempty"`
+	// UserIDMode is the recording worker's IDV_USER_ID_ATTRIBUTE mode
+	// ("plain", "hmac"; "" when it had none), recorded with the config.
+	UserIDMode string `json:"user_id_mode,omitempty"`
 }
 
 // UserIDForm is how this worker shows a user id in IdvUserId

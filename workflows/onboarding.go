@@ -120,7 +120,11 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 		return in.Plan
 	}
 	var p onboarding.Plan
-	record := func(workflow.Context) any { return o.Plan }
+	record := func(workflow.Context) any {
+		p := o.Plan
+		p.Release = onboardingRelease
+		return p
+	}
 	if err := workflow.SideEffect(ctx, record).Get(&p); err != nil {
 		return onboarding.Plan{} // cannot happen for a plain struct
 	}
@@ -142,16 +146,19 @@ func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	return first, nil
 }
 
-// versionFinishTake marks the runs that record in the store when a
-// change's steps have all run (runs of 1.0 do not: their taken changes are
-// never finished, so a run of theirs that meets one again runs its steps).
-const versionFinishTake = "onboarding-finish-take"
+// onboardingRelease is the behaviour new runs record with their plan
+// (onboarding.Plan.Release): a change's behaviour is versioned by the plan
+// the run recorded at its start, not by a marker of its own. Runs of 1.0
+// recorded none (0): their taken changes are never finished (a run of
+// theirs that meets one again runs its steps) and they break ties in
+// order time by change id.
+const onboardingRelease = 1
 
 // finishTake records in the store that every step of the current change
 // ran; until it lands, the change stays the run's current one (and the
 // next run's, if this one hands over).
 func (r *onboardingRun) finishTake(ctx workflow.Context) error {
-	if workflow.GetVersion(ctx, versionFinishTake, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if r.in.Plan.Release < 1 {
 		return nil
 	}
 	var a *activities.Activities
@@ -219,7 +226,7 @@ type onboardingRun struct {
 	logger  log.Logger
 	changes workflow.ReceiveChannel
 
-	recordOrder bool // order changes as the record does (versionRecordOrder)
+	recordOrder bool // order changes as the record does (Plan.Release 1)
 
 	current  *onboarding.Change // whose steps run
 	at       int                // the step of current that runs
@@ -241,7 +248,7 @@ func newOnboardingRun(ctx workflow.Context, plan onboarding.Plan, in onboarding.
 	r := &onboardingRun{
 		in: in, timeout: timeout, logger: workflow.GetLogger(ctx),
 		changes: workflow.GetSignalChannel(ctx, onboarding.SignalChange), seen: map[string]bool{},
-		recordOrder: workflow.GetVersion(ctx, versionRecordOrder, workflow.DefaultVersion, 1) == 1,
+		recordOrder: plan.Release >= 1,
 	}
 	if c := in.Carried; c != nil {
 		r.current, r.at, r.results, r.done, r.answer = c.Current, c.Step, c.Results, c.Done, c.Answer
@@ -312,11 +319,6 @@ func (r *onboardingRun) enqueue(c onboarding.Change) {
 	i, _ := slices.BinarySearchFunc(r.queued, c, r.order)
 	r.queued = slices.Insert(r.queued, i, c)
 }
-
-// versionRecordOrder marks the runs that order changes exactly as the
-// record does (onboarding.Compare); runs of 1.0 ordered changes of one
-// order time by their change id, which is not the record's order.
-const versionRecordOrder = "onboarding-record-order"
 
 // order is the record's order of changes.
 func (r *onboardingRun) order(a, b onboarding.Change) int {

@@ -47,6 +47,10 @@ type session struct {
 	status               Status
 	reason               string
 
+	fresh         bool // the run did not continue another (a new run of the session)
+	asked         bool // it asked the store for the session's decision (askStore)
+	decidedBefore bool // the store's answer showed a final decision an earlier run applied
+
 	signals      int // signals this run received, repeats included
 	pollsThisRun int
 	nextStep     string
@@ -64,6 +68,7 @@ func newSession(ctx workflow.Context, in Input, cfg Config) *session {
 		startedAt: now,
 		expiresAt: now.Add(cfg.SessionExpiry),
 		seen:      map[string]bool{},
+		fresh:     in.Carried == nil,
 	}
 	if c := in.Carried; c != nil {
 		s.restore(*c)
@@ -219,28 +224,37 @@ func (s *session) learnUserID(ctx workflow.Context, id, source, ref string) {
 	s.upsert(keyword{AttrUserID, s.userIDValue(ctx, id, ref)})
 }
 
-// userIDFormChange names the change that made IdvUserId take the worker's
-// form (GetVersion) and the recorded form (MutableSideEffect).
+// userIDFormChange names the marker that records the worker's form of a
+// user id that came in another (MutableSideEffect).
 const userIDFormChange = "idv-user-id-form"
 
-// userIDValue is what IdvUserId shows for id: this worker's form
-// (Config.UserIDs). ref is the form the event or answer came with ("": the
-// id itself); another form means a receiver or worker is set to another
-// IDV_USER_ID_ATTRIBUTE (or key). That is counted
-// (idv_user_id_form_mismatch_total) and said once per pair and process,
-// and IdvUserId still gets this worker's form.
+// userIDValue is what IdvUserId shows for id: the recording worker's form
+// (Config.UserIDMode, recorded with the config). ref is the form the event
+// or answer came with ("": the id itself); a form other than the worker's
+// means a receiver or worker set to another IDV_USER_ID_ATTRIBUTE. Only
+// then is the worker's form computed and recorded (a marker), counted
+// (idv_user_id_form_mismatch_total) and said once per form and process:
+// the usual run, whose events come in the worker's form, records nothing
+// more. (A receiver in the same mode with another IDV_USER_ID_KEY is not
+// told apart: the run has no key to compare.)
 func (s *session) userIDValue(ctx workflow.Context, id, ref string) string {
 	if ref == "" {
 		ref = id
 	}
-	// Runs recorded before this rule keep the form their events gave.
-	if workflow.GetVersion(ctx, userIDFormChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	mode := s.cfg.UserIDMode
+	if s.cfg.Release < 1 || mode == "" {
+		return ref // runs of 1.0, and workers without a form
+	}
+	from := "plain"
+	if strings.HasPrefix(ref, "h1:") {
+		from = "hmac"
+	}
+	if from == mode {
 		return ref
 	}
-	// The worker's form is recorded (a marker) the first time, so a replay
-	// after IDV_USER_ID_ATTRIBUTE or IDV_USER_ID_KEY changed, or by a
-	// replayer with no form at all (cmd/replaycheck), writes what the run
-	// wrote: the commands never depend on this worker's setting.
+	// A replay after IDV_USER_ID_ATTRIBUTE or IDV_USER_ID_KEY changed, or
+	// by a replayer with no form (cmd/replaycheck), writes what the run
+	// wrote: the marker holds it.
 	form := s.cfg.UserIDs
 	var want string
 	if err := workflow.MutableSideEffect(ctx, userIDFormChange, func(workflow.Context) any {
@@ -251,20 +265,10 @@ func (s *session) userIDValue(ctx workflow.Context, id, ref string) string {
 	}, func(a, b any) bool { return a == b }).Get(&want); err != nil || want == "" {
 		return ref
 	}
-	if ref == want || form == nil {
-		return want
-	}
-	from := "plain"
-	if strings.HasPrefix(ref, "h1:") {
-		from = "hmac"
-	}
-	if from == form.Mode() {
-		from += "-other-key"
-	}
-	s.count(ctx, "idv_user_id_form_mismatch", map[string]string{"from": from, "worker": form.Mode()})
-	if !workflow.IsReplaying(ctx) && form.FirstMismatch(from) {
+	s.count(ctx, "idv_user_id_form_mismatch", map[string]string{"from": from, "worker": mode})
+	if form != nil && !workflow.IsReplaying(ctx) && form.FirstMismatch(from) {
 		s.logger.Warn("IdvUserId: a user id came in another form than this worker's IDV_USER_ID_ATTRIBUTE; it is written in the worker's form. "+
-			"Set the receiver and every worker alike (docs/configuration.md)", "from", from, "worker", form.Mode())
+			"Set the receiver and every worker alike (docs/configuration.md)", "from", from, "worker", mode)
 	}
 	return want
 }
@@ -342,6 +346,7 @@ const (
 	ready    wait = iota // the condition holds
 	timedOut             // the time ran out first
 	tooLong              // the run's history is long: continue as new (R10)
+	settled              // the store holds the session's final decision (askStore)
 )
 
 // await waits for cond at most d, on a timer the Web UI labels summary. It

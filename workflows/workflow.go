@@ -63,21 +63,7 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 	// that is already here.
 	s.receiveDelivered(ctx)
 	if in.Carried == nil {
-		// A new run asks the store first: a webhook that comes after the
-		// session's run closed (late, or redelivered) must not reopen a
-		// decided session, wait for a decision it has, or poll for it.
-		if s.askStore(ctx) {
-			s.setStatus(ctx, s.applied.Decision)
-			// A provider whose writes need its details: get them for the
-			// older decisions the run writes before it closes.
-			if s.hasOlder() {
-				if err := s.fetchDetails(ctx); err != nil {
-					s.logger.Warn("details not fetched; the older decisions this run received are not written", "error", err)
-				}
-			}
-		} else {
-			s.setStatus(ctx, StatusWaiting)
-		}
+		s.setStatus(ctx, StatusWaiting)
 	}
 	if s.failing != "" {
 		// The previous run handed over while it wrote why the session
@@ -96,6 +82,8 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 				return s.fail(ctx, err)
 			case w == tooLong:
 				return s.continueAsNew(ctx)
+			case w == settled:
+				continue // decided in an earlier run: nothing to wait for
 			case w == timedOut:
 				// None before IDV_SESSION_EXPIRY: the session expired.
 				if err := s.expire(ctx); errors.Is(err, errHandOver) {
@@ -153,7 +141,14 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 	var cfg Config
 	if in.Carried != nil {
 		cfg = in.Carried.Config
-	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any { return v.Config }).Get(&cfg); err != nil {
+	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		c := v.Config
+		c.Release = sessionRelease
+		if c.UserIDs != nil {
+			c.UserIDMode = c.UserIDs.Mode()
+		}
+		return c
+	}).Get(&cfg); err != nil {
 		// Cannot happen for a plain struct; fall back to the defaults.
 		cfg = DefaultConfig()
 	}
@@ -170,6 +165,25 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 func (s *session) awaitDecision(ctx workflow.Context) (wait, error) {
 	if s.hasNewDecision() {
 		return ready, nil
+	}
+	// Before a new run waits, it asks the store: a webhook that came after
+	// the session's run closed (late, or redelivered) must not reopen a
+	// decided session, wait for a decision it has, or poll for it. (A run
+	// with a decision to write learns the same from the store's answer to
+	// it, adopt, without asking.)
+	if s.fresh && !s.asked {
+		s.asked = true
+		if s.askStore(ctx) {
+			s.setStatus(ctx, s.applied.Decision)
+			// A provider whose writes need its details: get them for the
+			// older decisions the run writes before it closes.
+			if s.hasOlder() {
+				if err := s.fetchDetails(ctx); err != nil {
+					s.logger.Warn("details not fetched; the older decisions this run received are not written", "error", err)
+				}
+			}
+			return settled, nil
+		}
 	}
 	now := workflow.Now(ctx)
 	if s.pollFrom.IsZero() {
@@ -270,9 +284,12 @@ func (s *session) decisionUpdate(d *Event) activities.UserUpdate {
 	}
 }
 
-// versionAskStore marks the runs that ask the store what it holds of
-// their session before they wait (runs of 1.0 do not).
-const versionAskStore = "session-asks-store-first"
+// sessionRelease is the behaviour new runs record with their config
+// (Config.Release): a change's behaviour is versioned by the config the
+// run recorded at its start, not by a marker of its own. Runs of 1.0
+// recorded none (0): they do not ask the store before they wait, and
+// write IdvUserId in the form their events came with.
+const sessionRelease = 1
 
 // askStore reports whether the store holds a final provider decision for
 // the session, from an earlier run, and if so makes it the run's applied
@@ -281,7 +298,7 @@ const versionAskStore = "session-asks-store-first"
 // was the earlier run's. A store that cannot answer leaves the run to wait
 // as a new session's, as runs did before.
 func (s *session) askStore(ctx workflow.Context) bool {
-	if workflow.GetVersion(ctx, versionAskStore, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if s.cfg.Release < 1 {
 		return false
 	}
 	var a *activities.Activities
@@ -344,8 +361,11 @@ func (s *session) adopt(d *Event, out activities.UpdateResult) {
 		held := s.heldEvent(sd)
 		if held.orderKey().Compare(applied.orderKey()) > 0 {
 			// An earlier run applied it (and ran its steps): the session
-			// waits for what is newer than that.
+			// waits for what is newer than that. A new run that meets a
+			// final one so has no late-event window of its own: that was
+			// the earlier run's.
 			s.applied = &held
+			s.decidedBefore = s.fresh && s.cfg.Release >= 1 && held.Decision.Final()
 		}
 	}
 	if s.latest == nil || s.applied.orderKey().Compare(s.latest.orderKey()) > 0 {
@@ -382,6 +402,9 @@ func (s *session) awaitLateChanges(ctx workflow.Context) wait {
 		}
 		if s.lateUntil.IsZero() {
 			s.lateUntil = workflow.Now(ctx).Add(s.cfg.LateEventWindow)
+			if s.decidedBefore {
+				s.lateUntil, s.decidedBefore = workflow.Now(ctx), false
+			}
 		}
 		d := s.lateUntil.Sub(workflow.Now(ctx))
 		s.next(ctx, "absorb late events", d)
