@@ -21,7 +21,7 @@ import (
 )
 
 // heldPassbaseDecision posts a Passbase approval (no processed event yet,
-// so the run holds it for the processed grace, 15 s here) and
+// so the run holds it for the processed grace, 5 s here) and
 // returns the session's key and workflow id once the 200 came.
 func heldPassbaseDecision(t *testing.T, st *testkit.Stack, user string) (string, string) {
 	t.Helper()
@@ -40,7 +40,7 @@ func heldPassbaseDecision(t *testing.T, st *testkit.Stack, user string) (string,
 
 func graceStack(t *testing.T) *testkit.Stack {
 	wf := shortSessions()
-	wf.ProcessedGrace = 15 * time.Second
+	wf.ProcessedGrace = 5 * time.Second
 	wf.ActivityTimeout = 3 * time.Second
 	return faultStack(t, testkit.Options{Workflow: wf})
 }
@@ -92,7 +92,7 @@ func TestRetryOfATerminatedSessionKeepsItsDecision(t *testing.T) {
 // completed one that ended before its end, the terminated one among them.
 func TestRetryAfterAWebUIResetBringsBackTheWebhookItDropped(t *testing.T) {
 	wf := shortSessions()
-	wf.ProcessedGrace = 15 * time.Second
+	wf.ProcessedGrace = 5 * time.Second
 	wf.ActivityTimeout = 3 * time.Second
 	st := faultStack(t, testkit.Options{Workflow: wf})
 	user, created := "ui-reset-user", time.Now().Add(-10*time.Minute).UTC()
