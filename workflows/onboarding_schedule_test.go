@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -238,6 +239,7 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		// the gate once it has waited the drawn delay.
 		waitingSince := map[string]time.Time{}
 		asked := map[string]bool{}
+		answered := map[string]string{} // this run's answers: a reset drops them with the run
 		var review func()
 		review = func() {
 			if v, err := env.QueryWorkflow(onboarding.QueryState); err == nil {
@@ -251,7 +253,7 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 					if !asked[id] && !env.Now().Before(waitingSince[id].Add(a.delay)) {
 						asked[id] = true
 						env.UpdateWorkflow(onboarding.UpdateReview, id+"/"+fmt.Sprint(runs), &testsuite.TestUpdateCallback{
-							OnReject: func(error) {}, OnAccept: func() { res.outcomes[id] = a.outcome }, OnComplete: func(any, error) {},
+							OnReject: func(error) {}, OnAccept: func() { answered[id] = a.outcome }, OnComplete: func(any, error) {},
 						}, onboarding.Review{ChangeID: id, Outcome: a.outcome, Reviewer: "reviewer-1"})
 					}
 				}
@@ -278,9 +280,13 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			t.Fatalf("onboarding of %s: run did not complete", user)
 		}
 		err := env.GetWorkflowError()
+		finished := map[string]bool{} // the changes this run saw to the end
 		if v, qerr := env.QueryWorkflow(onboarding.QueryState); qerr == nil {
 			var st onboarding.State
 			if v.Get(&st) == nil {
+				for _, d := range st.Done {
+					finished[d.ChangeID] = true
+				}
 				if l, ok := t.(interface{ Logf(string, ...any) }); ok {
 					l.Logf("onboarding run %d of %s ended (%v, cut %q): done %+v", runs, user, err, kind, st.Done)
 				}
@@ -291,8 +297,16 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		switch {
 		case kind == cutReset:
 			// Reset: a new run from this run's input, with every signal it
-			// had, at the moment of the reset.
+			// had, at the moment of the reset. The answers the reset run
+			// took for changes it had not finished go with it (the
+			// reviewer answers the new run's gate); a finished change is
+			// done before in the new run.
 			res.resets++
+			for id, o := range answered {
+				if finished[id] {
+					res.outcomes[id] = o
+				}
+			}
 			again := make([]handedAt, 0, len(received)+len(pending)-next)
 			for _, c := range received {
 				again = append(again, handedAt{env.Now(), c})
@@ -301,6 +315,7 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			carried, start = true, env.Now()
 			continue
 		case errors.As(err, &can):
+			maps.Copy(res.outcomes, answered)
 			in = onboarding.Input{}
 			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
 				t.Fatal(err)
@@ -308,6 +323,8 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			carried, start = true, env.Now()
 		case err != nil:
 			t.Fatalf("onboarding of %s: %v", user, err)
+		default:
+			maps.Copy(res.outcomes, answered)
 		}
 		// The test environment takes a signal sent at the instant the run
 		// closes (or continues as new) and drops it; Temporal would fail
@@ -393,9 +410,10 @@ func checkOnboarding(t fataler, run onboardingRun, sent []schedules.Notification
 			t.Fatalf("R11: the app heard of %s (%s), which its review rejected", c.ID, c.Status)
 		case gated && run.outcomes[c.ID] == onboarding.ReviewPassed && posts[c.ID] == 0:
 			t.Fatalf("R11: the app never heard of %s (%s), whose review passed", c.ID, c.Status)
-		case gated && run.outcomes[c.ID] == "" && !superseded(c, run.changes):
+		case gated && run.outcomes[c.ID] == "" && posts[c.ID] == 0 && !superseded(c, run.changes):
 			// The reviewer answers every change the gate waits for: a wait
-			// ends unanswered only when a change that supersedes it came.
+			// ends unanswered only when a change that supersedes it came
+			// (or its answer went with a run reset after the post).
 			t.Fatalf("R11: %s (%s) left the gate unanswered, and no newer change supersedes it", c.ID, c.Status)
 		}
 		if c.Verdict && (greatest == nil || onboarding.Compare(c, *greatest) > 0) {
