@@ -21,9 +21,8 @@ import (
 // A Passbase approval answered 200 whose run failed (the details fetch
 // refused: 404); the provider side is fixed; then a webhook without a
 // decision (a late "processing" event) answered 200 starts a new run
-// before the operator's retry. The retry hands over what every run since
-// the last completed one held that ended before its end, whatever the
-// newest run is doing: the approval reaches the user now, not at the new
+// before the operator's retry. The retry hands over what every run that
+// ended before its end held, whatever the newest run is doing: the approval reaches the user now, not at the new
 // run's poll (IDV_DECISION_POLL_AFTER, an hour by default), which the
 // provider's API might not answer with it at all.
 func TestRetryAfterALaterWebhookHandsOverTheFailedRunsApproval(t *testing.T) {

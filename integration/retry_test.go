@@ -254,7 +254,7 @@ func TestRestartKeepsTheWebhooksAroundIt(t *testing.T) {
 // own, which carries nothing of the failed one; when that run fails too,
 // a retry hands over the events of both: the approval the first run held
 // (and the provider's API does not show yet) reaches the record.
-func TestRetryHandsOverEveryFailedRunSinceTheLastCompleted(t *testing.T) {
+func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	st := faultStack(t, testkit.Options{})
 	ctx := context.Background()
 	user, created := "retry-two-failed-user", time.Now().Add(-10*time.Minute).UTC()

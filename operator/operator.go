@@ -158,10 +158,9 @@ func (o *Operator) integration(ctx context.Context, t Target) string {
 }
 
 // retry runs again a session whose runs ended in error (or were
-// terminated, cancelled, timed out) since its last completed one, whether
-// or not a later webhook started a run since: it hands every event those
-// runs held (the webhooks they received, what an earlier run handed them)
-// to the session again, through the
+// terminated, cancelled, timed out), whatever ran after them: it hands
+// every event those runs held (the webhooks they received, what an
+// earlier run handed them; Redelivery) to the session again, through the
 // path the receiver takes (SignalWithStart), so they land in the
 // session's open run or start a new one on today's workers and code. The
 // new run and the store drop what was applied before (R7).
@@ -190,23 +189,23 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		r.UserID = st.UserID
 	}
 	newest := info.GetExecution().GetRunId()
-	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), newest, info.GetStatus())
+	runs, err := o.runs(ctx, t.WorkflowID(), newest, info.GetStatus())
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	if len(runs) == 0 {
+	n, ids, err := o.handAgain(ctx, t, runs)
+	if err != nil {
+		r.Outcome, r.Detail = OutcomeFailed, err.Error()
+		return r
+	}
+	if len(ids) == 0 {
 		r.Outcome = OutcomeNothing
-		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + ", and none since its last completed one ended before its end"
-		return r
-	}
-	n, err := o.handAgain(ctx, t, runs)
-	if err != nil {
-		r.Outcome, r.Detail = OutcomeFailed, err.Error()
+		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + ", and none of its runs ended before its end"
 		return r
 	}
 	r.Outcome = OutcomeRetried
-	r.Detail = fmt.Sprintf("run %s ended before its end; %d events were handed to the session again", strings.Join(runs, ", "), n)
+	r.Detail = fmt.Sprintf("run %s ended before its end; %d events were handed to the session again", strings.Join(ids, ", "), n)
 	return r
 }
 
@@ -246,12 +245,12 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 	// Closed by this restart, another one, or on its own meanwhile: its
 	// history is whole now, and handing its events again is a repeat at
 	// worst.
-	runs, err := o.unfinishedRuns(ctx, t.WorkflowID(), runID, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED)
+	runs, err := o.runs(ctx, t.WorkflowID(), runID, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	n, err := o.handAgain(ctx, t, runs)
+	n, _, err := o.handAgain(ctx, t, runs)
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
@@ -261,45 +260,78 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 	return r
 }
 
-// handAgain hands every event the session's runs held (oldest first) to
-// the session again, through the receiver's SignalWithStart, each once,
-// and says how many.
-func (o *Operator) handAgain(ctx context.Context, t Target, runs []string) (int, error) {
-	var held []workflows.Event
-	seen := map[string]bool{}
-	for _, id := range runs { // oldest first: the order they were received
-		evs, err := o.held(ctx, t.WorkflowID(), id)
-		if err != nil {
-			return 0, err
-		}
-		for _, e := range evs {
-			if !seen[e.ID] {
-				seen[e.ID] = true
-				held = append(held, e)
-			}
-		}
+// handAgain hands every event the session's runs held (Redelivery) to
+// the session again, through the receiver's SignalWithStart, and says how
+// many and which runs held them.
+func (o *Operator) handAgain(ctx context.Context, t Target, runs []Run) (int, []string, error) {
+	ids, held, err := Redelivery(runs, func(runID string) ([]workflows.Event, error) {
+		return o.held(ctx, t.WorkflowID(), runID)
+	})
+	if err != nil || len(ids) == 0 {
+		return 0, ids, err
 	}
 	if len(held) == 0 {
-		return 0, fmt.Errorf("runs %s hold no event to hand over again", strings.Join(runs, ", "))
+		return 0, ids, fmt.Errorf("runs %s hold no event to hand over again", strings.Join(ids, ", "))
 	}
 	for _, ev := range held {
 		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
 			// What was handed over stays handed over; doing it again hands
 			// all of it, and the run takes each event once.
-			return 0, fmt.Errorf("signal: %w", err)
+			return 0, ids, fmt.Errorf("signal: %w", err)
 		}
 	}
-	return len(held), nil
+	return len(held), ids, nil
 }
 
-// unfinishedRuns is the session's runs that ended before their end (in
-// error, terminated, cancelled, timed out) since its newest completed run,
-// oldest first: a webhook that came after such a run started a run of its
-// own, which carried nothing of it, so each holds what only it has. An
-// open run keeps what it gets, and a run continued as new handed what it
-// held to the next; both are passed over. newest is the session's newest
-// run, with the status the caller knows it by (visibility may lag).
-func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, newest string, status enumspb.WorkflowExecutionStatus) ([]string, error) {
+// Run is one run of a session: its id and how it stands.
+type Run struct {
+	ID     string
+	Status enumspb.WorkflowExecutionStatus
+}
+
+// Redelivery is what a retry or a restart hands to a session again, given
+// its runs newest first and held, which reads the events a run held
+// (workflows.HeldEvents): the events of every run that ended before its
+// end (in error, terminated, cancelled, timed out), each once, oldest run
+// first (the order they were received), and those runs' ids. A webhook
+// that came after such a run started a run of its own, which carried
+// nothing of it, so each holds what only it has, whatever ran after it
+// (a later run that completed wrote only what it got). An open run keeps
+// what it gets, a run continued as new handed what it held to the next,
+// and a completed one wrote what it held: those are passed over. Handing
+// an event again is a repeat at worst, which the run and the store drop
+// (R7). The generated schedules run this on the runs they cut
+// (workflows/session_ops_schedule_test.go).
+func Redelivery(runs []Run, held func(runID string) ([]workflows.Event, error)) ([]string, []workflows.Event, error) {
+	var ids []string
+	for _, r := range runs {
+		switch r.Status {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+			enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Reverse(ids)
+	var out []workflows.Event
+	seen := map[string]bool{}
+	for _, id := range ids {
+		evs, err := held(id)
+		if err != nil {
+			return ids, nil, err
+		}
+		for _, e := range evs {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return ids, out, nil
+}
+
+// runs is the session's runs, newest first; newest is its newest run,
+// with the status the caller knows it by (visibility may lag).
+func (o *Operator) runs(ctx context.Context, workflowID, newest string, status enumspb.WorkflowExecutionStatus) ([]Run, error) {
 	resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: o.Namespace, PageSize: 100,
 		Query: fmt.Sprintf("WorkflowId = %q", workflowID),
@@ -307,34 +339,17 @@ func (o *Operator) unfinishedRuns(ctx context.Context, workflowID, newest string
 	if err != nil {
 		return nil, fmt.Errorf("list the session's runs: %w", err)
 	}
-	type run struct {
-		id     string
-		status enumspb.WorkflowExecutionStatus
-	}
-	runs := []run{{newest, status}}
+	runs := []Run{{newest, status}}
 	execs := resp.GetExecutions()
 	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int { // newest first
 		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
 	})
 	for _, e := range execs {
 		if id := e.GetExecution().GetRunId(); id != newest {
-			runs = append(runs, run{id, e.GetStatus()})
+			runs = append(runs, Run{id, e.GetStatus()})
 		}
 	}
-	var out []string
-walk:
-	for _, r := range runs {
-		switch r.status {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-			enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-			out = append(out, r.id)
-		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		default: // completed: it wrote what it held
-			break walk
-		}
-	}
-	slices.Reverse(out)
-	return out, nil
+	return runs, nil
 }
 
 // held is every event the session's run runID held (workflows.HeldEvents):

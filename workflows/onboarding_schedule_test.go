@@ -156,6 +156,11 @@ type onboardingRun struct {
 func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardingDraws) onboardingRun {
 	changes := w.handed.take(user)
 	res := onboardingRun{changes: changes, outcomes: map[string]string{}}
+	// The answers a reset run took for changes it was still on: the
+	// change's finish may have landed in the store before the reset (the
+	// new run finds it done before, and the answer stood), or not (the
+	// new run's gate is answered again).
+	resetAnswers := map[string]string{}
 	if len(changes) == 0 {
 		return res
 	}
@@ -286,6 +291,9 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			if v.Get(&st) == nil {
 				for _, d := range st.Done {
 					finished[d.ChangeID] = true
+					if o, ok := resetAnswers[d.ChangeID]; ok && slices.Equal(d.Steps, []string{"done before"}) && res.outcomes[d.ChangeID] == "" {
+						res.outcomes[d.ChangeID] = o
+					}
 				}
 				if l, ok := t.(interface{ Logf(string, ...any) }); ok {
 					l.Logf("onboarding run %d of %s ended (%v, cut %q): done %+v", runs, user, err, kind, st.Done)
@@ -297,14 +305,15 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		switch {
 		case kind == cutReset:
 			// Reset: a new run from this run's input, with every signal it
-			// had, at the moment of the reset. The answers the reset run
-			// took for changes it had not finished go with it (the
-			// reviewer answers the new run's gate); a finished change is
-			// done before in the new run.
+			// had, at the moment of the reset. An answer for a change the
+			// run finished stands; one for a change it was still on stands
+			// only if the change's finish reached the store (resetAnswers).
 			res.resets++
 			for id, o := range answered {
 				if finished[id] {
 					res.outcomes[id] = o
+				} else {
+					resetAnswers[id] = o
 				}
 			}
 			again := make([]handedAt, 0, len(received)+len(pending)-next)

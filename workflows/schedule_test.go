@@ -44,6 +44,7 @@ import (
 	"github.com/idvflow/idvflow/providers/veriff"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -155,27 +156,35 @@ func (w *world) appGot(user string) []schedules.Notification {
 	return out
 }
 
-// providerState sets what the emulated API answers for the session from
-// `at` on: its latest decision made by then, with its time (the API always
-// has one), or none; nothing at all for a session it does not know.
-// runSession runs every run of the session.
-func (w *world) runSession(t fataler, s schedules.Session, user string) {
+// runSession runs every run of the session, with the operators' actions
+// drawn for it (session_ops_schedule_test.go).
+func (w *world) runSession(t fataler, s schedules.Session, user string, ops ...sessionOp) {
 	h := &hooks{slow: s.SlowWrite, slowUntil: s.Start().Add(600 * schedules.Skipping.ArrivalUnit), raceAt: s.RaceAt,
-		race: func(at time.Time) []schedules.Delivery { return s.RaceDeliveries(user, at) }}
+		race: func(at time.Time) []schedules.Delivery { return s.RaceDeliveries(user, at) }, ops: ops}
 	w.runWith(t, schedules.Skipping.Config, s.Provider, s.ID, s.Deliveries(user), func(at time.Time) { s.ProviderState(w.emu, user, at) },
 		s.Fault == "notfound", h)
 }
 
-// hooks stage, in a session's first run, what only the activities' timing
+// hooks stage, once in a session, what only the activities' timing
 // can: the first decision write lasting until slowUntil while the webhooks
 // due by then arrive (slow), and the race decisions arriving while the
 // first call to the provider's API runs ("poll") or while the error is
-// written ("write").
+// written ("write"); and, in whichever run is open at their moment, the
+// operators' actions (ops).
 type hooks struct {
 	slow      bool
 	slowUntil time.Time
 	raceAt    string
 	race      func(at time.Time) []schedules.Delivery
+	ops       []sessionOp
+
+	slowDone, raced atomic.Bool // once per session, in whichever run first gets there
+}
+
+// fataler is what runAll needs of a *testing.T or a *rapid.T.
+type fataler interface {
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
 
 // runAll delivers a session's webhooks the way Temporal would: the first
@@ -183,32 +192,45 @@ type hooks struct {
 // run closed (what SignalWithStart does), and a continuation when a run
 // continues as new. setState prepares the provider's API for a run starting
 // at the given time. It returns how many runs there were.
-// fataler is what runAll needs of a *testing.T or a *rapid.T.
-type fataler interface {
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-}
-
 func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pending []schedules.Delivery, setState func(time.Time), mayFail bool) int {
 	return w.runWith(t, cfg, provider, id, pending, setState, mayFail, nil)
 }
 
-// runWith is runAll with hooks for the first run (nil: none).
+// runWith is runAll with hooks (nil: none).
 func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pending []schedules.Delivery, setState func(time.Time), mayFail bool, h *hooks) int {
 	var carried *workflows.Carried
 	var start time.Time
+	var ops *opsTimeline
+	if h != nil {
+		ops = newOpsTimeline(h.ops)
+	}
+	// The hooks are the first run's, or those of each run an operator
+	// ended and of the one after (a retry hands on what it held), until
+	// one ends on its own.
+	hooked := h != nil && (h.slow || h.raceAt != "")
 	// A run takes at least one delivery or continues as new: a late
 	// webhook after a decided session is a run of its own (it asks the
 	// store and closes), so a session may have a run per delivery.
-	maxRuns := 100 + len(pending)
+	maxRuns := 100 + len(pending) + 4*len(ops.cuts())
 	runs := 0
-	for ; len(pending) > 0 || carried != nil; runs++ {
+	for ; len(pending) > 0 || carried != nil || ops.retrying(); runs++ {
 		if runs > maxRuns {
 			t.Fatalf("session %s: more than %d runs", id, maxRuns)
 		}
 		if carried == nil {
+			// A retry due before the next webhook hands the unfinished
+			// runs' events to the session first (with none, it does
+			// nothing): the first of them starts the run.
+			for at, ok := ops.retryDue(pending); ok; at, ok = ops.retryDue(pending) {
+				ops.skipCutsBefore(at)
+				pending = ops.redeliver(t, pending, 0)
+			}
+			if len(pending) == 0 {
+				break
+			}
 			start = pending[0].At
 		}
+		ops.skipCutsBefore(start)
 		setState(start)
 		var suite testsuite.WorkflowTestSuite
 		suite.SetLogger(w.quiet)
@@ -221,6 +243,8 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 		cfg.Rules = w.rules
 		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+		in := workflows.Input{Provider: provider, SessionID: id, Carried: carried}
+		run := ops.begin(in)
 		// One callback at a time, each scheduling the next: the test
 		// environment's timers are not made for tens of thousands at once.
 		// The hooks run beside the callbacks (in the activities): mu keeps
@@ -236,41 +260,76 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 			}
 			return pending[from:next]
 		}
+		signal := func(ev workflows.Event) {
+			run.received(ev, env.Now())
+			env.SignalWorkflow(workflows.SignalEvent, ev)
+		}
+		var cut *sessionOp
 		var deliver func()
 		deliver = func() {
-			for _, d := range take(env.Now()) {
-				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
+			now := env.Now()
+			if c := ops.cutDue(now); c != nil {
+				// The operator (or Temporal's Web UI) ends the run here;
+				// what is due at this instant goes to the run after it.
+				cut = c
+				env.CancelWorkflow()
+				return
+			}
+			mu.Lock()
+			for at, ok := ops.retryDue(pending[next:]); ok && !at.After(now); at, ok = ops.retryDue(pending[next:]) {
+				pending = ops.redeliver(t, pending, next)
+			}
+			mu.Unlock()
+			for _, d := range take(now) {
+				signal(d.Ev)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if next < len(pending) {
-				env.RegisterDelayedCallback(deliver, pending[next].At.Sub(env.Now()))
+			if at, ok := ops.nextAt(pending[next:]); ok {
+				env.RegisterDelayedCallback(deliver, at.Sub(now))
 			}
 		}
-		if h != nil && runs == 0 {
-			w.hook(env, h, take)
+		if hooked {
+			w.hook(env, h, take, signal)
 		}
-		if len(pending) > 0 {
-			env.RegisterDelayedCallback(deliver, pending[0].At.Sub(start))
+		if at, ok := ops.nextAt(pending); ok {
+			env.RegisterDelayedCallback(deliver, at.Sub(start))
 		}
-		env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Provider: provider, SessionID: id, Carried: carried})
+		env.ExecuteWorkflow(workflows.WorkflowName, in)
 		if !env.IsWorkflowCompleted() {
 			t.Fatalf("session %s: run did not complete", id)
 		}
 		carried = nil
+		mu.Lock()
+		pending = pending[next:]
+		mu.Unlock()
 		var can *workflow.ContinueAsNewError
-		if err := env.GetWorkflowError(); errors.As(err, &can) {
+		err := env.GetWorkflowError()
+		hooked = hooked && cut != nil
+		switch {
+		case cut != nil:
+			run.end(cut.status())
+			if cut.kind == opReset {
+				// Temporal's reset: a new run from this run's input, with
+				// every signal it had, at the moment of the reset.
+				carried, start = in.Carried, env.Now()
+				pending = append(run.again(env.Now()), pending...)
+			}
+		case errors.As(err, &can):
+			run.end(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
 			var in workflows.Input
 			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
 				t.Fatal(err)
 			}
 			carried, start = in.Carried, env.Now()
-		} else if err != nil && !mayFail {
-			t.Fatalf("session %s failed: %v", id, err)
+		case err != nil:
+			run.end(enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
+			if !mayFail {
+				t.Fatalf("session %s failed: %v", id, err)
+			}
+		default:
+			run.end(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 		}
-		mu.Lock()
-		pending = pending[next:]
-		mu.Unlock()
 	}
 	return runs
 }
@@ -289,19 +348,19 @@ func (w *world) onWrite(env *testsuite.TestWorkflowEnvironment, f func(context.C
 
 // hook stages h in env's run; take hands over the pending deliveries due by
 // a time.
-func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func(time.Time) []schedules.Delivery) {
-	var slowDone, raced atomic.Bool
+func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func(time.Time) []schedules.Delivery, signal func(workflows.Event)) {
+	slowDone, raced := &h.slowDone, &h.raced
 	race := func(at string) {
 		if h.raceAt == at && !raced.Swap(true) {
 			for _, d := range h.race(env.Now()) {
-				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
+				signal(d.Ev)
 			}
 		}
 	}
 	w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
 		if h.slow && u.Kind == "decision" && !u.SessionEnd && !slowDone.Swap(true) {
 			for _, d := range take(h.slowUntil) { // they arrive while the write lasts
-				env.SignalWorkflow(workflows.SignalEvent, d.Ev)
+				signal(d.Ev)
 			}
 		}
 		if u.Status == string(workflows.StatusError) {
@@ -334,7 +393,7 @@ func TestGeneratedSchedules(t *testing.T) {
 		n++
 		sc := schedules.Gen(rt, n, schedules.Skipping)
 		for _, i := range sc.RunOrder {
-			w.runSession(rt, sc.Sessions[i], sc.User)
+			w.runSession(rt, sc.Sessions[i], sc.User, drawSessionOps(rt, sc.Sessions[i])...)
 		}
 		var review []string
 		onb := w.runOnboarding(rt, sc.User, func(n int) onboardingDraws {

@@ -150,6 +150,12 @@ func (s *session) record(ctx workflow.Context, e Event) {
 		s.in.Integration = e.Integration
 	}
 	if e.ID == "" || s.seen[e.ID] {
+		// A repeat may be the webhook's earlier receipt, handed on by an
+		// operator's retry from a run that ended before its end: the
+		// session began at its first receipt (R4), whichever run got it.
+		if !e.ReceivedAt.IsZero() && e.ReceivedAt.Before(s.began) {
+			s.began = e.ReceivedAt
+		}
 		s.logger.Debug("repeated event ignored", "type", e.Type)
 		s.count(ctx, "idv_session_events_repeated", map[string]string{"kind": string(e.Kind)})
 		return

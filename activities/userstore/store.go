@@ -467,9 +467,9 @@ type sessionRow struct {
 	last  SessionDecision
 }
 
-// session records when c's session began, if this is its first change,
-// and returns what the store holds of the session, locked for this
-// transaction on PostgreSQL.
+// session records when c's session began (its first change, or one that
+// knows an earlier beginning), and returns what the store holds of the
+// session, locked for this transaction on PostgreSQL.
 func (s *Store) session(ctx context.Context, tx *sql.Tx, c Change) (sessionRow, error) {
 	began := c.SessionBegan
 	if began.IsZero() {
@@ -478,6 +478,15 @@ func (s *Store) session(ctx context.Context, tx *sql.Tx, c Change) (sessionRow, 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (provider, session_id, began_at_us) VALUES ($1, $2, $3)
 ON CONFLICT (provider, session_id) DO NOTHING`, c.Provider, c.SessionID, micros(began)); err != nil {
 		return sessionRow{}, fmt.Errorf("apply change: record session start: %w", err)
+	}
+	// A run may know an earlier first receipt than the run that wrote
+	// first (an operator's retry hands on what a run it ended received):
+	// the session began at the earliest (R4).
+	if !c.SessionBegan.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET began_at_us = $3 WHERE provider = $1 AND session_id = $2 AND began_at_us > $3`,
+			c.Provider, c.SessionID, micros(began)); err != nil {
+			return sessionRow{}, fmt.Errorf("apply change: record session start: %w", err)
+		}
 	}
 	var row sessionRow
 	var b, at int64

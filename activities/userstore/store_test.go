@@ -239,6 +239,20 @@ func TestRecordRules(t *testing.T) {
 					t.Fatalf("status %q, want approved", u.Status)
 				}
 			})
+			t.Run("R4 a session began at the earliest receipt any of its runs knew", func(t *testing.T) {
+				// The run that wrote first began at its own first receipt;
+				// a later run was handed an earlier one (an operator's retry
+				// of a run that ended before its end).
+				first := decision("r4e", "r4e-session", "resubmission_requested", t0)
+				first.SessionBegan = t0.Add(12 * time.Second)
+				mustApply(t, s, first, userstore.Applied)
+				end := userstore.Change{UserID: "r4e", Kind: userstore.KindDecision, Status: "expired", Provider: "veriff",
+					SessionID: "r4e-session", SessionEnd: true, SessionBegan: t0.Add(5 * time.Second)}
+				mustApply(t, s, end, userstore.Applied)
+				if u := mustGet(t, s, "r4e"); u.Status != "expired" || !u.DecidedAt.Equal(t0.Add(5*time.Second)) {
+					t.Fatalf("%s at %s, want expired at %s (the earliest receipt)", u.Status, u.DecidedAt, t0.Add(5*time.Second))
+				}
+			})
 			t.Run("R4 a session end follows everything its session said", func(t *testing.T) {
 				mustApply(t, s, decision("r4b", "s", "review", t0), userstore.Applied)
 				end := userstore.Change{UserID: "r4b", Kind: userstore.KindDecision, Status: "expired", Provider: "veriff",

@@ -169,6 +169,18 @@ func (s Session) lateCluster() time.Duration {
 	return s.tm.LateCluster
 }
 
+// ClusterStarts are when the session's two clusters of deliveries begin:
+// its start and its late cluster's. The model's timing holds for a run
+// that starts within a cluster (Timing): an operator's action drawn on a
+// session (workflows/session_ops_schedule_test.go) comes within one.
+func (s Session) ClusterStarts() []time.Time {
+	return []time.Time{s.Start(), s.Start().Add(s.lateCluster())}
+}
+
+// ClusterSpan is how long after its start a cluster's deliveries may
+// arrive.
+func (tm Timing) ClusterSpan() time.Duration { return 600 * tm.ArrivalUnit }
+
 type Schedule struct {
 	User     string
 	Sessions []Session
