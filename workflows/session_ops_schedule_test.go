@@ -8,8 +8,11 @@ package workflows_test
 // selection (operator.Redelivery) and workflows.HeldEvents over the runs
 // the harness ran, and hands what they select to the session as the
 // receiver would (a delivery at that moment: into the open run, or the
-// first of a new run). The model is unchanged: no action may lose or
-// reorder what the webhooks said.
+// first of a new run). The model is the same: no action may lose or
+// reorder what the webhooks said; only where a retry came after the run it
+// hands over ended may an ending be ordered up to ten minutes after the
+// model's (schedules.Result.LaterEndings, and why in docs/semantics.md,
+// Known limits).
 //
 // What the test environment cannot do, and how it is stood in for: it has
 // no terminate, so a run is ended with CancelWorkflow (the session
@@ -80,12 +83,12 @@ func (o sessionOp) status() enumspb.WorkflowExecutionStatus {
 // of its clusters of deliveries (its first ten minutes, or its late
 // cluster's); every run ended is retried (what the runbook says; a reset
 // needs none), within the ten minutes after, and a retry may come twice at
-// once (an operator and a bulk retry). Why within a cluster: the model
-// takes a session's polls to come an hour after a cluster (Timing), when
-// the provider has decided what it decided by then; a run that a retry
-// starts hours later polls at a moment the model does not know of, and
-// may find a decision the model takes as never seen
-// (TestRetryHoursLaterKeepsTheRecordForward holds that case by example).
+// once (an operator and a bulk retry). Why within a cluster and ten
+// minutes: the model takes a session's polls to come an hour after a
+// cluster (Timing), when the provider has decided what it decided by then;
+// a run that a retry starts hours later polls at a moment the model does
+// not follow, and an ending written before a late retry is ordered at the
+// later webhook that started its run (docs/semantics.md, Known limits).
 func drawSessionOps(t *rapid.T, s schedules.Session) []sessionOp {
 	span := int(schedules.Skipping.ClusterSpan() / time.Second)
 	ops := make([]sessionOp, rapid.IntRange(0, 2).Draw(t, "operator actions"))
