@@ -159,8 +159,9 @@ func (o *Operator) integration(ctx context.Context, t Target) string {
 
 // retry runs again a session whose runs ended in error (or were
 // terminated, cancelled, timed out), whatever ran after them: it hands
-// every event those runs held (the webhooks they received, what an
-// earlier run handed them; Redelivery) to the session again, through the
+// every event those runs held that no later run received (the webhooks
+// they received, what an earlier run handed them; Redelivery) to the
+// session again, through the
 // path the receiver takes (SignalWithStart), so they land in the
 // session's open run or start a new one on today's workers and code. The
 // new run and the store drop what was applied before (R7).
@@ -201,7 +202,7 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 	}
 	if len(ids) == 0 {
 		r.Outcome = OutcomeNothing
-		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + ", and none of its runs ended before its end"
+		r.Detail = "the session's newest run is " + StatusWord(info.GetStatus()) + ": no run of it that ended before its end holds an event a later run did not receive"
 		return r
 	}
 	r.Outcome = OutcomeRetried
@@ -270,9 +271,6 @@ func (o *Operator) handAgain(ctx context.Context, t Target, runs []Run) (int, []
 	if err != nil || len(ids) == 0 {
 		return 0, ids, err
 	}
-	if len(held) == 0 {
-		return 0, ids, fmt.Errorf("runs %s hold no event to hand over again", strings.Join(ids, ", "))
-	}
 	for _, ev := range held {
 		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
 			// What was handed over stays handed over; doing it again hands
@@ -291,34 +289,56 @@ type Run struct {
 
 // Redelivery is what a retry or a restart hands to a session again, given
 // its runs newest first and held, which reads the events a run held
-// (workflows.HeldEvents): the events of every run that ended before its
-// end (in error, terminated, cancelled, timed out), each once, oldest run
-// first (the order they were received), and those runs' ids. A webhook
-// that came after such a run started a run of its own, which carried
-// nothing of it, so each holds what only it has, whatever ran after it
-// (a later run that completed wrote only what it got). An open run keeps
-// what it gets, a run continued as new handed what it held to the next,
-// and a completed one wrote what it held: those are passed over. Handing
-// an event again is a repeat at worst, which the run and the store drop
-// (R7). The generated schedules run this on the runs they cut
-// (workflows/session_ops_schedule_test.go).
+// (workflows.HeldEvents): of every run that ended before its end (in
+// error, terminated, cancelled, timed out), the events no later run of the
+// session received, each once, oldest run first (the order they were
+// received; a later run's later receipt of the same webhook is not the
+// event), and the ids of the runs they come from. A webhook that came
+// after such a run started a run of its own, which carried nothing of it,
+// so the run may hold what only it has, whatever ran after it (a later run
+// that completed wrote only what it got). An event a later run received
+// is that run's: it wrote it, carried it on, holds it now, or ended before
+// its end and hands it over itself. So a session retried once has nothing
+// left to retry, and one whose run failed before a later run completed
+// still has. Handing an event again is a repeat at worst, which the run
+// and the store drop (R7). The generated schedules run this on the runs
+// they cut (workflows/session_ops_schedule_test.go).
 func Redelivery(runs []Run, held func(runID string) ([]workflows.Event, error)) ([]string, []workflows.Event, error) {
+	later := map[string]time.Time{} // events a run after the one at hand received, first receipt
 	var ids []string
-	for _, r := range runs {
+	var left [][]workflows.Event
+	for _, r := range runs { // newest first
+		evs, err := held(r.ID)
+		if err != nil {
+			return nil, nil, err
+		}
 		switch r.Status {
 		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
 			enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-			ids = append(ids, r.ID)
+			var only []workflows.Event
+			for _, e := range evs {
+				// A later receipt of the same webhook is not this one: the
+				// first receipt dates the session (R4) and an untimed
+				// decision (R5).
+				if at, ok := later[e.ID]; !ok || at.After(e.ReceivedAt) {
+					only = append(only, e)
+				}
+			}
+			if len(only) > 0 {
+				ids, left = append(ids, r.ID), append(left, only)
+			}
+		}
+		for _, e := range evs {
+			if at, ok := later[e.ID]; !ok || e.ReceivedAt.Before(at) {
+				later[e.ID] = e.ReceivedAt
+			}
 		}
 	}
 	slices.Reverse(ids)
+	slices.Reverse(left)
 	var out []workflows.Event
 	seen := map[string]bool{}
-	for _, id := range ids {
-		evs, err := held(id)
-		if err != nil {
-			return ids, nil, err
-		}
+	for _, evs := range left {
 		for _, e := range evs {
 			if !seen[e.ID] {
 				seen[e.ID] = true
