@@ -680,28 +680,7 @@ type Result struct {
 	latest     *Entry  // the record's latest session outcome
 	candidates []Entry // every decision a run may write
 	screening  string
-	notified   bool          // the record's decision must have been sent to the app
-	endSlack   time.Duration // how much later than the model an ending may be ordered
-}
-
-// LaterEndings is r for a schedule where an ending may be ordered up to d
-// after the session began: an operator ended the session's run, and a run
-// that a later webhook started wrote the ending before a retry handed it
-// the first run's events, so the store knew the session only from that
-// webhook on (docs/semantics.md, "Known limits").
-func (r Result) LaterEndings(d time.Duration) Result {
-	r.endSlack = d
-	return r
-}
-
-// endNear says whether an ending the store ordered at got may be the
-// model's, ordered at want.
-func (r Result) endNear(got, want time.Time, exact bool) bool {
-	slack := r.endSlack
-	if !exact && slack < time.Second {
-		slack = time.Second
-	}
-	return !got.Before(want) && got.Sub(want) < slack
+	notified   bool // the record's decision must have been sent to the app
 }
 
 // Record is the decision the record must end with (nil: none).
@@ -1008,14 +987,17 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 		Code: u.ReasonCode, Reason: u.Reason, Source: u.UserIDSource}
 	m := *want.record
 	// R2: the record is the greatest decision, field by field.
-	timeOK := got.At.Equal(m.At) || (m.sessionEnd && want.endNear(got.At, m.At, exact))
+	timeOK := got.At.Equal(m.At)
+	if !exact && m.sessionEnd {
+		timeOK = !got.At.Before(m.At) && got.At.Sub(m.At) < time.Second
+	}
 	if !timeOK || got.Status != m.Status || got.Provider != m.Provider || got.Session != m.Session ||
 		got.Code != m.Code || got.Source != m.Source || (!m.looseReason && got.Reason != m.Reason) || (m.looseReason && got.Reason == "") {
 		t.Fatalf("R2: record %+v,\nmodel wants %+v", got, m)
 	}
 	// R2: the latest session outcome beside it.
 	l, ml := u.LatestSession, *want.latest
-	latestOK := l.DecidedAt.Equal(ml.At) || (ml.sessionEnd && want.endNear(l.DecidedAt, ml.At, exact))
+	latestOK := l.DecidedAt.Equal(ml.At) || (!exact && ml.sessionEnd && !l.DecidedAt.Before(ml.At) && l.DecidedAt.Sub(ml.At) < time.Second)
 	if !latestOK || l.Status != ml.Status || l.SessionID != ml.Session || l.Provider != ml.Provider || l.ReasonCode != ml.Code {
 		t.Fatalf("R2: latest session %+v,\nmodel wants %+v", l, ml)
 	}
@@ -1039,7 +1021,7 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 		}
 		row := Entry{At: h.DecidedAt, Status: h.Status, Provider: h.Provider, Session: h.SessionID, Code: h.ReasonCode}
 		if !slices.ContainsFunc(want.candidates, func(c Entry) bool {
-			near := c.At.Equal(row.At) || (c.sessionEnd && want.endNear(row.At, c.At, exact))
+			near := c.At.Equal(row.At) || (!exact && c.sessionEnd && !row.At.Before(c.At) && row.At.Sub(c.At) < time.Second)
 			return near && c.Status == row.Status && c.Session == row.Session && c.Code == row.Code
 		}) {
 			for _, c := range want.candidates {
@@ -1087,7 +1069,7 @@ func Check(t Fataler, users Users, sent []Notification, sc Schedule, want Result
 	heard := false
 	for _, n := range sent {
 		if !slices.ContainsFunc(want.candidates, func(c Entry) bool {
-			near := c.At.Equal(n.Data.DecidedAt) || (c.sessionEnd && want.endNear(n.Data.DecidedAt, c.At, exact))
+			near := c.At.Equal(n.Data.DecidedAt) || (!exact && c.sessionEnd && !n.Data.DecidedAt.Before(c.At) && n.Data.DecidedAt.Sub(c.At) < time.Second)
 			return near && c.Session == n.Data.SessionID && c.Status == n.Data.Status && c.Code == n.Data.ReasonCode
 		}) {
 			t.Fatalf("R7: notification %s of %s/%s dated %s is no decision of the user's sessions as the store orders them",
