@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,9 +357,9 @@ func TestR11StepFailsVisibly(t *testing.T) {
 	suite.SetLogger(sharedWorld(t).quiet)
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	var calls int
+	var calls atomic.Int32 // the server's handlers run on goroutines of their own
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		calls++
+		calls.Add(1)
 		rw.WriteHeader(http.StatusUnprocessableEntity)
 	}))
 	defer srv.Close()
@@ -376,8 +377,8 @@ func TestR11StepFailsVisibly(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Done) != 2 || !strings.HasPrefix(st.Done[0].Steps[0], "notify-app: failed: ") || !strings.HasPrefix(st.Done[1].Steps[0], "notify-app: failed: ") || calls != 2 {
-		t.Fatalf("outcomes %+v after %d calls; want each change's step failed once, visibly", st.Done, calls)
+	if len(st.Done) != 2 || !strings.HasPrefix(st.Done[0].Steps[0], "notify-app: failed: ") || !strings.HasPrefix(st.Done[1].Steps[0], "notify-app: failed: ") || calls.Load() != 2 {
+		t.Fatalf("outcomes %+v after %d calls; want each change's step failed once, visibly", st.Done, calls.Load())
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,10 +131,20 @@ type opsTimeline struct {
 // runLog is what operator.held would read of a run: its input and the
 // webhooks it received; and how it ended.
 type runLog struct {
-	id      string
-	status  enumspb.WorkflowExecutionStatus
-	in      workflows.Input
+	id     string
+	status enumspb.WorkflowExecutionStatus
+	in     workflows.Input
+
+	mu      sync.Mutex // the hooks signal from the activities' goroutines
 	signals []workflows.Event
+}
+
+// held is what the operator reads of the run: workflows.HeldEvents of its
+// input and signals.
+func (r *runLog) held() []workflows.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return workflows.HeldEvents(r.in, r.signals)
 }
 
 func newOpsTimeline(ops []sessionOp) *opsTimeline {
@@ -235,7 +246,7 @@ func (o *opsTimeline) redeliver(t fataler, pending []schedules.Delivery, i int) 
 		byID[r.id] = r
 	}
 	_, held, err := operator.Redelivery(runs, func(id string) ([]workflows.Event, error) {
-		return workflows.HeldEvents(byID[id].in, byID[id].signals), nil
+		return byID[id].held(), nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +276,9 @@ func (r *runLog) received(ev workflows.Event, at time.Time) {
 		if ev.ReceivedAt.IsZero() {
 			ev.ReceivedAt = at
 		}
+		r.mu.Lock()
 		r.signals = append(r.signals, ev)
+		r.mu.Unlock()
 	}
 }
 
@@ -281,6 +294,8 @@ func (r *runLog) again(at time.Time) []schedules.Delivery {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := make([]schedules.Delivery, 0, len(r.signals))
 	for _, e := range r.signals {
 		out = append(out, schedules.Delivery{At: at, Ev: e})

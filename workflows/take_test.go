@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,12 +33,12 @@ func TestTakeRetriesTenTimesARound(t *testing.T) {
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	start := env.Now()
 	storeBack := 4*time.Minute + 30*time.Second // before the first round's pause ends
-	calls := 0
+	var calls atomic.Int32                      // each attempt runs in a goroutine of its own
 	env.OnActivity("TakeChange", mock.Anything, mock.Anything).Return(func(context.Context, string) (bool, error) {
 		if env.Now().Sub(start) >= storeBack {
 			return true, nil
 		}
-		calls++
+		calls.Add(1)
 		return false, errors.New("store unavailable") // retryable
 	})
 	env.OnActivity("NotifyApp", mock.Anything, mock.Anything).Return(activities.NotifyResult{}, nil)
@@ -49,8 +50,8 @@ func TestTakeRetriesTenTimesARound(t *testing.T) {
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("run: completed %v, %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
-	if calls != 10 {
-		t.Fatalf("the take's first round made %d attempts, want 10", calls)
+	if n := calls.Load(); n != 10 {
+		t.Fatalf("the take's first round made %d attempts, want 10", n)
 	}
 }
 
@@ -72,9 +73,9 @@ func TestTakeWhoseAnswerWasLostIsFinishedByTheNextRun(t *testing.T) {
 	env.RegisterActivity(&activities.Activities{Users: users})
 	o := &workflows.Onboarding{Plan: plan, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
-	calls := 0
+	var calls atomic.Int32 // each attempt runs in a goroutine of its own
 	env.OnActivity("TakeChange", mock.Anything, mock.Anything).Return(func(ctx context.Context, id string) (bool, error) {
-		if calls++; calls == 1 {
+		if calls.Add(1) == 1 {
 			// The take commits; its answer is lost.
 			if _, err := users.Take(ctx, id, activity.GetInfo(ctx).WorkflowExecution.ID, time.Now()); err != nil {
 				return false, err
