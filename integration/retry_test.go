@@ -296,3 +296,60 @@ func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	}
 	waitUser(t, st, user, "approved", time.Minute)
 }
+
+// A run that failed holding an approval, then a later webhook's run that
+// completed without it (a decline with an older provider time, which the
+// provider's API then answered): a retry still hands the failed run's
+// approval over, and the record holds the newer decision. (A retry that
+// stopped at the newest completed run handed nothing over.)
+func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	ctx := context.Background()
+	user, created := "retry-after-completed-user", time.Now().Add(-10*time.Minute).UTC()
+	key := sim.NewUUID()
+	post := func(plain []byte) {
+		body, err := passbase.Encrypt(passbaseSecret, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
+			t.Fatalf("webhook: %d, want 200", code)
+		}
+	}
+	id := workflows.WorkflowID(passbase.Name, key)
+	c := st.Temporal.GetDefaultClient()
+	// The approval, unknown at the provider's API (404): the run fails.
+	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("first run: %s, want failed", s)
+	}
+	first := newestRun(t, c, id)
+	// A decline dated before it starts a run of its own, which the API now
+	// answers, and which completes without the approval.
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "declined", created, created.Add(time.Minute)))
+	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", created, created.Add(time.Minute)))
+	awaitNewRun(t, c, id, first)
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("second run: %s, want completed", s)
+	}
+	waitUser(t, st, user, "declined", time.Minute)
+	// The provider's API shows the approval now; the retry hands it over.
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "approved", created, created.Add(5*time.Minute)))
+	runsOf(t, st, id, 2)
+	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retry: %+v, %v", r, err)
+	}
+	waitUser(t, st, user, "approved", time.Minute)
+	if n := applied(t, st, user, "approved"); n != 1 {
+		t.Fatalf("approved applied %d times, want once", n)
+	}
+}
