@@ -202,13 +202,7 @@ func TestOperateRetryAfterFix(t *testing.T) {
 		passbase.ProcessedBody(passbase.VocabularyLegacy, key, user, "pending", created, created.Add(time.Minute)),
 		passbase.ReviewedBody(passbase.VocabularyLegacy, key, user, "approved", created, created.Add(5*time.Minute)),
 	} {
-		body, err := passbase.Encrypt(passbaseSecret, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
-			t.Fatalf("webhook: %d", code)
-		}
+		postPassbase(t, st, plain)
 	}
 	id := workflows.WorkflowID(passbase.Name, key)
 	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {

@@ -5,7 +5,6 @@ package integration
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -29,16 +28,7 @@ func TestRetryAfterALaterWebhookHandsOverTheFailedRunsApproval(t *testing.T) {
 	st := faultStack(t, testkit.Options{})
 	user, created := "retry-later-user", time.Now().Add(-10*time.Minute).UTC()
 	key := sim.NewUUID()
-	post := func(plain []byte) {
-		body, err := passbase.Encrypt(passbaseSecret, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
-			t.Fatalf("webhook: %d, want 200", code)
-		}
-	}
-	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
 	id := workflows.WorkflowID(passbase.Name, key)
 	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
 		t.Fatal(err)
@@ -49,7 +39,7 @@ func TestRetryAfterALaterWebhookHandsOverTheFailedRunsApproval(t *testing.T) {
 	}
 	failedRun := newestRun(t, c, id)
 	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "approved", created, created.Add(5*time.Minute)))
-	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "processing", created, created.Add(time.Minute)))
+	postPassbase(t, st, passbase.ProcessedBody(passbase.VocabularyNew, key, "", "processing", created, created.Add(time.Minute)))
 	awaitNewRun(t, c, id, failedRun)
 
 	r, err := st.Operator.Do(context.Background(), operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")

@@ -39,6 +39,19 @@ func (d describeThen) DescribeWorkflowExecution(ctx context.Context, id, runID s
 	return r, err
 }
 
+// postPassbase sends a Passbase webhook body, encrypted as Passbase does,
+// to the real receiver, which must answer 200.
+func postPassbase(t *testing.T, st *testkit.Stack, plain []byte) {
+	t.Helper()
+	body, err := passbase.Encrypt(passbaseSecret, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
+		t.Fatalf("webhook: %d, want 200", code)
+	}
+}
+
 // failedPassbaseSession runs a Passbase session into error (the provider's
 // API does not know the identity: 404, permanent), then fixes the provider
 // side (the identity exists, still processing) and returns the session's
@@ -46,15 +59,7 @@ func (d describeThen) DescribeWorkflowExecution(ctx context.Context, id, runID s
 func failedPassbaseSession(t *testing.T, st *testkit.Stack, user string, created time.Time) (string, func([]byte)) {
 	t.Helper()
 	key := sim.NewUUID()
-	post := func(plain []byte) {
-		body, err := passbase.Encrypt(passbaseSecret, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
-			t.Fatalf("webhook: %d, want 200", code)
-		}
-	}
+	post := func(plain []byte) { postPassbase(t, st, plain) }
 	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
 	id := workflows.WorkflowID(passbase.Name, key)
 	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
@@ -259,25 +264,16 @@ func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	ctx := context.Background()
 	user, created := "retry-two-failed-user", time.Now().Add(-10*time.Minute).UTC()
 	key := sim.NewUUID()
-	post := func(plain []byte) {
-		body, err := passbase.Encrypt(passbaseSecret, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
-			t.Fatalf("webhook: %d, want 200", code)
-		}
-	}
 	id := workflows.WorkflowID(passbase.Name, key)
 	c := st.Temporal.GetDefaultClient()
 	// The approval, unknown at the provider's API (404): the run fails.
-	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
 	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	first := newestRun(t, c, id)
 	// A later event starts a second run, which fails the same way.
-	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
+	postPassbase(t, st, passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
 	awaitNewRun(t, c, id, first)
 	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
 		t.Fatal(err)
@@ -307,19 +303,10 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 	ctx := context.Background()
 	user, created := "retry-after-completed-user", time.Now().Add(-10*time.Minute).UTC()
 	key := sim.NewUUID()
-	post := func(plain []byte) {
-		body, err := passbase.Encrypt(passbaseSecret, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code := send(t, st.Receiver.URL, delivery{"/webhooks/passbase", "text/plain", nil, body}); code != http.StatusOK {
-			t.Fatalf("webhook: %d, want 200", code)
-		}
-	}
 	id := workflows.WorkflowID(passbase.Name, key)
 	c := st.Temporal.GetDefaultClient()
 	// The approval, unknown at the provider's API (404): the run fails.
-	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
+	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
 	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +317,7 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 	// A decline dated before it starts a run of its own, which the API now
 	// answers, and which completes without the approval.
 	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "declined", created, created.Add(time.Minute)))
-	post(passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", created, created.Add(time.Minute)))
+	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", created, created.Add(time.Minute)))
 	awaitNewRun(t, c, id, first)
 	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
 		t.Fatal(err)
