@@ -159,7 +159,7 @@ func (w *world) appGot(user string) []schedules.Notification {
 // runSession runs every run of the session, with the operators' actions
 // drawn for it (session_ops_schedule_test.go).
 func (w *world) runSession(t fataler, s schedules.Session, user string, ops ...sessionOp) {
-	h := &hooks{slow: s.SlowWrite, slowUntil: s.Start().Add(600 * schedules.Skipping.ArrivalUnit), raceAt: s.RaceAt,
+	h := &hooks{slow: s.SlowWrite, slowUntil: s.Start().Add(schedules.Skipping.ClusterSpan()), raceAt: s.RaceAt,
 		race: func(at time.Time) []schedules.Delivery { return s.RaceDeliveries(user, at) }, ops: ops}
 	w.runWith(t, schedules.Skipping.Config, s.Provider, s.ID, s.Deliveries(user), func(at time.Time) { s.ProviderState(w.emu, user, at) },
 		s.Fault == "notfound", h)
@@ -349,16 +349,15 @@ func (w *world) onWrite(env *testsuite.TestWorkflowEnvironment, f func(context.C
 // hook stages h in env's run; take hands over the pending deliveries due by
 // a time.
 func (w *world) hook(env *testsuite.TestWorkflowEnvironment, h *hooks, take func(time.Time) []schedules.Delivery, signal func(workflows.Event)) {
-	slowDone, raced := &h.slowDone, &h.raced
 	race := func(at string) {
-		if h.raceAt == at && !raced.Swap(true) {
+		if h.raceAt == at && !h.raced.Swap(true) {
 			for _, d := range h.race(env.Now()) {
 				signal(d.Ev)
 			}
 		}
 	}
 	w.onWrite(env, func(ctx context.Context, u activities.UserUpdate, write writeFunc) (activities.UpdateResult, error) {
-		if h.slow && u.Kind == "decision" && !u.SessionEnd && !slowDone.Swap(true) {
+		if h.slow && u.Kind == "decision" && !u.SessionEnd && !h.slowDone.Swap(true) {
 			for _, d := range take(h.slowUntil) { // they arrive while the write lasts
 				signal(d.Ev)
 			}

@@ -137,13 +137,14 @@ func (s *session) pending() bool {
 	return s.hasNewDecision() || len(s.screenings) > 0
 }
 
-// record takes in one event, once: a repeat of a seen ID changes nothing.
-// ref names the session for its activities. A run started before
-// integrations existed learns its integration from its first event.
+// ref names the session for its activities.
 func (s *session) ref() activities.SessionRef {
 	return activities.SessionRef{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration}
 }
 
+// record takes in one event, once. A repeat of a seen ID changes only an
+// earlier beginning (R4); a run started before integrations existed
+// learns its integration from its first event.
 func (s *session) record(ctx workflow.Context, e Event) {
 	s.signals++
 	if s.in.Integration == "" && e.Integration != "" {
