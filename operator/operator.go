@@ -372,10 +372,63 @@ func (o *Operator) runs(ctx context.Context, workflowID, newest string, status e
 	return runs, nil
 }
 
+// EarlierReceipts implements activities.RunReader: when the runs of the
+// session workflowID other than runID that did not end on their own first
+// received what they held (workflows.FirstReceipts), read from their
+// histories. A run visibility still lists as open is read too: it has
+// closed (runID is the open one), and visibility lags. A run whose history
+// is gone (past the namespace's retention) has nothing left to order.
+func (o *Operator) EarlierReceipts(ctx context.Context, workflowID, runID string) (activities.Receipts, error) {
+	var r activities.Receipts
+	req := &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: o.Namespace, PageSize: 100, Query: fmt.Sprintf("WorkflowId = %q", workflowID),
+	}
+	for read := 0; read < scanLimit; {
+		resp, err := o.Temporal.ListWorkflow(ctx, req)
+		if err != nil {
+			return r, fmt.Errorf("list the session's runs: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			read++
+			id := e.GetExecution().GetRunId()
+			switch e.GetStatus() {
+			case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+				continue // it wrote what it received, or handed it on
+			}
+			if id == runID {
+				continue
+			}
+			in, signals, err := o.history(ctx, workflowID, id)
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				continue
+			}
+			if err != nil {
+				return r, err
+			}
+			r.Merge(workflows.FirstReceipts(in, signals))
+		}
+		if req.NextPageToken = resp.GetNextPageToken(); len(req.NextPageToken) == 0 {
+			break
+		}
+	}
+	return r, nil
+}
+
 // held is every event the session's run runID held (workflows.HeldEvents):
 // what its start input carried over and the webhooks it received, read
 // from its history.
 func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workflows.Event, error) {
+	in, signals, err := o.history(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return workflows.HeldEvents(in, signals), nil
+}
+
+// history is the start input of the session's run runID and the webhooks
+// it received, read from its history.
+func (o *Operator) history(ctx context.Context, workflowID, runID string) (workflows.Input, []workflows.Event, error) {
 	dc := o.Data
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
@@ -386,22 +439,22 @@ func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workfl
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			return nil, fmt.Errorf("read history: %w", err)
+			return in, nil, fmt.Errorf("read history: %w", err)
 		}
 		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
-				return nil, fmt.Errorf("read the run's input: %w", err)
+				return in, nil, fmt.Errorf("read the run's input: %w", err)
 			}
 		}
 		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalEvent {
 			var e workflows.Event
 			if err := dc.FromPayloads(a.GetInput(), &e); err != nil {
-				return nil, fmt.Errorf("read a webhook the run received: %w", err)
+				return in, nil, fmt.Errorf("read a webhook the run received: %w", err)
 			}
 			signals = append(signals, e)
 		}
 	}
-	return workflows.HeldEvents(in, signals), nil
+	return in, signals, nil
 }
 
 // StatusWord is a run's status as a word: running, failed, completed, …

@@ -587,19 +587,38 @@ func staticSummary(ev workflows.Event) string {
 // its session's workflow, starting the workflow on taskQueue if no run is
 // open. The load tool calls it too, so its bare-client ceiling does exactly
 // the receiver's work.
+//
+// A run it starts after an earlier run of the session closed is marked
+// Reopened: before it acts, that run learns when the earlier runs that
+// ended before their end first received what they held (R4, R5). Temporal
+// tells the two starts apart at no cost to the usual webhook: the call
+// first refuses to start a run where one closed before, and only that
+// refusal (a webhook after its session's run closed) costs a second call.
 func SignalWithStart(ctx context.Context, t Signaler, taskQueue string, ev workflows.Event) error {
 	opts := client.StartWorkflowOptions{
-		ID:        workflows.WorkflowID(ev.Provider, ev.SessionID),
-		TaskQueue: taskQueue,
-		// An event after the run closed starts a new run; the user store
-		// makes that run a no-op for a user already up to date.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		ID:                    workflows.WorkflowID(ev.Provider, ev.SessionID),
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// The Web UI's one-line summary of the session.
 		StaticSummary: staticSummary(ev),
 		// What the run would otherwise upsert in its first task.
 		TypedSearchAttributes: startAttributes(ev),
 	}
 	in := workflows.Input{Provider: ev.Provider, SessionID: ev.SessionID, Integration: ev.Integration}
+	err := signalWithStart(ctx, t, ev, opts, in)
+	var closed *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &closed) {
+		// An event after the run closed starts a new run; the user store
+		// makes that run a no-op for a user already up to date.
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		in.Reopened = true
+		err = signalWithStart(ctx, t, ev, opts, in)
+	}
+	return err
+}
+
+// signalWithStart is one SignalWithStart call.
+func signalWithStart(ctx context.Context, t Signaler, ev workflows.Event, opts client.StartWorkflowOptions, in workflows.Input) error {
 	_, err := t.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalEvent, ev, opts, workflows.WorkflowName, in)
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) && undefinedAttribute(invalid.Error()) {

@@ -331,7 +331,8 @@ func RegisterOperator(w sdkworker.ActivityRegistry, op *operator.Operator) {
 	w.RegisterActivity(&operator.Activities{Operator: op})
 }
 
-// NewOperator is the operators' actions as this worker does them.
+// NewOperator is the operators' actions as this worker does them; it is
+// also how acts reads a session's earlier runs (activities.RunReader).
 func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activities.Activities, users *userstore.Store,
 	log *slog.Logger, tel *telemetry.Telemetry) *operator.Operator {
 	op := &operator.Operator{
@@ -345,6 +346,10 @@ func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activiti
 	for _, p := range registry.All() {
 		op.Providers[p.Name()] = true
 	}
+	// The sessions' activities read a reopened session's earlier runs as
+	// the operator reads them for a retry (the same histories, decoded
+	// the same way).
+	acts.Runs = op
 	return op
 }
 

@@ -59,6 +59,9 @@ type Carried struct {
 	UserID       string              `json:"user_id,omitempty"`
 	UserIDSource string              `json:"user_id_source,omitempty"`
 	Status       Status              `json:"status,omitempty"`
+	// Earlier is the first receipts of untimed events the session's
+	// earlier runs held (session.earlier).
+	Earlier map[string]time.Time `json:"earlier,omitempty"`
 }
 
 // tooLong reports whether this run should hand over to a new one.
@@ -75,7 +78,8 @@ func (s *session) continueAsNew(ctx workflow.Context) (Result, error) {
 	s.flushAttributes(ctx) // the next run starts with them
 	c := s.carry()
 	s.logger.Info("continuing as new", "signals", s.signals, "seen", len(c.Seen))
-	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration, Carried: &c}
+	in := Input{Provider: s.in.Provider, SessionID: s.in.SessionID, Integration: s.in.Integration, Carried: &c,
+		Reopened: s.in.Reopened && !s.tookEarlier} // the next run asks, if this one could not
 	return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
 }
 
@@ -87,7 +91,7 @@ func (s *session) carry() Carried {
 		Screenings: newestScreenings(s.screenings, carriedScreenings), Details: s.details, Polls: s.polls,
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
 		Failing: s.failing, Unwritten: lastN(s.unwritten, carriedUnwritten), Tried: s.tried,
-		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status,
+		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status, Earlier: s.earlier,
 	}
 }
 
@@ -101,6 +105,7 @@ func (s *session) restore(c Carried) {
 	s.pollFrom, s.nextPollAt, s.interval, s.lateUntil = c.PollFrom, c.NextPollAt, c.Interval, c.LateUntil
 	s.failing, s.unwritten, s.tried = c.Failing, c.Unwritten, c.Tried
 	s.userID, s.userIDSource, s.status = c.UserID, c.UserIDSource, c.Status
+	s.earlier = c.Earlier
 }
 
 // newestScreenings keeps the n screenings R6 orders last, in their order.
@@ -136,8 +141,8 @@ func HeldEvents(in Input, signals []Event) []Event {
 	var out []Event
 	seen := map[string]bool{}
 	add := func(e Event) {
-		if e.ID == "" || seen[e.ID] {
-			return
+		if e.ID == "" || seen[e.ID] || e.Type == storeEventType {
+			return // (the store's own decision is the store's, not an event)
 		}
 		seen[e.ID] = true
 		if e.Integration == "" {
@@ -175,4 +180,45 @@ func HeldEvents(in Input, signals []Event) []Event {
 		add(e)
 	}
 	return out
+}
+
+// FirstReceipts is when a session's run first received what it held
+// (activities.Receipts), from what operator.Operator reads of its history:
+// its input and the webhooks it received. The session began at the
+// earliest receipt it knew (its input's, a continued run's); each event
+// without a provider time is ordered by its first receipt. The store's
+// own decision (askStore) is not a receipt.
+func FirstReceipts(in Input, signals []Event) activities.Receipts {
+	var r activities.Receipts
+	at := func(t time.Time) {
+		r.Merge(activities.Receipts{Began: t})
+	}
+	untimed := func(e Event) {
+		if e.ID == "" || e.Type == storeEventType || e.ReceivedAt.IsZero() {
+			return
+		}
+		at(e.ReceivedAt)
+		if e.OccurredAt.IsZero() {
+			r.Merge(activities.Receipts{Untimed: map[string]time.Time{e.ID: e.ReceivedAt}})
+		}
+	}
+	if c := in.Carried; c != nil {
+		at(c.Began)
+		r.Merge(activities.Receipts{Untimed: c.Earlier})
+		for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
+			if e != nil {
+				untimed(*e)
+			}
+		}
+		for _, e := range c.Unwritten {
+			untimed(e)
+		}
+		for _, e := range c.Screenings {
+			untimed(e)
+		}
+	}
+	for _, e := range signals {
+		untimed(e)
+	}
+	return r
 }

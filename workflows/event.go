@@ -180,4 +180,9 @@ type Input struct {
 	// Carried is set when a run continues as new (R10): the state the
 	// previous run of the session handed over.
 	Carried *Carried `json:"carried,omitempty"`
+	// Reopened is set by the receiver when the session had a run that
+	// closed before this one started: the run first learns when the
+	// earlier runs that ended before their end received what they held
+	// (session.takeEarlierReceipts).
+	Reopened bool `json:"reopened,omitempty"`
 }

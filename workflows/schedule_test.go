@@ -200,10 +200,13 @@ func (w *world) runAll(t fataler, cfg workflows.Config, provider, id string, pen
 func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pending []schedules.Delivery, setState func(time.Time), mayFail bool, h *hooks) int {
 	var carried *workflows.Carried
 	var start time.Time
-	var ops *opsTimeline
+	var reopened bool // the next run's Input.Reopened
+	var reset bool    // the next run is a reset's: its base run's input
+	var drawn []sessionOp
 	if h != nil {
-		ops = newOpsTimeline(h.ops)
+		drawn = h.ops
 	}
+	ops := newOpsTimeline(drawn)
 	// The hooks are the first run's, or those of each run an operator
 	// ended and of the one after (a retry hands on what it held), until
 	// one ends on its own.
@@ -222,15 +225,19 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 			// runs' events to the session first (with none, it does
 			// nothing): the first of them starts the run.
 			for at, ok := ops.retryDue(pending); ok; at, ok = ops.retryDue(pending) {
-				ops.skipCutsBefore(at, pending)
+				ops.skipCutsBefore(at)
 				pending = ops.redeliver(t, pending, 0)
 			}
 			if len(pending) == 0 {
 				break
 			}
 			start = pending[0].At
+			if !reset {
+				reopened = runs > 0 // the receiver saw a closed run of the session
+			}
 		}
-		ops.skipCutsBefore(start, pending)
+		reset = false
+		ops.skipCutsBefore(start)
 		setState(start)
 		var suite testsuite.WorkflowTestSuite
 		suite.SetLogger(w.quiet)
@@ -243,8 +250,12 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 		cfg.Rules = w.rules
 		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-		in := workflows.Input{Provider: provider, SessionID: id, Carried: carried}
+		in := workflows.Input{Provider: provider, SessionID: id, Carried: carried, Reopened: reopened}
 		run := ops.begin(in)
+		// What a worker's operator.Operator reads of the earlier runs'
+		// histories (activities.RunReader).
+		env.OnActivity(w.acts.EarlierReceipts, mock.Anything).Return(
+			func(context.Context) (activities.Receipts, error) { return ops.earlierReceipts(run), nil })
 		// One callback at a time, each scheduling the next: the test
 		// environment's timers are not made for tens of thousands at once.
 		// The hooks run beside the callbacks (in the activities): mu keeps
@@ -268,7 +279,7 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 		var deliver func()
 		deliver = func() {
 			now := env.Now()
-			if c := ops.cutDue(now, pending[next:]); c != nil {
+			if c := ops.cutDue(now); c != nil {
 				// The operator (or Temporal's Web UI) ends the run here;
 				// what is due at this instant goes to the run after it.
 				cut = c
@@ -312,7 +323,7 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 			if cut.kind == opReset {
 				// Temporal's reset: a new run from this run's input, with
 				// every signal it had, at the moment of the reset.
-				carried, start = in.Carried, env.Now()
+				carried, reopened, start, reset = in.Carried, in.Reopened, env.Now(), true
 				pending = append(run.again(env.Now()), pending...)
 			}
 		case errors.As(err, &can):
@@ -321,7 +332,7 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
 				t.Fatal(err)
 			}
-			carried, start = in.Carried, env.Now()
+			carried, reopened, start = in.Carried, in.Reopened, env.Now()
 		case err != nil:
 			run.end(enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
 			if !mayFail {

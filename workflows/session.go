@@ -47,6 +47,12 @@ type session struct {
 	status               Status
 	reason               string
 
+	// earlier is the first receipt of each untimed event the session's
+	// earlier runs that ended before their end held, once the run has
+	// read them (takeEarlierReceipts; tookEarlier).
+	earlier     map[string]time.Time
+	tookEarlier bool
+
 	fresh         bool // the run did not continue another (a new run of the session)
 	asked         bool // it asked the store for the session's decision (askStore)
 	decidedBefore bool // the store's answer showed a final decision an earlier run applied
@@ -166,6 +172,7 @@ func (s *session) record(ctx workflow.Context, e Event) {
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = workflow.Now(ctx) // signalled by something other than the receiver
 	}
+	s.firstReceipt(&e)
 	if s.began.IsZero() || e.ReceivedAt.Before(s.began) {
 		s.began = e.ReceivedAt
 	}
@@ -187,6 +194,67 @@ func (s *session) record(ctx workflow.Context, e Event) {
 		// (R2, R3): an older one that arrives late is recorded and ignored.
 		s.latest = &e
 	}
+}
+
+// firstReceipt gives e, if it has no provider time, the first receipt an
+// earlier run of the session had of it (R5: it is ordered by that).
+func (s *session) firstReceipt(e *Event) {
+	if at, ok := s.earlier[e.ID]; ok && e.OccurredAt.IsZero() && at.Before(e.ReceivedAt) {
+		e.ReceivedAt = at
+	}
+}
+
+// takeEarlierReceipts is the first step of a run that reopens its session
+// (Input.Reopened): it learns when the session's earlier runs that ended
+// before their end (failed, terminated, cancelled, timed out) first
+// received what they held. Such a run wrote none of it, and an operator's
+// retry may hand it over only later, or never; yet the session began at
+// its first receipt, and an untimed decision is ordered by its first
+// receipt, whichever run got them (R4, R5). So what this run writes, from
+// its first write on, is ordered by them. Runs recorded before release 2
+// do not ask. It returns errHandOver when the run must continue as new
+// while it waits: the next run asks again.
+func (s *session) takeEarlierReceipts(ctx workflow.Context) error {
+	if !s.in.Reopened || s.tookEarlier || s.cfg.Release < 2 {
+		return nil
+	}
+	var a *activities.Activities
+	var r activities.Receipts
+	f := workflow.ExecuteActivity(s.withRetries(ctx, "read when the session's earlier runs received what they held"), a.EarlierReceipts)
+	if err := s.get(ctx, f, &r); err != nil {
+		return err
+	}
+	s.tookEarlier = true
+	s.learnReceipts(r)
+	return nil
+}
+
+// learnReceipts takes in r, the earlier runs' first receipts, before the
+// run writes anything: what the run recorded while it asked is ordered
+// again by them, and the newest decision it holds chosen again.
+func (s *session) learnReceipts(r activities.Receipts) {
+	if !r.Began.IsZero() && (s.began.IsZero() || r.Began.Before(s.began)) {
+		s.began = r.Began
+	}
+	s.earlier = r.Untimed
+	for i := range s.unwritten {
+		s.firstReceipt(&s.unwritten[i])
+	}
+	for i := range s.screenings {
+		s.firstReceipt(&s.screenings[i])
+	}
+	if s.latest == nil || s.applied != nil {
+		return
+	}
+	// Nothing is applied yet, so unwritten holds every decision recorded.
+	latest := *s.latest
+	s.firstReceipt(&latest)
+	for _, e := range s.unwritten {
+		if e.orderKey().Compare(latest.orderKey()) > 0 {
+			latest = e
+		}
+	}
+	s.latest = &latest
 }
 
 // sameAsApplied reports whether e is the decision the run applied, under

@@ -61,10 +61,6 @@ type sessionOp struct {
 	at      time.Time
 	kind    string
 	retries []time.Duration
-	// beforeNextWebhook brings each retry forward to the session's next
-	// webhook after the action, if that comes first (drawSessionOps says
-	// why).
-	beforeNextWebhook bool
 }
 
 // status is how the run the action ended stands in Temporal.
@@ -84,19 +80,14 @@ func (o sessionOp) status() enumspb.WorkflowExecutionStatus {
 // drawSessionOps draws up to two actions on s, each at any moment of one
 // of its clusters of deliveries (its first ten minutes, or its late
 // cluster's); every run ended is retried (what the runbook says; a reset
-// needs none), within the ten minutes after but before the session's next
-// webhook, and a retry may come twice at once (an operator and a bulk
-// retry). Why within a cluster: the model takes a session's polls to come
-// an hour after a cluster (Timing), when the provider has decided what it
-// decided by then; a run that a retry starts hours later polls at a moment
-// the model does not follow. Why before the next webhook: a webhook that
-// comes between starts a run that knows the session only from that
-// webhook on, and what it writes before the retry (an ending, an untimed
-// decision) is ordered by that later receipt. That is a gap of the
-// product, not of the model (docs/semantics.md, Known limits): drawing
-// retries after the next webhook fails these schedules (an untimed
-// decision ordered at a later receipt, an ending at a later beginning),
-// and stays open in issue 32.
+// needs none), within the ten minutes after, before or after the
+// session's next webhook, and a retry may come twice at once (an operator
+// and a bulk retry). Why within ten minutes: the model takes a session's
+// polls to come an hour after a cluster (Timing), when the provider has
+// decided what it decided by then; a run that a retry starts hours later
+// polls at a moment the model does not follow. A webhook that comes
+// before the retry starts a run of its own, which reads first when the
+// ended run received what it held (takeEarlierReceipts).
 func drawSessionOps(t *rapid.T, s schedules.Session) []sessionOp {
 	span := int(schedules.Skipping.ClusterSpan() / time.Second)
 	ops := make([]sessionOp, rapid.IntRange(0, 2).Draw(t, "operator actions"))
@@ -105,7 +96,6 @@ func drawSessionOps(t *rapid.T, s schedules.Session) []sessionOp {
 		cluster := rapid.SampledFrom(s.ClusterStarts()).Draw(t, "action in cluster")
 		o.at = cluster.Add(time.Duration(rapid.IntRange(0, span).Draw(t, "action at (s)")) * time.Second)
 		o.kind = rapid.SampledFrom(opKinds).Draw(t, "action")
-		o.beforeNextWebhook = true
 		least := 1
 		switch o.kind {
 		case opRestart:
@@ -148,9 +138,6 @@ func (r *runLog) held() []workflows.Event {
 }
 
 func newOpsTimeline(ops []sessionOp) *opsTimeline {
-	if len(ops) == 0 {
-		return nil
-	}
 	due := slices.Clone(ops)
 	slices.SortStableFunc(due, func(a, b sessionOp) int { return a.at.Compare(b.at) })
 	return &opsTimeline{due: due}
@@ -166,20 +153,12 @@ func (o *opsTimeline) cuts() []sessionOp {
 // retrying says whether a retry is still to come.
 func (o *opsTimeline) retrying() bool { return o != nil && len(o.retryAt) > 0 }
 
-// popCut takes the next action and puts its retries on the timeline;
-// pending is the webhooks still to come.
-func (o *opsTimeline) popCut(pending []schedules.Delivery) sessionOp {
+// popCut takes the next action and puts its retries on the timeline.
+func (o *opsTimeline) popCut() sessionOp {
 	c := o.due[0]
 	o.due = o.due[1:]
 	for _, d := range c.retries {
-		at := c.at.Add(d)
-		if c.beforeNextWebhook && len(pending) > 0 && pending[0].At.Before(at) {
-			at = pending[0].At
-			if at.Before(c.at) {
-				at = c.at
-			}
-		}
-		o.retryAt = append(o.retryAt, at)
+		o.retryAt = append(o.retryAt, c.at.Add(d))
 	}
 	slices.SortFunc(o.retryAt, time.Time.Compare)
 	return c
@@ -187,18 +166,18 @@ func (o *opsTimeline) popCut(pending []schedules.Delivery) sessionOp {
 
 // skipCutsBefore drops the actions due before start, when no run was open
 // to end (their retries find nothing, or an earlier run, to hand over).
-func (o *opsTimeline) skipCutsBefore(start time.Time, pending []schedules.Delivery) {
+func (o *opsTimeline) skipCutsBefore(start time.Time) {
 	for o != nil && len(o.due) > 0 && o.due[0].at.Before(start) {
-		o.popCut(pending)
+		o.popCut()
 	}
 }
 
 // cutDue is the action due by now, if any.
-func (o *opsTimeline) cutDue(now time.Time, pending []schedules.Delivery) *sessionOp {
+func (o *opsTimeline) cutDue(now time.Time) *sessionOp {
 	if o == nil || len(o.due) == 0 || o.due[0].at.After(now) {
 		return nil
 	}
-	c := o.popCut(pending)
+	c := o.popCut()
 	return &c
 }
 
@@ -286,6 +265,30 @@ func (r *runLog) end(s enumspb.WorkflowExecutionStatus) {
 	if r != nil {
 		r.status = s
 	}
+}
+
+// receipts is when the run first received what it held, as
+// operator.Operator reads it from a history (workflows.FirstReceipts).
+func (r *runLog) receipts() activities.Receipts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return workflows.FirstReceipts(r.in, r.signals)
+}
+
+// earlierReceipts is what the session's runs before current that did not
+// end on their own received (activities.RunReader).
+func (o *opsTimeline) earlierReceipts(current *runLog) activities.Receipts {
+	var r activities.Receipts
+	for _, run := range o.runs {
+		switch run.status {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+			continue
+		}
+		if run != current {
+			r.Merge(run.receipts())
+		}
+	}
+	return r
 }
 
 // again is every signal the run received, delivered again at `at` (a

@@ -65,6 +65,13 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 	if in.Carried == nil {
 		s.setStatus(ctx, StatusWaiting)
 	}
+	// 0. A run that reopens its session learns first when the session's
+	// earlier runs received what they held: it orders what it writes.
+	if err := s.takeEarlierReceipts(ctx); errors.Is(err, errHandOver) {
+		return s.continueAsNew(ctx)
+	} else if err != nil {
+		s.logger.Warn("the earlier runs' receipts not read", "error", err)
+	}
 	if s.failing != "" {
 		// The previous run handed over while it wrote why the session
 		// failed: write it, unless something newer came.
@@ -288,8 +295,9 @@ func (s *session) decisionUpdate(d *Event) activities.UserUpdate {
 // (Config.Release): a change's behaviour is versioned by the config the
 // run recorded at its start, not by a marker of its own. Runs of 1.0
 // recorded none (0): they do not ask the store before they wait, and
-// write IdvUserId in the form their events came with.
-const sessionRelease = 1
+// write IdvUserId in the form their events came with. Runs of release 1
+// do not read the earlier runs' receipts (takeEarlierReceipts).
+const sessionRelease = 2
 
 // askStore reports whether the store holds a final provider decision for
 // the session, from an earlier run, and if so makes it the run's applied
@@ -329,12 +337,15 @@ func (s *session) askStore(ctx workflow.Context) bool {
 	return true
 }
 
+// storeEventType is the Type of the store's decision as a run holds it.
+const storeEventType = "store"
+
 // heldEvent is the store's decision sd for the session, as the run holds
 // a decision.
 func (s *session) heldEvent(sd activities.SessionDecision) Event {
 	return Event{
 		ID:       "store/" + sd.Status + "/" + sd.ReasonCode + "/" + sd.At.UTC().Format(time.RFC3339Nano),
-		Provider: s.in.Provider, SessionID: s.in.SessionID, Type: "store", Kind: KindDecision,
+		Provider: s.in.Provider, SessionID: s.in.SessionID, Type: storeEventType, Kind: KindDecision,
 		Decision: NormalizeStatus(sd.Status), ProviderStatus: sd.Status, ReasonCode: sd.ReasonCode,
 		OccurredAt: sd.At, ReceivedAt: sd.At,
 	}
