@@ -340,3 +340,66 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 		t.Fatalf("approved applied %d times, want once", n)
 	}
 }
+
+// A decision without a provider time is ordered by its first receipt,
+// whichever run got it (R5), also when the run that got it failed and the
+// session's next webhook started a run before any retry. Here an untimed
+// approval reaches a run that fails (the provider's API does not know the
+// identity yet); a decline the provider dated after that receipt starts a
+// new run, which reads the failed run's receipts before it acts; the
+// approval comes again, and later an operator retries the failed run. The
+// approval is older than the decline both times: the user stays declined,
+// through the real receiver, worker and server. (The new run ordered the
+// approval at its own receipt, after the decline, and approved the user.)
+func TestReopenedRunOrdersAFailedRunsUntimedDecisionByItsFirstReceipt(t *testing.T) {
+	st := faultStack(t, testkit.Options{})
+	ctx := context.Background()
+	c := st.Temporal.GetDefaultClient()
+	user, key := "reopened-untimed-user", sim.NewUUID()
+	id := workflows.WorkflowID(passbase.Name, key)
+	approval := passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", time.Time{}, time.Time{})
+	postPassbase(t, st, approval)
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("first run: %s, want failed", s)
+	}
+	first := newestRun(t, c, id)
+	// Passbase dates in seconds: the decline's second comes after the
+	// approval's receipt.
+	declined := time.Now().Add(time.Second).Truncate(time.Second)
+	time.Sleep(time.Until(declined.Add(100 * time.Millisecond)))
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "declined", declined, declined))
+	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", declined, declined))
+	awaitNewRun(t, c, id, first)
+	waitUser(t, st, user, "declined", time.Minute)
+	time.Sleep(time.Until(declined.Add(1100 * time.Millisecond)))
+	postPassbase(t, st, approval) // received after the decline's time
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	userStatus := func() string {
+		u, err := st.Users.Get(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Status
+	}
+	if u := userStatus(); u != "declined" || applied(t, st, user, "approved") != 0 {
+		t.Fatalf("user %s, approvals applied %d; want declined, none", u, applied(t, st, user, "approved"))
+	}
+	// The retry hands the failed run's approval over, at its first receipt.
+	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried {
+		t.Fatalf("retry: %+v, %v", r, err)
+	}
+	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if u := userStatus(); u != "declined" || applied(t, st, user, "approved") != 0 {
+		t.Fatalf("after the retry: user %s, approvals applied %d; want declined, none", u, applied(t, st, user, "approved"))
+	}
+}

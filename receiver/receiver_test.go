@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -582,6 +583,45 @@ func TestUndefinedSearchAttributesDoNotRefuseTheWebhook(t *testing.T) {
 			r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
 			if r.status != http.StatusOK || tc.count() != 1 || calls != 2 {
 				t.Fatalf("status %d, %d signals in %d calls; want 200 and one signal, sent again without search attributes", r.status, tc.count(), calls)
+			}
+		})
+	}
+}
+
+// A webhook for a session whose run closed starts a run marked Reopened
+// (it reads the earlier runs' receipts before it acts); one for a session
+// with an open run, or none, costs one call and marks nothing. Temporal
+// refuses the first call's REJECT_DUPLICATE start only when a closed run
+// of the workflow id exists.
+func TestWebhookAfterTheRunClosedStartsAReopenedRun(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		closed    bool
+		calls     int
+		reopened  bool
+		lastReuse enumspb.WorkflowIdReusePolicy
+	}{
+		{"no closed run", false, 1, false, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE},
+		{"a closed run", true, 2, true, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			ft := &fakeTemporal{refuse: func(o client.StartWorkflowOptions) error {
+				calls++
+				if tc.closed && o.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+					return serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already finished", "", "run-1")
+				}
+				return nil
+			}}
+			srv := newServer(t, ft, io.Discard)
+			body := `{"verification":{"id":"s1","status":"approved"}}`
+			r := post(t, srv.URL+"/webhooks/veriff", "application/json", veriffHeaders(hmacHex(veriffSecret, body)), []byte(body))
+			if r.status != http.StatusOK || ft.count() != 1 || calls != tc.calls {
+				t.Fatalf("status %d, %d signals in %d calls; want 200 and one signal in %d", r.status, ft.count(), calls, tc.calls)
+			}
+			s := ft.signals[0]
+			if s.input.Reopened != tc.reopened || s.opts.WorkflowIDReusePolicy != tc.lastReuse {
+				t.Fatalf("run started with Reopened %v under %s, want %v under %s", s.input.Reopened, s.opts.WorkflowIDReusePolicy, tc.reopened, tc.lastReuse)
 			}
 		})
 	}

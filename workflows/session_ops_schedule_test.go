@@ -365,3 +365,65 @@ func TestRetryHandsTheSessionsFirstReceiptToALaterRun(t *testing.T) {
 		t.Fatalf("user %s at %s, want expired at %s (the session's first receipt)", u.Status, u.DecidedAt.Format(time.RFC3339), t0.Format(time.RFC3339))
 	}
 }
+
+// R4: a session began at its first receipt, even when the run that got it
+// ended before its end and nothing hands it over. Here the session's first
+// run gets its opening event and is terminated, with no retry; the
+// provider sends the event again, which starts a run of its own, and that
+// run expires the session: ordered at the first receipt, which it read
+// from the ended run before it acted. (It ordered the expiry at its own
+// first receipt, two seconds later.)
+func TestReopenedSessionEndsAtTheEndedRunsFirstReceipt(t *testing.T) {
+	w := sharedWorld(t)
+	user, id := "user-reopened-first-receipt", "reopened-first-receipt"
+	t0 := time.Date(2026, 7, 4, 9, 0, 0, 0, time.UTC)
+	started := veriff.EventBody(id, "a", user, veriff.Started)
+	ops := []sessionOp{{at: t0.Add(time.Second), kind: opTerminate}}
+	runs := w.runWith(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
+		arrive(veriff.Name, t0, started),
+		arrive(veriff.Name, t0.Add(2*time.Second), started),
+	}, func(time.Time) { w.emu.Put(veriff.Name, id, nil) }, false, &hooks{ops: ops})
+	if runs != 2 {
+		t.Fatalf("%d runs, want 2: the one terminated, the redelivery's", runs)
+	}
+	u, err := w.users.Get(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != "expired" || !u.DecidedAt.Equal(t0) {
+		t.Fatalf("user %s at %s, want expired at %s (the session's first receipt)", u.Status, u.DecidedAt.Format(time.RFC3339), t0.Format(time.RFC3339))
+	}
+}
+
+// R5: a decision without a provider time is ordered by its first receipt,
+// whichever run got it. Here the session's first run receives an untimed
+// approval it cannot write (the store refuses) and is terminated; a
+// decline the provider dated after that receipt starts a run of its own,
+// and the approval comes again while that run is open. The approval is
+// older than the decline, so the user stays declined, retried or not.
+// (The run ordered the approval at its own receipt, after the decline,
+// and approved the user.)
+func TestReopenedSessionOrdersAnUntimedDecisionByItsFirstReceipt(t *testing.T) {
+	w := sharedWorld(t)
+	user, id := "user-reopened-untimed", "reopened-untimed"
+	t0 := time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC)
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run == 0 {
+			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
+		}
+	}
+	defer func() { w.prepare = nil }()
+	approved := veriff.DecisionBody(id, "a", user, "approved", time.Time{})
+	ops := []sessionOp{{at: t0.Add(2 * time.Minute), kind: opTerminate, retries: []time.Duration{10 * time.Minute}}}
+	w.runWith(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
+		arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)),
+		arrive(veriff.Name, t0.Add(time.Minute), approved),
+		arrive(veriff.Name, t0.Add(3*time.Minute), veriff.DecisionBody(id, "a", user, "declined", t0.Add(90*time.Second))),
+		arrive(veriff.Name, t0.Add(4*time.Minute), approved),
+	}, func(time.Time) {
+		w.emu.Put(veriff.Name, id, sim.JSON(veriff.Verification(id, "a", user, "declined", t0.Add(90*time.Second))))
+	}, false, &hooks{ops: ops})
+	if st, h := w.user(t, user); st != "declined" || h != "declined" {
+		t.Fatalf("user %s with decisions %q, want declined only: the approval was first received before the decline's time", st, h)
+	}
+}
