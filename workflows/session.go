@@ -220,7 +220,13 @@ func (s *session) takeEarlierReceipts(ctx workflow.Context) error {
 	}
 	var a *activities.Activities
 	var r activities.Receipts
-	f := workflow.ExecuteActivity(s.withRetries(ctx, "read when the session's earlier runs received what they held"), a.EarlierReceipts)
+	// A local activity, as askStore: a listing and a history or two, no
+	// task queue round trip; it retries until Temporal answers.
+	opts := workflow.LocalActivityOptions{
+		Summary: "read when the session's earlier runs received what they held", StartToCloseTimeout: s.cfg.activityTimeout(),
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	}
+	f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.EarlierReceipts)
 	if err := s.get(ctx, f, &r); err != nil {
 		return err
 	}

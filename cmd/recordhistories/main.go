@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,12 +45,22 @@ func main() {
 	version.ExitIfAsked("recordhistories")
 	gin.SetMode(gin.ReleaseMode)
 	out := flag.String("out", "", "directory for the history files (created)")
+	only := flag.String("only", "", "record only these scenarios (comma-separated names): one added to a release's set")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "recordhistories: -out is required")
 		os.Exit(2)
 	}
-	if err := record(context.Background(), *out); err != nil {
+	chosen := scenarios
+	if *only != "" {
+		names := strings.Split(*only, ",")
+		chosen = slices.DeleteFunc(slices.Clone(scenarios), func(sc scenario) bool { return !slices.Contains(names, sc.name) })
+		if len(chosen) != len(names) {
+			fmt.Fprintln(os.Stderr, "recordhistories: -only names an unknown scenario")
+			os.Exit(2)
+		}
+	}
+	if err := record(context.Background(), *out, chosen); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistories:", err)
 		os.Exit(1)
 	}
@@ -67,7 +79,7 @@ func timings() workflows.Config {
 	}
 }
 
-func record(ctx context.Context, dir string) error {
+func record(ctx context.Context, dir string, scenarios []scenario) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -243,6 +255,22 @@ var scenarios = []scenario{
 			return "", err
 		}
 		return wid, send(ctx, st, veriff.Name, veriff.EventBody(id, att, u, veriff.Started))
+	}},
+	{"veriff-reopened-after-terminated", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// The session's first run is terminated while it waits; the next
+		// webhook, an untimed decision, starts a run marked Reopened (the
+		// one recorded), which reads when the terminated run received what
+		// it held before it acts.
+		id, att := veriffSession(st, "approved", t0)
+		u := "u-" + id[:8]
+		wid := workflows.WorkflowID(veriff.Name, id)
+		if err := send(ctx, st, veriff.Name, veriff.EventBody(id, att, u, veriff.Started)); err != nil {
+			return "", err
+		}
+		if err := st.Temporal.GetDefaultClient().TerminateWorkflow(ctx, wid, "", "recordhistories: a run that ended before its end"); err != nil {
+			return "", err
+		}
+		return wid, send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "approved", time.Time{}))
 	}},
 	{"veriff-review-then-expired", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		id, att := veriffSession(st, "review", t0)
