@@ -44,45 +44,6 @@ type Activities struct {
 	// IDV_NOTIFY_URL, no review gate): no change is handed over, and no
 	// onboarding run starts.
 	Onboarding Onboarder
-	// Runs reads what a session's earlier runs received (the worker sets
-	// its operator.Operator). A worker without it leaves a reopened
-	// session's first step to one that has it.
-	Runs RunReader
-}
-
-// RunReader reads, from Temporal, when a session's earlier runs first
-// received what they held.
-type RunReader interface {
-	// EarlierReceipts is what the runs of workflowID other than runID
-	// that did not end on their own (failed, terminated, cancelled, timed
-	// out; or still listed as open) received, with their first receipts.
-	EarlierReceipts(ctx context.Context, workflowID, runID string) (Receipts, error)
-}
-
-// Receipts is when a session's runs first received what they held: what a
-// run that ended before its end never wrote, and a later run must order by
-// (docs/semantics.md R4, R5).
-type Receipts struct {
-	// Began is the earliest: when the session began, as those runs knew it.
-	Began time.Time `json:"began,omitzero"`
-	// Untimed is the first receipt of each event without a provider time
-	// they held, by the event's identity: what orders it.
-	Untimed map[string]time.Time `json:"untimed,omitempty"`
-}
-
-// Merge takes in o: the earlier of each receipt.
-func (r *Receipts) Merge(o Receipts) {
-	if !o.Began.IsZero() && (r.Began.IsZero() || o.Began.Before(r.Began)) {
-		r.Began = o.Began
-	}
-	for id, at := range o.Untimed {
-		if r.Untimed == nil {
-			r.Untimed = map[string]time.Time{}
-		}
-		if was, ok := r.Untimed[id]; !ok || at.Before(was) {
-			r.Untimed[id] = at
-		}
-	}
 }
 
 // Onboarder hands an applied change to the onboarding of the user whose
@@ -369,21 +330,6 @@ func (a *Activities) HeldDecision(ctx context.Context, provider, sessionID strin
 		return SessionDecision{}, err
 	}
 	return SessionDecision{At: sd.At, Status: sd.Status, ReasonCode: sd.ReasonCode}, nil
-}
-
-// EarlierReceipts is when the calling session's earlier runs that ended
-// before their end first received what they held (RunReader): a run that
-// reopens a session orders what it writes by them.
-func (a *Activities) EarlierReceipts(ctx context.Context) (Receipts, error) {
-	if a.Runs == nil {
-		return Receipts{}, errors.New("this worker cannot read a session's earlier runs")
-	}
-	run := activity.GetInfo(ctx).WorkflowExecution
-	r, err := a.Runs.EarlierReceipts(ctx, run.ID, run.RunID)
-	if err != nil {
-		return Receipts{}, fmt.Errorf("read the earlier runs of %s: %w", run.ID, err)
-	}
-	return r, nil
 }
 
 // TakeChange records that the calling onboarding takes the change named

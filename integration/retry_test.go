@@ -293,15 +293,18 @@ func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	waitUser(t, st, user, "approved", time.Minute)
 }
 
-// A run that failed holding an approval, then a later webhook's run that
-// completed without it (a decline with an older provider time, which the
-// provider's API then answered): a retry still hands the failed run's
-// approval over, and the record holds the newer decision. (A retry that
-// stopped at the newest completed run handed nothing over.)
-func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
+// A run that failed holding an approval, then a later webhook (a decline
+// with an older provider time, which the provider's API then answers):
+// the later webhook's run takes in the failed run's approval before it
+// acts, so the record holds the newer decision without an operator, once;
+// a retry after that has nothing left to hand over, because that run
+// received the approval (its read of the earlier runs is in its history).
+// (Without the read, the later run completed without the approval, and
+// only a retry that looked past a completed run could bring it back.)
+func TestRunAfterAFailedOneTakesInTheFailedRunsApproval(t *testing.T) {
 	st := faultStack(t, testkit.Options{})
 	ctx := context.Background()
-	user, created := "retry-after-completed-user", time.Now().Add(-10*time.Minute).UTC()
+	user, created := "taken-after-failed-user", time.Now().Add(-10*time.Minute).UTC()
 	key := sim.NewUUID()
 	id := workflows.WorkflowID(passbase.Name, key)
 	c := st.Temporal.GetDefaultClient()
@@ -315,7 +318,7 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 	}
 	first := newestRun(t, c, id)
 	// A decline dated before it starts a run of its own, which the API now
-	// answers, and which completes without the approval.
+	// answers.
 	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "declined", created, created.Add(time.Minute)))
 	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "declined", created, created.Add(time.Minute)))
 	awaitNewRun(t, c, id, first)
@@ -325,19 +328,19 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		t.Fatalf("second run: %s, want completed", s)
 	}
-	waitUser(t, st, user, "declined", time.Minute)
-	// The provider's API shows the approval now; the retry hands it over.
-	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "approved", created, created.Add(5*time.Minute)))
+	waitUser(t, st, user, "approved", time.Minute)
+	if n := applied(t, st, user, "approved"); n != 1 {
+		t.Fatalf("approved applied %d times, want once", n)
+	}
 	runsOf(t, st, id, 2)
 	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
 		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
 	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
-	if err != nil || r.Outcome != operator.OutcomeRetried {
-		t.Fatalf("retry: %+v, %v", r, err)
+	if err != nil || r.Outcome != operator.OutcomeNothing {
+		t.Fatalf("retry: %+v, %v; want nothing_to_retry (the second run took the approval in)", r, err)
 	}
-	waitUser(t, st, user, "approved", time.Minute)
-	if n := applied(t, st, user, "approved"); n != 1 {
-		t.Fatalf("approved applied %d times, want once", n)
+	if u := applied(t, st, user, "approved"); u != 1 {
+		t.Fatalf("approved applied %d times, want once", u)
 	}
 }
 
@@ -346,11 +349,12 @@ func TestRetryHandsOverAFailedRunAfterALaterRunCompleted(t *testing.T) {
 // session's next webhook started a run before any retry. Here an untimed
 // approval reaches a run that fails (the provider's API does not know the
 // identity yet); a decline the provider dated after that receipt starts a
-// new run, which reads the failed run's receipts before it acts; the
-// approval comes again, and later an operator retries the failed run. The
-// approval is older than the decline both times: the user stays declined,
-// through the real receiver, worker and server. (The new run ordered the
-// approval at its own receipt, after the decline, and approved the user.)
+// new run, which takes in the failed run's approval, at its first
+// receipt, before it acts; the approval comes again, and later an operator
+// retries the session. The approval is older than the decline: the user
+// stays declined, and the retry finds nothing left, through the real
+// receiver, worker and server. (The new run ordered the approval at its
+// own receipt, after the decline, and approved the user.)
 func TestReopenedRunOrdersAFailedRunsUntimedDecisionByItsFirstReceipt(t *testing.T) {
 	st := faultStack(t, testkit.Options{})
 	ctx := context.Background()
@@ -389,15 +393,13 @@ func TestReopenedRunOrdersAFailedRunsUntimedDecisionByItsFirstReceipt(t *testing
 	if u := userStatus(); u != "declined" || applied(t, st, user, "approved") != 0 {
 		t.Fatalf("user %s, approvals applied %d; want declined, none", u, applied(t, st, user, "approved"))
 	}
-	// The retry hands the failed run's approval over, at its first receipt.
+	// The decline's run took the failed run's approval in, at its first
+	// receipt: a retry has nothing left to hand over.
 	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
 		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
 	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
-	if err != nil || r.Outcome != operator.OutcomeRetried {
-		t.Fatalf("retry: %+v, %v", r, err)
-	}
-	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
-		t.Fatal(err)
+	if err != nil || r.Outcome != operator.OutcomeNothing {
+		t.Fatalf("retry: %+v, %v; want nothing_to_retry", r, err)
 	}
 	if u := userStatus(); u != "declined" || applied(t, st, user, "approved") != 0 {
 		t.Fatalf("after the retry: user %s, approvals applied %d; want declined, none", u, applied(t, st, user, "approved"))

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -312,9 +314,7 @@ func Redelivery(runs []Run, held func(runID string) ([]workflows.Event, error)) 
 		if err != nil {
 			return nil, nil, err
 		}
-		switch r.Status {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-			enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		if endedBeforeEnd(r.Status) {
 			var only []workflows.Event
 			for _, e := range evs {
 				// A later receipt of the same webhook is not this one: the
@@ -352,74 +352,170 @@ func Redelivery(runs []Run, held func(runID string) ([]workflows.Event, error)) 
 // runs is the session's runs, newest first; newest is its newest run,
 // with the status the caller knows it by (visibility may lag).
 func (o *Operator) runs(ctx context.Context, workflowID, newest string, status enumspb.WorkflowExecutionStatus) ([]Run, error) {
-	resp, err := o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: o.Namespace, PageSize: 100,
-		Query: fmt.Sprintf("WorkflowId = %q", workflowID),
-	})
+	listed, err := o.listRuns(ctx, workflowID)
 	if err != nil {
-		return nil, fmt.Errorf("list the session's runs: %w", err)
+		return nil, err
 	}
 	runs := []Run{{newest, status}}
-	execs := resp.GetExecutions()
-	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int { // newest first
-		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
-	})
-	for _, e := range execs {
-		if id := e.GetExecution().GetRunId(); id != newest {
-			runs = append(runs, Run{id, e.GetStatus()})
+	for _, r := range listed {
+		if r.ID != newest {
+			runs = append(runs, r)
 		}
 	}
 	return runs, nil
 }
 
-// EarlierReceipts implements activities.RunReader: when the runs of the
-// session workflowID other than runID that did not end on their own first
-// received what they held (workflows.FirstReceipts), read from their
-// histories. A run visibility still lists as open is read too: it has
-// closed (runID is the open one), and visibility lags. A run whose history
-// is gone (past the namespace's retention) has nothing left to order.
-func (o *Operator) EarlierReceipts(ctx context.Context, workflowID, runID string) (activities.Receipts, error) {
-	var r activities.Receipts
+// listRuns is the session's runs as visibility lists them (at most
+// scanLimit), newest first.
+func (o *Operator) listRuns(ctx context.Context, workflowID string) ([]Run, error) {
 	req := &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: o.Namespace, PageSize: 100, Query: fmt.Sprintf("WorkflowId = %q", workflowID),
 	}
-	for read := 0; read < scanLimit; {
+	var execs []*workflowpb.WorkflowExecutionInfo
+	for len(execs) < scanLimit {
 		resp, err := o.Temporal.ListWorkflow(ctx, req)
 		if err != nil {
-			return r, fmt.Errorf("list the session's runs: %w", err)
+			return nil, fmt.Errorf("list the session's runs: %w", err)
 		}
-		for _, e := range resp.GetExecutions() {
-			read++
-			id := e.GetExecution().GetRunId()
-			switch e.GetStatus() {
-			case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-				continue // it wrote what it received, or handed it on
-			}
-			if id == runID {
-				continue
-			}
-			in, signals, err := o.history(ctx, workflowID, id)
+		execs = append(execs, resp.GetExecutions()...)
+		if req.NextPageToken = resp.GetNextPageToken(); len(req.NextPageToken) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int { // newest first
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
+	runs := make([]Run, 0, len(execs))
+	for _, e := range execs {
+		runs = append(runs, Run{e.GetExecution().GetRunId(), e.GetStatus()})
+	}
+	return runs, nil
+}
+
+// maxTaken bounds the events a reopened run takes from earlier runs (the
+// newest are kept); what it leaves is still in their histories, for a
+// retry.
+const maxTaken = 1000
+
+// EarlierRuns is what the run runID, which reopens the session
+// workflowID, takes from the session's other runs (workflows.Earlier):
+// when the runs that ended before their end first received what they
+// held (workflows.FirstReceipts), and what they held that no later run
+// received (Redelivery, what a retry hands over). Visibility lists the
+// runs; a run it still lists as open has closed (runID is the open one)
+// and is described for its status. When no run ended before its end (a
+// late webhook after a session that closed on its own), nothing but the
+// listing is read. A run whose history the namespace's retention deleted
+// has nothing left to give.
+func (o *Operator) EarlierRuns(ctx context.Context, workflowID, runID string) (workflows.Earlier, error) {
+	var out workflows.Earlier
+	listed, err := o.listRuns(ctx, workflowID)
+	if err != nil {
+		return out, err
+	}
+	if len(listed) < 2 {
+		// The receiver saw a closed run of the session, so visibility
+		// has yet to list it (it writes a run's record shortly after the
+		// run starts): the activity tries again.
+		return out, errors.New("visibility does not list the session's closed run yet")
+	}
+	var runs []Run
+	ended := false
+	for _, r := range listed {
+		if r.ID == runID {
+			continue
+		}
+		if r.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			d, err := o.Temporal.DescribeWorkflowExecution(ctx, workflowID, r.ID)
 			var notFound *serviceerror.NotFound
 			if errors.As(err, &notFound) {
 				continue
 			}
 			if err != nil {
-				return r, err
+				return out, fmt.Errorf("describe run %s: %w", r.ID, err)
 			}
-			r.Merge(workflows.FirstReceipts(in, signals))
+			r.Status = d.GetWorkflowExecutionInfo().GetStatus()
 		}
-		if req.NextPageToken = resp.GetNextPageToken(); len(req.NextPageToken) == 0 {
-			break
+		runs = append(runs, r)
+		ended = ended || endedBeforeEnd(r.Status)
+	}
+	if !ended {
+		return out, nil
+	}
+	type read struct {
+		in      workflows.Input
+		signals []workflows.Event
+	}
+	histories := map[string]read{}
+	history := func(id string) (read, error) {
+		if h, ok := histories[id]; ok {
+			return h, nil
+		}
+		in, signals, err := o.history(ctx, workflowID, id, func(what string, err error) {
+			o.Log.Warn("reading a session's earlier run: left out what cannot be decoded", "workflow_id", workflowID, "run_id", id, "what", what, "error", err)
+		})
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return read{}, err
+		}
+		histories[id] = read{in, signals}
+		return histories[id], nil
+	}
+	_, out.Events, err = Redelivery(runs, func(id string) ([]workflows.Event, error) {
+		h, err := history(id)
+		return workflows.HeldEvents(h.in, h.signals), err
+	})
+	if err != nil {
+		return out, err
+	}
+	for _, r := range runs {
+		if endedBeforeEnd(r.Status) {
+			h, err := history(r.ID)
+			if err != nil {
+				return out, err
+			}
+			out.Merge(workflows.FirstReceipts(h.in, h.signals))
 		}
 	}
-	return r, nil
+	if len(out.Events) > maxTaken {
+		out.Events = out.Events[len(out.Events)-maxTaken:]
+	}
+	out.Untimed = newestReceipts(out.Untimed, maxTaken)
+	return out, nil
+}
+
+// newestReceipts keeps the n latest of receipts: it bounds what a run
+// carries. An untimed decision or screening of the ended runs beyond that
+// (a session with more than n of them) that comes again is ordered by its
+// later receipt.
+func newestReceipts(receipts map[string]time.Time, n int) map[string]time.Time {
+	if len(receipts) <= n {
+		return receipts
+	}
+	ids := slices.Collect(maps.Keys(receipts))
+	slices.SortFunc(ids, func(a, b string) int { return receipts[b].Compare(receipts[a]) })
+	for _, id := range ids[n:] {
+		delete(receipts, id)
+	}
+	return receipts
+}
+
+// endedBeforeEnd reports whether a run with status s ended before its end:
+// in error, terminated, cancelled or timed out, with what it held unwritten.
+func endedBeforeEnd(s enumspb.WorkflowExecutionStatus) bool {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+		enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return true
+	}
+	return false
 }
 
 // held is every event the session's run runID held (workflows.HeldEvents):
 // what its start input carried over and the webhooks it received, read
 // from its history.
 func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workflows.Event, error) {
-	in, signals, err := o.history(ctx, workflowID, runID)
+	in, signals, err := o.history(ctx, workflowID, runID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -427,8 +523,11 @@ func (o *Operator) held(ctx context.Context, workflowID, runID string) ([]workfl
 }
 
 // history is the start input of the session's run runID and the webhooks
-// it received, read from its history.
-func (o *Operator) history(ctx context.Context, workflowID, runID string) (workflows.Input, []workflows.Event, error) {
+// it received, read from its history. A payload it cannot decode is an
+// error, unless skip is set: then it is left out (an event sent by hand
+// in the wrong shape, which the run could not read either) and skip
+// reports it.
+func (o *Operator) history(ctx context.Context, workflowID, runID string, skip func(what string, err error)) (workflows.Input, []workflows.Event, error) {
 	dc := o.Data
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
@@ -443,18 +542,52 @@ func (o *Operator) history(ctx context.Context, workflowID, runID string) (workf
 		}
 		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
-				return in, nil, fmt.Errorf("read the run's input: %w", err)
+				if skip == nil {
+					return in, nil, fmt.Errorf("read the run's input: %w", err)
+				}
+				in = workflows.Input{}
+				skip("the run's input", err)
 			}
 		}
 		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalEvent {
 			var e workflows.Event
 			if err := dc.FromPayloads(a.GetInput(), &e); err != nil {
-				return in, nil, fmt.Errorf("read a webhook the run received: %w", err)
+				if skip == nil {
+					return in, nil, fmt.Errorf("read a webhook the run received: %w", err)
+				}
+				skip("a webhook the run received", err)
+				continue
 			}
 			signals = append(signals, e)
 		}
+		if taken := takenEvents(dc, ev.GetMarkerRecordedEventAttributes()); len(taken) > 0 {
+			signals = append(signals, taken...)
+		}
 	}
 	return in, signals, nil
+}
+
+// takenEvents is what a reopened run took from the session's earlier runs
+// (workflows.Earlier.Events), read from m when m is that local activity's
+// marker: the run received them as surely as its signals, so a retry does
+// not hand them again, nor a later reopened run take them again. The
+// marker is the SDK's (a "data" payload naming the activity type, a
+// "result" payload); one it cannot read gives nothing, and the events are
+// handed again at worst, a repeat.
+func takenEvents(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) []workflows.Event {
+	if m.GetMarkerName() != "LocalActivity" || m.GetFailure() != nil {
+		return nil
+	}
+	var data struct{ ActivityType string }
+	details := m.GetDetails()
+	if dc.FromPayloads(details["data"], &data) != nil || data.ActivityType != workflows.EarlierRunsActivity || details["result"] == nil {
+		return nil
+	}
+	var e workflows.Earlier
+	if dc.FromPayloads(details["result"], &e) != nil {
+		return nil
+	}
+	return e.Events
 }
 
 // StatusWord is a run's status as a word: running, failed, completed, …

@@ -3,10 +3,14 @@ package operator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/idvflow/idvflow/workflows"
 )
 
 // Activities are the bulk operation's activities.
@@ -24,6 +28,19 @@ type Step struct {
 // retried.
 func (a *Activities) Act(ctx context.Context, s Step) (Result, error) {
 	return a.Operator.Do(ctx, s.Action, s.Target, s.Operation)
+}
+
+// EarlierRuns is the local activity workflows.EarlierRunsActivity, with
+// which a session's run that reopens it reads the session's other runs
+// (Operator.EarlierRuns). Every worker registers it with the bulk
+// operations' activities.
+func (a *Activities) EarlierRuns(ctx context.Context) (workflows.Earlier, error) {
+	run := activity.GetInfo(ctx).WorkflowExecution
+	e, err := a.Operator.EarlierRuns(ctx, run.ID, run.RunID)
+	if err != nil {
+		return e, fmt.Errorf("read the earlier runs of %s: %w", run.ID, err)
+	}
+	return e, nil
 }
 
 var a *Activities

@@ -325,14 +325,18 @@ func registerWorkflows(w sdkworker.WorkflowRegistry, wf workflows.Config, withOn
 	})
 }
 
-// RegisterOperator registers the bulk operations' activities on w; a
-// worker without them leaves those tasks to one that has them.
+// RegisterOperator registers the operators' activities on w: the bulk
+// operations' (a worker without them leaves those tasks to one that has
+// them), and the local activity with which a session's run that reopens
+// it reads the session's earlier runs (workflows.EarlierRunsActivity),
+// which every worker that runs sessions must have.
 func RegisterOperator(w sdkworker.ActivityRegistry, op *operator.Operator) {
 	w.RegisterActivity(&operator.Activities{Operator: op})
 }
 
-// NewOperator is the operators' actions as this worker does them; it is
-// also how acts reads a session's earlier runs (activities.RunReader).
+// NewOperator is the operators' actions as this worker does them, and how
+// a session's run that reopens it reads the session's earlier runs
+// (operator.Activities.EarlierRuns).
 func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activities.Activities, users *userstore.Store,
 	log *slog.Logger, tel *telemetry.Telemetry) *operator.Operator {
 	op := &operator.Operator{
@@ -346,10 +350,6 @@ func NewOperator(cfg *Config, tc client.Client, namespace string, acts *activiti
 	for _, p := range registry.All() {
 		op.Providers[p.Name()] = true
 	}
-	// The sessions' activities read a reopened session's earlier runs as
-	// the operator reads them for a retry (the same histories, decoded
-	// the same way).
-	acts.Runs = op
 	return op
 }
 

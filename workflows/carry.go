@@ -62,6 +62,10 @@ type Carried struct {
 	// Earlier is the first receipts of untimed events the session's
 	// earlier runs held (session.earlier).
 	Earlier map[string]time.Time `json:"earlier,omitempty"`
+	// Fresh: the run handed over was a new run of the session that had
+	// neither asked the store nor written (it continued as new while it
+	// read the earlier runs): the next run is the new run still.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // tooLong reports whether this run should hand over to a new one.
@@ -92,6 +96,7 @@ func (s *session) carry() Carried {
 		PollFrom: s.pollFrom, NextPollAt: s.nextPollAt, Interval: s.interval, LateUntil: s.lateUntil,
 		Failing: s.failing, Unwritten: lastN(s.unwritten, carriedUnwritten), Tried: s.tried,
 		UserID: s.userID, UserIDSource: s.userIDSource, Status: s.status, Earlier: s.earlier,
+		Fresh: s.fresh && !s.asked && s.applied == nil,
 	}
 }
 
@@ -182,29 +187,66 @@ func HeldEvents(in Input, signals []Event) []Event {
 	return out
 }
 
-// FirstReceipts is when a session's run first received what it held
-// (activities.Receipts), from what operator.Operator reads of its history:
-// its input and the webhooks it received. The session began at the
-// earliest receipt it knew (its input's, a continued run's); each event
-// without a provider time is ordered by its first receipt. The store's
-// own decision (askStore) is not a receipt.
-func FirstReceipts(in Input, signals []Event) activities.Receipts {
-	var r activities.Receipts
+// EarlierRunsActivity is the local activity with which a run that reopens
+// its session reads the session's earlier runs (session.takeEarlier). The
+// worker registers operator.Activities.EarlierRuns under this name; it
+// answers an Earlier.
+const EarlierRunsActivity = "EarlierRuns"
+
+// Earlier is what a run that reopens its session takes from the session's
+// earlier runs that did not end on their own (failed, terminated,
+// cancelled, timed out): when they first received what they held, and the
+// events none of the runs after them received (operator.Redelivery, what
+// a retry would hand over).
+type Earlier struct {
+	// Began is the earliest receipt they knew: when the session began.
+	Began time.Time `json:"began,omitzero"`
+	// Untimed is the first receipt of each decision and screening without
+	// a provider time they held, by the event's identity: what orders it
+	// (R5, R6).
+	Untimed map[string]time.Time `json:"untimed,omitempty"`
+	// Events are what they held that no later run received.
+	Events []Event `json:"events,omitempty"`
+}
+
+// Merge takes in o's receipts: the earlier of each.
+func (e *Earlier) Merge(o Earlier) {
+	if !o.Began.IsZero() && (e.Began.IsZero() || o.Began.Before(e.Began)) {
+		e.Began = o.Began
+	}
+	for id, at := range o.Untimed {
+		if e.Untimed == nil {
+			e.Untimed = map[string]time.Time{}
+		}
+		if was, ok := e.Untimed[id]; !ok || at.Before(was) {
+			e.Untimed[id] = at
+		}
+	}
+}
+
+// FirstReceipts is when a session's run first received what it held,
+// from what operator.Operator reads of its history: its input and the
+// webhooks it received. The session began at the earliest receipt it knew
+// (its input's, a continued run's); each decision or screening without a
+// provider time is ordered by its first receipt. The store's own decision
+// (askStore) is no receipt.
+func FirstReceipts(in Input, signals []Event) Earlier {
+	var r Earlier
 	at := func(t time.Time) {
-		r.Merge(activities.Receipts{Began: t})
+		r.Merge(Earlier{Began: t})
 	}
 	untimed := func(e Event) {
 		if e.ID == "" || e.Type == storeEventType || e.ReceivedAt.IsZero() {
 			return
 		}
 		at(e.ReceivedAt)
-		if e.OccurredAt.IsZero() {
-			r.Merge(activities.Receipts{Untimed: map[string]time.Time{e.ID: e.ReceivedAt}})
+		if e.OccurredAt.IsZero() && (e.Kind == KindDecision || e.Kind == KindScreening) {
+			r.Merge(Earlier{Untimed: map[string]time.Time{e.ID: e.ReceivedAt}})
 		}
 	}
 	if c := in.Carried; c != nil {
 		at(c.Began)
-		r.Merge(activities.Receipts{Untimed: c.Earlier})
+		r.Merge(Earlier{Untimed: c.Earlier})
 		for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
 			if e != nil {
 				untimed(*e)

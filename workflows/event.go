@@ -181,8 +181,8 @@ type Input struct {
 	// previous run of the session handed over.
 	Carried *Carried `json:"carried,omitempty"`
 	// Reopened is set by the receiver when the session had a run that
-	// closed before this one started: the run first learns when the
-	// earlier runs that ended before their end received what they held
-	// (session.takeEarlierReceipts).
+	// closed before this one started: the run first takes in what the
+	// session's runs that ended before their end held, and when they
+	// received it (session.takeEarlier).
 	Reopened bool `json:"reopened,omitempty"`
 }

@@ -45,6 +45,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -244,6 +245,11 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 		env := suite.NewTestWorkflowEnvironment()
 		env.SetStartTime(start)
 		env.RegisterActivity(w.acts)
+		// What a worker's operator.Operator reads of the earlier runs'
+		// histories (workflows.EarlierRunsActivity).
+		var run *runLog
+		env.RegisterActivityWithOptions(func(context.Context) (workflows.Earlier, error) { return ops.earlier(t, run), nil },
+			activity.RegisterOptions{Name: workflows.EarlierRunsActivity})
 		if w.prepare != nil {
 			w.prepare(env, runs)
 		}
@@ -251,11 +257,7 @@ func (w *world) runWith(t fataler, cfg workflows.Config, provider, id string, pe
 		v := &workflows.Verification{Config: cfg}
 		env.RegisterWorkflowWithOptions(v.VerificationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 		in := workflows.Input{Provider: provider, SessionID: id, Carried: carried, Reopened: reopened}
-		run := ops.begin(in)
-		// What a worker's operator.Operator reads of the earlier runs'
-		// histories (activities.RunReader).
-		env.OnActivity(w.acts.EarlierReceipts, mock.Anything).Return(
-			func(context.Context) (activities.Receipts, error) { return ops.earlierReceipts(run), nil })
+		run = ops.begin(in)
 		// One callback at a time, each scheduling the next: the test
 		// environment's timers are not made for tens of thousands at once.
 		// The hooks run beside the callbacks (in the activities): mu keeps

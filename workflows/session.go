@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -49,11 +50,11 @@ type session struct {
 
 	// earlier is the first receipt of each untimed event the session's
 	// earlier runs that ended before their end held, once the run has
-	// read them (takeEarlierReceipts; tookEarlier).
+	// read them (takeEarlier; tookEarlier).
 	earlier     map[string]time.Time
 	tookEarlier bool
 
-	fresh         bool // the run did not continue another (a new run of the session)
+	fresh         bool // a new run of the session (or one that continued it before it asked or wrote: Carried.Fresh)
 	asked         bool // it asked the store for the session's decision (askStore)
 	decidedBefore bool // the store's answer showed a final decision an earlier run applied
 
@@ -74,7 +75,7 @@ func newSession(ctx workflow.Context, in Input, cfg Config) *session {
 		startedAt: now,
 		expiresAt: now.Add(cfg.SessionExpiry),
 		seen:      map[string]bool{},
-		fresh:     in.Carried == nil,
+		fresh:     in.Carried == nil || in.Carried.Fresh,
 	}
 	if c := in.Carried; c != nil {
 		s.restore(*c)
@@ -204,45 +205,65 @@ func (s *session) firstReceipt(e *Event) {
 	}
 }
 
-// takeEarlierReceipts is the first step of a run that reopens its session
-// (Input.Reopened): it learns when the session's earlier runs that ended
-// before their end (failed, terminated, cancelled, timed out) first
-// received what they held. Such a run wrote none of it, and an operator's
-// retry may hand it over only later, or never; yet the session began at
-// its first receipt, and an untimed decision is ordered by its first
-// receipt, whichever run got them (R4, R5). So what this run writes, from
-// its first write on, is ordered by them. Runs recorded before release 2
-// do not ask. It returns errHandOver when the run must continue as new
-// while it waits: the next run asks again.
-func (s *session) takeEarlierReceipts(ctx workflow.Context) error {
+// earlierRunsFor bounds how long a reopened run tries to read the
+// session's earlier runs (takeEarlier).
+const earlierRunsFor = 10 * time.Minute
+
+// takeEarlier is the first step of a run that reopens its session
+// (Input.Reopened). The session's earlier runs that ended before their
+// end (failed, terminated, cancelled, timed out) may hold webhooks they
+// never wrote, and the session began at its first receipt, and an untimed
+// decision is ordered by its first receipt, whichever run got them (R4,
+// R5). So before it writes anything the run reads those runs (Earlier):
+// it dates the session and each untimed event by their receipts, and
+// takes in what they held that no run after them received, as an
+// operator's retry would hand it over (a retry after this hands it again,
+// a repeat). Runs recorded before release 2 do not read them. It returns
+// errHandOver when the run must continue as new while it waits: the next
+// run reads them, and is still the session's new run (Carried.Fresh).
+func (s *session) takeEarlier(ctx workflow.Context) error {
 	if !s.in.Reopened || s.tookEarlier || s.cfg.Release < 2 {
 		return nil
 	}
-	var a *activities.Activities
-	var r activities.Receipts
+	var e Earlier
 	// A local activity, as askStore: a listing and a history or two, no
-	// task queue round trip; it retries until Temporal answers.
+	// task queue round trip. It retries for a while (Temporal briefly
+	// unavailable, visibility's rate limit), but a session must not wait
+	// without end on reads it can do without: past earlierRunsFor the run
+	// goes on as runs did before (what it writes is ordered by what it
+	// received), says so, and a retry still hands the runs' events over.
 	opts := workflow.LocalActivityOptions{
-		Summary: "read when the session's earlier runs received what they held", StartToCloseTimeout: s.cfg.activityTimeout(),
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary: "read the session's runs that ended before their end", StartToCloseTimeout: s.cfg.activityTimeout(),
+		ScheduleToCloseTimeout: earlierRunsFor,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	}
-	f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.EarlierReceipts)
-	if err := s.get(ctx, f, &r); err != nil {
+	f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), EarlierRunsActivity)
+	err := s.get(ctx, f, &e)
+	if errors.Is(err, errHandOver) {
 		return err
 	}
 	s.tookEarlier = true
-	s.learnReceipts(r)
+	if err != nil {
+		s.logger.Warn("the session's earlier runs not read: this run orders what it writes by what it received; "+
+			"retry the session (idvctl retry) to hand their events over", "error", err)
+		s.count(ctx, "idv_session_earlier_runs_unread", nil)
+		return nil
+	}
+	s.learnReceipts(e)
+	for _, ev := range e.Events {
+		s.record(ctx, ev)
+	}
 	return nil
 }
 
-// learnReceipts takes in r, the earlier runs' first receipts, before the
-// run writes anything: what the run recorded while it asked is ordered
-// again by them, and the newest decision it holds chosen again.
-func (s *session) learnReceipts(r activities.Receipts) {
-	if !r.Began.IsZero() && (s.began.IsZero() || r.Began.Before(s.began)) {
-		s.began = r.Began
+// learnReceipts takes in e's receipts before the run writes anything:
+// what the run recorded while it asked is ordered again by them, and the
+// newest decision it holds chosen again.
+func (s *session) learnReceipts(e Earlier) {
+	if !e.Began.IsZero() && (s.began.IsZero() || e.Began.Before(s.began)) {
+		s.began = e.Began
 	}
-	s.earlier = r.Untimed
+	s.earlier = e.Untimed
 	for i := range s.unwritten {
 		s.firstReceipt(&s.unwritten[i])
 	}
@@ -255,9 +276,9 @@ func (s *session) learnReceipts(r activities.Receipts) {
 	// Nothing is applied yet, so unwritten holds every decision recorded.
 	latest := *s.latest
 	s.firstReceipt(&latest)
-	for _, e := range s.unwritten {
-		if e.orderKey().Compare(latest.orderKey()) > 0 {
-			latest = e
+	for _, u := range s.unwritten {
+		if u.orderKey().Compare(latest.orderKey()) > 0 {
+			latest = u
 		}
 	}
 	s.latest = &latest

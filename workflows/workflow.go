@@ -65,12 +65,10 @@ func (v *Verification) VerificationWorkflow(ctx workflow.Context, in Input) (Res
 	if in.Carried == nil {
 		s.setStatus(ctx, StatusWaiting)
 	}
-	// 0. A run that reopens its session learns first when the session's
-	// earlier runs received what they held: it orders what it writes.
-	if err := s.takeEarlierReceipts(ctx); errors.Is(err, errHandOver) {
+	// 0. A run that reopens its session first takes in what its runs that
+	// ended before their end held, and when they received it.
+	if err := s.takeEarlier(ctx); errors.Is(err, errHandOver) {
 		return s.continueAsNew(ctx)
-	} else if err != nil {
-		s.logger.Warn("the earlier runs' receipts not read", "error", err)
 	}
 	if s.failing != "" {
 		// The previous run handed over while it wrote why the session
@@ -296,7 +294,7 @@ func (s *session) decisionUpdate(d *Event) activities.UserUpdate {
 // run recorded at its start, not by a marker of its own. Runs of 1.0
 // recorded none (0): they do not ask the store before they wait, and
 // write IdvUserId in the form their events came with. Runs of release 1
-// do not read the earlier runs' receipts (takeEarlierReceipts).
+// do not read the session's earlier runs (takeEarlier).
 const sessionRelease = 2
 
 // askStore reports whether the store holds a final provider decision for
