@@ -450,3 +450,37 @@ func TestReopenedSessionOrdersAnUntimedDecisionByItsFirstReceipt(t *testing.T) {
 		t.Fatalf("user %s with decisions %q, want declined only: the approval was first received before the decline's time", st, h)
 	}
 }
+
+// R5: an untimed decision whose redelivery starts the reopened run is
+// ordered by its first receipt in the run that ended, not by the
+// redelivery's. Here the session's first run receives an untimed
+// approval it cannot write (the store refuses) and is terminated; the
+// provider sends the approval again, which starts a run of its own; a
+// decline the provider dated between the two receipts follows. The
+// approval is older: the user ends declined. (Taking in the ended run's
+// events alone left the approval at the redelivery's receipt, a repeat
+// of what the run had: it approved the user over the decline.)
+func TestReopenedRunStartedByARedeliveryOrdersItByTheFirstReceipt(t *testing.T) {
+	w := sharedWorld(t)
+	user, id := "user-reopened-by-redelivery", "reopened-by-redelivery"
+	t0 := time.Date(2026, 7, 7, 9, 0, 0, 0, time.UTC)
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run == 0 {
+			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
+		}
+	}
+	defer func() { w.prepare = nil }()
+	approved := veriff.DecisionBody(id, "a", user, "approved", time.Time{})
+	ops := []sessionOp{{at: t0.Add(2 * time.Minute), kind: opTerminate}}
+	w.runWith(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
+		arrive(veriff.Name, t0, veriff.EventBody(id, "a", user, veriff.Started)),
+		arrive(veriff.Name, t0.Add(time.Minute), approved),
+		arrive(veriff.Name, t0.Add(3*time.Minute), approved),
+		arrive(veriff.Name, t0.Add(4*time.Minute), veriff.DecisionBody(id, "a", user, "declined", t0.Add(2*time.Minute))),
+	}, func(time.Time) {
+		w.emu.Put(veriff.Name, id, sim.JSON(veriff.Verification(id, "a", user, "declined", t0.Add(2*time.Minute))))
+	}, false, &hooks{ops: ops})
+	if st, h := w.user(t, user); st != "declined" {
+		t.Fatalf("user %s with decisions %q, want declined: the approval was first received before the decline's time", st, h)
+	}
+}
