@@ -2,7 +2,10 @@ package operator_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +118,41 @@ func TestEarlierRunsWaitsForVisibilityToListTheClosedRun(t *testing.T) {
 	o := &operator.Operator{Temporal: tc, Log: slog.New(slog.DiscardHandler)}
 	if e, err := o.EarlierRuns(context.Background(), id, "now"); err == nil {
 		t.Fatalf("EarlierRuns = %+v with only the reopened run listed; want an error (try again)", e)
+	}
+}
+
+// What a reopened run takes is recorded as one marker, which Temporal
+// refuses past its payload limit: a failed run that held more than fits
+// gives its newest events, within maxTakenBytes (512 KiB), the rest left
+// for a retry.
+func TestEarlierRunsKeepsTheMarkerUnderThePayloadLimit(t *testing.T) {
+	t0 := time.Date(2026, 7, 6, 9, 0, 0, 0, time.UTC)
+	id := workflows.WorkflowID("veriff", "s-big")
+	in := workflows.Input{Provider: "veriff", SessionID: "s-big"}
+	history := []*historypb.HistoryEvent{startedWith(t, in)}
+	var last string
+	for i := range 3000 {
+		last = fmt.Sprintf("screening/%04d/%s", i, strings.Repeat("x", 480))
+		history = append(history, signalled(payloads(t, workflows.Event{ID: last, Provider: "veriff", SessionID: "s-big",
+			Kind: workflows.KindScreening, UserID: strings.Repeat("u", 255), ReceivedAt: t0.Add(time.Duration(i) * time.Second)})))
+	}
+	tc := sessionRuns{
+		runs: []*workflowpb.WorkflowExecutionInfo{
+			runInfo(id, "now", enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, t0.Add(time.Hour)),
+			runInfo(id, "failed", enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, t0),
+		},
+		history: map[string][]*historypb.HistoryEvent{"failed": history},
+	}
+	o := &operator.Operator{Temporal: tc, Log: slog.New(slog.DiscardHandler)}
+	e, err := o.EarlierRuns(context.Background(), id, "now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 512<<10 || len(e.Events) == 0 || e.Events[len(e.Events)-1].ID != last || !e.Began.Equal(t0) {
+		t.Fatalf("EarlierRuns: %d bytes, %d events, began %s; want at most 512 KiB ending with the newest event, began %s", len(b), len(e.Events), e.Began, t0)
 	}
 }

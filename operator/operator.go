@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -392,10 +393,23 @@ func (o *Operator) listRuns(ctx context.Context, workflowID string) ([]Run, erro
 	return runs, nil
 }
 
-// maxTaken bounds the events a reopened run takes from earlier runs (the
-// newest are kept); what it leaves is still in their histories, for a
-// retry.
-const maxTaken = 1000
+// maxTaken and maxTakenBytes bound what a reopened run takes from earlier
+// runs (the newest events are kept); what it leaves is still in their
+// histories, for a retry.
+const (
+	maxTaken      = 1000
+	maxTakenBytes = 512 << 10
+)
+
+// encodedSize is the size of e as JSON, as the default converter records it
+// (a payload codec adds a little).
+func encodedSize(e workflows.Earlier) int {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
 
 // EarlierRuns is what the run runID, which reopens the session
 // workflowID, takes from the session's other runs (workflows.Earlier):
@@ -481,6 +495,15 @@ func (o *Operator) EarlierRuns(ctx context.Context, workflowID, runID string) (w
 		out.Events = out.Events[len(out.Events)-maxTaken:]
 	}
 	out.Untimed = newestReceipts(out.Untimed, maxTaken)
+	// The answer is recorded in the run's history as one marker, which
+	// Temporal refuses past its payload limit (2 MB by default): keep it
+	// well under, the newest events first.
+	for len(out.Events) > 0 && encodedSize(out) > maxTakenBytes {
+		out.Events = out.Events[max(1, len(out.Events)/10):]
+	}
+	for len(out.Untimed) > 0 && encodedSize(out) > maxTakenBytes {
+		out.Untimed = newestReceipts(out.Untimed, len(out.Untimed)*9/10)
+	}
 	return out, nil
 }
 
