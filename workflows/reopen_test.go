@@ -20,10 +20,10 @@ import (
 // oneRun runs one run of a session on h's activities and store, in a new
 // test environment started at start, with earlier answering the run's
 // read of the session's earlier runs (workflows.EarlierRunsActivity);
-// prepare may mock activities and stage signals. It returns the run's
-// error and, when it continued as new, the next run's input.
+// prepare may mock activities and stage signals. It returns, when the run
+// continued as new, the next run's input, and the run's error.
 func oneRun(t *testing.T, h *harness, cfg workflows.Config, start time.Time, in workflows.Input,
-	earlier func(context.Context) (workflows.Earlier, error), prepare func(*testsuite.TestWorkflowEnvironment)) (error, *workflows.Input) {
+	earlier func(context.Context) (workflows.Earlier, error), prepare func(*testsuite.TestWorkflowEnvironment)) (*workflows.Input, error) {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
@@ -46,9 +46,9 @@ func oneRun(t *testing.T, h *harness, cfg workflows.Config, start time.Time, in 
 		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 			t.Fatal(err)
 		}
-		return nil, &next
+		return &next, nil
 	}
-	return err, nil
+	return nil, err
 }
 
 // noEarlier is a session whose earlier runs all ended on their own.
@@ -67,7 +67,7 @@ func TestReopenedRunThatContinuesAsNewWhileItReadsStillAsksTheStore(t *testing.T
 	id, user := "reopen-can", "user-reopen-can"
 	started := receive(veriff.Name, veriff.EventBody(id, "a", user, veriff.Started))
 	approved := receive(veriff.Name, veriff.DecisionBody(id, "a", user, "approved", t0.Add(time.Minute)))
-	err, next := oneRun(t, h, h.cfg, t0, workflows.Input{Provider: veriff.Name, SessionID: id}, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
+	next, err := oneRun(t, h, h.cfg, t0, workflows.Input{Provider: veriff.Name, SessionID: id}, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
 		env.RegisterDelayedCallback(func() {
 			for _, e := range []workflows.Event{started, approved} {
 				e.ReceivedAt = env.Now().UTC()
@@ -79,7 +79,7 @@ func TestReopenedRunThatContinuesAsNewWhileItReadsStillAsksTheStore(t *testing.T
 		t.Fatalf("first run: %v, continued %v, user %s; want it approved", err, next != nil, h.user(user).Status)
 	}
 	start := t0.Add(48 * time.Hour)
-	err, next = oneRun(t, h, h.cfg, start, workflows.Input{Provider: veriff.Name, SessionID: id, Reopened: true}, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
+	next, err = oneRun(t, h, h.cfg, start, workflows.Input{Provider: veriff.Name, SessionID: id, Reopened: true}, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnActivity(workflows.EarlierRunsActivity, mock.Anything).After(30*time.Second).Return(workflows.Earlier{}, nil) // a slow read
 		// In batches: the test environment queues at most 1,000 callbacks.
 		for i := range 4 {
@@ -96,7 +96,7 @@ func TestReopenedRunThatContinuesAsNewWhileItReadsStillAsksTheStore(t *testing.T
 		t.Fatalf("reopened run: %v, continued %v; want it to continue as new while it reads, the read still to do", err, next != nil)
 	}
 	asked := false
-	err, next = oneRun(t, h, h.cfg, start.Add(time.Minute), *next, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
+	next, err = oneRun(t, h, h.cfg, start.Add(time.Minute), *next, noEarlier, func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnActivity(h.acts.HeldDecision, mock.Anything, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, p, s string) (activities.SessionDecision, error) {
 				asked = true
@@ -123,7 +123,7 @@ func TestReopenedRunGoesOnWhenTheEarlierRunsCannotBeRead(t *testing.T) {
 	unreadable := func(context.Context) (workflows.Earlier, error) {
 		return workflows.Earlier{}, errors.New("cannot decode")
 	}
-	err, next := oneRun(t, h, h.cfg, t0.Add(2*time.Minute), workflows.Input{Provider: veriff.Name, SessionID: id, Reopened: true}, unreadable,
+	next, err := oneRun(t, h, h.cfg, t0.Add(2*time.Minute), workflows.Input{Provider: veriff.Name, SessionID: id, Reopened: true}, unreadable,
 		func(env *testsuite.TestWorkflowEnvironment) {
 			env.RegisterDelayedCallback(func() {
 				approved.ReceivedAt = env.Now().UTC()
