@@ -119,6 +119,13 @@ func TestEarlierRunsWaitsForVisibilityToListTheClosedRun(t *testing.T) {
 	if e, err := o.EarlierRuns(context.Background(), id, "now"); err == nil {
 		t.Fatalf("EarlierRuns = %+v with only the reopened run listed; want an error (try again)", e)
 	}
+	// The closed run listed, the reopened one not yet (Elasticsearch's
+	// refresh): the read goes on.
+	tc.runs = []*workflowpb.WorkflowExecutionInfo{runInfo(id, "closed", enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, time.Now().Add(-time.Hour))}
+	o.Temporal = tc
+	if e, err := o.EarlierRuns(context.Background(), id, "now"); err != nil || len(e.Events) != 0 {
+		t.Fatalf("EarlierRuns = %+v, %v with the closed run listed; want nothing to take, no error", e, err)
+	}
 }
 
 // What a reopened run takes is recorded as one marker, which Temporal

@@ -427,10 +427,11 @@ func (o *Operator) EarlierRuns(ctx context.Context, workflowID, runID string) (w
 	if err != nil {
 		return out, err
 	}
-	if len(listed) < 2 {
+	if !slices.ContainsFunc(listed, func(r Run) bool { return r.ID != runID }) {
 		// The receiver saw a closed run of the session, so visibility
 		// has yet to list it (it writes a run's record shortly after the
-		// run starts): the activity tries again.
+		// run starts): the activity tries again. (The reopened run itself
+		// may not be listed yet either; that is no reason to wait.)
 		return out, errors.New("visibility does not list the session's closed run yet")
 	}
 	var runs []Run
