@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/workflows"
 )
@@ -161,5 +162,59 @@ func TestEarlierRunsKeepsTheMarkerUnderThePayloadLimit(t *testing.T) {
 	}
 	if len(b) > 512<<10 || len(e.Events) == 0 || e.Events[len(e.Events)-1].ID != last || !e.Began.Equal(t0) {
 		t.Fatalf("EarlierRuns: %d bytes, %d events, began %s; want at most 512 KiB ending with the newest event, began %s", len(b), len(e.Events), e.Began, t0)
+	}
+}
+
+// retryRuns is sessionRuns that a retry can act on: the newest run is
+// failed, its query times out (no worker has replayed it yet), and what
+// the retry signals is kept.
+type retryRuns struct {
+	sessionRuns
+	signalled []workflows.Event
+}
+
+func (r *retryRuns) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: r.runs[0]}, nil
+}
+
+func (r *retryRuns) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	return nil, context.DeadlineExceeded
+}
+
+func (r *retryRuns) SignalWithStartWorkflow(_ context.Context, _, _ string, arg any, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	r.signalled = append(r.signalled, arg.(workflows.Event))
+	return nil, nil
+}
+
+type auditLog []userstore.Action
+
+func (a *auditLog) RecordAction(_ context.Context, act userstore.Action) error {
+	*a = append(*a, act)
+	return nil
+}
+
+// A retry's audit record names the user even when the failed run cannot
+// answer its query in time (a closed run answers only once a worker has
+// replayed it, which a busy worker may not do within the query's five
+// seconds): the webhooks the run received name her. (The record named no
+// one, and her view of the user did not list the retry.)
+func TestRetryNamesTheUserWhenTheRunCannotBeQueried(t *testing.T) {
+	t0 := time.Date(2026, 7, 6, 9, 0, 0, 0, time.UTC)
+	id := workflows.WorkflowID("passbase", "s-user")
+	in := workflows.Input{Provider: "passbase", SessionID: "s-user"}
+	approval := workflows.Event{ID: "reviewed/s-user/1/approved", Provider: "passbase", SessionID: "s-user", Kind: workflows.KindDecision,
+		Decision: "approved", UserID: "user-named", ReceivedAt: t0}
+	tc := &retryRuns{sessionRuns: sessionRuns{
+		runs:    []*workflowpb.WorkflowExecutionInfo{runInfo(id, "failed", enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, t0)},
+		history: map[string][]*historypb.HistoryEvent{"failed": {startedWith(t, in), signalled(payloads(t, approval))}},
+	}}
+	var audit auditLog
+	o := &operator.Operator{Temporal: tc, Audit: &audit, Log: slog.New(slog.DiscardHandler)}
+	r, err := o.Do(context.Background(), operator.ActionRetry, operator.Target{Provider: "passbase", SessionID: "s-user"}, "")
+	if err != nil || r.Outcome != operator.OutcomeRetried || len(tc.signalled) != 1 {
+		t.Fatalf("retry: %+v, %v, %d signalled; want retried, the approval handed over", r, err, len(tc.signalled))
+	}
+	if r.UserID != "user-named" || len(audit) != 1 || audit[0].UserID != "user-named" {
+		t.Fatalf("retry names user %q, audit %+v; want user-named", r.UserID, audit)
 	}
 }

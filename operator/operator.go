@@ -198,7 +198,13 @@ func (o *Operator) retry(ctx context.Context, t Target, operation string) Result
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	n, ids, err := o.handAgain(ctx, t, runs)
+	n, ids, user, err := o.handAgain(ctx, t, runs)
+	if r.UserID == "" {
+		// A closed run answers a query only once a worker has replayed
+		// it, which a busy worker may not do in time: the webhooks the
+		// runs received name the user as well, when they do.
+		r.UserID = user
+	}
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
@@ -254,7 +260,10 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
 	}
-	n, _, err := o.handAgain(ctx, t, runs)
+	n, _, user, err := o.handAgain(ctx, t, runs)
+	if r.UserID == "" {
+		r.UserID = user
+	}
 	if err != nil {
 		r.Outcome, r.Detail = OutcomeFailed, err.Error()
 		return r
@@ -266,22 +275,30 @@ func (o *Operator) restart(ctx context.Context, t Target) Result {
 
 // handAgain hands every event the session's runs held (Redelivery) to
 // the session again, through the receiver's SignalWithStart, and says how
-// many and which runs held them.
-func (o *Operator) handAgain(ctx context.Context, t Target, runs []Run) (int, []string, error) {
+// many and which runs held them, and the user the newest run's webhooks
+// name ("" if none does).
+func (o *Operator) handAgain(ctx context.Context, t Target, runs []Run) (int, []string, string, error) {
+	var user string
 	ids, held, err := Redelivery(runs, func(runID string) ([]workflows.Event, error) {
-		return o.held(ctx, t.WorkflowID(), runID)
+		evs, err := o.held(ctx, t.WorkflowID(), runID)
+		for _, e := range evs {
+			if user == "" {
+				user = e.UserID
+			}
+		}
+		return evs, err
 	})
 	if err != nil || len(ids) == 0 {
-		return 0, ids, err
+		return 0, ids, user, err
 	}
 	for _, ev := range held {
 		if err := receiver.SignalWithStart(ctx, o.Temporal, o.TaskQueue, ev); err != nil {
 			// What was handed over stays handed over; doing it again hands
 			// all of it, and the run takes each event once.
-			return 0, ids, fmt.Errorf("signal: %w", err)
+			return 0, ids, user, fmt.Errorf("signal: %w", err)
 		}
 	}
-	return len(held), ids, nil
+	return len(held), ids, user, nil
 }
 
 // Run is one run of a session: its id and how it stands.
