@@ -136,6 +136,19 @@ func lastN[T any](xs []T, n int) []T {
 	return append([]T(nil), xs...)
 }
 
+// events is the events c carries: the decisions applied, being applied
+// and newest, those not yet written, and the screenings not yet applied.
+func (c *Carried) events() []Event {
+	var out []Event
+	for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	out = append(out, c.Unwritten...)
+	return append(out, c.Screenings...)
+}
+
 // HeldEvents is every event a session's run held: what the run before it
 // carried over (its input: the decisions it had not applied or written,
 // the screenings it had not applied, its processed milestones) and the
@@ -156,15 +169,7 @@ func HeldEvents(in Input, signals []Event) []Event {
 		out = append(out, e)
 	}
 	if c := in.Carried; c != nil {
-		for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
-			if e != nil {
-				add(*e)
-			}
-		}
-		for _, e := range c.Unwritten {
-			add(e)
-		}
-		for _, e := range c.Screenings {
+		for _, e := range c.events() {
 			add(e)
 		}
 		for _, m := range c.Milestones {
@@ -247,15 +252,7 @@ func FirstReceipts(in Input, signals []Event) Earlier {
 	if c := in.Carried; c != nil {
 		at(c.Began)
 		r.Merge(Earlier{Untimed: c.Earlier})
-		for _, e := range []*Event{c.Applied, c.Tried, c.Latest} {
-			if e != nil {
-				untimed(*e)
-			}
-		}
-		for _, e := range c.Unwritten {
-			untimed(e)
-		}
-		for _, e := range c.Screenings {
+		for _, e := range c.events() {
 			untimed(e)
 		}
 	}
