@@ -60,16 +60,32 @@ func failedPassbaseSession(t *testing.T, st *testkit.Stack, user string, created
 	t.Helper()
 	key := sim.NewUUID()
 	post := func(plain []byte) { postPassbase(t, st, plain) }
-	post(passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
+	failedRun(t, st, key, passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
+	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "processing", created, created.Add(time.Minute)))
+	return key, post
+}
+
+// failedRun posts plain, a Passbase webhook of session key whose identity
+// the provider's API does not know (404), waits for the run it starts to
+// fail, and returns that run's id.
+func failedRun(t *testing.T, st *testkit.Stack, key string, plain []byte) string {
+	t.Helper()
+	postPassbase(t, st, plain)
 	id := workflows.WorkflowID(passbase.Name, key)
 	if err := st.WaitClosed(context.Background(), id, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if s := status(t, st.Temporal.GetDefaultClient(), id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
-		t.Fatalf("session the provider does not know: %s, want failed", s)
+	c := st.Temporal.GetDefaultClient()
+	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		t.Fatalf("first run: %s, want failed", s)
 	}
-	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "processing", created, created.Add(time.Minute)))
-	return key, post
+	return newestRun(t, c, id)
+}
+
+// retrier is the operator the retry tests act with, on st's server.
+func retrier(st *testkit.Stack) *operator.Operator {
+	return &operator.Operator{Temporal: st.Temporal.GetDefaultClient(), Namespace: st.Temporal.GetDefaultNamespace(),
+		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
 }
 
 // awaitNewRun waits until the session's newest run is not failedRun.
@@ -163,8 +179,7 @@ func TestConcurrentRetriesOfOneSessionStartOneRun(t *testing.T) {
 	c := st.Temporal.GetDefaultClient()
 	id := workflows.WorkflowID(passbase.Name, key)
 	target := operator.Target{Provider: passbase.Name, SessionID: key}
-	plain := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
-		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	plain := retrier(st)
 
 	var second operator.Result
 	hook := func() {
@@ -267,11 +282,7 @@ func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	id := workflows.WorkflowID(passbase.Name, key)
 	c := st.Temporal.GetDefaultClient()
 	// The approval, unknown at the provider's API (404): the run fails.
-	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
-	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	first := newestRun(t, c, id)
+	first := failedRun(t, st, key, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
 	// A later event starts a second run, which fails the same way.
 	postPassbase(t, st, passbase.ProcessedBody(passbase.VocabularyNew, key, "", "pending", created, created.Add(time.Minute)))
 	awaitNewRun(t, c, id, first)
@@ -284,8 +295,7 @@ func TestRetryHandsOverEveryRunThatEndedBeforeItsEnd(t *testing.T) {
 	// The fix: the identity exists, its API still says processing.
 	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "processing", created, created.Add(time.Minute)))
 	runsOf(t, st, id, 2) // visibility lists both failed runs
-	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
-		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	op := retrier(st)
 	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
 	if err != nil || r.Outcome != operator.OutcomeRetried {
 		t.Fatalf("retry: %+v, %v", r, err)
@@ -309,14 +319,7 @@ func TestRunAfterAFailedOneTakesInTheFailedRunsApproval(t *testing.T) {
 	id := workflows.WorkflowID(passbase.Name, key)
 	c := st.Temporal.GetDefaultClient()
 	// The approval, unknown at the provider's API (404): the run fails.
-	postPassbase(t, st, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
-	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
-		t.Fatalf("first run: %s, want failed", s)
-	}
-	first := newestRun(t, c, id)
+	first := failedRun(t, st, key, passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", created, created.Add(5*time.Minute)))
 	// A decline dated before it starts a run of its own, which the API now
 	// answers.
 	st.Emulator.Put(passbase.Name, key, passbase.IdentityObject(key, user, "declined", created, created.Add(time.Minute)))
@@ -333,8 +336,7 @@ func TestRunAfterAFailedOneTakesInTheFailedRunsApproval(t *testing.T) {
 		t.Fatalf("approved applied %d times, want once", n)
 	}
 	runsOf(t, st, id, 2)
-	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
-		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	op := retrier(st)
 	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
 	if err != nil || r.Outcome != operator.OutcomeNothing {
 		t.Fatalf("retry: %+v, %v; want nothing_to_retry (the second run took the approval in)", r, err)
@@ -362,14 +364,7 @@ func TestReopenedRunOrdersAFailedRunsUntimedDecisionByItsFirstReceipt(t *testing
 	user, key := "reopened-untimed-user", sim.NewUUID()
 	id := workflows.WorkflowID(passbase.Name, key)
 	approval := passbase.ReviewedBody(passbase.VocabularyNew, key, "", "approved", time.Time{}, time.Time{})
-	postPassbase(t, st, approval)
-	if err := st.WaitClosed(ctx, id, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if s := status(t, c, id); s != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
-		t.Fatalf("first run: %s, want failed", s)
-	}
-	first := newestRun(t, c, id)
+	first := failedRun(t, st, key, approval)
 	// Passbase dates in seconds: the decline's second comes after the
 	// approval's receipt.
 	declined := time.Now().Add(time.Second).Truncate(time.Second)
@@ -395,8 +390,7 @@ func TestReopenedRunOrdersAFailedRunsUntimedDecisionByItsFirstReceipt(t *testing
 	}
 	// The decline's run took the failed run's approval in, at its first
 	// receipt: a retry has nothing left to hand over.
-	op := &operator.Operator{Temporal: c, Namespace: st.Temporal.GetDefaultNamespace(),
-		TaskQueue: testkit.TaskQueue, Log: slog.New(slog.DiscardHandler), Audit: st.Users}
+	op := retrier(st)
 	r, err := op.Do(ctx, operator.ActionRetry, operator.Target{Provider: passbase.Name, SessionID: key}, "")
 	if err != nil || r.Outcome != operator.OutcomeNothing {
 		t.Fatalf("retry: %+v, %v; want nothing_to_retry", r, err)

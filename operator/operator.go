@@ -281,10 +281,8 @@ func (o *Operator) handAgain(ctx context.Context, t Target, runs []Run) (int, []
 	var user string
 	ids, held, err := Redelivery(runs, func(runID string) ([]workflows.Event, error) {
 		evs, err := o.held(ctx, t.WorkflowID(), runID)
-		for _, e := range evs {
-			if user == "" {
-				user = e.UserID
-			}
+		if i := slices.IndexFunc(evs, func(e workflows.Event) bool { return e.UserID != "" }); user == "" && i >= 0 {
+			user = evs[i].UserID
 		}
 		return evs, err
 	})

@@ -327,6 +327,18 @@ func (r *runLog) again(at time.Time) []schedules.Delivery {
 	return out
 }
 
+// storeRefusesTheFirstRun makes the store refuse every write of the
+// session's first run, so it holds what it received unwritten when it
+// ends, until t ends.
+func (w *world) storeRefusesTheFirstRun(t *testing.T) {
+	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
+		if run == 0 {
+			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
+		}
+	}
+	t.Cleanup(func() { w.prepare = nil })
+}
+
 // A run that ended before its end holds what only it received; the run
 // the session's next webhook starts takes it in before it acts. Here the
 // session's first run holds an approval it cannot write (the store
@@ -340,12 +352,7 @@ func TestRunAfterAnEndedOneTakesInWhatItHeld(t *testing.T) {
 	w := sharedWorld(t)
 	user, id := "user-retry-after-completed", "retry-after-completed"
 	t0 := time.Date(2026, 7, 2, 9, 0, 0, 0, time.UTC)
-	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
-		if run == 0 {
-			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
-		}
-	}
-	defer func() { w.prepare = nil }()
+	w.storeRefusesTheFirstRun(t)
 	api := func(time.Time) {
 		w.emu.Put(veriff.Name, id, sim.JSON(veriff.Verification(id, "a", user, "declined", t0.Add(30*time.Second))))
 	}
@@ -430,12 +437,7 @@ func TestReopenedSessionOrdersAnUntimedDecisionByItsFirstReceipt(t *testing.T) {
 	w := sharedWorld(t)
 	user, id := "user-reopened-untimed", "reopened-untimed"
 	t0 := time.Date(2026, 7, 5, 9, 0, 0, 0, time.UTC)
-	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
-		if run == 0 {
-			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
-		}
-	}
-	defer func() { w.prepare = nil }()
+	w.storeRefusesTheFirstRun(t)
 	approved := veriff.DecisionBody(id, "a", user, "approved", time.Time{})
 	ops := []sessionOp{{at: t0.Add(2 * time.Minute), kind: opTerminate, retries: []time.Duration{10 * time.Minute}}}
 	w.runWith(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
@@ -464,12 +466,7 @@ func TestReopenedRunStartedByARedeliveryOrdersItByTheFirstReceipt(t *testing.T) 
 	w := sharedWorld(t)
 	user, id := "user-reopened-by-redelivery", "reopened-by-redelivery"
 	t0 := time.Date(2026, 7, 7, 9, 0, 0, 0, time.UTC)
-	w.prepare = func(env *testsuite.TestWorkflowEnvironment, run int) {
-		if run == 0 {
-			env.OnActivity(w.acts.ApplyAndHandOver, mock.Anything, mock.Anything).Return(activities.UpdateResult{}, errors.New("store unavailable"))
-		}
-	}
-	defer func() { w.prepare = nil }()
+	w.storeRefusesTheFirstRun(t)
 	approved := veriff.DecisionBody(id, "a", user, "approved", time.Time{})
 	ops := []sessionOp{{at: t0.Add(2 * time.Minute), kind: opTerminate}}
 	w.runWith(t, schedules.Skipping.Config, veriff.Name, id, []schedules.Delivery{
