@@ -315,6 +315,15 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 		Status: u.Status, Reason: u.ReasonCode, At: res.At, Verdict: record.Verdict(u.Status),
 		Rank: int(record.RankOf(u.Status, u.SessionEnd)),
 	}
+	// Owed before the signal: a run of the onboarding that starts after
+	// the run this signal reaches ended finds the change in the store.
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("hand change %s over: %w", c.ID, err)
+	}
+	if err := a.Users.Owe(ctx, c.ID, c.UserID, b, time.Now()); err != nil {
+		return err
+	}
 	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
 		return err
 	}
@@ -351,6 +360,45 @@ func TakeFor(ctx context.Context, users *userstore.Store, changeID, workflowID, 
 // taker is whom the store keeps a take under: the onboarding, which every
 // run of it keeps (continued as new, reset, retried), never one run.
 func taker(workflowID, _ string) string { return workflowID }
+
+// Owed is what the store still owes a user's onboarding: the hand-overs
+// whose steps have not all run, oldest first.
+type Owed struct {
+	Changes []onboarding.Change `json:"changes,omitempty"`
+	// More says the read stopped at its bounds (maxOwed, maxOwedBytes):
+	// the run reads again once it has run these.
+	More bool `json:"more,omitempty"`
+}
+
+// The bounds of one read of what the store owes an onboarding: the
+// answer is a local activity's marker, under Temporal's 2 MiB payload
+// limit with room to spare.
+const (
+	maxOwed      = 500
+	maxOwedBytes = 256 << 10
+)
+
+// OwedChanges reads what the store owes the onboarding of user userID
+// (Users.Owe): every new run of it takes that in before its first step,
+// so what a run held when it was terminated is run by the next one.
+func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, error) {
+	raw, more, err := a.Users.Owed(ctx, userID, maxOwed, maxOwedBytes)
+	if err != nil {
+		return Owed{}, err
+	}
+	out := Owed{More: more}
+	for _, b := range raw {
+		var c onboarding.Change
+		if err := json.Unmarshal(b, &c); err != nil {
+			// Written by Owe from the same type: a row no run can read is
+			// left out rather than stop every run of the user.
+			activity.GetLogger(ctx).Warn("owed change unreadable", "error", err)
+			continue
+		}
+		out.Changes = append(out.Changes, c)
+	}
+	return out, nil
+}
 
 // FinishChange records that every step of the change named changeID ran:
 // no run of the onboarding takes it again.

@@ -216,7 +216,9 @@ type Plan struct {
 	// Release is the behaviour of the runs that record this plan (the
 	// workflow sets it as it records the plan, so it costs no marker of
 	// its own): 0 for runs of 1.0, 1 for runs that finish a change in the
-	// store once its steps ran and order changes as the record does.
+	// store once its steps ran and order changes as the record does, 2 for
+	// runs that also read what the store owes the onboarding before their
+	// first change (what a terminated run held).
 	Release int `json:"release,omitempty"`
 }
 
@@ -239,4 +241,9 @@ type Carried struct {
 	Queued []Change  `json:"queued,omitempty"`
 	Seen   []string  `json:"seen,omitempty"`
 	Done   []Outcome `json:"done,omitempty"`
+	// Unread says the run had still to read what the store owes the
+	// onboarding (it continued before its read, or its read stopped at its
+	// bounds); User is whose onboarding, for that read.
+	Unread bool   `json:"unread,omitempty"`
+	User   string `json:"user,omitempty"`
 }

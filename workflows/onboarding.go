@@ -64,6 +64,12 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 		// 1. The next change in the record's order, or close once nothing
 		// came for the plan's idle time.
 		if r.current == nil {
+			// 0. A new run first takes in what the store still owes this
+			// onboarding: what a run that ended before its end (terminated)
+			// held. So does a run once it ran what a bounded read took.
+			if err := r.takeOwed(ctx); errors.Is(err, errHandOver) {
+				return r.continueAsNew(ctx)
+			}
 			switch r.awaitChange(ctx) {
 			case tooLong:
 				return r.continueAsNew(ctx)
@@ -72,6 +78,9 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 					continue // it came with the close: run it
 				}
 				return nil
+			}
+			if r.owedDue() {
+				continue // the run's first change came: read before it
 			}
 			r.current, r.queued, r.at, r.results = &r.queued[0], r.queued[1:], 0, nil
 			// Taken once, in any run: a hand-over that came twice (after
@@ -146,13 +155,52 @@ func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
 	return first, nil
 }
 
+// takeOwed reads what the store owes this onboarding (activities.Owed),
+// when it is due, and queues it in the record's order beside what the run
+// received: a change it already has is dropped by id, one whose steps ran
+// in an earlier run is taken as "done before".
+func (r *onboardingRun) takeOwed(ctx workflow.Context) error {
+	if !r.owedDue() {
+		return nil
+	}
+	var a *activities.Activities
+	var owed activities.Owed
+	err := r.inRounds(ctx, "read what the store owes", func() error {
+		opts := workflow.LocalActivityOptions{
+			Summary: "read what the store owes", StartToCloseTimeout: r.timeout,
+			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts},
+			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
+		}
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.OwedChanges, r.user).Get(ctx, &owed)
+	})
+	if err != nil {
+		return errHandOver // the store has no failure retrying cannot fix
+	}
+	r.read, r.unread = true, owed.More
+	for _, c := range owed.Changes {
+		if !r.seen[c.ID] {
+			r.see(c.ID)
+			r.enqueue(c)
+		}
+	}
+	return nil
+}
+
+// owedDue reports whether the run reads what the store owes now: a new
+// run (or one continued before it read) before its first change, and a
+// run whose read stopped at its bounds once its queue is empty.
+func (r *onboardingRun) owedDue() bool {
+	return r.unread && r.user != "" && (!r.read || len(r.queued) == 0)
+}
+
 // onboardingRelease is the behaviour new runs record with their plan
 // (onboarding.Plan.Release): a change's behaviour is versioned by the plan
 // the run recorded at its start, not by a marker of its own. Runs of 1.0
 // recorded none (0): their taken changes are never finished (a run of
 // theirs that meets one again runs its steps) and they break ties in
-// order time by change id.
-const onboardingRelease = 1
+// order time by change id. Runs of release 2 read what the store owes
+// their onboarding before their first change.
+const onboardingRelease = 2
 
 // finishTake records in the store that every step of the current change
 // ran; until it lands, the change stays the run's current one (and the
@@ -238,6 +286,10 @@ type onboardingRun struct {
 	answer   *onboarding.Review // the review gate's answer, once given
 	waiting  string
 	signals  int
+
+	user   string // whose onboarding: the user id the changes name
+	unread bool   // what the store owes is still to be read (Plan.Release 2)
+	read   bool   // this run read it
 }
 
 func newOnboardingRun(ctx workflow.Context, plan onboarding.Plan, in onboarding.Input, timeout time.Duration) *onboardingRun {
@@ -249,9 +301,10 @@ func newOnboardingRun(ctx workflow.Context, plan onboarding.Plan, in onboarding.
 		in: in, timeout: timeout, logger: workflow.GetLogger(ctx),
 		changes: workflow.GetSignalChannel(ctx, onboarding.SignalChange), seen: map[string]bool{},
 		recordOrder: plan.Release >= 1,
+		unread:      plan.Release >= 2 && (in.Carried == nil || in.Carried.Unread),
 	}
 	if c := in.Carried; c != nil {
-		r.current, r.at, r.results, r.done, r.answer = c.Current, c.Step, c.Results, c.Done, c.Answer
+		r.current, r.at, r.results, r.done, r.answer, r.user = c.Current, c.Step, c.Results, c.Done, c.Answer, c.User
 		for _, id := range c.Seen {
 			r.see(id)
 		}
@@ -302,6 +355,9 @@ func (r *onboardingRun) drain() {
 // retried until it lands, so it may come twice.
 func (r *onboardingRun) take(c onboarding.Change) {
 	r.signals++
+	if r.user == "" {
+		r.user = c.UserID
+	}
 	if r.seen[c.ID] {
 		return
 	}
@@ -558,5 +614,8 @@ func (r *onboardingRun) continueAsNew(ctx workflow.Context) error {
 		Current: r.current, Step: r.at, Results: r.results, Answer: r.answer, Queued: r.queued,
 		Seen: lastN(r.seenList, carriedSeen), Done: r.done,
 	}}
+	if r.unread {
+		in.Carried.Unread, in.Carried.User = true, r.user
+	}
 	return workflow.NewContinueAsNewError(ctx, onboarding.WorkflowName, in)
 }

@@ -5,8 +5,11 @@ package workflows_test
 // fed to the real OnboardingWorkflow (no stand-in), with drawn gaps
 // between hand-overs, a review gate on drawn statuses answered by a
 // reviewer after drawn delays (passed or rejected), the app down for drawn
-// hours, and the run cut at drawn moments: continued as new, or reset (as
-// the Web UI's reset or a bad-deploy batch reset does). The property: the
+// hours, and the run cut at drawn moments: continued as new, reset (as
+// the Web UI's reset or a bad-deploy batch reset does), or terminated
+// (what it held goes with it; the store still owes it, and the next run,
+// started by the next hand-over or an operator's `idvctl onboarding
+// retry`, takes it in). The property: the
 // app hears of each change once (under its webhook-id, whatever run sends
 // it), of every change no gate held back, of its verdicts in the record's
 // order, and its last verdict is the record's.
@@ -64,13 +67,17 @@ func (h *handLog) take(user string) []onboarding.Change {
 type cutKind string
 
 const (
-	cutContinue cutKind = "continue-as-new" // the run hands over, carrying what it holds
-	cutReset    cutKind = "reset"           // the run is reset: a new run from its input, with every signal it had
+	cutContinue  cutKind = "continue-as-new" // the run hands over, carrying what it holds
+	cutReset     cutKind = "reset"           // the run is reset: a new run from its input, with every signal it had
+	cutTerminate cutKind = "terminate"       // the run ends; what it held goes with it
 )
 
 type cut struct {
 	at   time.Duration // from the first hand-over
 	kind cutKind
+	// retry is how long after a terminate the operator retries the
+	// onboarding (hands again what the store owes it).
+	retry time.Duration
 }
 
 type answer struct {
@@ -122,9 +129,12 @@ func drawOnboarding(t *rapid.T, n int) onboardingDraws {
 		d.down = append(d.down, window{from, from + time.Duration(rapid.IntRange(1, 8*60).Draw(t, "outage (min)"))*time.Minute})
 	}
 	for i := range rapid.IntRange(0, 3).Draw(t, "cuts") {
-		c := cut{at: time.Duration(rapid.IntRange(0, 80*60).Draw(t, fmt.Sprintf("cut %d at (min)", i))) * time.Minute, kind: cutContinue}
-		if rapid.Bool().Draw(t, "cut resets") {
-			c.kind = cutReset
+		c := cut{
+			at:   time.Duration(rapid.IntRange(0, 80*60).Draw(t, fmt.Sprintf("cut %d at (min)", i))) * time.Minute,
+			kind: rapid.SampledFrom([]cutKind{cutContinue, cutReset, cutTerminate}).Draw(t, "cut kind"),
+		}
+		if c.kind == cutTerminate {
+			c.retry = rapid.SampledFrom([]time.Duration{time.Minute, time.Hour, 30 * time.Hour}).Draw(t, "operator retries after")
 		}
 		d.cuts = append(d.cuts, c)
 	}
@@ -142,7 +152,7 @@ type handedAt struct {
 type onboardingRun struct {
 	changes  []onboarding.Change
 	outcomes map[string]string // the review answer each gated change took
-	resets   int
+	resets   int               // and terminates: runs cut without handing over
 }
 
 // runOnboarding runs user's onboarding over what the sessions handed over
@@ -269,13 +279,14 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 
 		// The next drawn cut, if it comes while this run lives.
 		var kind cutKind
+		var retryAfter time.Duration
 		for len(cuts) > 0 && t0.Add(cuts[0].at).Before(start) {
 			cuts = cuts[1:]
 		}
 		if len(cuts) > 0 {
 			c := cuts[0]
 			env.RegisterDelayedCallback(func() {
-				kind, cuts = c.kind, cuts[1:]
+				kind, retryAfter, cuts = c.kind, c.retry, cuts[1:]
 				env.CancelWorkflow()
 			}, t0.Add(c.at).Sub(start))
 		}
@@ -303,6 +314,35 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		var can *workflow.ContinueAsNewError
 		carried = false
 		switch {
+		case kind == cutTerminate:
+			// Terminated: what the run received goes with it. The store
+			// owes it still; the next hand-over starts a run that reads
+			// it, and the operator's retry (drawn while later hand-overs
+			// may still come) hands it again.
+			res.resets++
+			for id, o := range answered {
+				if finished[id] {
+					res.outcomes[id] = o
+				} else {
+					resetAnswers[id] = o
+				}
+			}
+			owed, err := w.acts.OwedChanges(context.Background(), user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry := env.Now().Add(retryAfter)
+			rest := pending[next:]
+			i := 0
+			for i < len(rest) && !rest[i].at.After(retry) {
+				i++
+			}
+			again := slices.Clone(rest[:i])
+			for _, c := range owed.Changes {
+				again = append(again, handedAt{retry, c})
+			}
+			pending = append(again, rest[i:]...)
+			continue
 		case kind == cutReset:
 			// Reset: a new run from this run's input, with every signal it
 			// had, at the moment of the reset. An answer for a change the
@@ -401,7 +441,7 @@ func checkOnboarding(t fataler, run onboardingRun, sent []schedules.Notification
 		}
 		if posts[id]++; posts[id] > 1 {
 			if run.resets == 0 {
-				t.Fatalf("R11: change %s (%s) posted %d times with no reset", id, c.Status, posts[id])
+				t.Fatalf("R11: change %s (%s) posted %d times with no reset or terminate", id, c.Status, posts[id])
 			}
 			continue
 		}

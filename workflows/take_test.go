@@ -43,6 +43,7 @@ func TestTakeRetriesTenTimesARound(t *testing.T) {
 	})
 	env.OnActivity("NotifyApp", mock.Anything, mock.Anything).Return(activities.NotifyResult{}, nil)
 	env.OnActivity("FinishChange", mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity("OwedChanges", mock.Anything, mock.Anything).Return(activities.Owed{}, nil)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(onboarding.SignalChange, onboarding.Change{ID: "c1", UserID: "u1", Status: "approved", At: start})
 	}, 0)

@@ -660,7 +660,7 @@ WHERE user_id = $4 AND (screening_at_us < $2 OR (screening_at_us = $2 AND screen
 var errNoUserYet = errors.New("no user record yet")
 
 // Tables are the store's tables, for RowCounts.
-var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs", "onboarding_taken", "quarantine", "operator_actions"}
+var Tables = []string{"users", "user_changes", "sessions", "change_log", "handoffs", "onboarding_owed", "onboarding_taken", "quarantine", "operator_actions"}
 
 // RowCounts returns the number of rows in each of Tables: what the
 // operations guide's database growth is measured with.
@@ -699,6 +699,54 @@ func (s *Store) MarkHanded(ctx context.Context, changeID string, at time.Time) e
 	return nil
 }
 
+// Owe records, before change changeID is handed to the onboarding of user
+// userID, that the onboarding owes it its steps (change is the hand-over as
+// the onboarding reads it), until FinishTake; owing a change whose steps
+// all ran changes nothing. Written before the hand-over's signal, so any
+// run of the onboarding that starts after the run the signal reached
+// ended (terminated) finds it (Owed).
+func (s *Store) Owe(ctx context.Context, changeID, userID string, change []byte, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_owed (change_id, user_id, change, at_us)
+SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT)
+WHERE NOT EXISTS (SELECT 1 FROM onboarding_taken WHERE change_id = $1 AND done_at_us > 0)
+ON CONFLICT (change_id) DO NOTHING`, changeID, userID, string(change), micros(at)); err != nil {
+		return fmt.Errorf("owe change %s: %w", changeID, err)
+	}
+	return nil
+}
+
+// Owed returns the hand-overs the onboarding of user userID still owes
+// steps (Owe, and not finished), oldest hand-over first: at most maxN of
+// them and, past the first, at most maxBytes in all. more says that some
+// were left for a later read.
+func (s *Store) Owed(ctx context.Context, userID string, maxN, maxBytes int) (changes [][]byte, more bool, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.change FROM onboarding_owed o
+LEFT JOIN onboarding_taken t ON t.change_id = o.change_id
+WHERE o.user_id = $1 AND COALESCE(t.done_at_us, 0) = 0
+ORDER BY o.at_us, o.change_id LIMIT $2`, userID, maxN+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("read owed changes: %w", err)
+	}
+	defer rows.Close()
+	size := 0
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, false, fmt.Errorf("read owed changes: %w", err)
+		}
+		if len(changes) == maxN || (len(changes) > 0 && size+len(c) > maxBytes) {
+			more = true
+			break
+		}
+		size += len(c)
+		changes = append(changes, []byte(c))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("read owed changes: %w", err)
+	}
+	return changes, more, nil
+}
+
 // Take records that the onboarding workflow taker (its workflow id) takes
 // the change named changeID for its steps, and reports whether the steps
 // are taker's to run: the change is taker's (taken first by it, in any of
@@ -726,6 +774,11 @@ func (s *Store) Take(ctx context.Context, changeID, taker string, at time.Time) 
 func (s *Store) FinishTake(ctx context.Context, changeID string, at time.Time) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE onboarding_taken SET done_at_us = $1 WHERE change_id = $2 AND done_at_us = 0`,
 		micros(at), changeID); err != nil {
+		return fmt.Errorf("finish change %s: %w", changeID, err)
+	}
+	// Owed reads leave a finished change out; this only keeps the table
+	// as small as what is owed.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM onboarding_owed WHERE change_id = $1`, changeID); err != nil {
 		return fmt.Errorf("finish change %s: %w", changeID, err)
 	}
 	return nil
