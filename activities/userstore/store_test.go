@@ -597,3 +597,76 @@ func TestTakeIsTheOnboardingsUntilFinished(t *testing.T) {
 		})
 	}
 }
+
+// R11: the store owes a user's onboarding each change handed to it until
+// every step of it ran, whatever run it reached: a change taken and not
+// finished is still owed (a run that took it was terminated), a finished
+// one is not, and owing it again after that changes nothing. A read is
+// one user's, oldest hand-over first, within its bounds.
+func TestOwedUntilItsStepsRan(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, t0 := context.Background(), time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+			owe := func(change, user string, at time.Duration) {
+				t.Helper()
+				if err := s.Owe(ctx, change, user, []byte(`{"id":"`+change+`"}`), t0.Add(at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			owed := func(user string, maxN, maxBytes int) (string, bool) {
+				t.Helper()
+				got, more, err := s.Owed(ctx, user, maxN, maxBytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, b := range got {
+					ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(string(b), `{"id":"`), `"}`))
+				}
+				return strings.Join(ids, ","), more
+			}
+			owe("c2", "u1", 2*time.Second)
+			owe("c1", "u1", time.Second)
+			owe("c3", "u1", 3*time.Second)
+			owe("c9", "u2", 0)
+			owe("c1", "u1", 5*time.Second) // a repeated hand-over
+			if _, err := s.Take(ctx, "c2", "onboarding:u1", t0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Take(ctx, "c3", "onboarding:u1", t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.FinishTake(ctx, "c3", t0); err != nil {
+				t.Fatal(err)
+			}
+			owe("c3", "u1", 6*time.Second) // handed again after its steps ran
+
+			steps := []struct {
+				name     string
+				user     string
+				maxN     int
+				maxBytes int
+				want     string
+				more     bool
+			}{
+				{name: "taken and not finished, and not taken", user: "u1", maxN: 10, maxBytes: 1 << 10, want: "c1,c2"},
+				{name: "another user's", user: "u2", maxN: 10, maxBytes: 1 << 10, want: "c9"},
+				{name: "nobody's", user: "u3", maxN: 10, maxBytes: 1 << 10, want: ""},
+				{name: "at most maxN", user: "u1", maxN: 1, maxBytes: 1 << 10, want: "c1", more: true},
+				{name: "at most maxBytes past the first", user: "u1", maxN: 10, maxBytes: 1, want: "c1", more: true},
+			}
+			for _, st := range steps {
+				if got, more := owed(st.user, st.maxN, st.maxBytes); got != st.want || more != st.more {
+					t.Errorf("%s: owed %q (more %v), want %q (more %v)", st.name, got, more, st.want, st.more)
+				}
+			}
+			counts, err := s.RowCounts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts["onboarding_owed"] != 3 {
+				t.Errorf("%d rows owed, want 3 (a finished change's row is dropped)", counts["onboarding_owed"])
+			}
+		})
+	}
+}
