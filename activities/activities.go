@@ -400,6 +400,27 @@ func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, erro
 	return out, nil
 }
 
+// Taken is TakeAndReadOwed's answer: the take's, and what the store owes.
+type Taken struct {
+	First bool `json:"first"`
+	Owed  Owed `json:"owed"`
+}
+
+// TakeAndReadOwed is TakeChange and OwedChanges in one call: a new run of
+// a user's onboarding takes its first change and reads what the store
+// owes the onboarding at one cost.
+func (a *Activities) TakeAndReadOwed(ctx context.Context, changeID, userID string) (Taken, error) {
+	first, err := a.TakeChange(ctx, changeID)
+	if err != nil {
+		return Taken{}, err
+	}
+	owed, err := a.OwedChanges(ctx, userID)
+	if err != nil {
+		return Taken{}, err
+	}
+	return Taken{First: first, Owed: owed}, nil
+}
+
 // FinishChange records that every step of the change named changeID ran:
 // no run of the onboarding takes it again.
 func (a *Activities) FinishChange(ctx context.Context, changeID string) error {

@@ -64,11 +64,14 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 		// 1. The next change in the record's order, or close once nothing
 		// came for the plan's idle time.
 		if r.current == nil {
-			// 0. A new run first takes in what the store still owes this
-			// onboarding: what a run that ended before its end (terminated)
-			// held. So does a run once it ran what a bounded read took.
-			if err := r.takeOwed(ctx); errors.Is(err, errHandOver) {
-				return r.continueAsNew(ctx)
+			// 0. A new run takes in what the store still owes this
+			// onboarding (what a run that ended before its end held) with
+			// its first take; one with nothing queued yet to take reads it
+			// now, as does a run once it ran what a bounded read took.
+			if len(r.queued) == 0 {
+				if err := r.takeOwed(ctx); errors.Is(err, errHandOver) {
+					return r.continueAsNew(ctx)
+				}
 			}
 			switch r.awaitChange(ctx) {
 			case tooLong:
@@ -79,15 +82,15 @@ func (o *Onboarding) OnboardingWorkflow(ctx workflow.Context, in onboarding.Inpu
 				}
 				return nil
 			}
-			if r.owedDue() {
-				continue // the run's first change came: read before it
-			}
 			r.current, r.queued, r.at, r.results = &r.queued[0], r.queued[1:], 0, nil
 			// Taken once, in any run: a hand-over that came twice (after
 			// this user's last run closed) runs no step twice.
-			if first, err := r.takeChange(ctx); errors.Is(err, errHandOver) {
+			switch took, err := r.takeChange(ctx); {
+			case errors.Is(err, errHandOver):
 				return r.continueAsNew(ctx)
-			} else if !first {
+			case took == takeLater:
+				continue // what the store owes holds an older change
+			case took == takeDoneBefore:
 				r.results = []string{"done before"}
 				r.finishChange(ctx)
 				continue
@@ -140,19 +143,50 @@ func (o *Onboarding) plan(ctx workflow.Context, in onboarding.Input) onboarding.
 	return p
 }
 
+// What a take answers.
+type took int
+
+const (
+	takeRun        took = iota // the change's steps are this run's to run
+	takeDoneBefore             // they ran to the end before
+	takeLater                  // the store owes an older change: that one first
+)
+
 // takeChange records in the store that this onboarding takes the current
-// change; it reports false when the change's steps ran to the end before
-// (the same change handed over twice, after this user's last run closed).
-// A change taken and not finished is this onboarding's in any of its runs.
-func (r *onboardingRun) takeChange(ctx workflow.Context) (bool, error) {
+// change; it reports takeDoneBefore when the change's steps ran to the end
+// before (the same change handed over twice, after this user's last run
+// closed). A change taken and not finished is this onboarding's in any of
+// its runs. A new run's first take also reads what the store owes the
+// onboarding, in the same local activity (no action of its own on the
+// usual path); when that holds a change that orders first, the current
+// change goes back to the queue (takeLater), taken, and runs in its turn.
+func (r *onboardingRun) takeChange(ctx workflow.Context) (took, error) {
 	var a *activities.Activities
 	var first bool
-	if err := r.storeCall(ctx, "take the change", a.TakeChange, &first); err != nil { // errHandOver
+	var err error
+	if r.owedDue() {
+		var t activities.Taken
+		if err = r.localCall(ctx, "take the change; read what the store owes", a.TakeAndReadOwed, &t, r.current.ID, r.user); err == nil {
+			first = t.First
+			r.takeIn(t.Owed)
+		}
+	} else {
+		err = r.storeCall(ctx, "take the change", a.TakeChange, &first)
+	}
+	if err != nil { // errHandOver
 		r.queued = append([]onboarding.Change{*r.current}, r.queued...)
 		r.current = nil
-		return false, errHandOver
+		return takeRun, errHandOver
 	}
-	return first, nil
+	if len(r.queued) > 0 && r.order(r.queued[0], *r.current) < 0 {
+		r.enqueue(*r.current)
+		r.current = nil
+		return takeLater, nil
+	}
+	if !first {
+		return takeDoneBefore, nil
+	}
+	return takeRun, nil
 }
 
 // takeOwed reads what the store owes this onboarding (activities.Owed),
@@ -165,17 +199,16 @@ func (r *onboardingRun) takeOwed(ctx workflow.Context) error {
 	}
 	var a *activities.Activities
 	var owed activities.Owed
-	err := r.inRounds(ctx, "read what the store owes", func() error {
-		opts := workflow.LocalActivityOptions{
-			Summary: "read what the store owes", StartToCloseTimeout: r.timeout,
-			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts},
-			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
-		}
-		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.OwedChanges, r.user).Get(ctx, &owed)
-	})
-	if err != nil {
-		return errHandOver // the store has no failure retrying cannot fix
+	if err := r.localCall(ctx, "read what the store owes", a.OwedChanges, &owed, r.user); err != nil {
+		return err
 	}
+	r.takeIn(owed)
+	return nil
+}
+
+// takeIn queues what a read of the store found owed, beside what the run
+// received, and notes whether the read stopped at its bounds.
+func (r *onboardingRun) takeIn(owed activities.Owed) {
 	r.read, r.unread = true, owed.More
 	for _, c := range owed.Changes {
 		if !r.seen[c.ID] {
@@ -183,7 +216,6 @@ func (r *onboardingRun) takeOwed(ctx workflow.Context) error {
 			r.enqueue(c)
 		}
 	}
-	return nil
 }
 
 // owedDue reports whether the run reads what the store owes now: a new
@@ -218,6 +250,12 @@ func (r *onboardingRun) finishTake(ctx workflow.Context) error {
 // activity task and a workflow task of its own), in rounds: the store has
 // no failure retrying cannot fix. It returns nil or errHandOver.
 func (r *onboardingRun) storeCall(ctx workflow.Context, summary string, activity, result any) error {
+	return r.localCall(ctx, summary, activity, result, r.current.ID)
+}
+
+// localCall runs a store call of the onboarding's with args, as storeCall
+// says.
+func (r *onboardingRun) localCall(ctx workflow.Context, summary string, activity, result any, args ...any) error {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: roundAttempts}
 	return r.inRounds(ctx, summary, func() error {
 		// A local activity's retries end at its ScheduleToCloseTimeout (by
@@ -227,7 +265,7 @@ func (r *onboardingRun) storeCall(ctx workflow.Context, summary string, activity
 			Summary: summary, StartToCloseTimeout: r.timeout, RetryPolicy: retry,
 			ScheduleToCloseTimeout: roundAttempts*r.timeout + roundBackoff,
 		}
-		f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), activity, r.current.ID)
+		f := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), activity, args...)
 		if err := f.Get(ctx, result); isPermanent(err) {
 			return temporal.NewApplicationError(errorMessage(err), "StoreFailed")
 		} else if err != nil {

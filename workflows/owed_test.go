@@ -89,10 +89,13 @@ func TestOwedReadThatStopsAtItsBoundsReadsOn(t *testing.T) {
 	env, app := onboardingEnv(t, t0, plan, nil)
 	first, rest := change("c-1", "approved", t0), change("c-2", "declined", t0.Add(time.Minute))
 	var reads atomic.Int32
+	// The first read comes with the new run's first take.
+	env.OnActivity("TakeAndReadOwed", mock.Anything, mock.Anything, mock.Anything).Return(func(context.Context, string, string) (activities.Taken, error) {
+		reads.Add(1)
+		return activities.Taken{First: true, Owed: activities.Owed{Changes: []onboarding.Change{first}, More: true}}, nil
+	})
 	env.OnActivity("OwedChanges", mock.Anything, mock.Anything).Return(func(context.Context, string) (activities.Owed, error) {
-		if reads.Add(1) == 1 {
-			return activities.Owed{Changes: []onboarding.Change{first}, More: true}, nil
-		}
+		reads.Add(1)
 		return activities.Owed{Changes: []onboarding.Change{first, rest}}, nil
 	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, first) }, 0)
@@ -116,7 +119,7 @@ func TestRunContinuedBeforeItReadWhatIsOwedReadsFirst(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	plan := onboarding.Plan{Steps: []string{onboarding.StepNotify}, Idle: time.Minute}
 	env, _ := onboardingEnv(t, t0, plan, nil)
-	env.OnActivity("OwedChanges", mock.Anything, mock.Anything).Return(activities.Owed{}, errors.New("store unavailable"))
+	env.OnActivity("TakeAndReadOwed", mock.Anything, mock.Anything, mock.Anything).Return(activities.Taken{}, errors.New("store unavailable"))
 	c := change("c-1", "approved", t0)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, c) }, 0)
 	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)

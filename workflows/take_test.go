@@ -34,16 +34,16 @@ func TestTakeRetriesTenTimesARound(t *testing.T) {
 	start := env.Now()
 	storeBack := 4*time.Minute + 30*time.Second // before the first round's pause ends
 	var calls atomic.Int32                      // each attempt runs in a goroutine of its own
-	env.OnActivity("TakeChange", mock.Anything, mock.Anything).Return(func(context.Context, string) (bool, error) {
+	// A new run's first take reads what the store owes with it.
+	env.OnActivity("TakeAndReadOwed", mock.Anything, mock.Anything, mock.Anything).Return(func(context.Context, string, string) (activities.Taken, error) {
 		if env.Now().Sub(start) >= storeBack {
-			return true, nil
+			return activities.Taken{First: true}, nil
 		}
 		calls.Add(1)
-		return false, errors.New("store unavailable") // retryable
+		return activities.Taken{}, errors.New("store unavailable") // retryable
 	})
 	env.OnActivity("NotifyApp", mock.Anything, mock.Anything).Return(activities.NotifyResult{}, nil)
 	env.OnActivity("FinishChange", mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity("OwedChanges", mock.Anything, mock.Anything).Return(activities.Owed{}, nil)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(onboarding.SignalChange, onboarding.Change{ID: "c1", UserID: "u1", Status: "approved", At: start})
 	}, 0)
@@ -75,14 +75,15 @@ func TestTakeWhoseAnswerWasLostIsFinishedByTheNextRun(t *testing.T) {
 	o := &workflows.Onboarding{Plan: plan, ActivityTimeout: time.Minute}
 	env.RegisterWorkflowWithOptions(o.OnboardingWorkflow, workflow.RegisterOptions{Name: onboarding.WorkflowName})
 	var calls atomic.Int32 // each attempt runs in a goroutine of its own
-	env.OnActivity("TakeChange", mock.Anything, mock.Anything).Return(func(ctx context.Context, id string) (bool, error) {
+	// A new run's first take reads what the store owes with it.
+	env.OnActivity("TakeAndReadOwed", mock.Anything, mock.Anything, mock.Anything).Return(func(ctx context.Context, id, _ string) (activities.Taken, error) {
 		if calls.Add(1) == 1 {
 			// The take commits; its answer is lost.
 			if _, err := users.Take(ctx, id, activity.GetInfo(ctx).WorkflowExecution.ID, time.Now()); err != nil {
-				return false, err
+				return activities.Taken{}, err
 			}
 		}
-		return false, errors.New("store unavailable")
+		return activities.Taken{}, errors.New("store unavailable")
 	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(onboarding.SignalChange, c) }, 0)
 	for i := range 21 { // the hand-over repeated while the store is down
