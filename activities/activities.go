@@ -400,6 +400,34 @@ func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, erro
 	return out, nil
 }
 
+// HandOwed hands again, to the onboarding of user userID, what the store
+// owes it (the oldest first, one read's worth: the run it reaches reads
+// the rest): an operator's retry of an onboarding whose run was
+// terminated and that no new hand-over restarts. It reports how many it
+// handed; each reaches the open run, or starts one, which drops a change
+// it has and takes one whose steps ran as done before.
+func (a *Activities) HandOwed(ctx context.Context, userID string) (int, error) {
+	if a.Onboarding == nil {
+		return 0, errors.New("this worker hands no change over: its onboarding plan has no step (IDV_NOTIFY_URL, IDV_REVIEW_STATUSES)")
+	}
+	raw, _, err := a.Users.Owed(ctx, userID, maxOwed, maxOwedBytes)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range raw {
+		var c onboarding.Change
+		if json.Unmarshal(b, &c) != nil {
+			continue // as OwedChanges: a row no run can read
+		}
+		if err := a.Onboarding.Hand(ctx, a.UserRef.Value(userID), c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // Taken is TakeAndReadOwed's answer: the take's, and what the store owes.
 type Taken struct {
 	First bool `json:"first"`

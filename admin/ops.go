@@ -48,6 +48,9 @@ type Ops struct {
 	Opener Opener
 	// Providers parse a re-driven body as the receiver does today.
 	Providers providers.Registry
+	// HandOwed hands again what the store owes a user's onboarding
+	// (activities.Activities.HandOwed); nil: no onboarding retry.
+	HandOwed func(ctx context.Context, userID string) (int, error)
 }
 
 // WithOps serves the operators' routes: quarantine, sessions that need
@@ -91,6 +94,48 @@ func (s *Server) opsRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/operations/:id", s.operation)
 	v1.POST("/operations/:id/cancel", s.cancelOperation)
 	v1.GET("/audit", s.audit)
+	if s.ops.HandOwed != nil {
+		v1.POST("/onboarding/:userID/retry", s.retryOnboarding)
+	}
+}
+
+// OnboardingRetryView is the answer to an onboarding's retry.
+type OnboardingRetryView struct {
+	// Outcome is "handed" (Handed changes went to the onboarding again)
+	// or "nothing_to_retry" (the store owes it nothing).
+	Outcome string `json:"outcome"`
+	Handed  int    `json:"handed"`
+}
+
+// retryOnboarding hands again what the store owes the user's onboarding:
+// what a terminated run held, when no new hand-over started a run that
+// took it in (docs/operations.md). Safe at any time, and twice: each change
+// is taken once.
+func (s *Server) retryOnboarding(c *gin.Context) {
+	id, ok := s.onboardingID(c)
+	if !ok {
+		return
+	}
+	user := c.Param("userID")
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
+	defer cancel()
+	n, err := s.ops.HandOwed(ctx, user)
+	a := userstore.Action{Action: "onboarding-retry", Target: id, UserID: user, Outcome: "handed", Detail: fmt.Sprintf("%d changes handed again", n)}
+	if n == 0 && err == nil {
+		a.Outcome, a.Detail = "nothing_to_retry", "the store owes the onboarding nothing"
+	}
+	if err != nil {
+		a.Outcome, a.Detail = "failed", fmt.Sprintf("%d changes handed again before an error", n)
+		s.log.Warn("onboarding retry", "workflow_id", id, "error", err)
+	}
+	if s.record(c, a) {
+		return
+	}
+	if err != nil {
+		c.JSON(http.StatusBadGateway, gin.H{"error": "the onboarding's retry did not finish; run it again", "handed": n})
+		return
+	}
+	c.JSON(http.StatusOK, OnboardingRetryView{Outcome: a.Outcome, Handed: n})
 }
 
 // QuarantineView is one quarantined webhook in the admin API.

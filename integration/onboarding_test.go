@@ -387,3 +387,95 @@ func firstEvent(ctx context.Context, t *testing.T, c client.Client, wid string, 
 	t.Fatalf("%s has no %s event", wid, et)
 	return 0
 }
+
+// notifyRetrying waits until the onboarding wid's notify step has failed
+// at least once (the app is down), and returns the run's execution.
+func notifyRetrying(t *testing.T, st *testkit.Stack, wid string) {
+	t.Helper()
+	c := st.Temporal.GetDefaultClient()
+	waitFor(t, "the notify step retrying", 60*time.Second, func() bool {
+		d, err := c.DescribeWorkflowExecution(context.Background(), wid, "")
+		if err != nil {
+			return false
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "NotifyApp" && a.GetAttempt() >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// R11: a terminated onboarding run drops what it held, never the store.
+// An approval's notify step retries while the app is down; an operator
+// terminates the run (the Web UI's Terminate). The user's next change, a
+// decline from a later session, starts a new run that takes the approval
+// in first: the app hears of the approval, then the decline, once each.
+// For a user with no next change, `idvctl onboarding retry` (POST
+// /v1/onboarding/{user}/retry) hands the store's owed changes again, and a
+// second retry finds nothing to retry.
+func TestTerminatedOnboardingRunsWhatItHeld(t *testing.T) {
+	st := faultStack(t, testkit.Options{Workflow: onboardingFlow(), Env: map[string]string{"IDV_ONBOARDING_IDLE": "2s"}})
+	ctx := context.Background()
+	c := st.Temporal.GetDefaultClient()
+	decide := func(user, sessionID, status string, at time.Time) {
+		t.Helper()
+		st.Emulator.Put(veriff.Name, sessionID, nil)
+		if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, status, at))); code != http.StatusOK {
+			t.Fatalf("%s: %d", status, code)
+		}
+		waitUser(t, st, user, status, 20*time.Second)
+	}
+	terminate := func(user string) {
+		t.Helper()
+		wid := onboarding.WorkflowID(st.Activities.UserRef.Value(user))
+		notifyRetrying(t, st, wid)
+		if err := c.TerminateWorkflow(ctx, wid, "", "operator"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statuses := func(user string) []string {
+		var out []string
+		for _, n := range st.Notifications(user) {
+			out = append(out, n.Data.Status)
+		}
+		return out
+	}
+
+	// The user's next change starts the run that takes the approval in.
+	st.AppDown.Store(true)
+	user, now := "user-onboarding-terminated", time.Now().UTC().Truncate(time.Millisecond)
+	decide(user, sim.NewUUID(), "approved", now)
+	terminate(user)
+	st.AppDown.Store(false)
+	decide(user, sim.NewUUID(), "declined", now.Add(time.Second))
+	waitFor(t, "both at the app", 60*time.Second, func() bool { return len(st.Notifications(user)) >= 2 })
+	if err := st.WaitClosed(ctx, onboarding.WorkflowID(st.Activities.UserRef.Value(user)), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(user); len(got) != 2 || got[0] != "approved" || got[1] != "declined" {
+		t.Fatalf("the app heard %v; want the approval, then the decline, once each", got)
+	}
+
+	// No next change: the operator's retry.
+	st.AppDown.Store(true)
+	quiet := "user-onboarding-terminated-quiet"
+	decide(quiet, sim.NewUUID(), "approved", now)
+	terminate(quiet)
+	st.AppDown.Store(false)
+	var r admin.OnboardingRetryView
+	if code := postJSON(t, st.Admin.URL+"/v1/onboarding/"+quiet+"/retry", adminToken, struct{}{}, &r); code != http.StatusOK || r.Outcome != "handed" || r.Handed != 1 {
+		t.Fatalf("retry: %d %+v; want the approval handed again", code, r)
+	}
+	waitFor(t, "the approval at the app", 60*time.Second, func() bool { return len(st.Notifications(quiet)) > 0 })
+	if err := st.WaitClosed(ctx, onboarding.WorkflowID(st.Activities.UserRef.Value(quiet)), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if code := postJSON(t, st.Admin.URL+"/v1/onboarding/"+quiet+"/retry", adminToken, struct{}{}, &r); code != http.StatusOK || r.Outcome != "nothing_to_retry" {
+		t.Fatalf("second retry: %d %+v; want nothing to retry", code, r)
+	}
+	if got := statuses(quiet); len(got) != 1 || got[0] != "approved" {
+		t.Fatalf("the app heard %v; want the approval once", got)
+	}
+}

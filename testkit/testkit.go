@@ -249,7 +249,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.Receiver = httptest.NewServer(rcv.Handler())
 	s.closers = append(s.closers, s.Receiver.Close)
 	api := admin.New(s.Users, c, AdminToken, log).WithMetrics(s.Telemetry.MetricsHandler()).WithUserRef(cfg.UserIDs.New()).
-		WithOps(admin.Ops{Operator: s.Operator, Store: s.Users, Providers: registry.All()})
+		WithOps(admin.Ops{Operator: s.Operator, Store: s.Users, Providers: registry.All(), HandOwed: s.Activities.HandOwed})
 	if codec != nil {
 		api = api.WithCodec(codec, []string{"http://ui.test"}).WithOpener(codec)
 	}

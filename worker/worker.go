@@ -459,7 +459,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, tel *telemetry.Tele
 	defer w.Stop()
 
 	api := admin.New(users, tc, cfg.AdminToken, log).WithMetrics(metricsHandler(tel)).WithUserRef(cfg.UserIDs.New()).
-		WithOps(admin.Ops{Operator: op, Store: users, Providers: registry.All()})
+		WithOps(admin.Ops{Operator: op, Store: users, Providers: registry.All(), HandOwed: acts.HandOwed})
 	if codec, _ := cfg.Temporal.Codec(); codec != nil { // checked by Validate
 		api = api.WithCodec(codec, cfg.CodecOrigins).WithOpener(codec)
 	}

@@ -48,6 +48,7 @@ const usage = `idvctl: the operators' command line (admin API at --admin or IDV_
   resync PROVIDER SESSION_ID
   retry PROVIDER SESSION_ID
   restart PROVIDER SESSION_ID
+  onboarding retry USER_ID
   bulk resync|retry|restart --state S [--older-than D] [--provider P] [--query Q] [--rate N] [--yes]
   operations show ID
   operations cancel ID
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, in io.Reader
 		return c.operations(ctx, rest)
 	case "audit":
 		return c.audit(ctx, rest)
+	case "onboarding":
+		return c.onboarding(ctx, rest)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }
@@ -352,6 +355,31 @@ func (c *cli) act(ctx context.Context, action string, args []string) error {
 	if r.Outcome == operator.OutcomeFailed {
 		return errors.New(action + " failed")
 	}
+	return nil
+}
+
+// onboarding acts on a user's onboarding: retry hands again what the store
+// owes it (what a terminated run held).
+func (c *cli) onboarding(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "retry" {
+		return errors.New("onboarding retry USER_ID")
+	}
+	pos, err := parse(c.flags("onboarding retry"), args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("onboarding retry USER_ID")
+	}
+	var r admin.OnboardingRetryView
+	raw, err := c.do(ctx, http.MethodPost, "/v1/onboarding/"+url.PathEscape(pos[0])+"/retry", struct{}{}, &r)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(raw)
+	}
+	fmt.Fprintf(c.out, "onboarding retry: %s (%d changes handed again)\n", r.Outcome, r.Handed)
 	return nil
 }
 

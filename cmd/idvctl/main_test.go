@@ -77,8 +77,23 @@ func TestIdvctlAgainstAStack(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The onboarding's retry, once the approval's steps ran: nothing owed.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		owed, _, err := st.Users.Owed(context.Background(), user, 10, 1<<20)
+		if err == nil && len(owed) == 0 && len(st.Notifications(user)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the approval's onboarding steps did not finish")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := ctl("onboarding", "retry", user); err != nil || !strings.Contains(out, "onboarding retry: nothing_to_retry") {
+		t.Fatalf("onboarding retry: %v\n%s", err, out)
+	}
 	out, err = ctl("audit", "--user", user)
-	if err != nil || !strings.Contains(out, "resync") || !strings.Contains(out, "signalled") {
+	if err != nil || !strings.Contains(out, "resync") || !strings.Contains(out, "signalled") || !strings.Contains(out, "onboarding-retry") {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
 	out, err = ctl("quarantine", "ls", "--json")
