@@ -345,6 +345,49 @@ var scenarios = []scenario{
 			}
 		}
 	}},
+	{"onboarding-terminated-then-next-change", func(ctx context.Context, st *testkit.Stack) (string, error) {
+		// The user's onboarding is terminated while a decline waits at the
+		// review gate; a later session's approval starts the run recorded,
+		// whose first take reads what the store owes: the decline, which
+		// orders first, waits at the gate again until the approval, a
+		// newer verdict, supersedes it.
+		id, att := veriffSession(st, "declined", t0)
+		u := "u-" + id[:8]
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id, att, u, "declined", t0)); err != nil {
+			return "", err
+		}
+		wid := onboarding.WorkflowID(st.Activities.UserRef.Value(u))
+		c := st.Temporal.GetDefaultClient()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var ob onboarding.State
+			if v, err := c.QueryWorkflow(ctx, wid, "", onboarding.QueryState); err == nil && v.Get(&ob) == nil && ob.Waiting == onboarding.StepReview {
+				break
+			}
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("onboarding %s never waited for review of the decline", wid)
+			}
+		}
+		d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+		if err != nil {
+			return "", err
+		}
+		terminated := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		if err := c.TerminateWorkflow(ctx, wid, terminated, "recordhistories: a run that ended before its end"); err != nil {
+			return "", err
+		}
+		id2, att2 := veriffSession(st, "approved", t0.Add(time.Hour))
+		if err := send(ctx, st, veriff.Name, veriff.DecisionBody(id2, att2, u, "approved", t0.Add(time.Hour))); err != nil {
+			return "", err
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if d, err := c.DescribeWorkflowExecution(ctx, wid, ""); err == nil && d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != terminated {
+				return wid, nil
+			}
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("onboarding %s: no run after the terminated one", wid)
+			}
+		}
+	}},
 	{"veriff-continued-as-new", func(ctx context.Context, st *testkit.Stack) (string, error) {
 		// The provider repeats itself past the run's signal bound (R10):
 		// the session continues as new, and the new run (the one
