@@ -202,6 +202,10 @@ type UserUpdate struct {
 	SessionBegan time.Time `json:"session_began,omitzero"`
 	ReasonCode   string    `json:"reason_code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
+	// HandOver says the run was recorded by a worker with an onboarding
+	// plan (workflows.Config.HandsOver): a worker without one leaves the
+	// change owed to the user's onboarding instead of handing nothing.
+	HandOver bool `json:"hand_over,omitempty"`
 }
 
 // ErrTypeInvalidChange is the application error type of a change the store
@@ -303,7 +307,7 @@ func takesSteps(u UserUpdate, res userstore.Result) bool {
 // (TakeChange), so a hand-over repeated after its first attempt's answer
 // was lost runs no step twice.
 func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.Result) error {
-	if a.Onboarding == nil || !takesSteps(u, res) {
+	if (a.Onboarding == nil && !u.HandOver) || !takesSteps(u, res) {
 		return nil
 	}
 	handed, err := a.Users.Handed(ctx, res.ChangeID)
@@ -323,6 +327,15 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 	}
 	if err := a.Users.Owe(ctx, c.ID, c.UserID, b, time.Now()); err != nil {
 		return err
+	}
+	if a.Onboarding == nil {
+		// A worker without the plan, writing for a run whose worker had
+		// one: it cannot start the onboarding, and must not hold back the
+		// record, so the change waits in the store for the onboarding's
+		// next run (or idvctl onboarding retry).
+		activity.GetLogger(ctx).Warn("change left owed to the onboarding: this worker has no onboarding plan (set IDV_NOTIFY_URL, IDV_REVIEW_STATUSES alike on every worker)",
+			"change", c.ID)
+		return nil
 	}
 	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
 		return err

@@ -15,9 +15,11 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/idvflow/idvflow/activities/userstore"
+	"github.com/idvflow/idvflow/admin"
 	"github.com/idvflow/idvflow/internal/payloadcodec"
 	"github.com/idvflow/idvflow/internal/temporalconn"
 	"github.com/idvflow/idvflow/onboarding"
+	"github.com/idvflow/idvflow/providers/veriff"
 	"github.com/idvflow/idvflow/testkit"
 	"github.com/idvflow/idvflow/worker"
 	"github.com/idvflow/idvflow/workflows"
@@ -111,6 +113,64 @@ func TestWorkerWithoutThePlanNeverTakesAChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := st.Notifications(user); len(got) != 1 || got[0].Data.WebhookID != "msg_"+ch.ID {
+		t.Fatalf("notifications %+v; want the approval once", got)
+	}
+}
+
+// A fleet whose workers differ: the session's workflow tasks run on a
+// worker with the onboarding's plan (the run records that its writes hand
+// over), its write lands on a worker without one. That worker cannot
+// start the onboarding and must not hold back the record: it writes the
+// user and leaves the change owed to the onboarding in the store (before,
+// it handed nothing over, and the app never heard of the change). Once a
+// worker with the plan runs, the operator's `idvctl onboarding retry`
+// (or the user's next change) brings it to the app, once.
+func TestWorkerWithoutThePlanLeavesTheChangeOwed(t *testing.T) {
+	st := faultStack(t, testkit.Options{NoWorker: true, Workflow: onboardingFlow(), Env: map[string]string{"IDV_ONBOARDING_IDLE": "2s"}})
+	ctx := context.Background()
+	// The workflows' worker has the plan and runs no activity task.
+	wfOpts := worker.Options(time.Second)
+	wfOpts.LocalActivityWorkerOnly = true
+	wfWorker := st.Temporal.NewWorkerWithOptions(testkit.TaskQueue, func(r sdkworker.Registry) {
+		worker.Register(r, st.Activities, st.Workflow)
+		worker.RegisterOperator(r, st.Operator)
+	}, wfOpts)
+	// The activities' worker has none.
+	planless := *st.Activities
+	planless.Notify, planless.Onboarding = nil, nil
+	actOpts := worker.Options(time.Second)
+	actOpts.DisableWorkflowWorker = true
+	actWorker := st.Temporal.NewWorkerWithOptions(testkit.TaskQueue, func(r sdkworker.Registry) {
+		r.RegisterActivity(&planless)
+	}, actOpts)
+
+	user, sessionID := "user-planless-write", "0f0f0f0f-0000-4000-8000-000000000001"
+	st.Emulator.Put(veriff.Name, sessionID, nil)
+	if code := send(t, st.Receiver.URL, veriffDelivery(veriffKey, veriffSecret, veriff.DecisionBody(sessionID, "a", user, "approved", time.Now().UTC()))); code != http.StatusOK {
+		t.Fatalf("approval: %d", code)
+	}
+	waitUser(t, st, user, "approved", 30*time.Second)
+	owed, _, err := st.Users.Owed(ctx, user, 10, 1<<20)
+	if err != nil || len(owed) != 1 {
+		t.Fatalf("owed after the planless write: %d (%v), want the approval", len(owed), err)
+	}
+	wid := onboarding.WorkflowID(st.Activities.UserRef.Value(user))
+	if _, err := st.Temporal.GetDefaultClient().DescribeWorkflowExecution(ctx, wid, ""); err == nil {
+		t.Fatal("the planless worker started the onboarding")
+	}
+	actWorker.Stop()
+	wfWorker.Stop()
+
+	st.StartWorker(time.Second)
+	var r admin.OnboardingRetryView
+	if code := postJSON(t, st.Admin.URL+"/v1/onboarding/"+user+"/retry", adminToken, struct{}{}, &r); code != http.StatusOK || r.Handed != 1 {
+		t.Fatalf("retry: %d %+v; want the approval handed", code, r)
+	}
+	waitFor(t, "the approval at the app", 60*time.Second, func() bool { return len(st.Notifications(user)) > 0 })
+	if err := st.WaitClosed(ctx, wid, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Notifications(user); len(got) != 1 || got[0].Data.Status != "approved" {
 		t.Fatalf("notifications %+v; want the approval once", got)
 	}
 }

@@ -48,6 +48,13 @@ type Config struct {
 	// UserIDMode is the recording worker's IDV_USER_ID_ATTRIBUTE mode
 	// ("plain", "hmac"; "" when it had none), recorded with the config.
 	UserIDMode string `json:"user_id_mode,omitempty"`
+	// HandsOver says the recording worker had an onboarding plan: the
+	// run's writes go to the user's onboarding (R11), and a worker
+	// without the plan that makes one (a fleet whose workers differ)
+	// leaves the change owed to the onboarding in the store, for its next
+	// run, instead of handing nothing over. Recorded, so every write of
+	// the run asks the same.
+	HandsOver bool `json:"hands_over,omitempty"`
 }
 
 // UserIDForm is how this worker shows a user id in IdvUserId

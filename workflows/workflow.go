@@ -148,7 +148,7 @@ func (v *Verification) config(ctx workflow.Context, in Input) Config {
 		cfg = in.Carried.Config
 	} else if err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		c := v.Config
-		c.Release = sessionRelease
+		c.Release, c.HandsOver = sessionRelease, len(c.Onboarding.Steps) > 0
 		if c.UserIDs != nil {
 			c.UserIDMode = c.UserIDs.Mode()
 		}
@@ -699,7 +699,7 @@ func (s *session) applyScreenings(ctx workflow.Context) error {
 // store holds for the change.
 func (s *session) updateUser(ctx workflow.Context, u activities.UserUpdate) (activities.UpdateResult, error) {
 	u.UserID, u.UserIDSource = s.resolvedUserID()
-	u.Provider, u.SessionID, u.SessionBegan = s.in.Provider, s.in.SessionID, s.began
+	u.Provider, u.SessionID, u.SessionBegan, u.HandOver = s.in.Provider, s.in.SessionID, s.began, s.cfg.HandsOver
 	if u.SessionBegan.IsZero() || s.startedAt.Before(u.SessionBegan) {
 		u.SessionBegan = s.startedAt
 	}
