@@ -44,6 +44,16 @@ type Activities struct {
 	// IDV_NOTIFY_URL, no review gate): no change is handed over, and no
 	// onboarding run starts.
 	Onboarding Onboarder
+	// OpenOnboarding signals a change to a user's open onboarding run
+	// without starting one (onboarding.Starter.Signal): what a worker
+	// without the plan does with a change of a run recorded with one.
+	OpenOnboarding OpenOnboarder
+}
+
+// OpenOnboarder signals an applied change to the open run of the
+// onboarding of the user whose reference is userRef, if one is open.
+type OpenOnboarder interface {
+	Signal(ctx context.Context, userRef string, c onboarding.Change) error
 }
 
 // Onboarder hands an applied change to the onboarding of the user whose
@@ -325,22 +335,35 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 	if err != nil {
 		return fmt.Errorf("hand change %s over: %w", c.ID, err)
 	}
-	if err := a.Users.Owe(ctx, c.ID, c.UserID, b, time.Now()); err != nil {
+	if err := a.Users.Owe(ctx, c.ID, c.UserID, c.SortKey(), b, time.Now()); err != nil {
 		return err
 	}
 	if a.Onboarding == nil {
 		// A worker without the plan, writing for a run whose worker had
-		// one: it cannot start the onboarding, and must not hold back the
-		// record, so the change waits in the store for the onboarding's
-		// next run (or idvctl onboarding retry).
-		activity.GetLogger(ctx).Warn("change left owed to the onboarding: this worker has no onboarding plan (set IDV_NOTIFY_URL, IDV_REVIEW_STATUSES alike on every worker)",
+		// one: it must not start the onboarding (its first task would
+		// wait for a worker with the plan) nor hold back the record. It
+		// signals an open run, which orders the change among what it
+		// holds; with none open, the change waits in the store for the
+		// onboarding's next run (or idvctl onboarding retry).
+		warn(ctx, "change owed to the onboarding by a worker without its plan (set IDV_NOTIFY_URL, IDV_REVIEW_STATUSES alike on every worker)",
 			"change", c.ID)
-		return nil
+		if a.OpenOnboarding == nil {
+			return nil
+		}
+		return a.OpenOnboarding.Signal(ctx, a.UserRef.Value(u.UserID), c)
 	}
 	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
 		return err
 	}
 	return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
+}
+
+// warn logs to the activity's logger; called outside an activity (a
+// test, the schedules' harness), it logs nothing.
+func warn(ctx context.Context, msg string, kv ...any) {
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Warn(msg, kv...)
+	}
 }
 
 // HeldDecision is the greatest provider decision the store holds for a
@@ -359,14 +382,28 @@ func (a *Activities) HeldDecision(ctx context.Context, provider, sessionID strin
 // the end before: the same change handed over twice). The taker is the
 // onboarding's workflow id, which every run of it keeps (a continued, reset
 // or retried run finishes what an earlier one began), never a run id.
+// TakeChange is the take of runs of 1.0 and 1.1; TakeChangeToFinish that
+// of the runs that read what the store owes.
 func (a *Activities) TakeChange(ctx context.Context, changeID string) (bool, error) {
 	run := activity.GetInfo(ctx).WorkflowExecution
-	return TakeFor(ctx, a.Users, changeID, run.ID, run.RunID)
+	return TakeFor(ctx, a.Users, changeID, run.ID, run.RunID, false)
 }
 
-// TakeFor is TakeChange for run runID of the onboarding workflowID (the
-// generated schedules name runs, which their test environment cannot).
-func TakeFor(ctx context.Context, users *userstore.Store, changeID, workflowID, runID string) (bool, error) {
+// TakeChangeToFinish is TakeChange for a run that records the change's
+// finish (userstore.Store.TakeToFinish): the change stays owed to the
+// onboarding until then.
+func (a *Activities) TakeChangeToFinish(ctx context.Context, changeID string) (bool, error) {
+	run := activity.GetInfo(ctx).WorkflowExecution
+	return TakeFor(ctx, a.Users, changeID, run.ID, run.RunID, true)
+}
+
+// TakeFor is TakeChange (or, with toFinish, TakeChangeToFinish) for run
+// runID of the onboarding workflowID (the generated schedules name runs,
+// which their test environment cannot).
+func TakeFor(ctx context.Context, users *userstore.Store, changeID, workflowID, runID string, toFinish bool) (bool, error) {
+	if toFinish {
+		return users.TakeToFinish(ctx, changeID, taker(workflowID, runID), time.Now())
+	}
 	return users.Take(ctx, changeID, taker(workflowID, runID), time.Now())
 }
 
@@ -405,13 +442,16 @@ func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, erro
 		if err := json.Unmarshal(b, &c); err != nil {
 			// Written by Owe from the same type: a row no run can read is
 			// left out rather than stop every run of the user.
-			activity.GetLogger(ctx).Warn("owed change unreadable", "error", err)
+			warn(ctx, "owed change unreadable", "error", err)
 			continue
 		}
 		out.Changes = append(out.Changes, c)
 	}
 	return out, nil
 }
+
+// ErrNoPlan is HandOwed's answer on a worker without an onboarding plan.
+var ErrNoPlan = errors.New("this worker has no onboarding plan (IDV_NOTIFY_URL, IDV_REVIEW_STATUSES): ask a worker that has one")
 
 // HandOwed hands again, to the onboarding of user userID, what the store
 // owes it (the oldest first, one read's worth: the run it reaches reads
@@ -421,7 +461,7 @@ func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, erro
 // it has and takes one whose steps ran as done before.
 func (a *Activities) HandOwed(ctx context.Context, userID string) (int, error) {
 	if a.Onboarding == nil {
-		return 0, errors.New("this worker hands no change over: its onboarding plan has no step (IDV_NOTIFY_URL, IDV_REVIEW_STATUSES)")
+		return 0, ErrNoPlan
 	}
 	raw, _, err := a.Users.Owed(ctx, userID, maxOwed, maxOwedBytes)
 	if err != nil {
@@ -447,11 +487,11 @@ type Taken struct {
 	Owed  Owed `json:"owed"`
 }
 
-// TakeAndReadOwed is TakeChange and OwedChanges in one call: a new run of
+// TakeAndReadOwed is TakeChangeToFinish and OwedChanges in one call: a new run of
 // a user's onboarding takes its first change and reads what the store
 // owes the onboarding at one cost.
 func (a *Activities) TakeAndReadOwed(ctx context.Context, changeID, userID string) (Taken, error) {
-	first, err := a.TakeChange(ctx, changeID)
+	first, err := a.TakeChangeToFinish(ctx, changeID)
 	if err != nil {
 		return Taken{}, err
 	}

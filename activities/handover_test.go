@@ -70,3 +70,47 @@ func TestApplyAndHandOverHandsOverOnce(t *testing.T) {
 		t.Fatalf("handed over %+v; want the approval once, named and dated by the store", ob.got)
 	}
 }
+
+type signalRecorder struct{ got []onboarding.Change }
+
+func (s *signalRecorder) Signal(_ context.Context, _ string, c onboarding.Change) error {
+	s.got = append(s.got, c)
+	return nil
+}
+
+// R11, a fleet whose workers differ: a worker without the onboarding's plan
+// that writes a change of a run recorded by a worker with one (HandOver)
+// leaves the change owed to the onboarding and signals an open run of it
+// (starting none); a change of a run recorded without a plan is nobody's.
+func TestWorkerWithoutThePlanOwesTheChangeOfARunWithOne(t *testing.T) {
+	ctx := context.Background()
+	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	open := &signalRecorder{}
+	a := &activities.Activities{Users: users, OpenOnboarding: open} // no Onboarding: no plan
+	t0 := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		user     string
+		handOver bool
+		owed     int
+	}{
+		{user: "u-plan", handOver: true, owed: 1},
+		{user: "u-no-plan", handOver: false, owed: 0},
+	} {
+		u := activities.UserUpdate{UserID: tc.user, UserIDSource: "vendorData", Provider: "veriff", SessionID: "s-" + tc.user,
+			Kind: record.KindDecision, Status: "approved", DecidedAt: t0, ProviderTime: t0, HandOver: tc.handOver}
+		if _, err := a.ApplyAndHandOver(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		owed, _, err := users.Owed(ctx, tc.user, 10, 1<<20)
+		if err != nil || len(owed) != tc.owed {
+			t.Errorf("%s: %d owed (%v), want %d", tc.user, len(owed), err, tc.owed)
+		}
+	}
+	if len(open.got) != 1 || open.got[0].UserID != "u-plan" {
+		t.Fatalf("signalled %+v; want the change of the run recorded with a plan, once", open.got)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/idvflow/idvflow/activities"
 	"github.com/idvflow/idvflow/activities/userstore"
 	"github.com/idvflow/idvflow/operator"
 	"github.com/idvflow/idvflow/providers"
@@ -120,6 +121,10 @@ func (s *Server) retryOnboarding(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
 	defer cancel()
 	n, err := s.ops.HandOwed(ctx, user)
+	if errors.Is(err, activities.ErrNoPlan) {
+		c.JSON(http.StatusConflict, gin.H{"error": err.Error()})
+		return
+	}
 	a := userstore.Action{Action: "onboarding-retry", Target: id, UserID: user, Outcome: "handed", Detail: fmt.Sprintf("%d changes handed again", n)}
 	if n == 0 && err == nil {
 		a.Outcome, a.Detail = "nothing_to_retry", "the store owes the onboarding nothing"

@@ -14,6 +14,7 @@ package onboarding
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -86,6 +88,19 @@ func Compare(a, b Change) int {
 		}
 	}
 	return 0
+}
+
+// SortKey is the change's place in the record's order as bytes: for
+// changes a and b, bytes.Compare(a.SortKey(), b.SortKey()) is Compare(a,
+// b) (for fields without a NUL byte, which no stored field holds), so a
+// database orders changes as the record does.
+func (c Change) SortKey() []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(c.At.UnixNano())^(1<<63))
+	k = append(k, byte(c.rank()))
+	for _, f := range []string{c.Status, c.Provider, c.SessionID, c.Reason, c.ID} {
+		k = append(append(k, f...), 0)
+	}
+	return k
 }
 
 // rank is the change's rank; a 1.0 hand-over's is a provider's final
@@ -189,6 +204,19 @@ func (s Starter) Hand(ctx context.Context, userRef string, c Change) error {
 	_, err := s.Client.SignalWithStartWorkflow(ctx, opts.ID, SignalChange, c, opts, WorkflowName, Input{})
 	if err != nil {
 		return fmt.Errorf("hand change %s to onboarding: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Signal signals change c to the open run of the onboarding of the user
+// whose reference is userRef, and starts none: a worker without the plan
+// hands over this way (the store owes the change, and the onboarding's
+// next run reads it). No open run is no error.
+func (s Starter) Signal(ctx context.Context, userRef string, c Change) error {
+	err := s.Client.SignalWorkflow(ctx, WorkflowID(userRef), "", SignalChange, c)
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("signal change %s to onboarding: %w", c.ID, err)
 	}
 	return nil
 }

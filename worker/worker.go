@@ -245,9 +245,10 @@ func ServeAdmin(ctx context.Context, cfg *Config, h http.Handler, log *slog.Logg
 // sessions' calls wait for a worker that has them.
 func NewActivities(cfg *Config, users *userstore.Store, tc client.Client, log *slog.Logger) *activities.Activities {
 	hc := httpapi.NewClient(httpapi.Options{Timeout: cfg.ProviderTimeout, Logger: log.With("component", "provider-api")})
-	a := &activities.Activities{Users: users, UserRef: cfg.UserIDs.New()}
+	starter := onboarding.Starter{Client: tc, TaskQueue: cfg.TaskQueue}
+	a := &activities.Activities{Users: users, UserRef: cfg.UserIDs.New(), OpenOnboarding: starter}
 	if plan := cfg.Plan(); len(plan.Steps) > 0 {
-		a.Onboarding = onboarding.Starter{Client: tc, TaskQueue: cfg.TaskQueue}
+		a.Onboarding = starter
 	}
 	a.Providers = cfg.Providers.APIs(hc)
 	if cfg.NotifyURL != "" {

@@ -164,13 +164,17 @@ func (r *onboardingRun) takeChange(ctx workflow.Context) (took, error) {
 	var a *activities.Activities
 	var first bool
 	var err error
-	if r.owedDue() {
+	read := r.owedDue()
+	switch {
+	case read:
 		var t activities.Taken
 		if err = r.localCall(ctx, "take the change; read what the store owes", a.TakeAndReadOwed, &t, r.current.ID, r.user); err == nil {
 			first = t.First
 			r.takeIn(t.Owed)
 		}
-	} else {
+	case r.in.Plan.Release >= 2:
+		err = r.storeCall(ctx, "take the change", a.TakeChangeToFinish, &first)
+	default:
 		err = r.storeCall(ctx, "take the change", a.TakeChange, &first)
 	}
 	if err != nil { // errHandOver
@@ -178,7 +182,7 @@ func (r *onboardingRun) takeChange(ctx workflow.Context) (took, error) {
 		r.current = nil
 		return takeRun, errHandOver
 	}
-	if len(r.queued) > 0 && r.order(r.queued[0], *r.current) < 0 {
+	if read && len(r.queued) > 0 && r.order(r.queued[0], *r.current) < 0 {
 		r.enqueue(*r.current)
 		r.current = nil
 		return takeLater, nil

@@ -214,8 +214,8 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		// Every run of the onboarding has a run id of its own, as in
 		// Temporal (the test environment gives all the same one).
 		runID := fmt.Sprintf("run-%d", runs)
-		env.OnActivity(w.acts.TakeChange, mock.Anything, mock.Anything).Return(func(ctx context.Context, id string) (bool, error) {
-			return activities.TakeFor(ctx, w.users, id, onboarding.WorkflowID(user), runID)
+		env.OnActivity(w.acts.TakeChangeToFinish, mock.Anything, mock.Anything).Return(func(ctx context.Context, id string) (bool, error) {
+			return activities.TakeFor(ctx, w.users, id, onboarding.WorkflowID(user), runID, true)
 		})
 		env.OnActivity(w.acts.NotifyApp, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, n activities.Notification) (activities.NotifyResult, error) {
@@ -320,13 +320,7 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			// it, and the operator's retry (drawn while later hand-overs
 			// may still come) hands it again.
 			res.resets++
-			for id, o := range answered {
-				if finished[id] {
-					res.outcomes[id] = o
-				} else {
-					resetAnswers[id] = o
-				}
-			}
+			cutAnswers(answered, finished, res.outcomes, resetAnswers)
 			owed, err := w.acts.OwedChanges(context.Background(), user)
 			if err != nil {
 				t.Fatal(err)
@@ -349,13 +343,7 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 			// run finished stands; one for a change it was still on stands
 			// only if the change's finish reached the store (resetAnswers).
 			res.resets++
-			for id, o := range answered {
-				if finished[id] {
-					res.outcomes[id] = o
-				} else {
-					resetAnswers[id] = o
-				}
-			}
+			cutAnswers(answered, finished, res.outcomes, resetAnswers)
 			again := make([]handedAt, 0, len(received)+len(pending)-next)
 			for _, c := range received {
 				again = append(again, handedAt{env.Now(), c})
@@ -389,6 +377,20 @@ func (w *world) runOnboarding(t fataler, user string, draw func(n int) onboardin
 		pending = append(again, pending[next:]...)
 	}
 	return res
+}
+
+// cutAnswers sorts the answers a run that was cut (reset, terminated)
+// took: one for a change the run finished stands (outcomes); one for a
+// change it was still on stands only if the change's finish reached the
+// store before the cut (pending: the next run finds it done before).
+func cutAnswers(answered map[string]string, finished map[string]bool, outcomes, pending map[string]string) {
+	for id, o := range answered {
+		if finished[id] {
+			outcomes[id] = o
+		} else {
+			pending[id] = o
+		}
+	}
 }
 
 // changeOf is the id of the newest change handed over for session's

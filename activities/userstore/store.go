@@ -701,29 +701,35 @@ func (s *Store) MarkHanded(ctx context.Context, changeID string, at time.Time) e
 
 // Owe records, before change changeID is handed to the onboarding of user
 // userID, that the onboarding owes it its steps (change is the hand-over as
-// the onboarding reads it), until FinishTake; owing a change whose steps
-// all ran changes nothing. Written before the hand-over's signal, so any
-// run of the onboarding that starts after the run the signal reached
-// ended (terminated) finds it (Owed).
-func (s *Store) Owe(ctx context.Context, changeID, userID string, change []byte, at time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_owed (change_id, user_id, change, at_us)
-SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT)
-WHERE NOT EXISTS (SELECT 1 FROM onboarding_taken WHERE change_id = $1 AND done_at_us > 0)
-ON CONFLICT (change_id) DO NOTHING`, changeID, userID, string(change), micros(at)); err != nil {
+// the onboarding reads it; sortKey orders it as the record does), until
+// FinishTake; owing a change whose steps all ran changes nothing. Written
+// before the hand-over's signal, so any run of the onboarding that starts
+// after the run the signal reached ended (terminated) finds it (Owed).
+func (s *Store) Owe(ctx context.Context, changeID, userID string, sortKey, change []byte, at time.Time) error {
+	var done int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM onboarding_taken WHERE change_id = $1 AND done_at_us > 0`, changeID).Scan(&done); err != nil {
+		return fmt.Errorf("owe change %s: %w", changeID, err)
+	}
+	if done > 0 {
+		return nil // its steps ran: a hand-over repeated after that
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_owed (change_id, user_id, sort_key, change, at_us) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (change_id) DO NOTHING`, changeID, userID, sortKey, string(change), micros(at)); err != nil {
 		return fmt.Errorf("owe change %s: %w", changeID, err)
 	}
 	return nil
 }
 
 // Owed returns the hand-overs the onboarding of user userID still owes
-// steps (Owe, and not finished), oldest hand-over first: at most maxN of
-// them and, past the first, at most maxBytes in all. more says that some
-// were left for a later read.
+// steps (Owe, and neither finished nor taken by a run that never records
+// a finish), in the record's order: at most maxN of them and, past the
+// first, at most maxBytes in all. more says that some were left for a
+// later read; they order after these.
 func (s *Store) Owed(ctx context.Context, userID string, maxN, maxBytes int) (changes [][]byte, more bool, err error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.change FROM onboarding_owed o
 LEFT JOIN onboarding_taken t ON t.change_id = o.change_id
-WHERE o.user_id = $1 AND COALESCE(t.done_at_us, 0) = 0
-ORDER BY o.at_us, o.change_id LIMIT $2`, userID, maxN+1)
+WHERE o.user_id = $1 AND (t.change_id IS NULL OR (t.done_at_us = 0 AND t.finishes = 1))
+ORDER BY o.sort_key LIMIT $2`, userID, maxN+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("read owed changes: %w", err)
 	}
@@ -754,7 +760,21 @@ ORDER BY o.at_us, o.change_id LIMIT $2`, userID, maxN+1)
 // and not finished (FinishTake). A change handed twice, after a run ran
 // its steps, is not run again; a change whose steps a run began and did
 // not end is finished by whichever run of the onboarding holds it next.
+// Take is the take of runs of 1.0 and 1.1; TakeToFinish that of the runs
+// that read what is owed.
 func (s *Store) Take(ctx context.Context, changeID, taker string, at time.Time) (bool, error) {
+	return s.take(ctx, changeID, taker, at, false)
+}
+
+// TakeToFinish is Take for a run that records the change's finish once its
+// steps ran (release 2): until then the change stays owed (Owed), so the
+// next run of the onboarding takes it in if this one ends before. A run of
+// 1.0 records no finish: a change it took is not read as owed.
+func (s *Store) TakeToFinish(ctx context.Context, changeID, taker string, at time.Time) (bool, error) {
+	return s.take(ctx, changeID, taker, at, true)
+}
+
+func (s *Store) take(ctx context.Context, changeID, taker string, at time.Time, finishes bool) (bool, error) {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_taken (change_id, taker, at_us) VALUES ($1, $2, $3) ON CONFLICT (change_id) DO NOTHING`,
 		changeID, taker, micros(at)); err != nil {
 		return false, fmt.Errorf("take change %s: %w", changeID, err)
@@ -766,6 +786,11 @@ func (s *Store) Take(ctx context.Context, changeID, taker string, at time.Time) 
 	}
 	// 1.0 named the taker by its run ("<workflow id>/<run id>").
 	mine := first == taker || strings.HasPrefix(first, taker+"/")
+	if mine && done == 0 && finishes {
+		if _, err := s.db.ExecContext(ctx, `UPDATE onboarding_taken SET finishes = 1 WHERE change_id = $1 AND finishes = 0`, changeID); err != nil {
+			return false, fmt.Errorf("take change %s: %w", changeID, err)
+		}
+	}
 	return mine && done == 0, nil
 }
 

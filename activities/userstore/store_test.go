@@ -599,17 +599,19 @@ func TestTakeIsTheOnboardingsUntilFinished(t *testing.T) {
 }
 
 // R11: the store owes a user's onboarding each change handed to it until
-// every step of it ran, whatever run it reached: a change taken and not
-// finished is still owed (a run that took it was terminated), a finished
-// one is not, and owing it again after that changes nothing. A read is
-// one user's, oldest hand-over first, within its bounds.
+// every step of it ran, whatever run it reached: a change taken by a run
+// that records the finish and not finished is still owed (that run was
+// terminated), a finished one is not, nor one taken by a run of 1.0 (which
+// records no finish), and owing it again after its finish changes
+// nothing. A read is one user's, in the sort keys' order (the record's),
+// within its bounds.
 func TestOwedUntilItsStepsRan(t *testing.T) {
 	for name, s := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, t0 := context.Background(), time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-			owe := func(change, user string, at time.Duration) {
+			owe := func(change, user string, key byte) {
 				t.Helper()
-				if err := s.Owe(ctx, change, user, []byte(`{"id":"`+change+`"}`), t0.Add(at)); err != nil {
+				if err := s.Owe(ctx, change, user, []byte{key}, []byte(`{"id":"`+change+`"}`), t0); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -625,21 +627,29 @@ func TestOwedUntilItsStepsRan(t *testing.T) {
 				}
 				return strings.Join(ids, ","), more
 			}
-			owe("c2", "u1", 2*time.Second)
-			owe("c1", "u1", time.Second)
-			owe("c3", "u1", 3*time.Second)
+			take := func(change string, toFinish bool) {
+				t.Helper()
+				take := s.Take
+				if toFinish {
+					take = s.TakeToFinish
+				}
+				if _, err := take(ctx, change, "onboarding:u1", t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			owe("c2", "u1", 2)
+			owe("c1", "u1", 1)
+			owe("c3", "u1", 3)
+			owe("c4", "u1", 4)
 			owe("c9", "u2", 0)
-			owe("c1", "u1", 5*time.Second) // a repeated hand-over
-			if _, err := s.Take(ctx, "c2", "onboarding:u1", t0); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Take(ctx, "c3", "onboarding:u1", t0); err != nil {
-				t.Fatal(err)
-			}
+			owe("c1", "u1", 9) // a repeated hand-over
+			take("c2", true)
+			take("c3", true)
 			if err := s.FinishTake(ctx, "c3", t0); err != nil {
 				t.Fatal(err)
 			}
-			owe("c3", "u1", 6*time.Second) // handed again after its steps ran
+			owe("c3", "u1", 3) // handed again after its steps ran
+			take("c4", false)  // by a run of 1.0
 
 			steps := []struct {
 				name     string
@@ -649,7 +659,7 @@ func TestOwedUntilItsStepsRan(t *testing.T) {
 				want     string
 				more     bool
 			}{
-				{name: "taken and not finished, and not taken", user: "u1", maxN: 10, maxBytes: 1 << 10, want: "c1,c2"},
+				{name: "taken to finish and not finished, and not taken", user: "u1", maxN: 10, maxBytes: 1 << 10, want: "c1,c2"},
 				{name: "another user's", user: "u2", maxN: 10, maxBytes: 1 << 10, want: "c9"},
 				{name: "nobody's", user: "u3", maxN: 10, maxBytes: 1 << 10, want: ""},
 				{name: "at most maxN", user: "u1", maxN: 1, maxBytes: 1 << 10, want: "c1", more: true},
@@ -660,12 +670,16 @@ func TestOwedUntilItsStepsRan(t *testing.T) {
 					t.Errorf("%s: owed %q (more %v), want %q (more %v)", st.name, got, more, st.want, st.more)
 				}
 			}
+			take("c4", true) // a run that finishes takes it again: owed until it does
+			if got, _ := owed("u1", 10, 1<<10); got != "c1,c2,c4" {
+				t.Errorf("after a take to finish of c4: owed %q, want c1,c2,c4", got)
+			}
 			counts, err := s.RowCounts(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if counts["onboarding_owed"] != 3 {
-				t.Errorf("%d rows owed, want 3 (a finished change's row is dropped)", counts["onboarding_owed"])
+			if counts["onboarding_owed"] != 4 {
+				t.Errorf("%d rows owed, want 4 (a finished change's row is dropped)", counts["onboarding_owed"])
 			}
 		})
 	}
