@@ -125,12 +125,12 @@ func (s *Server) retryOnboarding(c *gin.Context) {
 		c.JSON(http.StatusConflict, gin.H{"error": err.Error()})
 		return
 	}
-	a := userstore.Action{Action: "onboarding-retry", Target: id, UserID: user, Outcome: "handed", Detail: fmt.Sprintf("%d changes handed again", n)}
+	a := userstore.Action{Action: "onboarding-retry", Target: id, UserID: user, Outcome: "handed", Detail: fmt.Sprintf("changes handed again: %d", n)}
 	if n == 0 && err == nil {
 		a.Outcome, a.Detail = "nothing_to_retry", "the store owes the onboarding nothing"
 	}
 	if err != nil {
-		a.Outcome, a.Detail = "failed", fmt.Sprintf("%d changes handed again before an error", n)
+		a.Outcome, a.Detail = "failed", fmt.Sprintf("changes handed again before an error: %d", n)
 		s.log.Warn("onboarding retry", "workflow_id", id, "error", err)
 	}
 	if s.record(c, a) {

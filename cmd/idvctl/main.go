@@ -379,7 +379,7 @@ func (c *cli) onboarding(ctx context.Context, args []string) error {
 	if c.json {
 		return c.printJSON(raw)
 	}
-	fmt.Fprintf(c.out, "onboarding retry: %s (%d changes handed again)\n", r.Outcome, r.Handed)
+	fmt.Fprintf(c.out, "onboarding retry: %s (changes handed again: %d)\n", r.Outcome, r.Handed)
 	return nil
 }
 
