@@ -53,7 +53,7 @@ type Activities struct {
 // OpenOnboarder signals an applied change to the open run of the
 // onboarding of the user whose reference is userRef, if one is open.
 type OpenOnboarder interface {
-	Signal(ctx context.Context, userRef string, c onboarding.Change) error
+	Signal(ctx context.Context, userRef string, c onboarding.Change) (bool, error)
 }
 
 // Onboarder hands an applied change to the onboarding of the user whose
@@ -350,7 +350,13 @@ func (a *Activities) handOver(ctx context.Context, u UserUpdate, res userstore.R
 		if a.OpenOnboarding == nil {
 			return nil
 		}
-		return a.OpenOnboarding.Signal(ctx, a.UserRef.Value(u.UserID), c)
+		// Handed once a run took it, as below: a redelivery then hands
+		// nothing again (a run of 1.0, which never finishes a change, would
+		// otherwise meet it twice).
+		if took, err := a.OpenOnboarding.Signal(ctx, a.UserRef.Value(u.UserID), c); err != nil || !took {
+			return err
+		}
+		return a.Users.MarkHanded(ctx, res.ChangeID, time.Now())
 	}
 	if err := a.Onboarding.Hand(ctx, a.UserRef.Value(u.UserID), c); err != nil {
 		return err
@@ -454,8 +460,9 @@ func (a *Activities) OwedChanges(ctx context.Context, userID string) (Owed, erro
 var ErrNoPlan = errors.New("this worker has no onboarding plan (IDV_NOTIFY_URL, IDV_REVIEW_STATUSES): ask a worker that has one")
 
 // HandOwed hands again, to the onboarding of user userID, what the store
-// owes it (the oldest first, one read's worth: the run it reaches reads
-// the rest): an operator's retry of an onboarding whose run was
+// owes it (the record's oldest first, one read's worth: a new run it
+// starts reads the rest once it ran those; past 500, an open run that read
+// before takes the rest at a later retry): an operator's retry of an onboarding whose run was
 // terminated and that no new hand-over restarts. It reports how many it
 // handed; each reaches the open run, or starts one, which drops a change
 // it has and takes one whose steps ran as done before.

@@ -73,9 +73,9 @@ func TestApplyAndHandOverHandsOverOnce(t *testing.T) {
 
 type signalRecorder struct{ got []onboarding.Change }
 
-func (s *signalRecorder) Signal(_ context.Context, _ string, c onboarding.Change) error {
+func (s *signalRecorder) Signal(_ context.Context, _ string, c onboarding.Change) (bool, error) {
 	s.got = append(s.got, c)
-	return nil
+	return true, nil
 }
 
 // R11, a fleet whose workers differ: a worker without the onboarding's plan
@@ -112,5 +112,34 @@ func TestWorkerWithoutThePlanOwesTheChangeOfARunWithOne(t *testing.T) {
 	}
 	if len(open.got) != 1 || open.got[0].UserID != "u-plan" {
 		t.Fatalf("signalled %+v; want the change of the run recorded with a plan, once", open.got)
+	}
+}
+
+// R11: a change that a worker without the plan signalled to an open run of
+// the onboarding is handed over: a redelivery of its decision in a later
+// session run, on a worker with the plan, hands it nothing again (the open
+// run may be one of 1.0, which never finishes a change: a second
+// hand-over would run its steps twice).
+func TestPlanlessHandOverIsHandedOnce(t *testing.T) {
+	ctx := context.Background()
+	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	u := activities.UserUpdate{UserID: "u1", UserIDSource: "vendorData", Provider: "veriff", SessionID: "s1",
+		Kind: record.KindDecision, Status: "approved", DecidedAt: t0, ProviderTime: t0, HandOver: true}
+	open := &signalRecorder{}
+	if _, err := (&activities.Activities{Users: users, OpenOnboarding: open}).ApplyAndHandOver(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	again := &recordingOnboarder{}
+	out, err := (&activities.Activities{Users: users, Onboarding: again}).ApplyAndHandOver(ctx, u)
+	if err != nil || out.Outcome != record.Duplicate {
+		t.Fatalf("redelivery: %+v %v", out, err)
+	}
+	if len(open.got) != 1 || len(again.got) != 0 {
+		t.Fatalf("signalled %d, handed again %d; want the one signal only", len(open.got), len(again.got))
 	}
 }

@@ -211,14 +211,18 @@ func (s Starter) Hand(ctx context.Context, userRef string, c Change) error {
 // Signal signals change c to the open run of the onboarding of the user
 // whose reference is userRef, and starts none: a worker without the plan
 // hands over this way (the store owes the change, and the onboarding's
-// next run reads it). No open run is no error.
-func (s Starter) Signal(ctx context.Context, userRef string, c Change) error {
+// next run reads it). It reports whether a run took the signal; no open
+// run is no error.
+func (s Starter) Signal(ctx context.Context, userRef string, c Change) (bool, error) {
 	err := s.Client.SignalWorkflow(ctx, WorkflowID(userRef), "", SignalChange, c)
 	var notFound *serviceerror.NotFound
-	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("signal change %s to onboarding: %w", c.ID, err)
+	switch {
+	case errors.As(err, &notFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("signal change %s to onboarding: %w", c.ID, err)
 	}
-	return nil
+	return true, nil
 }
 
 // The steps a plan can name, in the order they run.

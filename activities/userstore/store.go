@@ -775,23 +775,40 @@ func (s *Store) TakeToFinish(ctx context.Context, changeID, taker string, at tim
 }
 
 func (s *Store) take(ctx context.Context, changeID, taker string, at time.Time, finishes bool) (bool, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO onboarding_taken (change_id, taker, at_us) VALUES ($1, $2, $3) ON CONFLICT (change_id) DO NOTHING`,
-		changeID, taker, micros(at)); err != nil {
+	// One transaction: a take to finish that fails half-way must not leave
+	// the change taken and no longer owed.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("take change %s: %w", changeID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, `INSERT INTO onboarding_taken (change_id, taker, at_us, finishes) VALUES ($1, $2, $3, $4) ON CONFLICT (change_id) DO NOTHING`,
+		changeID, taker, micros(at), boolInt(finishes)); err != nil {
 		return false, fmt.Errorf("take change %s: %w", changeID, err)
 	}
 	var first string
 	var done int64
-	if err := s.db.QueryRowContext(ctx, `SELECT taker, done_at_us FROM onboarding_taken WHERE change_id = $1`, changeID).Scan(&first, &done); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT taker, done_at_us FROM onboarding_taken WHERE change_id = $1`, changeID).Scan(&first, &done); err != nil {
 		return false, fmt.Errorf("take change %s: %w", changeID, err)
 	}
 	// 1.0 named the taker by its run ("<workflow id>/<run id>").
 	mine := first == taker || strings.HasPrefix(first, taker+"/")
 	if mine && done == 0 && finishes {
-		if _, err := s.db.ExecContext(ctx, `UPDATE onboarding_taken SET finishes = 1 WHERE change_id = $1 AND finishes = 0`, changeID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE onboarding_taken SET finishes = 1 WHERE change_id = $1 AND finishes = 0`, changeID); err != nil {
 			return false, fmt.Errorf("take change %s: %w", changeID, err)
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("take change %s: %w", changeID, err)
+	}
 	return mine && done == 0, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // FinishTake records that every step of the change named changeID has run

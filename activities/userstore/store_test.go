@@ -684,3 +684,64 @@ func TestOwedUntilItsStepsRan(t *testing.T) {
 		})
 	}
 }
+
+// R11: a take to finish records the take and that it is one to finish in
+// one write, so no failure between two writes can leave the change taken
+// and no longer owed (which would drop it if its run were then
+// terminated). Here a trigger refuses any later write of the mark: the
+// take of an untaken change still succeeds and the change stays owed; a
+// change a run of 1.1 took, whose mark the take to finish must add, makes
+// the take fail as a whole (one transaction), and it is retried.
+func TestTakeToFinishKeepsTheChangeOwed(t *testing.T) {
+	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
+	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
+		urls["postgres"] = postgresSchema(t, pg)
+	}
+	for name, dbURL := range urls {
+		t.Run(name, func(t *testing.T) {
+			ctx, t0 := context.Background(), time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+			s, err := userstore.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			driver, dsn := "pgx", dbURL
+			install := []string{
+				`CREATE FUNCTION refuse_finishes() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'store went away'; END $$ LANGUAGE plpgsql`,
+				`CREATE TRIGGER refuse_finishes BEFORE UPDATE OF finishes ON onboarding_taken FOR EACH ROW EXECUTE FUNCTION refuse_finishes()`,
+			}
+			if name == "sqlite" {
+				driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite:")
+				install = []string{`CREATE TRIGGER refuse_finishes BEFORE UPDATE OF finishes ON onboarding_taken BEGIN SELECT RAISE(ABORT, 'store went away'); END`}
+			}
+			raw, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			for _, c := range []string{"c1", "c2"} {
+				if err := s.Owe(ctx, c, "u1", []byte(c), []byte(`{"id":"`+c+`"}`), t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.Take(ctx, "c2", "onboarding:u1", t0); err != nil { // by a run of 1.1
+				t.Fatal(err)
+			}
+			for _, q := range install {
+				if _, err := raw.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, err := s.TakeToFinish(ctx, "c1", "onboarding:u1", t0); err != nil || !ok {
+				t.Fatalf("take of c1: %v %v", ok, err)
+			}
+			if _, err := s.TakeToFinish(ctx, "c2", "onboarding:u1", t0); err == nil {
+				t.Fatal("the take of c2, whose mark the trigger refuses, did not fail")
+			}
+			got, _, err := s.Owed(ctx, "u1", 10, 1<<20)
+			if err != nil || len(got) != 1 || string(got[0]) != `{"id":"c1"}` {
+				t.Fatalf("owed %q (%v); want c1, taken to finish and not finished", got, err)
+			}
+		})
+	}
+}
