@@ -27,17 +27,24 @@ func (r *recordingOnboarder) Hand(_ context.Context, _ string, c onboarding.Chan
 	return nil
 }
 
+// testStore is a user store of the test's own, closed at its end.
+func testStore(t *testing.T) *userstore.Store {
+	t.Helper()
+	users, err := userstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+	return users
+}
+
 // R11: ApplyAndHandOver hands a change the record took to the user's
 // onboarding once: not again when it is a duplicate (a later run, a
 // redelivery), never when it is stale, and again after a hand-over that
 // failed (the activity's retry), the store having applied the change.
 func TestApplyAndHandOverHandsOverOnce(t *testing.T) {
 	ctx := context.Background()
-	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer users.Close()
+	users := testStore(t)
 	ob := &recordingOnboarder{}
 	a := &activities.Activities{Users: users, Onboarding: ob}
 	t0 := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
@@ -84,11 +91,7 @@ func (s *signalRecorder) Signal(_ context.Context, _ string, c onboarding.Change
 // (starting none); a change of a run recorded without a plan is nobody's.
 func TestWorkerWithoutThePlanOwesTheChangeOfARunWithOne(t *testing.T) {
 	ctx := context.Background()
-	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer users.Close()
+	users := testStore(t)
 	open := &signalRecorder{}
 	a := &activities.Activities{Users: users, OpenOnboarding: open} // no Onboarding: no plan
 	t0 := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
@@ -122,11 +125,7 @@ func TestWorkerWithoutThePlanOwesTheChangeOfARunWithOne(t *testing.T) {
 // hand-over would run its steps twice).
 func TestPlanlessHandOverIsHandedOnce(t *testing.T) {
 	ctx := context.Background()
-	users, err := userstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer users.Close()
+	users := testStore(t)
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	u := activities.UserUpdate{UserID: "u1", UserIDSource: "vendorData", Provider: "veriff", SessionID: "s1",
 		Kind: record.KindDecision, Status: "approved", DecidedAt: t0, ProviderTime: t0, HandOver: true}

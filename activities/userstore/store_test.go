@@ -29,6 +29,34 @@ func stores(t *testing.T) map[string]*userstore.Store {
 	return out
 }
 
+// databases returns, by name, the URL of one new, empty database per
+// database the run can reach (as stores does), for tests that write it
+// beside the store.
+func databases(t *testing.T) map[string]string {
+	t.Helper()
+	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
+	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
+		urls["postgres"] = postgresSchema(t, pg)
+	}
+	return urls
+}
+
+// rawDB opens the database at a store URL with its SQL driver, closed at
+// the test's end.
+func rawDB(t *testing.T, storeURL string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", storeURL
+	if p, ok := strings.CutPrefix(storeURL, "sqlite:"); ok {
+		driver, dsn = "sqlite", p
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // OpenSQLite opens a store in a new file under t.TempDir.
 func OpenSQLite(t *testing.T) *userstore.Store {
 	t.Helper()
@@ -496,22 +524,10 @@ func TestR6ScreeningStatusesCompareAsBytes(t *testing.T) {
 // is refused at start with what it is and what to do, and left as it is:
 // 1.0 migrates no pre-release schema, not even half-way.
 func TestOpenRefusesADatabaseOfADevelopmentBuild(t *testing.T) {
-	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
-	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
-		urls["postgres"] = postgresSchema(t, pg)
-	}
-	for name, dbURL := range urls {
+	for name, dbURL := range databases(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			driver, dsn := "pgx", dbURL
-			if name == "sqlite" {
-				driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite:")
-			}
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := rawDB(t, dbURL)
 			// What a pre-1.0 build left: goose's table at version 8, a
 			// users table of its own shape.
 			for _, q := range []string{
@@ -693,11 +709,7 @@ func TestOwedUntilItsStepsRan(t *testing.T) {
 // change a run of 1.1 took, whose mark the take to finish must add, makes
 // the take fail as a whole (one transaction), and it is retried.
 func TestTakeToFinishKeepsTheChangeOwed(t *testing.T) {
-	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "users.db")}
-	if pg := os.Getenv("IDV_TEST_POSTGRES_URL"); pg != "" {
-		urls["postgres"] = postgresSchema(t, pg)
-	}
-	for name, dbURL := range urls {
+	for name, dbURL := range databases(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, t0 := context.Background(), time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 			s, err := userstore.Open(ctx, dbURL)
@@ -705,20 +717,14 @@ func TestTakeToFinishKeepsTheChangeOwed(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			driver, dsn := "pgx", dbURL
 			install := []string{
 				`CREATE FUNCTION refuse_finishes() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'store went away'; END $$ LANGUAGE plpgsql`,
 				`CREATE TRIGGER refuse_finishes BEFORE UPDATE OF finishes ON onboarding_taken FOR EACH ROW EXECUTE FUNCTION refuse_finishes()`,
 			}
 			if name == "sqlite" {
-				driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite:")
 				install = []string{`CREATE TRIGGER refuse_finishes BEFORE UPDATE OF finishes ON onboarding_taken BEGIN SELECT RAISE(ABORT, 'store went away'); END`}
 			}
-			raw, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			raw := rawDB(t, dbURL)
 			for _, c := range []string{"c1", "c2"} {
 				if err := s.Owe(ctx, c, "u1", []byte(c), []byte(`{"id":"`+c+`"}`), t0); err != nil {
 					t.Fatal(err)
