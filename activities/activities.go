@@ -470,22 +470,16 @@ func (a *Activities) HandOwed(ctx context.Context, userID string) (int, error) {
 	if a.Onboarding == nil {
 		return 0, ErrNoPlan
 	}
-	raw, _, err := a.Users.Owed(ctx, userID, maxOwed, maxOwedBytes)
+	owed, err := a.OwedChanges(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, b := range raw {
-		var c onboarding.Change
-		if json.Unmarshal(b, &c) != nil {
-			continue // as OwedChanges: a row no run can read
-		}
+	for n, c := range owed.Changes {
 		if err := a.Onboarding.Hand(ctx, a.UserRef.Value(userID), c); err != nil {
 			return n, err
 		}
-		n++
 	}
-	return n, nil
+	return len(owed.Changes), nil
 }
 
 // Taken is TakeAndReadOwed's answer: the take's, and what the store owes.

@@ -215,10 +215,7 @@ func (r *onboardingRun) takeOwed(ctx workflow.Context) error {
 func (r *onboardingRun) takeIn(owed activities.Owed) {
 	r.read, r.unread = true, owed.More
 	for _, c := range owed.Changes {
-		if !r.seen[c.ID] {
-			r.see(c.ID)
-			r.enqueue(c)
-		}
+		r.queue(c)
 	}
 }
 
@@ -400,6 +397,11 @@ func (r *onboardingRun) take(c onboarding.Change) {
 	if r.user == "" {
 		r.user = c.UserID
 	}
+	r.queue(c)
+}
+
+// queue queues change c unless the run already has it (by its id).
+func (r *onboardingRun) queue(c onboarding.Change) {
 	if r.seen[c.ID] {
 		return
 	}
